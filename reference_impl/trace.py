@@ -95,6 +95,10 @@ class TraceRecorder:
     def __len__(self) -> int:
         return len(self._rows)
 
+    def bytes_since(self, index: int) -> int:
+        """Bytes on the wire of the events recorded from position ``index`` on."""
+        return sum(row[7] for row in self._rows[index:])
+
     def to_frame(self) -> pd.DataFrame:
         """The events so far as a trace frame with the contract's columns and dtypes."""
         frame = pd.DataFrame.from_records(self._rows, columns=list(TRACE_COLUMNS))

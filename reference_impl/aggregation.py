@@ -1,0 +1,28 @@
+"""Sample-weighted model averaging, as a pure function (Flower keeps aggregation apart from the loop).
+
+FedAvg (McMahan et al., 2017): ``w <- sum_k (n_k / n) w_k`` over the round's clients.
+Astraea (TPDS 2021, eq. for the global update): the server averages the mediators' updates weighted by
+their clients' sample counts. The printed rule has the wrong sign; the right one is
+``w <- w + sum_m (n_m / n) dw_m`` with ``dw_m = w_m - w``, which equals ``sum_m (n_m / n) w_m``
+because the weights sum to one. Both algorithms therefore call :func:`weighted_average`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["weighted_average"]
+
+
+def weighted_average(vectors: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
+    """``sum_i (w_i / sum w) v_i`` for flat parameter vectors of equal length."""
+    if len(vectors) == 0 or len(vectors) != len(weights):
+        raise ValueError(f"weighted_average needs as many weights as vectors, at least one (got {len(vectors)} and {len(weights)}).")
+    total = float(sum(weights))
+    if total <= 0:
+        raise ValueError(f"the weights must sum to > 0 (got {total}).")
+    stacked = torch.stack(list(vectors))
+    scale = torch.tensor([w / total for w in weights], dtype=stacked.dtype)
+    return scale @ stacked
