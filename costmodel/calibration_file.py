@@ -1,0 +1,411 @@
+"""The calibration-file contract (schema version :data:`CALIBRATION_SCHEMA_VERSION`) and its embedded default.
+
+The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg turns what-if inputs
+into seconds with a handful of *platform coefficients* (effective FLOP/s, seconds per optimizer step,
+per augmented value, per KL term, per aggregated parameter, per serialized byte, link latency and
+efficiency, per-message byte overhead). They are fitted by ``calibration/`` from measured runs and never
+typed by hand. This module is the one definition of the file that carries them from the fit to the
+model; ``costmodel`` ships one such file (``costmodel/data/default_calibration.json``) so a fresh
+install predicts without running anything.
+
+File layout (JSON, UTF-8)::
+
+    {
+      "schema_version": 1,
+      "created": "2025-01-31",                       # ISO date (or date-time)
+      "source": "how it was made",
+      "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str},
+      "coefficients": {
+        "<name>": {"value": float, "unit": str, "stderr": float | null, "fitted_from": "phase name(s)"},
+        ...                                           # exactly the names in COEFFICIENT_UNITS
+      },
+      "fit": {"r2": {group: float}, "residual_spread": {group: float}, "runs": int},
+      "validation": [                                 # optional; may be empty
+        {"phase": str, "mape_percent": float, "max_ape_percent": float, "noise_percent": float, "n": int},
+        ...
+      ]
+    }
+
+Rules checked on load, each failure one :class:`~costmodel.errors.InputError` line naming the file and
+the problem: valid JSON object; ``schema_version`` equal to 1; every coefficient of
+:data:`COEFFICIENT_UNITS` present with a finite numeric ``value`` obeying :data:`COEFFICIENT_RULES`, and
+no unknown one; units as declared; ``stderr`` null or a finite number >= 0.
+
+Coefficient rules (a choice; the papers are silent on all of this): values are finite and >= 0, so a fit
+may legitimately find that a cost term is nil (e.g. ``message_overhead_bytes`` = 0 for an in-process
+trace) and a what-if may switch one off (``--set kl_s_per_term=0``). The two divisors are stricter:
+``flops_per_s`` > 0 and ``link_efficiency`` in (0, 1].
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from costmodel.errors import InputError, must
+from costmodel.files import atomic_write_text
+
+__all__ = [
+    "CALIBRATION_SCHEMA_VERSION",
+    "COEFFICIENT_RULES",
+    "COEFFICIENT_UNITS",
+    "Calibration",
+    "DEFAULT_CALIBRATION_RESOURCE",
+    "MACHINE_FIELDS",
+    "VALIDATION_FIELDS",
+    "check_coefficient",
+    "default_calibration",
+    "load_calibration",
+    "write_calibration",
+]
+
+CALIBRATION_SCHEMA_VERSION = 1
+
+#: The fixed coefficient list (shared across the project) and the SI unit of each.
+COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
+    "flops_per_s": "FLOP/s",
+    "step_overhead_s": "s",
+    "step_s_per_param": "s/param",
+    "augment_s_per_value": "s/value",
+    "augment_plan_s_per_class": "s/class",
+    "kl_s_per_term": "s/term",
+    "reschedule_s_per_step": "s/step",
+    "aggregate_s_per_param": "s/param",
+    "serialize_s_per_byte": "s/B",
+    "latency_s": "s",
+    "link_efficiency": "1",
+    "message_overhead_bytes": "B",
+})
+
+#: (rule text, test) per coefficient; the rule text is what the error message says.
+COEFFICIENT_RULES: Mapping[str, tuple[str, Any]] = MappingProxyType({
+    name: (">= 0", lambda v: v >= 0) for name in COEFFICIENT_UNITS
+} | {
+    "flops_per_s": ("> 0", lambda v: v > 0),
+    "link_efficiency": ("in (0, 1]", lambda v: 0 < v <= 1),
+})
+
+MACHINE_FIELDS: tuple[str, ...] = ("cpu", "threads", "torch_version", "python", "platform")
+VALIDATION_FIELDS: tuple[str, ...] = ("phase", "mape_percent", "max_ape_percent", "noise_percent", "n")
+
+#: Where the embedded default lives inside the package.
+DEFAULT_CALIBRATION_RESOURCE = ("costmodel", "data/default_calibration.json")
+
+
+def check_coefficient(name: str, value: object, *, label: str | None = None) -> float:
+    """Return ``value`` as a float if it is a valid value of coefficient ``name``, else raise.
+
+    ``label`` is the name shown in the message (default ``name``): ``'latency_s' must be >= 0 (got -1.0).``
+    """
+    shown = label or name
+    if name not in COEFFICIENT_UNITS:
+        known = ", ".join(COEFFICIENT_UNITS)
+        raise InputError(f"'{shown}' must be a coefficient name, one of {known} (got {name!r}).")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise must(shown, "be a number", value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise must(shown, "be finite", value)
+    if not COEFFICIENT_RULES[name][1](number):
+        raise must(shown, f"be {COEFFICIENT_RULES[name][0]}", value)
+    return number
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType({key: _freeze(value) for key, value in mapping.items()})
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _frozen(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+def _thaw(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _thaw(item) for key, item in value.items()}
+    if isinstance(value, tuple):
+        return [_thaw(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class Calibration:
+    """Fitted platform coefficients and how they were obtained (immutable).
+
+    Attributes
+    ----------
+    coefficients
+        Read-only mapping name -> value in SI units; exactly the names of :data:`COEFFICIENT_UNITS`.
+        This is what ``costmodel.predict`` takes.
+    stderr
+        name -> standard error of the fit (same unit), or None where the value was not fitted.
+    fitted_from
+        name -> the phase name(s) whose measurements fixed it, or ``"override"``/``"provisional"``.
+    units
+        name -> unit string; always equal to :data:`COEFFICIENT_UNITS`.
+    machine
+        ``cpu``, ``threads``, ``torch_version``, ``python``, ``platform`` of the machine measured on.
+    fit
+        ``r2`` and ``residual_spread`` per coefficient group, and ``runs`` (number of runs fitted).
+    validation
+        Rows ``phase, mape_percent, max_ape_percent, noise_percent, n`` from held-out runs (may be empty).
+    source, created
+        How the file was made (one sentence) and its ISO date.
+    """
+
+    coefficients: Mapping[str, float]
+    stderr: Mapping[str, float | None] = field(default_factory=dict)
+    fitted_from: Mapping[str, str] = field(default_factory=dict)
+    machine: Mapping[str, Any] = field(default_factory=dict)
+    fit: Mapping[str, Any] = field(default_factory=dict)
+    validation: tuple[Mapping[str, Any], ...] = ()
+    source: str = ""
+    created: str = ""
+    units: Mapping[str, str] = field(default_factory=lambda: COEFFICIENT_UNITS)
+
+    def __post_init__(self) -> None:
+        names = set(self.coefficients)
+        missing = [name for name in COEFFICIENT_UNITS if name not in names]
+        if missing:
+            raise InputError(f"'coefficients' must include every coefficient; missing: {', '.join(missing)}.")
+        unknown = sorted(names - set(COEFFICIENT_UNITS))
+        if unknown:
+            raise InputError(f"'coefficients' must hold only known coefficients; unknown: {', '.join(unknown)}.")
+        values = {name: check_coefficient(name, self.coefficients[name]) for name in COEFFICIENT_UNITS}
+        stderr: dict[str, float | None] = {}
+        for name in COEFFICIENT_UNITS:
+            error = self.stderr.get(name)
+            if error is not None:
+                if isinstance(error, bool) or not isinstance(error, (int, float)) or not math.isfinite(error) \
+                        or error < 0:
+                    raise must(f"stderr of {name}", "be null or a finite number >= 0", error)
+                error = float(error)
+            stderr[name] = error
+        fitted_from = {name: str(self.fitted_from.get(name, "")) for name in COEFFICIENT_UNITS}
+        object.__setattr__(self, "coefficients", MappingProxyType(values))
+        object.__setattr__(self, "stderr", MappingProxyType(stderr))
+        object.__setattr__(self, "fitted_from", MappingProxyType(fitted_from))
+        object.__setattr__(self, "units", COEFFICIENT_UNITS)
+        object.__setattr__(self, "machine", _frozen(self.machine))
+        object.__setattr__(self, "fit", _frozen(self.fit))
+        object.__setattr__(self, "validation", tuple(_frozen(row) for row in self.validation))
+
+    def with_overrides(self, **values: float) -> Calibration:
+        """A new Calibration with some coefficients replaced (a what-if on the platform).
+
+        Overridden coefficients lose their standard error and are marked ``fitted_from="override"``.
+        An unknown name or a value breaking :data:`COEFFICIENT_RULES` raises :class:`InputError`.
+        """
+        if not values:
+            return self
+        checked = {name: check_coefficient(name, value) for name, value in values.items()}
+        coefficients = dict(self.coefficients) | checked
+        stderr = dict(self.stderr) | {name: None for name in checked}
+        fitted_from = dict(self.fitted_from) | {name: "override" for name in checked}
+        note = ", ".join(f"{name}={value:g}" for name, value in checked.items())
+        source = f"{self.source} With overrides: {note}.".strip()
+        return replace(self, coefficients=coefficients, stderr=stderr, fitted_from=fitted_from, source=source)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The file content as plain JSON-ready objects (the inverse of :meth:`from_json_dict`)."""
+        return {
+            "schema_version": CALIBRATION_SCHEMA_VERSION,
+            "created": self.created,
+            "source": self.source,
+            "machine": _thaw(self.machine),
+            "coefficients": {
+                name: {
+                    "value": self.coefficients[name],
+                    "unit": COEFFICIENT_UNITS[name],
+                    "stderr": self.stderr[name],
+                    "fitted_from": self.fitted_from[name],
+                }
+                for name in COEFFICIENT_UNITS
+            },
+            "fit": _thaw(self.fit),
+            "validation": _thaw(self.validation),
+        }
+
+    @classmethod
+    def from_json_dict(cls, data: object, *, origin: str = "calibration") -> Calibration:
+        """Build a Calibration from parsed JSON, or raise one :class:`InputError` line naming ``origin``."""
+        return _parse(data, origin)
+
+    def report(self) -> str:
+        """A readable multi-line summary: coefficients with units and errors, fit statistics, machine."""
+        lines = [f"Calibration of {self.created or 'unknown date'}: {self.source}"]
+        machine = ", ".join(f"{key}={self.machine[key]}" for key in MACHINE_FIELDS if key in self.machine)
+        if machine:
+            lines.append(f"  machine: {machine}")
+        width = max(len(name) for name in COEFFICIENT_UNITS)
+        lines.append("  coefficients:")
+        for name, unit in COEFFICIENT_UNITS.items():
+            error = self.stderr[name]
+            spread = f" +/- {error:.3g}" if error is not None else ""
+            origin = f"  [{self.fitted_from[name]}]" if self.fitted_from[name] else ""
+            shown_unit = "" if unit == "1" else f" {unit}"
+            lines.append(f"    {name:<{width}}  {self.coefficients[name]:.4g}{spread}{shown_unit}{origin}")
+        if self.fit:
+            r2 = self.fit.get("r2", {})
+            if r2:
+                lines.append("  R^2: " + ", ".join(f"{group} {value:.4f}" for group, value in r2.items()))
+            if "runs" in self.fit:
+                lines.append(f"  runs fitted: {self.fit['runs']}")
+        if self.validation:
+            lines.append("  validation (held-out runs):")
+            for row in self.validation:
+                lines.append(f"    {row['phase']:<20} MAPE {row['mape_percent']:.3g}%  max {row['max_ape_percent']:.3g}%"
+                             f"  noise {row['noise_percent']:.3g}%  n={row['n']}")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reading and writing.
+
+
+class _FileProblem(Exception):
+    """A problem inside a calibration file, before the file name is attached."""
+
+
+def _need(condition: bool, problem: str) -> None:
+    if not condition:
+        raise _FileProblem(problem)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _parse(data: object, origin: str) -> Calibration:
+    try:
+        return _parse_unnamed(data)
+    except _FileProblem as problem:
+        raise InputError(f"calibration file '{origin}' {problem}.") from None
+    except InputError as error:
+        raise InputError(f"calibration file '{origin}': {str(error).rstrip('.')}.") from None
+
+
+def _parse_unnamed(data: object) -> Calibration:
+    if not isinstance(data, dict):
+        raise _FileProblem("must hold a JSON object")
+    version = data.get("schema_version")
+    _need(version == CALIBRATION_SCHEMA_VERSION and not isinstance(version, bool),
+          f"must have schema_version {CALIBRATION_SCHEMA_VERSION} (got {version!r})")
+    for key in ("created", "source"):
+        _need(isinstance(data.get(key), str), f"must have a text '{key}' (got {data.get(key)!r})")
+    machine = data.get("machine")
+    _need(isinstance(machine, dict), f"must have a 'machine' object (got {machine!r})")
+    missing_machine = [key for key in MACHINE_FIELDS if key not in machine]
+    _need(not missing_machine, f"must describe the machine; 'machine' lacks {', '.join(missing_machine)}")
+
+    block = data.get("coefficients")
+    _need(isinstance(block, dict), f"must have a 'coefficients' object (got {block!r})")
+    missing = [name for name in COEFFICIENT_UNITS if name not in block]
+    _need(not missing, f"lacks coefficient {', '.join(missing)}")
+    unknown = sorted(set(block) - set(COEFFICIENT_UNITS))
+    _need(not unknown, f"has unknown coefficient {', '.join(unknown)}")
+    values: dict[str, float] = {}
+    stderr: dict[str, float | None] = {}
+    fitted_from: dict[str, str] = {}
+    for name, unit in COEFFICIENT_UNITS.items():
+        entry = block[name]
+        _need(isinstance(entry, dict) and "value" in entry,
+              f"must give coefficient {name} as {{\"value\": ..., \"unit\": ...}} (got {entry!r})")
+        value = entry["value"]
+        _need(_is_number(value), f"must give {name} a finite numeric value (got {value!r})")
+        rule, test = COEFFICIENT_RULES[name]
+        _need(test(float(value)), f"must give {name} a value {rule} (got {value!r})")
+        _need(entry.get("unit") == unit, f"must give {name} in unit {unit!r} (got {entry.get('unit')!r})")
+        error = entry.get("stderr")
+        _need(error is None or (_is_number(error) and error >= 0),
+              f"must give {name} a stderr that is null or a finite number >= 0 (got {error!r})")
+        values[name] = float(value)
+        stderr[name] = None if error is None else float(error)
+        fitted_from[name] = str(entry.get("fitted_from", ""))
+
+    fit = data.get("fit", {})
+    _need(isinstance(fit, dict), f"must have a 'fit' object (got {fit!r})")
+    for group_key in ("r2", "residual_spread"):
+        groups = fit.get(group_key, {})
+        _need(isinstance(groups, dict) and all(_is_number(v) for v in groups.values()),
+              f"must give fit.{group_key} as an object of numbers (got {groups!r})")
+    runs = fit.get("runs", 0)
+    _need(isinstance(runs, int) and not isinstance(runs, bool) and runs >= 0,
+          f"must give fit.runs as an integer >= 0 (got {runs!r})")
+
+    validation = data.get("validation", [])
+    _need(isinstance(validation, list), f"must give 'validation' as a list of rows (got {validation!r})")
+    for index, row in enumerate(validation):
+        _need(isinstance(row, dict) and all(key in row for key in VALIDATION_FIELDS),
+              f"must give validation row {index} the fields {', '.join(VALIDATION_FIELDS)} (got {row!r})")
+        _need(isinstance(row["phase"], str) and all(_is_number(row[key]) for key in VALIDATION_FIELDS[1:]),
+              f"must give validation row {index} a text phase and numeric errors (got {row!r})")
+
+    return Calibration(
+        coefficients=values, stderr=stderr, fitted_from=fitted_from, machine=machine, fit=fit,
+        validation=tuple(validation), source=data["source"], created=data["created"],
+    )
+
+
+def load_calibration(path: str | os.PathLike[str] | None = None) -> Calibration:
+    """Read and check a calibration file; ``None`` reads the embedded default.
+
+    Raises
+    ------
+    InputError
+        One line naming the file and the problem: unreadable, not JSON, wrong schema version,
+        a missing or unknown coefficient, a negative or non-numeric value, ...
+    """
+    if path is None:
+        return default_calibration()
+    origin = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise InputError(f"calibration file '{origin}' must be readable ({error.strerror or error}).") from None
+    except UnicodeDecodeError:
+        raise InputError(f"calibration file '{origin}' must be UTF-8 text.") from None
+    return _parse(_loads(text, origin), origin)
+
+
+def _loads(text: str, origin: str) -> object:
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as error:
+        raise InputError(f"calibration file '{origin}' is not valid JSON: {error.msg} at line {error.lineno} "
+                         f"column {error.colno}.") from None
+    except ValueError as error:
+        raise InputError(f"calibration file '{origin}' {error}.") from None
+
+
+def _refuse_constant(constant: str) -> float:
+    raise ValueError(f"must not contain {constant} (JSON has no such number)")
+
+
+@functools.cache
+def default_calibration() -> Calibration:
+    """The calibration shipped inside the package (``costmodel/data/default_calibration.json``)."""
+    package, name = DEFAULT_CALIBRATION_RESOURCE
+    resource = resources.files(package).joinpath(name)
+    origin = f"<embedded {name}>"
+    return _parse(_loads(resource.read_text(encoding="utf-8"), origin), origin)
+
+
+def write_calibration(path: str | os.PathLike[str], calibration: Calibration) -> Path:
+    """Write ``calibration`` to ``path`` atomically (temporary name, then rename); return the path."""
+    destination = Path(path)
+    if not destination.parent.is_dir():
+        raise InputError(f"'calibration' must be written into an existing folder (got {os.fspath(path)!r}).")
+    text = json.dumps(calibration.to_json_dict(), indent=2, allow_nan=False) + "\n"
+    return atomic_write_text(destination, text)
