@@ -31,10 +31,10 @@ the problem: valid JSON object; ``schema_version`` equal to 1; every coefficient
 :data:`COEFFICIENT_UNITS` present with a finite numeric ``value`` obeying :data:`COEFFICIENT_RULES`, and
 no unknown one; units as declared; ``stderr`` null or a finite number >= 0.
 
-Coefficient rules (a choice; the papers are silent on all of this): values are finite and >= 0, so a fit
-may legitimately find that a cost term is nil (e.g. ``message_overhead_bytes`` = 0 for an in-process
-trace) and a what-if may switch one off (``--set kl_s_per_term=0``). The two divisors are stricter:
-``flops_per_s`` > 0 and ``link_efficiency`` in (0, 1].
+Coefficient rules: every value is finite and > 0, and ``link_efficiency`` is at most 1, the same rule
+``costmodel.symbols.check_coefficients`` applies when a prediction starts (the symbols are declared
+positive, which is what lets sympy simplify and solve). A fit that finds a term negligible should
+report a tiny positive value with its standard error, not zero.
 """
 
 from __future__ import annotations
@@ -87,9 +87,8 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
 
 #: (rule text, test) per coefficient; the rule text is what the error message says.
 COEFFICIENT_RULES: Mapping[str, tuple[str, Any]] = MappingProxyType({
-    name: (">= 0", lambda v: v >= 0) for name in COEFFICIENT_UNITS
+    name: ("> 0", lambda v: v > 0) for name in COEFFICIENT_UNITS
 } | {
-    "flops_per_s": ("> 0", lambda v: v > 0),
     "link_efficiency": ("in (0, 1]", lambda v: 0 < v <= 1),
 })
 

@@ -226,6 +226,7 @@ PARSERS: dict[str, Callable[..., float]] = {
     "b/s": parse_bandwidth_bits_per_s,
     "bps": parse_bandwidth_bits_per_s,
     "B": parse_bytes,
+    "B/param": parse_bytes,
     "byte": parse_bytes,
     "bytes": parse_bytes,
     "s": parse_seconds,

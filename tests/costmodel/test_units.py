@@ -263,3 +263,39 @@ def test_formatted_bytes_parse_back_within_rounding(n_bytes: float) -> None:
 @given(st.floats(min_value=1e-9, max_value=1e7, allow_nan=False))
 def test_formatted_seconds_parse_back_within_rounding(seconds: float) -> None:
     assert parse_seconds(format_seconds(seconds)) == pytest.approx(seconds, rel=5e-3)
+
+
+# parse_input picks the parser from the declared unit of each model input (costmodel.symbols.INPUTS).
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "value"),
+    [
+        ("uplink_bits_per_s", "5Mbit/s", 5e6),
+        ("downlink_bits_per_s", "2 MB/s", 16e6),
+        ("server_bits_per_s", "inf", math.inf),
+        ("params", "1.25M params", 1.25e6),
+        ("params", "68873", 68873.0),
+        ("clients_per_round", "50 clients", 50.0),
+        ("samples_per_client", "225.6", 225.6),
+        ("train_flops_per_sample", "1.1M", 1.1e6),
+        ("augmented_fraction", "81.8%", 0.818),
+        ("message_header_bytes", "16 B", 16.0),
+        ("bytes_per_param", "2", 2.0),
+    ],
+)
+def test_parse_input_uses_declared_unit(name: str, text: str, value: float) -> None:
+    from costmodel.units import parse_input
+
+    assert parse_input(name, text) == pytest.approx(value, rel=1e-12)
+
+
+def test_parse_input_errors_name_the_command_line_label() -> None:
+    from costmodel.units import parse_input
+
+    with pytest.raises(InputError, match=r"^'uplink' must be a bandwidth such as '10 Mbit/s' \(got '10 parsecs'\)\.$"):
+        parse_input("uplink_bits_per_s", "10 parsecs", label="uplink")
+    with pytest.raises(InputError, match=r"^'clients-per-round' must be a whole number \(got '1\.5'\)\.$"):
+        parse_input("clients_per_round", "1.5", label="clients-per-round")
+    with pytest.raises(InputError, match=r"^'warp' must be one of the model inputs \("):
+        parse_input("warp", "1")
