@@ -1,0 +1,146 @@
+"""Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) on the shared engine.
+
+Setup (once):
+
+1. ``distribution_report``: every client sends its label histogram (wire format, int64 counts); the
+   server sums them into the global class sizes. Clients report in parallel.
+2. ``augmentation_plan``: the server computes the TPDS z-score plan (threshold ``tau_d``) or the
+   ICCD ``alpha`` plan (:mod:`reference_impl.augmentation`).
+3. ``augmentation``: every client, in parallel, downsamples and augments its data with batched
+   random shift, rotation, shear and zoom. Augmented samples stay in the client's data, so every later
+   epoch is longer.
+
+Per round:
+
+4. ``rescheduling``: the server forms mediators from the round's selected clients by greedy
+   KL-to-uniform (:mod:`reference_impl.rescheduling`). The papers state its cost as O(c^2) in the
+   clients per round, so it runs on the round's clients, every round. The server knows each client's
+   post-augmentation histogram (it follows from the report and the plan; we use the exact counts).
+5. ``model_broadcast``: the server sends the global model to each mediator (virtual, on the server
+   or an edge server; the papers count these messages in their traffic, so we serialize them).
+6. Each mediator, in parallel with the others, runs E_m mediator epochs; in each it passes the model
+   through its clients one after another (``client_download``, ``local_training`` with E local
+   epochs, ``client_upload``): sequential SGD.
+7. ``mediator_upload`` and ``aggregation``: the server averages the mediators' models weighted by
+   their clients' sample counts (:mod:`reference_impl.aggregation` explains the sign misprint).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+from costmodel.phases import SETUP_ROUND
+from reference_impl import wire
+from reference_impl.augmentation import (
+    AugmentationParams,
+    apply_plan_to_client,
+    iccd_plan,
+    plan_client_samples,
+    tpds_plan,
+)
+from reference_impl.engine import Engine, derive_seed
+from reference_impl.rescheduling import form_mediators, kl_to_uniform
+
+__all__ = ["run_round", "setup", "setup_summary"]
+
+
+def setup(engine: Engine) -> float:
+    """Distribution report, augmentation plan and augmentation; return the setup's end time."""
+    config = engine.config
+    recorder = engine.recorder
+    clients = range(config.clients)
+    original = engine.histograms(clients)
+    received = []
+    report_end = 0.0
+    for k in clients:
+        t0 = time.perf_counter()
+        message = wire.encode_counts(original[k])
+        received.append(wire.decode_counts(message))
+        duration = time.perf_counter() - t0
+        recorder.record(round=SETUP_ROUND, phase="distribution_report", entity=f"client:{k}", start_s=0.0,
+                        duration_s=duration, bytes=len(message), samples=int(original[k].sum()))
+        report_end = max(report_end, duration)
+    engine.original_samples = int(original.sum())
+    engine.augmented_samples = 0
+    engine.removed_samples = 0
+    if config.plan == "none":
+        engine.plan = None
+        return report_end
+
+    t0 = time.perf_counter()
+    class_sizes = np.sum(received, axis=0)
+    plan = tpds_plan(class_sizes, tau_d=config.tau_d) if config.plan == "tpds" else iccd_plan(class_sizes, alpha=config.alpha)
+    duration = time.perf_counter() - t0
+    recorder.record(round=SETUP_ROUND, phase="augmentation_plan", entity="server", start_s=report_end,
+                    duration_s=duration, samples=int(class_sizes.sum()))
+    engine.plan = plan
+    plan_end = report_end + duration
+
+    params = AugmentationParams()
+    setup_end = plan_end
+    for k in clients:
+        rng = np.random.default_rng(derive_seed(config.seed, k, 0xA6))
+        generator = torch.Generator().manual_seed(derive_seed(config.seed, k, 0xA7))
+        t0 = time.perf_counter()
+        client_plan = plan_client_samples(engine.client_y[k].numpy(), plan, rng)
+        x, y, stats = apply_plan_to_client(engine.client_x[k], engine.client_y[k], client_plan, params, generator)
+        duration = time.perf_counter() - t0
+        engine.client_x[k], engine.client_y[k] = x, y
+        engine.augmented_samples += stats.samples_augmented
+        engine.removed_samples += stats.samples_removed
+        recorder.record(round=SETUP_ROUND, phase="augmentation", entity=f"client:{k}", start_s=plan_end,
+                        duration_s=duration, samples=stats.samples_augmented, steps=stats.samples_removed,
+                        flops=float(stats.augmented_values))
+        setup_end = max(setup_end, plan_end + duration)
+    return setup_end
+
+
+def setup_summary(engine: Engine) -> dict[str, Any]:
+    original = engine.original_samples
+    return {
+        "original_samples": original,
+        "augmented_samples": engine.augmented_samples,
+        "removed_samples": engine.removed_samples,
+        "augmented_fraction": engine.augmented_samples / original,
+        "removed_fraction": engine.removed_samples / original,
+        "storage_growth": (engine.augmented_samples - engine.removed_samples) / original,
+        "plan_ratios": None if engine.plan is None else [float(r) for r in engine.plan.ratios],
+    }
+
+
+def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, float, float]:
+    """One synchronization round; return (end time, mean KL of clients, mean KL of mediators)."""
+    config = engine.config
+    selected = engine.select_clients(round)
+    histograms = engine.histograms(selected)
+
+    t0 = time.perf_counter()
+    assignment = form_mediators(histograms, gamma=config.gamma)
+    duration = time.perf_counter() - t0
+    engine.recorder.record(round=round, phase="rescheduling", entity="server", start_s=start_s, duration_s=duration,
+                           samples=len(selected), steps=assignment.kl_evaluations)
+    dispatch_s = start_s + duration
+
+    vectors, weights, ends = [], [], []
+    for m, members in enumerate(assignment.mediators):
+        mediator = f"mediator:{m}"
+        clients = selected[members]
+        model, t = engine.transfer(engine.global_vector, round=round, phase="model_broadcast", entity=mediator,
+                                   start_s=dispatch_s)
+        for visit in range(config.mediator_epochs):
+            for k in clients:
+                entity = f"client:{k}"
+                local, t = engine.transfer(model, round=round, phase="client_download", entity=entity, start_s=t)
+                local, t = engine.train_visit(local, client=int(k), round=round, visit=visit, start_s=t)
+                model, t = engine.transfer(local, round=round, phase="client_upload", entity=entity, start_s=t)
+        model, t = engine.transfer(model, round=round, phase="mediator_upload", entity=mediator, start_s=t)
+        vectors.append(model)
+        weights.append(float(sum(engine.client_y[k].shape[0] for k in clients)))
+        ends.append(t)
+    end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
+    pooled = np.stack([histograms[members].sum(axis=0) for members in assignment.mediators])
+    return end_s, float(np.mean(kl_to_uniform(histograms))), float(np.mean(kl_to_uniform(pooled)))

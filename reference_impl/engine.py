@@ -1,0 +1,213 @@
+"""The in-process engine: runs Astraea or FedAvg for real and records every phase on a virtual clock.
+
+A 2-core machine cannot run 50 devices at once, so the engine executes every event for real, one after
+another, measures each event's own duration with ``time.perf_counter``, and places it on a *virtual
+clock*: an event starts when the events it depends on in the protocol have ended. Entities that run in
+parallel on real devices (the clients of a FedAvg round, the mediators of an Astraea round) start
+together on that clock; the clients inside one Astraea mediator follow one another. The round time is
+then the critical path of the protocol over measured durations, as in FedScale's simulator.
+
+Transfers are real serializations: the sender encodes the model into the wire format
+(:mod:`reference_impl.wire`), the receiver decodes it; the event's bytes are the encoded length and its
+duration the encode + decode time (an in-process link has no bandwidth term; the distributed engine
+measures real links).
+
+The protocol of each algorithm lives in its own module (:mod:`reference_impl.astraea`,
+:mod:`reference_impl.fedavg`); this module holds what they share.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
+
+from costmodel.phases import EVALUATION
+from reference_impl import wire
+from reference_impl.aggregation import weighted_average
+from reference_impl.config import RunConfig
+from reference_impl.data import DataConfig, build_federated_data
+from reference_impl.models import build_model, count_parameters, train_flops_per_sample
+from reference_impl.rescheduling import kl_to_uniform
+from reference_impl.trace import RunRecord, TraceRecorder, write_run
+from reference_impl.training import evaluate_accuracy, train_local
+
+__all__ = ["Engine", "RoundStats", "RunResult", "derive_seed", "run"]
+
+
+@dataclass(frozen=True)
+class RoundStats:
+    """What one round did, for the per-round summary."""
+
+    round: int
+    round_s: float
+    bytes: int
+    wall_s: float
+    accuracy: float
+    mean_kl_clients: float
+    mean_kl_groups: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run: its trace, its per-round summary and its configuration."""
+
+    run_id: str
+    config: RunConfig
+    trace: pd.DataFrame = field(repr=False)
+    rounds: pd.DataFrame = field(repr=False)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, folder: str | Path) -> Path:
+        """Write ``trace.csv`` and ``run.json`` (atomically) into ``folder``."""
+        summary = dict(self.summary, rounds=self.rounds.to_dict(orient="records"))
+        return write_run(folder, RunRecord(run_id=self.run_id, algorithm=self.config.algorithm, trace=self.trace,
+                                           config=self.config.as_dict(), summary=summary))
+
+
+def derive_seed(*parts: int) -> int:
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
+
+
+class Engine:
+    """Shared machinery of one run: data, model, trace recorder and the timed protocol operations."""
+
+    def __init__(self, config: RunConfig, *, run_id: str | None = None) -> None:
+        self.config = config
+        self.run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
+        torch.set_num_threads(config.threads)
+        self.data = build_federated_data(DataConfig(
+            dataset=config.dataset, samples=None if config.dataset == "digits" else config.samples,
+            num_clients=config.clients, global_imbalance=config.global_imbalance,
+            imbalance_ratio=config.imbalance_ratio, classes_per_client=config.classes_per_client,
+            size_skew="skewed" if config.size_skew > 0 else "equal", size_sigma=config.size_skew,
+            seed=config.seed))
+        self.num_classes = self.data.num_classes
+        self.sample_shape = tuple(self.data.train.sample_shape)
+        torch.manual_seed(derive_seed(config.seed, 0x40DE1))
+        self.model = build_model(config.model, sample_shape=self.sample_shape, num_classes=self.num_classes,
+                                 width=config.model_width)
+        self.params = count_parameters(self.model)
+        self.flops_per_sample = train_flops_per_sample(self.model, self.sample_shape, batch_size=config.batch_size)
+        self.global_vector = parameters_to_vector(self.model.parameters()).detach().clone()
+        self.client_x: list[torch.Tensor] = []
+        self.client_y: list[torch.Tensor] = []
+        for k in range(config.clients):
+            x, y = self.data.client_data(k)
+            self.client_x.append(x)
+            self.client_y.append(y)
+        self.recorder = TraceRecorder(run_id=self.run_id, algorithm=config.algorithm)
+
+    # -- what clients hold ------------------------------------------------------------------------
+    def histograms(self, clients: Sequence[int]) -> np.ndarray:
+        """Label histograms (clients x K) of the clients' current data."""
+        return np.stack([np.bincount(self.client_y[k].numpy(), minlength=self.num_classes) for k in clients])
+
+    def select_clients(self, round_index: int) -> np.ndarray:
+        """The c clients of a round: uniformly at random without replacement, the same for both algorithms."""
+        rng = np.random.default_rng(derive_seed(self.config.seed, round_index, 0xC1))
+        return np.sort(rng.choice(self.config.clients, size=self.config.clients_per_round, replace=False))
+
+    # -- timed protocol operations ----------------------------------------------------------------
+    def transfer(self, vector: torch.Tensor, *, round: int, phase: str, entity: str, start_s: float) -> tuple[torch.Tensor, float]:
+        """Serialize ``vector`` onto the wire and decode it on the other side; return (copy, end time)."""
+        t0 = time.perf_counter()
+        message = wire.encode_vector(vector)
+        received = wire.decode_vector(message)
+        duration = time.perf_counter() - t0
+        self.recorder.record(round=round, phase=phase, entity=entity, start_s=start_s, duration_s=duration,
+                             bytes=len(message))
+        return received, start_s + duration
+
+    def train_visit(self, vector: torch.Tensor, *, client: int, round: int, visit: int, start_s: float) -> tuple[torch.Tensor, float]:
+        """Client ``client`` trains ``E`` local epochs starting from ``vector``; return (new vector, end time)."""
+        config = self.config
+        x, y = self.client_x[client], self.client_y[client]
+        torch.manual_seed(derive_seed(config.seed, round, client, visit, 0xD0))  # dropout draws
+        generator = torch.Generator().manual_seed(derive_seed(config.seed, round, client, visit, 0x5F))
+        t0 = time.perf_counter()
+        vector_to_parameters(vector, self.model.parameters())
+        steps = train_local(self.model, x, y, epochs=config.local_epochs, batch_size=config.batch_size,
+                            learning_rate=config.learning_rate, generator=generator)
+        trained = parameters_to_vector(self.model.parameters()).detach().clone()
+        duration = time.perf_counter() - t0
+        samples = config.local_epochs * int(x.shape[0])
+        self.recorder.record(round=round, phase="local_training", entity=f"client:{client}", start_s=start_s,
+                             duration_s=duration, flops=self.flops_per_sample * samples, samples=samples, steps=steps)
+        return trained, start_s + duration
+
+    def aggregate(self, vectors: Sequence[torch.Tensor], weights: Sequence[float], *, round: int, start_s: float) -> float:
+        """Average ``vectors`` into the global model on the server; return the end time."""
+        t0 = time.perf_counter()
+        self.global_vector = weighted_average(vectors, weights)
+        duration = time.perf_counter() - t0
+        self.recorder.record(round=round, phase="aggregation", entity="server", start_s=start_s, duration_s=duration,
+                             flops=2.0 * self.params * len(vectors), samples=len(vectors))
+        return start_s + duration
+
+    def evaluate(self, *, round: int, start_s: float) -> float:
+        """Test accuracy of the global model (recorded as ``evaluation``, outside the overhead)."""
+        if not self.config.evaluate:
+            return float("nan")
+        t0 = time.perf_counter()
+        vector_to_parameters(self.global_vector, self.model.parameters())
+        test = self.data.test
+        accuracy = evaluate_accuracy(self.model, test.x, test.y)
+        self.recorder.record(round=round, phase=EVALUATION, entity="server", start_s=start_s,
+                             duration_s=time.perf_counter() - t0, samples=int(test.x.shape[0]))
+        return accuracy
+
+
+def run(config: RunConfig, *, progress: bool = True, run_id: str | None = None) -> RunResult:
+    """Run ``config`` end to end and return its trace and per-round summary.
+
+    Shows a progress bar on stderr when ``progress`` is true.
+    """
+    from tqdm.auto import tqdm
+
+    from reference_impl import astraea, fedavg
+
+    protocol = astraea if config.algorithm == "astraea" else fedavg
+    engine = Engine(config, run_id=run_id)
+    wall0 = time.perf_counter()
+    clock_s = protocol.setup(engine)
+    setup_s = clock_s
+    stats: list[RoundStats] = []
+    bar = tqdm(range(config.rounds), desc=f"{config.algorithm} rounds", unit="round", disable=not progress,
+               leave=False)
+    for r in bar:
+        rows_before = len(engine.recorder)
+        t_wall = time.perf_counter()
+        end_s, kl_clients, kl_groups = protocol.run_round(engine, round=r, start_s=clock_s)
+        round_bytes = engine.recorder.bytes_since(rows_before)
+        accuracy = engine.evaluate(round=r, start_s=end_s)
+        stats.append(RoundStats(round=r, round_s=end_s - clock_s, bytes=round_bytes,
+                                wall_s=time.perf_counter() - t_wall, accuracy=accuracy,
+                                mean_kl_clients=kl_clients, mean_kl_groups=kl_groups))
+        bar.set_postfix(acc=f"{accuracy:.3f}", round_s=f"{end_s - clock_s:.2f}")
+        clock_s = end_s
+    bar.close()
+    rounds = pd.DataFrame([s.__dict__ for s in stats])
+    trace = engine.recorder.to_frame()
+    summary = {
+        "params": engine.params,
+        "train_flops_per_sample": engine.flops_per_sample,
+        "model_message_bytes": wire.message_bytes(engine.params),
+        "sample_shape": list(engine.sample_shape),
+        "num_classes": engine.num_classes,
+        "setup_s": setup_s,
+        "total_s": clock_s,
+        "wall_s": time.perf_counter() - wall0,
+        "final_accuracy": stats[-1].accuracy if stats else float("nan"),
+        "torch_version": torch.__version__,
+    }
+    summary.update(protocol.setup_summary(engine))
+    return RunResult(run_id=engine.run_id, config=config, trace=trace, rounds=rounds, summary=summary)

@@ -1,0 +1,51 @@
+"""Local training and evaluation: the plain PyTorch loops every client and the server run.
+
+Clients train with Adam (learning rate 1e-3 in both papers) and cross-entropy for ``E`` local epochs
+of mini-batch SGD over their own (possibly augmented) data, reshuffled every epoch. A fresh Adam state
+is made for every visit: the papers do not say that optimizer state travels with the model, and in
+Astraea's sequential SGD it could not, since only the weights are passed from client to client.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["evaluate_accuracy", "steps_per_visit", "train_local"]
+
+
+def steps_per_visit(samples: int, *, batch_size: int, epochs: int) -> int:
+    """Optimizer steps of one visit: ``epochs * ceil(samples / batch_size)``."""
+    return epochs * math.ceil(samples / batch_size)
+
+
+def train_local(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epochs: int, batch_size: int,
+                learning_rate: float, generator: torch.Generator) -> int:
+    """Train ``model`` in place on ``(x, y)``; return the number of optimizer steps taken."""
+    model.train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    n = x.shape[0]
+    steps = 0
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = F.cross_entropy(model(x[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            steps += 1
+    return steps
+
+
+@torch.no_grad()
+def evaluate_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 1024) -> float:
+    """Top-1 accuracy of ``model`` on ``(x, y)``."""
+    model.eval()
+    correct = 0
+    for start in range(0, x.shape[0], batch_size):
+        logits = model(x[start:start + batch_size])
+        correct += int((logits.argmax(dim=1) == y[start:start + batch_size]).sum())
+    return correct / max(1, x.shape[0])

@@ -1,0 +1,48 @@
+"""``astraea-cost run``: bad arguments give one line and exit status 2; a small run writes its files."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from costmodel.cli import main
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--clients", "0"], "'clients' must be >= 1 (got 0)."),
+    (["--clients", "-4"], "'clients' must be >= 1 (got -4)."),
+    (["--gamma", "0"], "'gamma' must be >= 1 (got 0)."),
+    (["--clients", "5", "--clients-per-round", "6"], "'clients_per_round' must be <= 'clients' (5) (got 6)."),
+    (["--dataset", "mnist"], "'dataset' must be one of digits, emnist-shape, cinic-shape (got 'mnist')."),
+    (["--clients", "ten"], "'clients' must be an integer (got 'ten')."),
+    (["--tau-d", "abc"], "'tau_d' must be a number (got 'abc')."),
+    (["--rounds", "2.5"], "'rounds' must be an integer (got '2.5')."),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        status = main(["run", "--out", str(tmp_path / "o"), *argv])
+        raise SystemExit(status)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err
+    assert not (tmp_path / "o" / "trace.csv").exists()
+
+
+def test_unwritable_output_folder_exits_2(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["run", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert "'out' must be a writable folder" in err and err.count("\n") == 1
+
+
+def test_a_small_run_from_the_command_line(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.run([sys.executable, "-m", "costmodel.cli", "run", "--clients", "6", "--clients-per-round", "4",
+                           "--gamma", "2", "--rounds", "1", "--quiet", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "round_s" in proc.stdout and "final accuracy" in proc.stdout
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["schema_version"] == 1 and meta["config"]["gamma"] == 2
