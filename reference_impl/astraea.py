@@ -93,8 +93,7 @@ def setup(engine: Engine) -> float:
         engine.augmented_samples += stats.samples_augmented
         engine.removed_samples += stats.samples_removed
         recorder.record(round=SETUP_ROUND, phase="augmentation", entity=f"client:{k}", start_s=plan_end,
-                        duration_s=duration, samples=stats.samples_augmented, steps=stats.samples_removed,
-                        flops=float(stats.augmented_values))
+                        duration_s=duration, samples=stats.samples_augmented)
         setup_end = max(setup_end, plan_end + duration)
     return setup_end
 

@@ -22,6 +22,22 @@ calibration reads it. A run folder holds two files, both written atomically:
     steps         int      optimizer steps (or, for rescheduling, KL evaluations)
     ============  =======  =====================================================================
 
+What ``samples``, ``steps`` and ``flops`` hold, per phase (0 where not listed):
+
+    ===================  =========================================================================
+    phase                columns
+    ===================  =========================================================================
+    distribution_report  bytes = 16 + 8K; samples = the client's sample count
+    augmentation_plan    samples = the global sample count
+    augmentation         samples = samples the client augmented (values = samples * C*H*W)
+    rescheduling         samples = clients rescheduled (c); steps = KL candidate evaluations
+    transfers            bytes = 16 + 4P (model_broadcast, client_download, client_upload,
+                         mediator_upload); duration = serialize + deserialize in-process
+    local_training       samples = E * client samples; steps = optimizer steps; flops = FLOPs
+    aggregation          samples = models averaged; flops = 2 * P * models
+    evaluation           samples = test samples
+    ===================  =========================================================================
+
 ``run.json``
     ``{"schema_version": 1, "run_id": ..., "algorithm": ..., "config": {...}, "summary": {...}}``:
     the run's configuration alongside its trace, and its per-round summary.
