@@ -1,0 +1,412 @@
+"""Every quantity of the cost model as a sympy symbol with its unit, meaning and rule.
+
+The model of Astraea (Duan et al., "Astraea: Self-balancing Federated Learning for Improving
+Classification Accuracy of Mobile Deep Learning Applications", ICCD 2019; "Self-Balancing Federated
+Learning With Global Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and of FedAvg
+(McMahan et al., AISTATS 2017) is written in two kinds of symbols, kept apart as tensorwaves keeps
+*domain variables* apart from *parameters*:
+
+:data:`INPUTS`
+    What a user varies in a what-if question (clients per round, model size, bandwidths, ...).
+    Each has a default: the papers' TPDS EMNIST setup (500 clients, 50 per round, mediators of
+    10, 47 classes, batch 10, one local and one mediator epoch, the 68,873-parameter CNN).
+:data:`COEFFICIENTS`
+    What calibration fits on a machine (effective FLOP/s, seconds per optimizer step, ...). They
+    have no defaults here: they come from a calibration file and are never typed by hand.
+
+Each quantity is a :class:`Quantity` record: name (the fixed project-wide name, also the frame
+column), sympy symbol (short, so expressions print and render as LaTeX readably), unit, one-line
+meaning, and the rule its values must obey. :class:`Scenario` is one point of the input space,
+validated with the project's one-line :class:`~costmodel.errors.InputError` wording.
+
+Choices where the papers are silent
+-----------------------------------
+* ``train_flops_per_sample`` defaults to the EMNIST CNN's training FLOPs derived by hand from the
+  TPDS architecture (not measured): forward multiply-accumulates per 28x28 sample are
+  43,200 (conv 12x5x5/2) + 48,600 (conv 18x3x3/2) + 27,648 (conv 24x2x2/1) + 57,600 (dense 150)
+  + 7,050 (dense 47) = 184,098 MACs = 368,196 FLOP; training (forward + backward, the usual
+  factor 3) is 1,104,588 FLOP per sample. The Keras CIFAR-10 CNN of the CINIC-10 setup has
+  20,741,120 forward MACs per 32x32x3 sample, so 124,446,720 training FLOP. Calibration fits
+  ``flops_per_s`` against whatever FLOP count the reference implementation records, so a run of
+  the model on measured FLOPs should pass that figure in.
+* ``samples_per_client`` defaults to EMNIST-Balanced's 112,800 training images over 500 clients
+  (225.6); the papers' imbalanced subsets are smaller and not tabulated, so override it.
+  CINIC-10's preset uses its 90,000 training images over 100 clients (900).
+* ``augmented_fraction`` defaults to the TPDS-reported storage growth for EMNIST at
+  tau_d = 3.5 (81.8% more data); the CINIC-10 preset uses 103.8%. Compute it from a class
+  histogram with :mod:`costmodel.augmentation_volume` for any other data.
+* ``rounds`` defaults to 100, an arbitrary horizon for totals.
+* Bandwidths default to 10 Mbit/s client uplink, 20 Mbit/s client downlink and a 1 Gbit/s server
+  link. ``math.inf`` is allowed and means an in-process transfer: the network term vanishes and
+  only latency and (de)serialization remain.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from costmodel.errors import InputError, must
+
+__all__ = [
+    "COEFFICIENTS",
+    "INPUTS",
+    "NAME_OF",
+    "QUANTITIES",
+    "Quantity",
+    "SYMBOL_OF",
+    "Scenario",
+    "check_coefficients",
+    "check_input_array",
+    "check_input_value",
+    "sym",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Quantity:
+    """One input or coefficient of the model.
+
+    Attributes
+    ----------
+    name : str
+        Project-wide name (frame column, keyword argument), e.g. ``"uplink_bits_per_s"``.
+    symbol : sympy.Symbol
+        The symbol used in the expressions, e.g. ``b_up``.
+    unit : str
+        SI unit (or count) of the value.
+    meaning : str
+        One-line meaning.
+    kind : str
+        ``"input"`` (what-if domain variable) or ``"coefficient"`` (fitted platform parameter).
+    default : float or None
+        Default value for inputs (TPDS EMNIST setup); ``None`` for coefficients.
+    integer : bool
+        Whether values must be whole numbers.
+    minimum : float
+        Lower bound of allowed values.
+    minimum_inclusive : bool
+        Whether the lower bound itself is allowed (``>=``) or not (``>``).
+    maximum : float or None
+        Upper bound, if any.
+    maximum_inclusive : bool
+        Whether the upper bound itself is allowed.
+    allow_inf : bool
+        Whether ``+inf`` is allowed (bandwidths: an in-process transfer).
+    """
+
+    name: str
+    symbol: sp.Symbol
+    unit: str
+    meaning: str
+    kind: str
+    default: float | None = None
+    integer: bool = False
+    minimum: float = 0.0
+    minimum_inclusive: bool = False
+    maximum: float | None = None
+    maximum_inclusive: bool = True
+    allow_inf: bool = False
+
+    @property
+    def rule(self) -> str:
+        """The lower-bound rule as it appears in error messages, e.g. ``"be >= 1"``."""
+        return f"be {'>=' if self.minimum_inclusive else '>'} {self.minimum:g}"
+
+
+def _input(name: str, symbol: str, unit: str, meaning: str, default: float, *, integer: bool = False,
+           minimum: float = 0.0, minimum_inclusive: bool = False, maximum: float | None = None,
+           maximum_inclusive: bool = True, allow_inf: bool = False, nonnegative: bool = False) -> Quantity:
+    assumptions = {"nonnegative": True} if nonnegative else {"positive": True}
+    if integer:
+        assumptions["integer"] = True
+    return Quantity(name=name, symbol=sp.Symbol(symbol, **assumptions), unit=unit, meaning=meaning,
+                    kind="input", default=default, integer=integer, minimum=minimum,
+                    minimum_inclusive=minimum_inclusive, maximum=maximum,
+                    maximum_inclusive=maximum_inclusive, allow_inf=allow_inf)
+
+
+def _coefficient(name: str, symbol: str, unit: str, meaning: str, *, maximum: float | None = None) -> Quantity:
+    return Quantity(name=name, symbol=sp.Symbol(symbol, positive=True), unit=unit, meaning=meaning,
+                    kind="coefficient", maximum=maximum)
+
+
+#: EMNIST CNN (TPDS): parameters and training FLOPs per sample (see the module docstring).
+EMNIST_PARAMS = 68_873
+EMNIST_TRAIN_FLOPS = 3 * 2 * 184_098
+#: Keras cifar10_cnn used for CINIC-10: parameters and training FLOPs per sample.
+CINIC10_PARAMS = 1_250_858
+CINIC10_TRAIN_FLOPS = 3 * 2 * 20_741_120
+
+_INPUT_LIST: tuple[Quantity, ...] = (
+    _input("clients_total", "N", "clients", "clients in the federation (all report their label histogram once)",
+           500, integer=True, minimum=1, minimum_inclusive=True),
+    _input("clients_per_round", "c", "clients", "clients selected per synchronization round",
+           50, integer=True, minimum=1, minimum_inclusive=True),
+    _input("classes", "K", "classes", "label classes (length of a distribution report)",
+           47, integer=True, minimum=1, minimum_inclusive=True),
+    _input("samples_per_client", "n", "samples", "mean training samples per client before augmentation",
+           112_800 / 500),
+    _input("samples_per_client_sd", "s_n", "samples", "standard deviation of samples per client",
+           0.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+    _input("local_epochs", "E", "epochs", "local epochs per client visit (E)",
+           1, integer=True, minimum=1, minimum_inclusive=True),
+    _input("mediator_epochs", "E_m", "epochs", "mediator epochs per round: passes over a mediator's clients (E_m)",
+           1, integer=True, minimum=1, minimum_inclusive=True),
+    _input("mediator_size", "gamma", "clients", "clients per mediator (gamma)",
+           10, integer=True, minimum=1, minimum_inclusive=True),
+    _input("batch_size", "B", "samples", "mini-batch size (B)",
+           10, integer=True, minimum=1, minimum_inclusive=True),
+    _input("rounds", "R", "rounds", "synchronization rounds (for totals)",
+           100, integer=True, minimum=1, minimum_inclusive=True),
+    _input("params", "P", "params", "model parameters (|w| in parameters)",
+           EMNIST_PARAMS, integer=True, minimum=1, minimum_inclusive=True),
+    _input("bytes_per_param", "b_p", "B/param", "bytes per serialized parameter (4 for float32)", 4.0),
+    _input("message_header_bytes", "h", "B", "header bytes of every message of the wire format",
+           16.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+    _input("train_flops_per_sample", "F", "FLOP", "training FLOPs per sample (forward + backward)",
+           float(EMNIST_TRAIN_FLOPS)),
+    _input("sample_values", "V", "values", "values per sample (784 for 1x28x28)",
+           784, integer=True, minimum=1, minimum_inclusive=True),
+    _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
+           0.818, minimum=0, minimum_inclusive=True, nonnegative=True),
+    _input("removed_fraction", "r", "1", "samples dropped by downsampling per original sample",
+           0.0, minimum=0, minimum_inclusive=True, maximum=1, maximum_inclusive=False, nonnegative=True),
+    _input("uplink_bits_per_s", "b_up", "bit/s", "client uplink bandwidth (inf: in-process)",
+           10e6, allow_inf=True),
+    _input("downlink_bits_per_s", "b_down", "bit/s", "client downlink bandwidth (inf: in-process)",
+           20e6, allow_inf=True),
+    _input("server_bits_per_s", "b_srv", "bit/s", "server link bandwidth, shared by concurrent transfers",
+           1e9, allow_inf=True),
+)
+
+_COEFFICIENT_LIST: tuple[Quantity, ...] = (
+    _coefficient("flops_per_s", "theta", "FLOP/s", "effective training throughput"),
+    _coefficient("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step"),
+    _coefficient("step_s_per_param", "t_param", "s/param", "seconds per optimizer step per parameter"),
+    _coefficient("augment_s_per_value", "t_aug", "s/value", "seconds per augmented value"),
+    _coefficient("augment_plan_s_per_class", "t_plan", "s/class", "seconds per class to plan augmentation"),
+    _coefficient("kl_s_per_term", "t_KL", "s/term", "seconds per KL term (candidate client x class)"),
+    _coefficient("reschedule_s_per_step", "t_greedy", "s/step", "seconds per greedy rescheduling step"),
+    _coefficient("aggregate_s_per_param", "t_agg", "s/param", "seconds per parameter per averaged model"),
+    _coefficient("serialize_s_per_byte", "t_ser", "s/B", "(de)serialization seconds per message byte"),
+    _coefficient("latency_s", "t_lat", "s", "per-message latency"),
+    _coefficient("link_efficiency", "eta", "1", "fraction of nominal bandwidth achieved", maximum=1.0),
+    _coefficient("message_overhead_bytes", "h_net", "B", "bytes per message beyond the payload (TCP/IP, framing)"),
+)
+
+#: What-if inputs (domain variables), by name, in a fixed order.
+INPUTS: dict[str, Quantity] = {q.name: q for q in _INPUT_LIST}
+#: Platform coefficients (fitted parameters), by name, in a fixed order.
+COEFFICIENTS: dict[str, Quantity] = {q.name: q for q in _COEFFICIENT_LIST}
+#: Inputs then coefficients.
+QUANTITIES: dict[str, Quantity] = {**INPUTS, **COEFFICIENTS}
+#: Symbol of each name, and name of each symbol.
+SYMBOL_OF: dict[str, sp.Symbol] = {name: q.symbol for name, q in QUANTITIES.items()}
+NAME_OF: dict[sp.Symbol, str] = {q.symbol: name for name, q in QUANTITIES.items()}
+
+if len(NAME_OF) != len(QUANTITIES):  # pragma: no cover - a guard against a duplicated symbol name
+    raise RuntimeError("two quantities share a symbol")
+
+
+def sym(name: str) -> sp.Symbol:
+    """Return the symbol of the input or coefficient ``name``.
+
+    Raises
+    ------
+    InputError
+        If ``name`` is neither an input nor a coefficient.
+    """
+    try:
+        return SYMBOL_OF[name]
+    except KeyError:
+        raise InputError(f"'{name}' is not an input or coefficient of the cost model "
+                         f"(known: {', '.join(sorted(QUANTITIES))}).") from None
+
+
+def _python_number(value: Any) -> Any:
+    """A numpy scalar as the plain Python number, so messages read ``(got 0)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def check_input_value(name: str, value: Any) -> float | int:
+    """Validate one value of input or coefficient ``name`` against its rule and return it.
+
+    Integers come back as ``int``, everything else as ``float``.
+
+    Raises
+    ------
+    InputError
+        ``'clients_per_round' must be >= 1 (got 0).`` and the like.
+    """
+    quantity = QUANTITIES[name]
+    value = _python_number(value)
+    if isinstance(value, bool):
+        raise must(name, "be a number", value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise must(name, "be a number", value) from None
+    if math.isnan(number):
+        raise must(name, "be a number", value)
+    if math.isinf(number) and not (quantity.allow_inf and number > 0):
+        raise must(name, "be finite" if not quantity.allow_inf else "be > 0 or inf", value)
+    if quantity.integer and not number.is_integer():
+        raise must(name, "be an integer", value)
+    if (number < quantity.minimum) or (number == quantity.minimum and not quantity.minimum_inclusive):
+        raise must(name, quantity.rule, value)
+    if quantity.maximum is not None and (
+            number > quantity.maximum or (number == quantity.maximum and not quantity.maximum_inclusive)):
+        raise must(name, f"be {'<=' if quantity.maximum_inclusive else '<'} {quantity.maximum:g}", value)
+    return int(number) if quantity.integer else number
+
+
+def check_input_array(name: str, values: Any) -> np.ndarray:
+    """Validate an array of values of ``name`` at once; the message names the first bad value.
+
+    Returns the values as a float64 array (integers are exactly representable up to 2**53).
+    """
+    quantity = QUANTITIES[name]
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise must(name, "be numbers", _first(values)) from None
+    bad = np.isnan(array)
+    if quantity.allow_inf:
+        bad |= np.isneginf(array)
+    else:
+        bad |= np.isinf(array)
+    if quantity.integer:
+        with np.errstate(invalid="ignore"):
+            bad |= array != np.floor(array)
+    bad |= (array < quantity.minimum) if quantity.minimum_inclusive else (array <= quantity.minimum)
+    if quantity.maximum is not None:
+        bad |= (array > quantity.maximum) if quantity.maximum_inclusive else (array >= quantity.maximum)
+    if bad.any():
+        raw = np.asarray(values).reshape(-1)[int(np.flatnonzero(bad.reshape(-1))[0])]
+        check_input_value(name, raw)  # raises with the precise rule
+        raise must(name, quantity.rule, _python_number(raw))  # pragma: no cover - defensive
+    return array
+
+
+def _first(values: Any) -> Any:
+    try:
+        return list(np.asarray(values, dtype=object).reshape(-1)[:1])[0]
+    except Exception:  # pragma: no cover - defensive
+        return values
+
+
+def check_coefficients(coefficients: Mapping[str, float]) -> dict[str, float]:
+    """Return the model's coefficients as floats, checked; extra keys are ignored.
+
+    Every name of :data:`COEFFICIENTS` is required and must be a finite number > 0
+    (``link_efficiency`` also <= 1).
+
+    Raises
+    ------
+    InputError
+        ``'latency_s' must be given (a calibration supplies every coefficient).`` or
+        ``'flops_per_s' must be > 0 (got -1.0).``
+    """
+    if not isinstance(coefficients, Mapping):
+        raise must("coefficients", "be a mapping of coefficient names to numbers", type(coefficients).__name__)
+    checked: dict[str, float] = {}
+    for name in COEFFICIENTS:
+        if name not in coefficients:
+            raise InputError(f"'{name}' must be given (a calibration supplies every coefficient; "
+                             f"got only {', '.join(sorted(coefficients)) or 'none'}).")
+        checked[name] = float(check_input_value(name, coefficients[name]))
+    return checked
+
+
+def _check_names(changes: Mapping[str, Any]) -> None:
+    unknown = sorted(set(changes) - set(INPUTS))
+    if unknown:
+        raise InputError(f"'{unknown[0]}' is not an input of the cost model (inputs: {', '.join(INPUTS)}).")
+
+
+def _default(name: str) -> Any:
+    return field(default=INPUTS[name].default)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Scenario:
+    """One point of the what-if input space; defaults are the TPDS EMNIST setup.
+
+    Every field is an input of :data:`INPUTS` (see there for units and meaning). Construction
+    validates each value and the cross-field rule ``clients_per_round <= clients_total``; a
+    bandwidth may be ``math.inf`` (an in-process transfer).
+
+    Examples
+    --------
+    >>> Scenario.emnist(mediator_epochs=2).mediator_epochs
+    2
+    >>> Scenario(clients_per_round=0)
+    Traceback (most recent call last):
+    ...
+    costmodel.errors.InputError: 'clients_per_round' must be >= 1 (got 0).
+    """
+
+    clients_total: int = _default("clients_total")
+    clients_per_round: int = _default("clients_per_round")
+    classes: int = _default("classes")
+    samples_per_client: float = _default("samples_per_client")
+    samples_per_client_sd: float = _default("samples_per_client_sd")
+    local_epochs: int = _default("local_epochs")
+    mediator_epochs: int = _default("mediator_epochs")
+    mediator_size: int = _default("mediator_size")
+    batch_size: int = _default("batch_size")
+    rounds: int = _default("rounds")
+    params: int = _default("params")
+    bytes_per_param: float = _default("bytes_per_param")
+    message_header_bytes: float = _default("message_header_bytes")
+    train_flops_per_sample: float = _default("train_flops_per_sample")
+    sample_values: int = _default("sample_values")
+    augmented_fraction: float = _default("augmented_fraction")
+    removed_fraction: float = _default("removed_fraction")
+    uplink_bits_per_s: float = _default("uplink_bits_per_s")
+    downlink_bits_per_s: float = _default("downlink_bits_per_s")
+    server_bits_per_s: float = _default("server_bits_per_s")
+
+    def __post_init__(self) -> None:
+        for name in INPUTS:
+            object.__setattr__(self, name, check_input_value(name, getattr(self, name)))
+        if self.clients_per_round > self.clients_total:
+            raise must("clients_per_round", f"be <= clients_total ({self.clients_total})", self.clients_per_round)
+
+    @classmethod
+    def emnist(cls, **changes: Any) -> Scenario:
+        """The TPDS imbalanced-EMNIST setup (47 classes, 500 clients, c = 50, gamma = 10, B = 10,
+        E = 1, E_m = 1, the 68,873-parameter CNN, 1x28x28 samples, 81.8% augmented data)."""
+        _check_names(changes)
+        base = dict(clients_total=500, clients_per_round=50, classes=47, samples_per_client=112_800 / 500,
+                    mediator_size=10, batch_size=10, local_epochs=1, mediator_epochs=1, params=EMNIST_PARAMS,
+                    train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), sample_values=784,
+                    augmented_fraction=0.818, removed_fraction=0.0)
+        return cls(**{**base, **changes})
+
+    @classmethod
+    def cinic10(cls, **changes: Any) -> Scenario:
+        """The TPDS imbalanced-CINIC-10 setup (10 classes, 100 clients, c = 20, gamma = 4, B = 50,
+        the Keras CIFAR-10 CNN of 1,250,858 parameters, 3x32x32 samples, 103.8% augmented data)."""
+        _check_names(changes)
+        base = dict(clients_total=100, clients_per_round=20, classes=10, samples_per_client=90_000 / 100,
+                    mediator_size=4, batch_size=50, local_epochs=1, mediator_epochs=1, params=CINIC10_PARAMS,
+                    train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), sample_values=3072,
+                    augmented_fraction=1.038, removed_fraction=0.0)
+        return cls(**{**base, **changes})
+
+    def replace(self, **changes: Any) -> Scenario:
+        """A copy with some inputs changed (validated again)."""
+        _check_names(changes)
+        return dataclasses.replace(self, **changes)
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The inputs as a plain ``{name: value}`` dict, in :data:`INPUTS` order."""
+        return {name: getattr(self, name) for name in INPUTS}
