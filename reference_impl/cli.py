@@ -42,13 +42,27 @@ def _real(name: str):
 def register(subparsers: argparse._SubParsersAction) -> None:
     from reference_impl.config import AUGMENTATION_PLANS, RunConfig
 
-    defaults = {f.name: f.default for f in fields(RunConfig)}
     p = subparsers.add_parser(
         "run", help="run Astraea or FedAvg for real and record every phase",
         description="Run the reference PyTorch implementation of Astraea or FedAvg, record every phase of "
                     "every round (seconds, bytes on the wire, FLOPs, samples), and write the trace and a run "
                     "summary to the output folder.")
-    p.add_argument("--algorithm", choices=("astraea", "fedavg"), default=defaults["algorithm"])
+    p.add_argument("--algorithm", choices=("astraea", "fedavg"), default=RunConfig.algorithm)
+    _add_run_options(p, AUGMENTATION_PLANS, RunConfig)
+    p.set_defaults(handler=_run)
+
+    c = subparsers.add_parser(
+        "compare", help="Astraea against FedAvg on the same data over several seeds",
+        description="Run Astraea and FedAvg on identical data for several seeds and print final accuracy and the "
+                    "mean KL divergence to uniform of the training groups (clients for FedAvg, mediators for "
+                    "Astraea). Writes compare.csv (per round) and summary.csv to --out.")
+    _add_run_options(c, AUGMENTATION_PLANS, RunConfig)
+    c.add_argument("--seeds", type=_whole("seeds"), nargs="+", default=[0, 1, 2])
+    c.set_defaults(handler=_compare, algorithm="astraea")
+
+
+def _add_run_options(p: argparse.ArgumentParser, plans, run_config) -> None:
+    defaults = {f.name: f.default for f in fields(run_config)}
     p.add_argument("--dataset", default=defaults["dataset"], help=f"one of {', '.join(_DATASETS)}")
     p.add_argument("--samples", type=_whole("samples"), default=defaults["samples"],
                    help="samples to generate for the shape-only datasets")
@@ -64,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", "-B", type=_whole("batch_size"), default=defaults["batch_size"])
     p.add_argument("--rounds", type=_whole("rounds"), default=defaults["rounds"])
     p.add_argument("--learning-rate", type=_real("learning_rate"), default=defaults["learning_rate"])
-    p.add_argument("--plan", choices=AUGMENTATION_PLANS, default=defaults["plan"])
+    p.add_argument("--plan", choices=plans, default=defaults["plan"])
     p.add_argument("--tau-d", "--threshold", dest="tau_d", type=_real("tau_d"), default=defaults["tau_d"],
                    help="z-score threshold of the TPDS plan")
     p.add_argument("--alpha", type=_real("alpha"), default=defaults["alpha"], help="exponent of the ICCD plan")
@@ -80,18 +94,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip test accuracy per round")
     p.add_argument("--out", required=True, help="folder for trace.csv and run.json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(handler=_run)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from costmodel.files import ensure_writable_dir
+def _config(args: argparse.Namespace):
     from reference_impl.config import RunConfig
 
     if args.dataset not in _DATASETS:
         raise InputError(f"'dataset' must be one of {', '.join(_DATASETS)} (got {args.dataset!r}).")
     if args.model not in _MODELS:
         raise InputError(f"'model' must be one of {', '.join(_MODELS)} (got {args.model!r}).")
-    config = RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+
+
+def _run(args: argparse.Namespace) -> int:
+    from costmodel.files import ensure_writable_dir
+
+    config = _config(args)
     out = ensure_writable_dir("out", args.out)
 
     from reference_impl.engine import run
@@ -105,4 +123,24 @@ def _run(args: argparse.Namespace) -> int:
           f"setup {s['setup_s']:.3f} s, total {s['total_s']:.3f} s on the virtual clock, "
           f"{s['wall_s']:.1f} s wall; final accuracy {s['final_accuracy']:.4f}")
     print(f"wrote {out / 'trace.csv'} and {out / 'run.json'}", file=sys.stderr)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from costmodel.files import atomic_path, ensure_writable_dir
+
+    config = _config(args)
+    out = ensure_writable_dir("out", args.out)
+
+    from reference_impl.study import compare_algorithms, summarize_comparison
+
+    rounds = compare_algorithms(config, list(args.seeds), progress=not args.quiet)
+    table = summarize_comparison(rounds)
+    for name, frame in (("compare.csv", rounds), ("summary.csv", table)):
+        with atomic_path(out / name) as tmp:
+            frame.to_csv(tmp, index=False)
+    print(f"{config.rounds} rounds, {config.clients} clients, {config.clients_per_round} per round, "
+          f"gamma {config.gamma}, dataset {config.dataset}")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print(f"wrote {out / 'compare.csv'} and {out / 'summary.csv'}", file=sys.stderr)
     return 0
