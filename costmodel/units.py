@@ -239,16 +239,21 @@ PARSERS: dict[str, Callable[..., float]] = {
     "count": parse_count,
     "FLOP": parse_count,
     "FLOP/sample": parse_count,
+    "FLOP/s": parse_count,
 }
 
 
 def parser_for_unit(unit: str) -> Callable[..., float]:
-    """The parser for a declared unit string; counts for anything not listed (params, clients, ...)."""
+    """The parser for a declared unit string.
+
+    Bandwidths, bytes, seconds and fractions by their units; rates such as ``s/param`` take a bare
+    number; anything else (``params``, ``clients``, ``FLOP/s``, ...) is a count with k/M/G suffixes.
+    """
     if unit in PARSERS:
         return PARSERS[unit]
     if unit.endswith(("bit/s", "bits/s")):
         return parse_bandwidth_bits_per_s
-    if unit.endswith("/s") or unit.startswith(("FLOP", "1/")):
+    if unit.endswith("/s") or unit.startswith(("s/", "1/")):
         return _parse_plain
     return parse_count
 
@@ -342,11 +347,14 @@ def format_count(count: float) -> str:
 
 
 def format_fraction(fraction: float) -> str:
-    """``0.2`` -> ``'20%'``, ``0.0123`` -> ``'1.23%'``; NaN -> ``'n/a'``."""
+    """``0.2`` -> ``'20%'``, ``0.0123`` -> ``'1.23%'``, ``10.1`` -> ``'1,010%'``; NaN -> ``'n/a'``."""
     value = float(fraction)
     if math.isnan(value):
         return "n/a"
-    return f"{value * 100:.3g}%"
+    if math.isinf(value):
+        return ("-" if value < 0 else "") + "inf"
+    percent = value * 100
+    return f"{percent:,.0f}%" if abs(percent) >= 1000 else f"{percent:.3g}%"
 
 
 def format_value(value: float, unit: str) -> str:

@@ -1,0 +1,370 @@
+"""The cost model's sub-commands, run in-process through the real dispatcher, plus a cold start."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from costmodel import cli, commands
+from costmodel.calibration_file import default_calibration, write_calibration
+from costmodel.errors import InputError
+from costmodel.predict import predict_overhead, predict_rounds
+from costmodel.symbols import INPUTS, Scenario
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use the real dispatcher; add this module to it if the lead has not wired it yet."""
+    if "costmodel.commands" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "costmodel.commands"))
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        status = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_every_model_input_has_an_option() -> None:
+    assert list(commands.OPTION_OF) == list(INPUTS)
+    assert commands.OPTION_OF["uplink_bits_per_s"][0] == "uplink"
+    assert "gamma" in commands.OPTION_OF["mediator_size"]
+
+
+# --------------------------------------------------------------------------- values
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "values"),
+    [
+        ("clients_per_round", "10", [10.0]),
+        ("clients_per_round", "10,20,50", [10.0, 20.0, 50.0]),
+        ("clients_per_round", "10:100:10", [10.0 * k for k in range(1, 11)]),
+        ("clients_per_round", "10:50:15", [10.0, 25.0, 40.0]),
+        ("uplink_bits_per_s", "5Mbit/s", [5e6]),
+        ("uplink_bits_per_s", "1Mbit/s:1Gbit/s:x10", [1e6, 1e7, 1e8, 1e9]),
+        ("uplink_bits_per_s", "1Mbit/s:3Mbit/s:1Mbit/s", [1e6, 2e6, 3e6]),
+        ("uplink_bits_per_s", "inf", [math.inf]),
+        ("params", "1.25M", [1.25e6]),
+        ("augmented_fraction", "81.8%,100%", [0.818, 1.0]),
+    ],
+)
+def test_parse_values_lists_ranges_units(name: str, text: str, values: list[float]) -> None:
+    assert commands.parse_values(name, text) == pytest.approx(values, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("uplink_bits_per_s", "10 parsecs", "'uplink' must be a bandwidth such as '10 Mbit/s' (got '10 parsecs')."),
+        ("uplink_bits_per_s", "-3 Mbit/s", "'uplink' must be > 0 (got '-3 Mbit/s')."),
+        ("clients_per_round", "0", "'clients-per-round' must be >= 1 (got 0.0)."),
+        ("clients_per_round", "1.5", "'clients-per-round' must be a whole number (got '1.5')."),
+        ("clients_per_round", "10:5:1", "'clients-per-round' must be a range whose stop is not below its start"),
+        ("clients_per_round", "1:10", "'clients-per-round' must be a range start:stop:step or start:stop:xF"),
+        ("clients_per_round", "1:10:0", "'clients-per-round' must have a range step > 0"),
+        ("uplink_bits_per_s", "1Mbit/s:1Gbit/s:x1", "'uplink' must have a geometric factor xF with F > 1"),
+        ("clients_per_round", "1:1e9:1", "'clients-per-round' must be a range of at most 100,000 values"),
+        ("mediator_size", "", "'mediator-size' must have a value (got '')."),
+    ],
+)
+def test_parse_values_errors_name_the_option(name: str, text: str, message: str) -> None:
+    with pytest.raises(InputError) as error:
+        commands.parse_values(name, text)
+    assert str(error.value).startswith(message)
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def test_predict_one_scenario_prints_the_model_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["predict"], capsys)
+    assert status == 0, err
+    rounds = predict_rounds(Scenario(), default_calibration().coefficients)
+    astraea = rounds.loc[rounds["algorithm"] == "astraea", "round_seconds"].item()
+    header, row = out.splitlines()[:2]
+    assert header.split()[:3] == ["scenario", "astraea", "round"]
+    from costmodel.units import format_bytes, format_seconds
+
+    assert format_seconds(astraea) in row
+    assert format_bytes(rounds.loc[rounds["algorithm"] == "fedavg", "round_bytes"].item()) in row
+    assert "1 scenario(s) from defaults (TPDS EMNIST); calibration: embedded default (provisional)" in out
+
+
+def test_predict_grid_writes_csv_and_json_matching_the_library(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    csv_path, json_path = tmp_path / "p.csv", tmp_path / "p.json"
+    status, out, err = run(["predict", "--clients-per-round", "10:30:10", "--uplink", "1Mbit/s,inf",
+                            "--mediator-epochs", "2", "--csv", str(csv_path), "--json", str(json_path)], capsys)
+    assert status == 0, err
+    frame = pd.read_csv(csv_path)
+    assert len(frame) == 6
+    assert sorted(frame["clients_per_round"].unique()) == [10, 20, 30]
+    assert set(frame["mediator_epochs"]) == {2}
+    scenario = Scenario(clients_per_round=20, uplink_bits_per_s=1e6, mediator_epochs=2)
+    coefficients = default_calibration().coefficients
+    expected_rounds = predict_rounds(scenario, coefficients).set_index("algorithm")
+    expected_overhead = predict_overhead(scenario, coefficients)
+    row = frame[(frame["clients_per_round"] == 20) & (frame["uplink_bits_per_s"] == 1e6)].iloc[0]
+    assert row["astraea_round_seconds"] == pytest.approx(expected_rounds.loc["astraea", "round_seconds"], rel=1e-9)
+    assert row["fedavg_round_bytes"] == expected_rounds.loc["fedavg", "round_bytes"]
+    round_rows = expected_overhead[expected_overhead["scope"] == "round"].set_index("category")
+    assert row["communication_seconds"] == pytest.approx(round_rows.loc["communication", "seconds"], rel=1e-9)
+    assert row["overhead_seconds"] == pytest.approx(
+        row["astraea_round_seconds"] - row["fedavg_round_seconds"], rel=1e-9)
+    records = json.loads(json_path.read_text())
+    assert len(records) == 6
+    assert {record["uplink_bits_per_s"] for record in records} == {1e6, "inf"}
+    assert "wrote" in err and not list(tmp_path.glob("*.tmp"))
+    # The varied inputs are columns of the printed table; the fixed one is in the footer.
+    assert out.splitlines()[0].split()[:3] == ["scenario", "c", "uplink"]
+    assert "with E_m=2" in out
+
+
+def test_predict_preset_and_overrides_change_the_numbers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    base = tmp_path / "base.csv"
+    slow = tmp_path / "slow.csv"
+    assert run(["predict", "--preset", "cinic10", "--csv", str(base)], capsys)[0] == 0
+    assert run(["predict", "--preset", "cinic10", "--set", "latency_s=50ms", "--csv", str(slow)], capsys)[0] == 0
+    fast_row, slow_row = pd.read_csv(base).iloc[0], pd.read_csv(slow).iloc[0]
+    assert fast_row["params"] == 1_250_858 and fast_row["classes"] == 10
+    assert slow_row["astraea_round_seconds"] > fast_row["astraea_round_seconds"]
+    # Bytes do not depend on the latency.
+    assert slow_row["astraea_round_bytes"] == fast_row["astraea_round_bytes"]
+
+
+def test_predict_with_a_calibration_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    file = write_calibration(tmp_path / "cal.json", default_calibration().with_overrides(flops_per_s=1e9))
+    status, out, err = run(["predict", "--calibration", str(file), "--csv", str(tmp_path / "x.csv")], capsys)
+    assert status == 0, err
+    assert f"calibration: {file}" in out
+    slow = pd.read_csv(tmp_path / "x.csv").iloc[0]
+    run(["predict", "--csv", str(tmp_path / "y.csv")], capsys)
+    assert slow["training_compute_seconds"] > pd.read_csv(tmp_path / "y.csv").iloc[0]["training_compute_seconds"]
+
+
+def test_predict_phases_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, err = run(["predict", "--phases", "--csv", str(tmp_path / "ph.csv")], capsys)
+    assert status == 0, err
+    phases = pd.read_csv(tmp_path / "ph.csv")
+    assert set(phases.columns) >= {"scenario", "algorithm", "phase", "scope", "seconds", "bytes", "flops"}
+    lines = out.splitlines()
+    assert lines[0].split() == ["scenario", "phase", "scope", "astraea", "s", "astraea", "bytes", "fedavg", "s",
+                                "fedavg", "bytes"]
+    assert sum(" local_training " in line for line in lines) == 1
+
+
+def test_predict_total_scope(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, _ = run(["predict", "--scope", "total", "--rounds", "10", "--csv", str(tmp_path / "t.csv")], capsys)
+    assert status == 0
+    row = pd.read_csv(tmp_path / "t.csv").iloc[0]
+    assert row["overhead_seconds"] == pytest.approx(row["astraea_total_seconds"] - row["fedavg_total_seconds"],
+                                                    rel=1e-9)
+    assert "astraea total" in out.splitlines()[0]
+
+
+def test_predict_long_grid_prints_a_head_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["predict", "--clients-per-round", "1:100:1"], capsys)
+    assert status == 0
+    assert f"... {100 - commands.MAX_PRINTED_ROWS} more rows; write them all with --csv or --json." in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["predict", "--uplink", "10 parsecs"],
+         "astraea-cost predict: error: 'uplink' must be a bandwidth such as '10 Mbit/s' (got '10 parsecs').\n"),
+        (["predict", "--uplink", "-3 Mbit/s"], "astraea-cost predict: error: 'uplink' must be > 0 (got '-3 Mbit/s').\n"),
+        (["predict", "--clients-per-round", "600"],
+         "astraea-cost predict: error: 'clients_per_round' must be <= clients_total (500) (got 600).\n"),
+        (["predict", "--set", "latency_s"],
+         "astraea-cost predict: error: 'set' must be NAME=VALUE, e.g. latency_s=5ms (got 'latency_s').\n"),
+        (["predict", "--set", "latency_s=-1"], "astraea-cost predict: error: 'latency_s' must be >= 0 (got '-1').\n"),
+        (["predict", "--set", "link_efficiency=150%"],
+         "astraea-cost predict: error: 'link_efficiency' must be in (0, 1] (got 1.5).\n"),
+        (["predict", "--calibration", "/nonexistent/cal.json"],
+         "astraea-cost predict: error: calibration file '/nonexistent/cal.json' must be readable "
+         "(No such file or directory).\n"),
+        (["predict", "--csv", "/nonexistent/folder/p.csv"],
+         "astraea-cost predict: error: 'csv' must be a file in an existing, writable folder "
+         "(got '/nonexistent/folder/p.csv').\n"),
+        (["predict", "--clients-per-round", "1:1000:1", "--params", "1:1000:1"],
+         "astraea-cost predict: error: 'grid' must have at most 100,000 scenarios (got 1,000,000); "
+         "use fewer values per option.\n"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(argv, capsys)
+    assert status == 2
+    assert err == message
+    assert out == ""
+
+
+def test_unknown_coefficient_in_set(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["predict", "--set", "warp=1"], capsys)
+    assert status == 2
+    assert err.startswith("astraea-cost predict: error: 'set' must name a coefficient, one of flops_per_s, ")
+    assert err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- solve
+
+
+def test_solve_max_clients_matches_the_library(capsys: pytest.CaptureFixture[str]) -> None:
+    from costmodel import solve
+
+    status, out, err = run(["solve", "max-clients", "--budget", "5s", "--clients", "2000",
+                            "--mediator-size", "20"], capsys)
+    assert status == 0, err
+    scenario = Scenario(clients_total=2000, mediator_size=20)
+    expected = solve.max_clients_per_round(5.0, scenario, default_calibration().coefficients)
+    assert f"  answer: {expected.value:.0f} clients" in out.splitlines()
+    assert "expression:" in out and "Min(c, gamma)" in out
+
+
+def test_solve_break_even_and_crossover(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["solve", "break-even", "--fedavg-rounds", "200"], capsys)
+    assert status == 0, err
+    answer = next(line for line in out.splitlines() if "answer:" in line)
+    assert answer.strip().endswith("rounds")
+    status, out, err = run(["solve", "crossover-bandwidth", "--latex"], capsys)
+    assert status == 0, err
+    assert "bit/s" in out and "\\frac" in out
+
+
+def test_solve_min_bandwidth_reports_an_impossible_bound_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["solve", "min-bandwidth", "--max-overhead", "1%"], capsys)
+    assert status == 2
+    assert err.startswith("astraea-cost solve: error: no client bandwidth keeps Astraea's round overhead within")
+    assert err.count("\n") == 1
+
+
+def test_solve_sensitivity_lists_every_input_sorted_by_elasticity(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["solve", "sensitivity"], capsys)
+    assert status == 0, err
+    lines = out.splitlines()
+    table = lines[2:2 + len(INPUTS)]
+    names = [line.split()[0] for line in table]
+    assert sorted(names) == sorted(INPUTS)
+    elasticities = [abs(float(line.split()[-1])) for line in table]
+    assert elasticities == sorted(elasticities, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["solve", "max-clients"], "'budget' must be given for solve max-clients (e.g. --budget 30s)."),
+        (["solve", "max-clients", "--budget", "soon"],
+         "'budget' must be a duration such as '1.5 s' or '500 ms' (got 'soon')."),
+        (["solve", "break-even", "--fedavg-rounds", "2.5"], "'fedavg-rounds' must be an integer (got 2.5)."),
+        (["solve", "max-clients", "--budget", "30s", "--clients-per-round", "10,20"],
+         "'clients-per-round' must be a single value for solve (got '10,20')."),
+        (["solve", "sensitivity", "--gamma", "0"], "'mediator-size' must be >= 1 (got 0.0)."),
+    ],
+)
+def test_solve_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(argv, capsys)
+    assert status == 2
+    assert err == f"astraea-cost solve: error: {message}\n"
+
+
+def test_unknown_question_is_argparse_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["solve", "world-peace"], capsys)
+    assert status == 2
+    assert err.count("\n") == 1 and "invalid choice: 'world-peace'" in err
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def test_plot_writes_every_figure_and_prints_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["plot", "--out", str(tmp_path), "--preset", "cinic10"], capsys)
+    assert status == 0, err
+    paths = [Path(line) for line in out.splitlines()]
+    assert [p.name for p in paths] == list(commands.PLOT_KINDS.values())
+    for path in paths:
+        assert path.read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(commands.PLOT_KINDS.values())
+
+
+def test_plot_one_kind_with_a_given_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["plot", "--out", str(tmp_path), "--kind", "traffic",
+                            "--clients-per-round", "10:40:10", "--mediator-epochs", "3"], capsys)
+    assert status == 0, err
+    assert out.strip() == str(tmp_path / "traffic_vs_clients.png")
+
+
+def test_plot_refuses_a_second_varying_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["plot", "--out", str(tmp_path), "--kind", "traffic", "--mediator-epochs", "1,2"], capsys)
+    assert status == 2
+    assert err == ("astraea-cost plot: error: 'mediator-epochs' must be a single value for plot "
+                   "(only the swept input takes several) (got '1,2').\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- formula
+
+
+def test_formula_round_bytes_is_the_papers_plus_e_m(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["formula", "round", "--quantity", "bytes"], capsys)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "astraea round bytes ="
+    assert lines[1].strip() == "2*E_m*c*(P*b_p + h) + 2*(P*b_p + h)*ceiling(c/gamma)"
+    assert lines[2] == "where"
+    assert any(line.split()[:2] == ["E_m", "mediator_epochs"] for line in lines[3:])
+
+
+def test_formula_phase_and_latex(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["formula", "aggregation", "--algorithm", "fedavg"], capsys)
+    assert status == 0
+    assert out.splitlines()[1].strip() == "P*c*t_agg"
+    status, out, _ = run(["formula", "local_training", "--quantity", "flops", "--latex"], capsys)
+    assert status == 0
+    assert out.count("\n") == 1 and "E_{m}" in out
+
+
+def test_formula_overhead_category(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["formula", "communication", "--quantity", "bytes"], capsys)
+    assert status == 0
+    assert out.startswith("overhead communication bytes (round), Astraea minus FedAvg =")
+
+
+def test_formula_unknown_target(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["formula", "warp"], capsys)
+    assert status == 2
+    assert err.startswith("astraea-cost formula: error: 'PHASE' must be one of distribution_report, ")
+    assert err.endswith("(got 'warp').\n")
+
+
+# --------------------------------------------------------------------------- cold start
+
+
+def test_registration_and_prediction_never_import_torch_or_matplotlib() -> None:
+    code = ("import sys, costmodel.commands, costmodel.predict; "
+            "assert 'torch' not in sys.modules, 'torch'; assert 'matplotlib' not in sys.modules, 'matplotlib'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_cold_predict_of_one_scenario_finishes_without_torch() -> None:
+    code = ("import sys\n"
+            "from costmodel import cli\n"
+            "if 'costmodel.commands' not in cli.COMMAND_MODULES:\n"
+            "    cli.COMMAND_MODULES = (*cli.COMMAND_MODULES, 'costmodel.commands')\n"
+            "status = cli.main(['predict', '--uplink', '5Mbit/s'])\n"
+            "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\n"
+            "sys.exit(status)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "1 scenario(s) from defaults (TPDS EMNIST) with uplink=5 Mbit/s" in result.stdout
