@@ -222,3 +222,12 @@ def test_report_lists_every_coefficient_with_unit() -> None:
         if unit != "1":
             assert unit in line
     assert "R^2" in report
+
+
+def test_contract_matches_the_model_coefficients() -> None:
+    from costmodel.symbols import COEFFICIENTS, check_coefficients
+
+    assert list(COEFFICIENTS) == list(COEFFICIENT_UNITS)
+    assert {name: q.unit for name, q in COEFFICIENTS.items()} == dict(COEFFICIENT_UNITS)
+    # Whatever the file contract accepts, the model accepts too.
+    check_coefficients(default_calibration().coefficients)
