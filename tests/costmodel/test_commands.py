@@ -368,3 +368,9 @@ def test_cold_predict_of_one_scenario_finishes_without_torch() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "1 scenario(s) from defaults (TPDS EMNIST) with uplink=5 Mbit/s" in result.stdout
+
+
+def test_help_lists_the_unit_aware_options(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(["predict", "--help"], capsys)
+    assert status == 0
+    assert "--uplink VALUE" in out and "e.g. 81.8%" in out and "--set NAME=VALUE" in out
