@@ -22,6 +22,7 @@ __all__ = ["COMMAND_MODULES", "OneLineParser", "main"]
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "reference_impl.cli",
+    "costmodel.commands",
 )
 
 
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         print(f"astraea-cost {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `astraea-cost solve ... | head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"astraea-cost {args.command}: interrupted; nothing half-written was left behind.", file=sys.stderr)
         return 130
