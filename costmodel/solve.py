@@ -1,0 +1,374 @@
+"""Capacity questions answered from the cost model, and the round time's sensitivities.
+
+Built on the symbolic model of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg in
+:mod:`costmodel.expressions`. Each answer is a frozen :class:`Solution`: the value with its unit,
+the sympy expression it came from, and the numbers behind it; impossible questions raise an
+:class:`~costmodel.errors.InputError` that says why in one sentence.
+
+* :func:`max_clients_per_round`: the largest whole c whose round time fits a budget. The round
+  time never decreases with c (more clients share the server link, the order statistic grows, a
+  mediator fills up, rescheduling and aggregation grow), so a bisection over 1..clients_total
+  finds it exactly in ~log2(N) evaluations.
+* :func:`min_bandwidth_for_overhead`: the client bandwidth (uplink, downlink or both) from which on
+  Astraea's round overhead stays within ``max_fraction`` of FedAvg's round time. The fraction need
+  not fall with bandwidth: on slow, client-bound links it tends to ``E_m*g - 1``; it peaks where
+  FedAvg's c concurrent transfers saturate the server link while Astraea's M do not yet; with
+  fast links it tends to the compute ratio. So it is scanned on a log grid from 1 bit/s to
+  1e16 bit/s and refined by bisection at the last crossing.
+* :func:`crossover_bandwidth`: the client bandwidth (uplink = downlink = b) at which Astraea's
+  per-round communication time equals its compute time. Symbolic: on client-bound links the
+  communication time is ``C0 + K1/b``, so ``b* = K1/(compute - C0)`` (sympy ``solve``); it is
+  valid while ``b* <= b_srv/M`` (beyond, the shared server link bounds every transfer).
+* :func:`break_even_rounds`: how many rounds Astraea must save against ``R_f`` FedAvg rounds:
+  ``R_f - floor((R_f*T_F - S_A)/T_A)``.
+* :func:`sensitivities`: ``d(round time)/d(input)`` and the elasticity
+  ``input/round_time * derivative`` per input. Derivatives relax every ``ceiling(x)`` to ``x``
+  (the ceilings are piecewise constant, so their true derivative is 0 almost everywhere, which
+  would hide how round time scales); ``Min`` differentiates to a Heaviside step (1/2 at a tie).
+  An infinite input (a bandwidth) has derivative and elasticity 0, the limits.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sympy as sp
+
+from costmodel import expressions as ex
+from costmodel.bridge import numeric_function
+from costmodel.errors import InputError, check_int, check_number, must
+from costmodel.symbols import INPUTS, Scenario, check_coefficients, sym
+
+__all__ = [
+    "BANDWIDTH_SCAN_BITS_PER_S",
+    "Solution",
+    "break_even_rounds",
+    "crossover_bandwidth",
+    "max_clients_per_round",
+    "min_bandwidth_for_overhead",
+    "sensitivities",
+]
+
+#: Range of client bandwidths scanned by :func:`min_bandwidth_for_overhead`, bit/s.
+BANDWIDTH_SCAN_BITS_PER_S: tuple[float, float] = (1.0, 1e16)
+_SCAN_POINTS = 1601  # 100 per decade
+_LINKS = {"uplink": ("uplink_bits_per_s",), "downlink": ("downlink_bits_per_s",),
+          "both": ("uplink_bits_per_s", "downlink_bits_per_s")}
+
+
+@dataclass(frozen=True)
+class Solution:
+    """The answer to one capacity question (immutable, like an lmfit result).
+
+    Attributes
+    ----------
+    question : str
+        What was asked, in words.
+    value : float
+        The answer.
+    unit : str
+        Its unit.
+    expression : sympy.Expr
+        The expression solved or evaluated (print it, or ``sympy.latex`` it).
+    details : Mapping[str, float]
+        The numbers behind the answer (e.g. the round time at the answer).
+    """
+
+    question: str
+    value: float
+    unit: str
+    expression: sp.Expr
+    details: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
+
+    def report(self) -> str:
+        """A short readable report: question, answer, details."""
+        lines = [self.question, f"  answer: {self.value:.6g} {self.unit}"]
+        lines += [f"  {name}: {value:.6g}" for name, value in self.details.items()]
+        return "\n".join(lines)
+
+
+def _values(scenario: Any, coefficients: Mapping[str, float]) -> dict[str, float]:
+    if not isinstance(scenario, Scenario):
+        raise must("scenario", "be a Scenario", type(scenario).__name__)
+    return {**{k: float(v) for k, v in scenario.as_dict().items()}, **check_coefficients(coefficients)}
+
+
+def _algorithm(algorithm: str) -> str:
+    if algorithm not in ("astraea", "fedavg"):
+        raise InputError(f"'algorithm' must be one of astraea, fedavg (got {algorithm!r}).")
+    return algorithm
+
+
+def _call(expression: sp.Expr, values: Mapping[str, Any]) -> Any:
+    function = numeric_function(expression)
+    return function(**{name: values[name] for name in function.arguments})
+
+
+# --------------------------------------------------------------------------- clients per round
+
+def max_clients_per_round(budget_s: float, scenario: Scenario, coefficients: Mapping[str, float],
+                          algorithm: str = "astraea") -> Solution:
+    """The largest whole number of clients per round whose round time fits ``budget_s``.
+
+    Searched over ``1..clients_total`` (every other input as in ``scenario``).
+
+    Raises
+    ------
+    InputError
+        If even one client per round exceeds the budget.
+    """
+    budget = check_number("budget_s", budget_s, exclusive_minimum=0)
+    values = _values(scenario, coefficients)
+    expression = ex.round_seconds(_algorithm(algorithm))
+
+    def seconds(clients: int) -> float:
+        return float(_call(expression, {**values, "clients_per_round": float(clients)}))
+
+    one = seconds(1)
+    if one > budget:
+        raise InputError(f"no number of clients per round fits a round-time budget of {budget:.3g} s "
+                         f"(one client alone takes {one:.3g} s).")
+    low, high = 1, int(values["clients_total"])
+    if seconds(high) <= budget:
+        low = high
+    while high - low > 1:  # invariant: seconds(low) <= budget < seconds(high)
+        middle = (low + high) // 2
+        if seconds(middle) <= budget:
+            low = middle
+        else:
+            high = middle
+    details = {"round_seconds": seconds(low), "budget_s": budget, "clients_total": values["clients_total"]}
+    if low < values["clients_total"]:
+        details["round_seconds_one_more"] = seconds(low + 1)
+    return Solution(question=f"largest clients per round with {algorithm} round time <= {budget:.6g} s",
+                    value=float(low), unit="clients", expression=expression, details=details)
+
+
+# --------------------------------------------------------------------------- bandwidth
+
+@functools.cache
+def _overhead_fraction() -> sp.Expr:
+    return ex.round_seconds("astraea") / ex.round_seconds("fedavg") - 1
+
+
+def min_bandwidth_for_overhead(max_fraction: float, scenario: Scenario, coefficients: Mapping[str, float],
+                               which: str = "both") -> Solution:
+    """The client bandwidth from which on Astraea's round overhead stays within ``max_fraction``
+    of FedAvg's round time: the smallest ``b*`` with ``round_A/round_F - 1 <= max_fraction`` at
+    every bandwidth ``b >= b*``.
+
+    "From which on", not merely "at which": the fraction need not fall with bandwidth (it peaks
+    where FedAvg's c concurrent transfers saturate the server link while Astraea's M do not yet),
+    so a bound met at a slow link can fail at a faster one. Scanned on a log grid over
+    :data:`BANDWIDTH_SCAN_BITS_PER_S` (100 points per decade) and refined by bisection.
+
+    Parameters
+    ----------
+    max_fraction : float
+        Allowed overhead, e.g. 0.5 for +50%.
+    which : {'uplink', 'downlink', 'both'}
+        Which client link is varied (``both``: uplink = downlink); the others stay as in
+        ``scenario``.
+
+    Returns
+    -------
+    Solution
+        ``value`` in bit/s; ``details`` hold the fraction there and with unlimited client links,
+        and ``holds_everywhere`` (1 if the bound holds at every bandwidth scanned, in which case
+        ``value`` is the lowest one, 1 bit/s).
+
+    Raises
+    ------
+    InputError
+        If even unlimited client links do not meet the bound.
+    """
+    bound = check_number("max_fraction", max_fraction, minimum=0)
+    if which not in _LINKS:
+        raise InputError(f"'which' must be one of {', '.join(_LINKS)} (got {which!r}).")
+    values = _values(scenario, coefficients)
+    expression = _overhead_fraction()
+
+    def fraction(bandwidth: Any) -> Any:
+        return _call(expression, {**values, **{link: bandwidth for link in _LINKS[which]}})
+
+    low_end, high_end = BANDWIDTH_SCAN_BITS_PER_S
+    scan = np.geomspace(low_end, high_end, _SCAN_POINTS)
+    fractions = fraction(scan)
+    unlimited = float(fraction(math.inf))
+    if unlimited > bound or fractions[-1] > bound:
+        raise InputError(
+            f"no client bandwidth keeps Astraea's round overhead within {bound:.3g} of FedAvg's round time "
+            f"(even unlimited client links leave {unlimited:.3g}: compute, latency and the server link remain).")
+    failing = np.flatnonzero(fractions > bound)
+    if failing.size == 0:
+        answer = float(scan[0])
+    else:
+        below, above = float(scan[failing[-1]]), float(scan[failing[-1] + 1])
+        for _ in range(60):  # bisection in log space to a relative width of ~1e-12
+            middle = math.sqrt(below * above)
+            if float(fraction(middle)) <= bound:
+                above = middle
+            else:
+                below = middle
+            if above / below - 1 < 1e-12:
+                break
+        answer = above
+    details = {"fraction_at_answer": float(fraction(answer)), "fraction_unlimited": unlimited,
+               "holds_everywhere": float(failing.size == 0)}
+    return Solution(question=f"client {which} bandwidth from which on Astraea's round overhead stays <= "
+                             f"{bound:.6g} x FedAvg round time",
+                    value=answer, unit="bit/s", expression=expression, details=details)
+
+
+_B = sp.Symbol("b", positive=True)
+
+
+_X = sp.Symbol("x", positive=True)  # 1/b, in which the communication time is linear
+
+
+@functools.cache
+def _crossover_parts() -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
+    """(closed form b*, communication time at client bandwidth b, compute time, server share).
+
+    On client-bound links the communication time is ``C0 + K1*x`` with ``x = 1/b``, so
+    ``C0 = comm(x=0)``, ``K1 = d comm/dx`` and ``comm = compute`` at ``b* = K1/(compute - C0)``:
+    the root sympy's ``solve`` finds too (a test checks), without its cost at run time.
+    """
+    m = ex.mediators()
+    share = sym("server_bits_per_s") / m
+    client_bound = {ex.shared_bandwidth(sym("uplink_bits_per_s"), m): _B,
+                    ex.shared_bandwidth(sym("downlink_bits_per_s"), m): _B}
+    communication = ex.communication_seconds("astraea").xreplace(client_bound)
+    linear = communication.xreplace({_B: 1 / _X})
+    fixed = linear.xreplace({_X: 0})
+    slope = sp.diff(linear, _X)
+    if _X in slope.free_symbols:  # pragma: no cover - guards the linearity the closed form needs
+        raise RuntimeError("communication time is not linear in 1/bandwidth")
+    compute = ex.compute_seconds("astraea")
+    return slope / (compute - fixed), communication, compute, share
+
+
+def crossover_bandwidth(scenario: Scenario, coefficients: Mapping[str, float]) -> Solution:
+    """The client bandwidth b (uplink = downlink = b) at which Astraea's per-round communication
+    time equals its per-round compute time (rescheduling + local training + aggregation).
+
+    Below it, communication dominates the round; above it, compute does. Closed form on
+    client-bound links (``b <= b_srv/M``): ``b* = K1/(compute - C0)`` with ``C0`` the latency and
+    serialization part of communication and ``K1/b`` its link part.
+
+    Raises
+    ------
+    InputError
+        If communication exceeds compute at every client bandwidth (latency and serialization
+        alone, or the shared server link, already outweigh compute).
+    """
+    values = _values(scenario, coefficients)
+    closed, communication, compute, share = _crossover_parts()
+    compute_s = float(_call(compute, values))
+    share_bits = float(_call(share, values))
+    fixed_s = float(_call(communication, {**values, "b": math.inf}))
+    if fixed_s >= compute_s:
+        raise InputError(f"Astraea's communication outweighs its compute at every client bandwidth: latency "
+                         f"and serialization alone take {fixed_s:.3g} s per round against {compute_s:.3g} s "
+                         f"of compute.")
+    answer = float(_call(closed, values))
+    if answer > share_bits:
+        at_share = float(_call(communication, {**values, "b": share_bits}))
+        raise InputError(f"Astraea's communication outweighs its compute at every client bandwidth: the shared "
+                         f"server link ({share_bits:.3g} bit/s per mediator) alone makes it {at_share:.3g} s per "
+                         f"round against {compute_s:.3g} s of compute.")
+    return Solution(question="client bandwidth at which Astraea's per-round communication time equals its "
+                             "compute time", value=answer, unit="bit/s", expression=closed,
+                    details={"compute_seconds": compute_s,
+                             "communication_seconds": float(_call(communication, {**values, "b": answer})),
+                             "server_share_bits_per_s": share_bits})
+
+
+# --------------------------------------------------------------------------- rounds
+
+_R_F = sp.Symbol("R_f", positive=True, integer=True)
+
+
+@functools.cache
+def _break_even_expression() -> sp.Expr:
+    fedavg, astraea = ex.round_seconds("fedavg"), ex.round_seconds("astraea")
+    return _R_F - sp.floor((_R_F * fedavg - ex.setup_seconds("astraea")) / astraea)
+
+
+def break_even_rounds(scenario: Scenario, coefficients: Mapping[str, float], fedavg_rounds: int) -> Solution:
+    """How many rounds Astraea must save to cost no more time than ``fedavg_rounds`` FedAvg rounds.
+
+    Astraea breaks even with at most ``R_a = floor((R_f*T_F - S_A)/T_A)`` rounds, ``T`` the round
+    times and ``S_A`` its setup; the answer is ``R_f - R_a`` rounds saved.
+
+    Raises
+    ------
+    InputError
+        If Astraea's setup plus one round already takes longer than all FedAvg rounds.
+    """
+    rounds = check_int("fedavg_rounds", fedavg_rounds, minimum=1)
+    values = _values(scenario, coefficients)
+    fedavg_s = float(_call(ex.round_seconds("fedavg"), values))
+    astraea_s = float(_call(ex.round_seconds("astraea"), values))
+    setup_s = float(_call(ex.setup_seconds("astraea"), values))
+    budget = rounds * fedavg_s
+    most = math.floor((budget - setup_s) / astraea_s)
+    if most < 1:
+        raise InputError(f"Astraea cannot break even against {rounds} FedAvg rounds ({budget:.3g} s): its setup "
+                         f"and one round already take {setup_s + astraea_s:.3g} s.")
+    saved = rounds - most
+    return Solution(question=f"rounds Astraea must save to match {rounds} FedAvg rounds in time",
+                    value=float(saved), unit="rounds", expression=_break_even_expression(),
+                    details={"max_astraea_rounds": float(most), "saved_fraction": saved / rounds,
+                             "fedavg_round_seconds": fedavg_s, "astraea_round_seconds": astraea_s,
+                             "astraea_setup_seconds": setup_s})
+
+
+# --------------------------------------------------------------------------- sensitivities
+
+@functools.cache
+def _derivatives(algorithm: str) -> tuple[sp.Expr, tuple[sp.Expr, ...]]:
+    relaxed = ex.round_seconds(algorithm).replace(sp.ceiling, lambda argument: argument)
+    return relaxed, tuple(sp.diff(relaxed, sym(name)) for name in INPUTS)
+
+
+def sensitivities(scenario: Scenario, coefficients: Mapping[str, float], algorithm: str = "astraea") -> pd.DataFrame:
+    """How the round time responds to each input at ``scenario``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per input: ``input``, ``unit``, ``value``, ``derivative`` (round seconds per unit
+        of the input, ceilings relaxed), ``elasticity`` (``value/round_seconds * derivative``: the
+        % change of round time per % change of the input, over the true round time),
+        ``expression`` (the sympy derivative). ``frame.attrs`` holds ``round_seconds`` (true),
+        ``expression`` and ``relaxed_round_seconds`` (the ceiling-relaxed round time), ``algorithm``.
+    """
+    values = _values(scenario, coefficients)
+    relaxed, derivatives = _derivatives(_algorithm(algorithm))
+    function = numeric_function([ex.round_seconds(algorithm), relaxed, *derivatives])
+    results = function(**{name: values[name] for name in function.arguments})
+    round_s = float(results[0])
+    rows = []
+    for name, derivative, expression in zip(INPUTS, results[2:], derivatives):
+        value = values[name]
+        slope = 0.0 if math.isinf(value) else float(derivative)
+        rows.append({"input": name, "unit": INPUTS[name].unit, "value": value, "derivative": slope,
+                     "elasticity": 0.0 if math.isinf(value) else value / round_s * slope,
+                     "expression": expression})
+    frame = pd.DataFrame(rows)
+    frame.attrs["expression"] = relaxed
+    frame.attrs["round_seconds"] = round_s
+    frame.attrs["relaxed_round_seconds"] = float(results[1])
+    frame.attrs["algorithm"] = algorithm
+    return frame
