@@ -28,9 +28,12 @@ Directions: ``uplink`` is client -> server (the client sends), ``downlink`` serv
 client asks for a size, the server sends, the client acknowledges, and the server reports the time
 it measured back over the connection after the measurement has ended).
 
-Order and warm-up: each host first sends one unrecorded 64 KiB message (the connection's congestion
-state settles, the code paths are warm), then ``repeats`` passes over the sizes, each pass in the
-given size order, so drift touches every size alike.
+Order and warm-up: the senders of one group connect, report ``connected`` and wait until all of
+them have (a barrier: otherwise one host's interpreter start-up steals CPU from another's transfer
+on a 2-core machine, which showed as +3 ms on 2 ms messages); then each sends one unrecorded
+64 KiB message (the connection's congestion state settles, the code paths are warm), then
+``repeats`` passes over the sizes, each pass in the given size order, so drift touches every size
+alike.
 
 Timeouts everywhere: every socket operation has one (a dead or stopped peer ends the sender with an
 error, never a hang), the controller gives every host a deadline per message and kills a silent
