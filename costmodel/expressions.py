@@ -94,13 +94,13 @@ from costmodel.phases import ALGORITHMS, CATEGORIES, ROUND_PHASES, SETUP_PHASES
 from costmodel.symbols import sym
 
 __all__ = [
+    "BlomZ",
     "MODEL_PHASES",
     "OVERHEAD_SCOPES",
-    "PHASE_SCOPE",
-    "STORED_BYTES_PER_VALUE",
-    "BlomZ",
     "OverheadCost",
+    "PHASE_SCOPE",
     "PhaseCost",
+    "STORED_BYTES_PER_VALUE",
     "blom_z_values",
     "communication_seconds",
     "compute_seconds",

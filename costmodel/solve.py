@@ -25,7 +25,8 @@ the sympy expression it came from, and the numbers behind it; impossible questio
   ``input/round_time * derivative`` per input. Derivatives relax every ``ceiling(x)`` to ``x``
   (the ceilings are piecewise constant, so their true derivative is 0 almost everywhere, which
   would hide how round time scales); ``Min`` differentiates to a Heaviside step (1/2 at a tie).
-  An infinite input (a bandwidth) has derivative and elasticity 0, the limits.
+  An infinite input (a bandwidth) has derivative and elasticity 0, the limits; the other
+  derivatives see it as 1e150 bit/s (its network term below 1e-140 s).
 """
 
 from __future__ import annotations
@@ -336,6 +337,9 @@ def break_even_rounds(scenario: Scenario, coefficients: Mapping[str, float], fed
 
 # --------------------------------------------------------------------------- sensitivities
 
+_LARGE_BITS_PER_S = 1e150
+
+
 @functools.cache
 def _derivatives(algorithm: str) -> tuple[sp.Expr, tuple[sp.Expr, ...]]:
     relaxed = ex.round_seconds(algorithm).replace(sp.ceiling, lambda argument: argument)
@@ -356,11 +360,14 @@ def sensitivities(scenario: Scenario, coefficients: Mapping[str, float], algorit
     """
     values = _values(scenario, coefficients)
     relaxed, derivatives = _derivatives(_algorithm(algorithm))
-    function = numeric_function([ex.round_seconds(algorithm), relaxed, *derivatives])
-    results = function(**{name: values[name] for name in function.arguments})
-    round_s = float(results[0])
+    round_s = float(_call(ex.round_seconds(algorithm), values))
+    # An infinite bandwidth enters the derivatives as _LARGE_BITS_PER_S, where its network term is
+    # below 1e-140 s: the limit, without inf - inf in the Heaviside steps of Min.
+    finite = {name: (_LARGE_BITS_PER_S if math.isinf(value) else value) for name, value in values.items()}
+    function = numeric_function([relaxed, *derivatives])
+    results = function(**{name: finite[name] for name in function.arguments})
     rows = []
-    for name, derivative, expression in zip(INPUTS, results[2:], derivatives):
+    for name, derivative, expression in zip(INPUTS, results[1:], derivatives):
         value = values[name]
         slope = 0.0 if math.isinf(value) else float(derivative)
         rows.append({"input": name, "unit": INPUTS[name].unit, "value": value, "derivative": slope,
@@ -369,6 +376,6 @@ def sensitivities(scenario: Scenario, coefficients: Mapping[str, float], algorit
     frame = pd.DataFrame(rows)
     frame.attrs["expression"] = relaxed
     frame.attrs["round_seconds"] = round_s
-    frame.attrs["relaxed_round_seconds"] = float(results[1])
+    frame.attrs["relaxed_round_seconds"] = float(results[0])
     frame.attrs["algorithm"] = algorithm
     return frame

@@ -55,7 +55,11 @@ import sympy as sp
 from costmodel.errors import InputError, must
 
 __all__ = [
+    "CINIC10_PARAMS",
+    "CINIC10_TRAIN_FLOPS",
     "COEFFICIENTS",
+    "EMNIST_PARAMS",
+    "EMNIST_TRAIN_FLOPS",
     "INPUTS",
     "NAME_OF",
     "QUANTITIES",

@@ -210,6 +210,13 @@ def test_infinite_inputs_have_zero_sensitivity() -> None:
     frame = solve.sensitivities(scenario, COEFFS).set_index("input")
     assert frame.loc["uplink_bits_per_s", ["derivative", "elasticity"]].tolist() == [0.0, 0.0]
     assert np.isfinite(frame[["derivative", "elasticity"]].to_numpy(dtype=float)).all()
+    in_process = Scenario.emnist(uplink_bits_per_s=math.inf, downlink_bits_per_s=math.inf,
+                                 server_bits_per_s=math.inf, samples_per_client=200.0, augmented_fraction=0.5)
+    frame = solve.sensitivities(in_process, COEFFS).set_index("input")  # no inf - inf warnings (they are errors)
+    assert np.isfinite(frame[["derivative", "elasticity"]].to_numpy(dtype=float)).all()
+    assert frame.attrs["round_seconds"] == pytest.approx(round_seconds(in_process), rel=1e-12)
+    step = round_seconds(in_process.replace(params=68_874)) - round_seconds(in_process)
+    assert frame.loc["params", "derivative"] == pytest.approx(step, rel=1e-6)
 
 
 def test_solutions_are_immutable_and_readable() -> None:
