@@ -269,13 +269,13 @@ def blom_z_values(k: object) -> np.ndarray | float:
     if array.ndim == 0:
         value = float(array)
         return 0.0 if value == 1.0 else NormalDist().inv_cdf((value - 0.375) / (value + 0.25))
-    if array.size:
+    if array.size and 1.0 <= array.min() and array.max() < _BLOM_TABLE_LIMIT:  # NaN fails both tests
         whole = array.astype(np.int64)
-        top = int(whole.max())
-        if 1 <= int(whole.min()) and top < _BLOM_TABLE_LIMIT and np.array_equal(whole, array):
-            size = 1 << max(10, top.bit_length())
+        if np.array_equal(whole, array):
+            size = 1 << max(10, int(whole.max()).bit_length())
             return _blom_table(size)[whole]
-    return _normal_quantile((array - 0.375) / (array + 0.25))
+    with np.errstate(invalid="ignore"):  # NaN or inf k gives NaN, as numpy does, without a warning
+        return _normal_quantile((array - 0.375) / (array + 0.25))
 
 
 # --------------------------------------------------------------------------- building blocks

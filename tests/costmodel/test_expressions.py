@@ -205,6 +205,8 @@ def test_blom_numeric_table_and_direct_paths_agree_with_normal_quantile() -> Non
                                [NormalDist().inv_cdf((k - 0.375) / (k + 0.25)) for k in ks + 0.5], rtol=1e-13)
     assert ex.blom_z_values(50) == pytest.approx(expected[4], rel=1e-15)
     assert ex.blom_z_values(np.array([], dtype=float)).shape == (0,)
+    flawed = ex.blom_z_values(np.array([1.0, np.nan, np.inf]))  # no warning (warnings are errors here)
+    assert flawed[0] == 0.0 and np.isnan(flawed[1:]).all()
 
 
 def test_normal_quantile_covers_all_three_as241_regions() -> None:
