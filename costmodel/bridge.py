@@ -1,7 +1,8 @@
 """The one bridge from a sympy expression to a fast vectorised numpy function.
 
 As in tensorwaves, a single function, :func:`numeric_function`, turns an expression of the cost
-model (:mod:`costmodel.expressions`, in the symbols of :mod:`costmodel.symbols`) into a
+model of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg (:mod:`costmodel.expressions`,
+in the symbols of :mod:`costmodel.symbols`) into a
 :class:`NumericFunction` that records the argument order by *name* (the project's input and
 coefficient names), so callers pass keyword arrays or a DataFrame and never depend on positions.
 
