@@ -560,7 +560,7 @@ def _format_detail(name: str, value: float) -> str:
         return format_seconds(value)
     if "fraction" in name:
         return format_fraction(value)
-    if name in ("holds_above", "at_lowest_scanned"):
+    if name == "holds_everywhere":
         return "yes" if value else "no"
     return f"{value:g}"
 
