@@ -1,0 +1,31 @@
+"""How long the overhead report takes: computing it, and computing plus writing it with its figures.
+
+Run: ``.venv/bin/python -m pytest benchmarks/test_bench_report.py --benchmark-enable``.
+The design asks for a report in a few seconds; the whole ``astraea-cost report`` (the papers' two
+setups, 12 figures) is benchmarked end to end in-process, after a first warm-up call that pays the
+one-off costs (imports, compiling the model's numeric functions, matplotlib's font cache).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from costmodel.report import FIGURE_KINDS, build_report, render_markdown, write_report
+
+
+def test_build_report(benchmark) -> None:
+    build_report()  # warm-up: compiles the numeric functions once
+    report = benchmark(build_report)
+    assert len(report.scenarios) == 2
+    assert "## 6." in render_markdown(report)
+
+
+def test_build_and_write_report(benchmark, tmp_path: Path) -> None:
+    write_report(build_report(), tmp_path / "warm-up")
+
+    def full() -> Path:
+        return write_report(build_report(), tmp_path / "out")
+
+    path = benchmark.pedantic(full, rounds=3, iterations=1)
+    assert path.is_file()
+    assert len(list((tmp_path / "out" / "figures").glob("*.png"))) == 2 * len(FIGURE_KINDS)

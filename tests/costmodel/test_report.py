@@ -1,0 +1,448 @@
+"""The overhead report: its numbers against direct calls of the model, its files, its command line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from costmodel import cli, report_cli, solve
+from costmodel import expressions as ex
+from costmodel import report as rp
+from costmodel.calibration_file import default_calibration, write_calibration
+from costmodel.errors import InputError
+from costmodel.predict import predict_overhead, predict_phases, predict_rounds
+from costmodel.symbols import Scenario
+from costmodel.units import format_bytes, format_fraction, format_seconds
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+#: A small scenario of our own, given on the command line and as a Scenario.
+CUSTOM = Scenario(clients_total=40, clients_per_round=20, samples_per_client_sd=20.0, mediator_epochs=2,
+                  uplink_bits_per_s=5e6)
+CUSTOM_OPTIONS = ["--clients-total", "40", "--clients-per-round", "20", "--samples-per-client-sd", "20",
+                  "--mediator-epochs", "2", "--uplink", "5Mbit/s"]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    try:
+        status = cli.main(argv)
+    except SystemExit as exit_:  # argparse's own errors
+        status = int(exit_.code or 0)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Use the real dispatcher; add the report command to it if the lead has not wired it yet."""
+    if "costmodel.report_cli" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "costmodel.report_cli"))
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real ``astraea-cost report`` run with the custom scenario (the papers' two setups + ours)."""
+    out = tmp_path_factory.mktemp("report") / "nested" / "out"
+    modules = cli.COMMAND_MODULES
+    if "costmodel.report_cli" not in modules:
+        cli.COMMAND_MODULES = (*modules, "costmodel.report_cli")
+    try:
+        assert cli.main(["report", "--out", str(out), "--budget", "30s", *CUSTOM_OPTIONS]) == 0
+    finally:
+        cli.COMMAND_MODULES = modules
+    return out
+
+
+@pytest.fixture(scope="module")
+def report() -> rp.Report:
+    custom = rp.ReportScenario(key="custom", title="Your scenario", scenario=CUSTOM,
+                               description="from the input defaults (the TPDS EMNIST setup) with "
+                                           + ", ".join(f"{a} {b}" for a, b in zip(CUSTOM_OPTIONS[::2],
+                                                                                  CUSTOM_OPTIONS[1::2])) + ".")
+    return rp.build_report(scenarios=[custom], budgets_s=[30.0])
+
+
+@pytest.fixture(scope="module")
+def markdown(report: rp.Report) -> str:
+    return rp.render_markdown(report)
+
+
+COEFFS = default_calibration().coefficients
+
+
+# --------------------------------------------------------------------------- the command's files
+
+
+def test_the_command_writes_the_library_report_and_every_figure_it_links(written: Path, markdown: str) -> None:
+    text = (written / rp.REPORT_FILE).read_text(encoding="utf-8")
+    assert text == markdown  # the command adds nothing and loses nothing
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert len(links) == 3 * len(rp.FIGURE_KINDS)
+    for link in links:
+        assert not os.path.isabs(link)
+        data = (written / link).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 5_000
+    assert sorted(p.name for p in written.iterdir()) == ["figures", "report.md"]  # no staging folder left
+    assert sorted(p.name for p in (written / "figures").iterdir()) == sorted(Path(link).name for link in links)
+
+
+def test_sections_and_scenarios_are_present(markdown: str, report: rp.Report) -> None:
+    headings = re.findall(r"^## (.+)$", markdown, flags=re.M)
+    assert headings == ["1. Scenarios and assumptions", "2. Overhead per round and per training run",
+                        "3. How the overhead grows", "4. The papers' claims against the model", "5. Capacity",
+                        "6. Validation: where the numbers come from"]
+    for anchor in re.findall(r"\]\(#([^)]+)\)", markdown):  # the contents links resolve (GitHub slugs)
+        slugs = [re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings]
+        assert anchor in slugs
+    assert [item.key for item in report.scenarios] == ["emnist", "cinic10", "custom"]
+    for item in report.scenarios:
+        assert markdown.count(f"### {item.title}") == 2  # overhead and growth subsections
+    assert "EuroSys 2024" in markdown
+
+
+# --------------------------------------------------------------------------- numbers = the model's
+
+
+def test_overhead_frames_are_the_model_called_directly(report: rp.Report) -> None:
+    plain = [item.scenario for item in report.scenarios]
+    pd.testing.assert_frame_equal(report.overhead, predict_overhead(plain, COEFFS))
+    pd.testing.assert_frame_equal(report.rounds, predict_rounds(plain, COEFFS))
+    pd.testing.assert_frame_equal(report.phases, predict_phases(plain, COEFFS))
+
+
+def _signed(fraction: float) -> str:
+    if math.isnan(fraction):
+        return "n/a"
+    text = format_fraction(fraction)
+    return text if fraction <= 0 else "+" + text
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_every_overhead_table_row_is_a_direct_predict_overhead_call(markdown: str, report: rp.Report,
+                                                                    index: int) -> None:
+    scenario = report.scenarios[index].scenario
+    direct = predict_overhead(scenario, COEFFS).set_index(["scope", "category"])
+    rounds = predict_rounds(scenario, COEFFS).set_index("algorithm")
+    names = {"training_compute": "training compute", "data_augmentation": "data augmentation",
+             "communication": "communication", "coordination": "coordination and synchronization"}
+    section = markdown.split(f"### {report.scenarios[index].title}")[1]
+    for category, label in names.items():
+        one, total = direct.loc[("round", category)], direct.loc[("total", category)]
+        row = (f"| {label} | {format_seconds(one.seconds)} | {_signed(one.fraction_of_fedavg)} | "
+               f"{format_bytes(one.bytes)} | {format_seconds(total.seconds)} | {_signed(total.fraction_of_fedavg)} | "
+               f"{format_bytes(total.bytes)} |")
+        assert row in section.split("### ")[0], row
+    net = direct.loc["round"]["seconds"].sum()
+    assert f"| **net overhead** | {format_seconds(net)} | {_signed(net / rounds.loc['fedavg', 'round_seconds'])} |" \
+        in section
+    setup = direct.loc[("setup", "data_augmentation")]
+    assert f"{format_bytes(setup.storage_bytes)} more storage per client" in section
+
+
+def test_traffic_claims_miss_exactly_the_repeated_visits(report: rp.Report) -> None:
+    for index, item in enumerate(report.scenarios):
+        s = item.scenario
+        w = s.message_header_bytes + s.params * s.bytes_per_param
+        mediators = math.ceil(s.clients_per_round / s.mediator_size)
+        part = report.traffic_claims[report.traffic_claims["scenario"] == index]
+        assert list(part["mediator_epochs"]) == [1, 2, 3, 4]
+        for row in part.itertuples():
+            assert row.paper_astraea_round_bytes == 2 * w * (mediators + s.clients_per_round)
+            assert row.astraea_round_bytes == 2 * w * (mediators + row.mediator_epochs * s.clients_per_round)
+            assert row.missing_bytes == 2 * w * (row.mediator_epochs - 1) * s.clients_per_round
+            assert row.fedavg_round_bytes == row.paper_fedavg_round_bytes == 2 * w * s.clients_per_round
+
+
+def test_time_claims_are_the_papers_ratio_and_the_models(report: rp.Report) -> None:
+    for index, item in enumerate(report.scenarios):
+        part = report.time_claims[report.time_claims["scenario"] == index]
+        for row in part.itertuples():
+            scenario = item.scenario.replace(mediator_epochs=row.mediator_epochs)
+            rounds = predict_rounds(scenario, COEFFS).set_index("algorithm")["round_seconds"]
+            assert row.paper_ratio == row.mediator_epochs * item.scenario.mediator_size
+            assert row.paper_astraea_round_seconds == pytest.approx(row.paper_ratio * row.paper_fedavg_round_seconds)
+            assert row.model_ratio == pytest.approx(rounds["astraea"] / rounds["fedavg"], rel=1e-12)
+
+
+def test_negligible_shares_are_phase_seconds_over_round_seconds(report: rp.Report) -> None:
+    rows = report.negligible_claims
+    emnist = Scenario.emnist()
+    phases = predict_phases(emnist, COEFFS)
+    astraea = phases[phases.algorithm == "astraea"].set_index("phase")["seconds"]
+    round_s = predict_rounds(emnist, COEFFS).set_index("algorithm").loc["astraea", "round_seconds"]
+    augmentation = rows[(rows.scenario == 0) & (rows.phase == "augmentation")].iloc[0]
+    assert augmentation.share_of_astraea_round == pytest.approx(astraea["augmentation"] / round_s, rel=1e-12)
+    everyone = rows[(rows.scenario == 0) & (rows.phase == "rescheduling")]
+    assert list(everyone["clients_per_round"]) == [50, 500]
+    for c, seconds in zip((50, 500), everyone["seconds"]):  # t_greedy*c + t_KL*K*c*(c + 1)/2, by hand
+        hand = COEFFS["reschedule_s_per_step"] * c + COEFFS["kl_s_per_term"] * 47 * c * (c + 1) / 2
+        assert seconds == pytest.approx(hand, rel=1e-12)
+
+
+def test_capacity_answers_are_the_solvers(report: rp.Report) -> None:
+    rows = report.capacity[report.capacity["scenario"] == 2]
+    breaks = rows[rows.question == "break_even_rounds"].iloc[0]
+    assert breaks.value == solve.break_even_rounds(CUSTOM, COEFFS, CUSTOM.rounds).value
+    mine = rows[(rows.question == "max_clients_per_round") & rows.condition.str.startswith("your budget")]
+    for row in mine.itertuples():
+        assert row.value == solve.max_clients_per_round(30.0, CUSTOM, COEFFS, row.algorithm).value
+    # An impossible question is answered with the solver's reason, not dropped.
+    emnist = report.capacity[(report.capacity.scenario == 0) & (report.capacity.algorithm == "astraea")
+                             & report.capacity.condition.str.startswith("FedAvg's round time")].iloc[0]
+    budget = predict_rounds(Scenario.emnist(), COEFFS).set_index("algorithm").loc["fedavg", "round_seconds"]
+    try:
+        expected = solve.max_clients_per_round(budget, Scenario.emnist(), COEFFS).value
+    except InputError as error:
+        assert math.isnan(emnist.value) and emnist.text == str(error)
+    else:
+        assert emnist.value == expected
+
+
+def test_storage_claims_confront_the_papers_growth(report: rp.Report) -> None:
+    rows = report.storage_claims.set_index(["dataset", "threshold"])
+    emnist = rows.loc[("emnist", 3.5)]
+    assert emnist.paper_fraction == Scenario.emnist().augmented_fraction
+    assert emnist.tpds_max_fraction < emnist.paper_fraction  # the minus form cannot reach it on a long tail
+    assert rp.printed_plus_fraction(47, emnist.printed_ratio, 3.5) == pytest.approx(emnist.paper_fraction, rel=1e-9)
+    assert emnist.paper_storage_bytes_per_client == 4 * Scenario.emnist().samples_per_client * 784 * 0.818
+
+
+def test_printed_plus_form_by_hand() -> None:
+    # Two classes of 1 and rho: mu = (1 + rho)/2, sigma = (1 - rho)/2, Z = -1 for the small one.
+    rho, tau = 0.2, 3.0
+    mu, sigma = 0.6, 0.4
+    target = mu + sigma * math.sqrt(1 * tau)
+    assert rp.printed_plus_fraction(2, rho, tau) == pytest.approx((target - rho) / (1 + rho), rel=1e-12)
+    assert rp.printed_plus_fraction(10, 1.0, tau) == 0.0  # no imbalance, nothing to augment
+
+
+# --------------------------------------------------------------------------- growth orders
+
+
+def values(scenario: Scenario) -> dict[str, float]:
+    return {**scenario.as_dict(), **COEFFS}
+
+
+def test_rescheduling_grows_as_c_squared_with_the_hand_coefficient() -> None:
+    growth = rp.growth_order(ex.rescheduling_seconds(), "clients_per_round", values(Scenario.emnist()))
+    assert (growth.power, growth.log_power) == (2, 0)
+    assert growth.coefficient == pytest.approx(COEFFS["kl_s_per_term"] * 47 / 2, rel=1e-12)
+    assert growth.order("c") == "Θ(c²)"
+
+
+def test_communication_overhead_grows_with_c_only_when_visits_repeat() -> None:
+    communication = ex.overhead("round")["communication"].seconds
+    one = rp.growth_order(communication, "clients_per_round", values(Scenario.emnist(mediator_epochs=1)))
+    assert (one.power, one.order("c")) == (0, "Θ(1)")  # both push c models through the saturated server link
+    scenario = Scenario.emnist(mediator_epochs=3)
+    three = rp.growth_order(communication, "clients_per_round", values(scenario))
+    wire = scenario.message_header_bytes + scenario.params * 4 + COEFFS["message_overhead_bytes"]
+    expected = 16 * (3 - 1) * wire / (COEFFS["link_efficiency"] * scenario.server_bits_per_s)
+    assert three.power == 1 and three.coefficient == pytest.approx(expected, rel=1e-12)
+
+
+def test_round_time_over_slow_links_is_inverse_in_bandwidth() -> None:
+    scenario = Scenario.emnist()
+    growth = rp.growth_order(ex.round_seconds("fedavg"), "bandwidth", values(scenario))
+    wire = scenario.message_header_bytes + scenario.params * 4 + COEFFS["message_overhead_bytes"]
+    assert growth.power == 1 and growth.order("b") == "Θ(1/b)"
+    assert growth.coefficient == pytest.approx(16 * wire / COEFFS["link_efficiency"], rel=1e-12)
+    assert growth.leading("b").endswith("/b")
+
+
+def test_straggler_term_grows_as_root_log_c() -> None:
+    scenario = Scenario.emnist(samples_per_client_sd=30.0)
+    expression = ex.phase_costs("fedavg")["local_training"].seconds
+    growth = rp.growth_order(expression, "clients_per_round", values(scenario))
+    assert (growth.power, growth.log_power) == (0, Fraction(1, 2))
+    slope = (scenario.train_flops_per_sample / COEFFS["flops_per_s"]
+             + (COEFFS["step_overhead_s"] + scenario.params * COEFFS["step_s_per_param"]) / scenario.batch_size)
+    assert growth.coefficient == pytest.approx(slope * 30.0 * math.sqrt(2), rel=1e-12)
+    assert growth.order("c") == "Θ(√log c)"
+
+
+def test_training_overhead_in_params_is_the_extra_steps() -> None:
+    s = Scenario.emnist(mediator_epochs=2)
+    growth = rp.growth_order(ex.overhead("round")["training_compute"].seconds, "params", values(s))
+    steps = 2 * math.ceil(s.samples_per_client * (1 + s.augmented_fraction) / s.batch_size) \
+        - math.ceil(s.samples_per_client / s.batch_size)
+    assert growth.power == 1 and growth.coefficient == pytest.approx(steps * COEFFS["step_s_per_param"], rel=1e-12)
+
+
+def test_zero_and_bad_growth_questions() -> None:
+    zero = rp.growth_order(ex.overhead("round")["data_augmentation"].seconds, "params", values(Scenario.emnist()))
+    assert zero.power is None and zero.order("P") == "0" and zero.leading("P") == "0"
+    with pytest.raises(InputError, match=r"^'variable' must be 'bandwidth' or an input"):
+        rp.growth_order(ex.rescheduling_seconds(), "speed", values(Scenario.emnist()))
+    with pytest.raises(InputError, match=r"^'values' must give 'kl_s_per_term'"):
+        rp.growth_order(ex.rescheduling_seconds(), "clients_per_round", Scenario.emnist().as_dict())
+
+
+def test_growth_table_agrees_with_the_numbers(report: rp.Report) -> None:
+    """The leading term predicts the exact model far out: the ratio tends to 1 like 1/c."""
+    row = report.growth[(report.growth.scenario == 0) & (report.growth.subject == "astraea")
+                        & (report.growth.variable == "clients_per_round")].iloc[0]
+    assert row.order == "Θ(c²)"
+    errors = []
+    for c in (10**6, 10**8):
+        far = Scenario.emnist(clients_total=c, clients_per_round=c)
+        exact = predict_rounds(far, COEFFS).set_index("algorithm").loc["astraea", "round_seconds"]
+        errors.append(abs(exact / (row.coefficient * c**2) - 1))
+    assert errors[1] < 1e-3 and errors[1] < errors[0] / 50
+
+
+# --------------------------------------------------------------------------- validation table
+
+
+def test_an_empty_validation_table_is_said_and_a_full_one_is_judged(report: rp.Report, markdown: str) -> None:
+    assert report.validation.empty
+    assert "**This calibration carries no validation table**" in markdown
+    rows = ({"phase": "local_training", "mape_percent": 4.0, "max_ape_percent": 9.0, "noise_percent": 1.5, "n": 12},
+            {"phase": "round_bytes", "mape_percent": 0.0, "max_ape_percent": 0.0, "noise_percent": 0.0, "n": 12},
+            {"phase": "round", "mape_percent": 12.0, "max_ape_percent": 20.0, "noise_percent": 8.0, "n": 12,
+             "target_percent": 15.0})
+    validated = rp.build_report(calibration=default_calibration().__class__(
+        **{**{f: getattr(default_calibration(), f) for f in ("coefficients", "stderr", "fitted_from", "machine",
+                                                             "fit", "source", "created")}, "validation": rows}),
+        include_presets=False, scenarios=[rp.ReportScenario(key="small", title="Small", scenario=CUSTOM)])
+    table = validated.validation.set_index("phase")
+    assert table.loc["local_training", "bar_percent"] == 10.0 and not table.loc["local_training", "within_twice_noise"]
+    assert table.loc["round_bytes", "bar_percent"] == 0.5 and table.loc["round_bytes", "within_twice_noise"] is None
+    assert table.loc["round", "bar_percent"] == 15.0 and table.loc["round", "meets_bar"]
+    text = rp.render_markdown(validated)
+    assert "| local_training | 4% | 9% | 1.5% | 12 | 10% | yes | **no** |" in text
+    assert "| round_bytes | 0% | 0% | 0% | 12 | 0.5% | yes | n/a |" in text
+    assert "no validation table" not in text
+
+
+# --------------------------------------------------------------------------- atomic writing
+
+
+def test_a_failing_figure_leaves_the_previous_report_untouched(report: rp.Report, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    small = rp.build_report(include_presets=False,
+                            scenarios=[rp.ReportScenario(key="small", title="Small", scenario=CUSTOM)])
+    (tmp_path / "report.md").write_text("previous report\n")
+    calls = []
+    real = rp._draw
+
+    def failing(kind: str, frame: pd.DataFrame):  # noqa: ANN202
+        calls.append(kind)
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real(kind, frame)
+
+    monkeypatch.setattr(rp, "_draw", failing)
+    with pytest.raises(RuntimeError, match="disk full"):
+        rp.write_report(small, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]  # no figures, no staging folder
+    assert (tmp_path / "report.md").read_text() == "previous report\n"
+
+
+def test_write_report_refuses_a_file_where_the_figures_go(tmp_path: Path) -> None:
+    (tmp_path / "figures").write_text("not a folder")
+    small = rp.build_report(include_presets=False,
+                            scenarios=[rp.ReportScenario(key="small", title="Small", scenario=CUSTOM)])
+    with pytest.raises(InputError, match=r"^'out' must not hold a file named 'figures'"):
+        rp.write_report(small, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures"]
+
+
+def test_build_report_input_errors() -> None:
+    with pytest.raises(InputError, match=r"^'budget_s' must be > 0 \(got -1\)\.$"):
+        rp.build_report(budgets_s=[-1])
+    with pytest.raises(InputError, match=r"^'scenarios' must hold at least one scenario"):
+        rp.build_report(include_presets=False)
+    with pytest.raises(InputError, match=r"^'scenarios' must hold ReportScenario items \(got 'Scenario'\)\.$"):
+        rp.build_report(scenarios=[CUSTOM])  # type: ignore[list-item]
+    with pytest.raises(InputError, match=r"^'report' must be a Report"):
+        rp.render_markdown("report")  # type: ignore[arg-type]
+
+
+def test_a_preset_given_again_is_not_repeated() -> None:
+    again = rp.ReportScenario(key="custom", title="Your scenario", scenario=Scenario.emnist())
+    assert [item.key for item in rp.build_report(scenarios=[again]).scenarios] == ["emnist", "cinic10"]
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_register_adds_report_to_a_one_line_parser(tmp_path: Path) -> None:
+    parser = cli.OneLineParser(prog="astraea-cost")
+    subparsers = parser.add_subparsers(dest="command", parser_class=cli.OneLineParser)
+    report_cli.register(subparsers)
+    args = parser.parse_args(["report"])
+    assert args.out == report_cli.DEFAULT_OUT and args.budget == [] and args.handler is report_cli._report
+    args = parser.parse_args(["report", "--out", str(tmp_path), "--preset", "cinic10", "--budget", "5s",
+                              "--budget", "1min", "--gamma", "5"])
+    assert (args.preset, args.budget, args.input_mediator_size) == ("cinic10", ["5s", "1min"], "5")
+    scenario, description = report_cli._custom_scenario(args)
+    assert scenario == Scenario.cinic10(mediator_size=5)
+    assert description == "from the cinic10 preset with --mediator-size 5."
+    assert report_cli._custom_scenario(parser.parse_args(["report"])) is None
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--clients-per-round", "10,20"], "'clients-per-round' must be a single value for report (got '10,20')."),
+        (["--clients-per-round", "1000"], "'clients-per-round' must be <= clients_total (500) (got 1000)."),
+        (["--budget=0s"], "'budget' must be > 0 (got '0s')."),
+        (["--budget", "soon"], "'budget' must be a duration such as '1.5 s' or '500 ms' (got 'soon')."),
+    ],
+)
+def test_bad_scenario_options_are_one_line_and_write_nothing(extra: list[str], message: str, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    status, stdout, stderr = run(["report", "--out", str(out), *extra], capsys)
+    assert status == 2 and stdout == ""
+    assert stderr == f"astraea-cost report: error: {message}\n"
+    assert not out.exists()
+
+
+def test_unwritable_out_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    status, stdout, stderr = run(["report", "--out", str(blocker / "out")], capsys)
+    assert status == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and stderr.startswith("astraea-cost report: error: 'out' must be a writable folder")
+    status, _, stderr = run(["report", "--out", str(blocker)], capsys)
+    assert status == 2 and stderr == f"astraea-cost report: error: 'out' must be a folder (got {str(blocker)!r}, " \
+                                     f"which is a file).\n"
+
+
+def test_malformed_calibration_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema_version": 1,')
+    status, stdout, stderr = run(["report", "--out", str(tmp_path / "out"), "--calibration", str(broken)], capsys)
+    assert status == 2 and stdout == "" and stderr.count("\n") == 1
+    assert stderr.startswith(f"astraea-cost report: error: calibration file '{broken}' is not valid JSON")
+    negative = default_calibration().to_json_dict()
+    negative["coefficients"]["flops_per_s"]["value"] = -1.0
+    path = tmp_path / "negative.json"
+    path.write_text(__import__("json").dumps(negative))
+    status, _, stderr = run(["report", "--out", str(tmp_path / "out"), "--calibration", str(path)], capsys)
+    assert status == 2 and stderr.count("\n") == 1 and "flops_per_s" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_calibration_file_and_overrides_reach_the_report(tmp_path: Path) -> None:
+    calibration = default_calibration().with_overrides(latency_s=0.02)
+    path = write_calibration(tmp_path / "mine.json", calibration)
+    args = argparse.Namespace(calibration=str(path), overrides=["kl_s_per_term=1e-6"])
+    from costmodel.commands import _coefficients
+
+    loaded = _coefficients(args)
+    built = rp.build_report(calibration=loaded, calibration_origin=str(path), include_presets=False,
+                            scenarios=[rp.ReportScenario(key="small", title="Small", scenario=CUSTOM)])
+    assert built.coefficients["latency_s"] == 0.02 and built.coefficients["kl_s_per_term"] == 1e-6
+    pd.testing.assert_frame_equal(built.overhead, predict_overhead(CUSTOM, loaded.coefficients))
+    assert f"Calibration: {path}" in rp.render_markdown(built)
+    assert np.isfinite(built.overhead["seconds"]).all()
