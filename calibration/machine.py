@@ -1,0 +1,63 @@
+"""The description of the machine a calibration was measured on (the calibration file's ``machine``).
+
+A calibration of the Astraea cost model (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) holds
+for the machine and software it was measured with: CPU, torch threads per simulated device, the
+torch version, Python and the operating system. The description is read without importing torch
+(the version comes from the package metadata, or from the runs themselves, which record it).
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from costmodel.errors import check_int
+
+__all__ = ["cpu_name", "describe_machine"]
+
+
+def cpu_name() -> str:
+    """``"<model name> (<arch>, <n> cores)"`` from ``/proc/cpuinfo``, else ``platform.processor()``."""
+    name = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    name = name or platform.processor() or "unknown CPU"
+    return f"{name} ({platform.machine() or 'unknown arch'}, {os.cpu_count() or 0} cores)"
+
+
+def _torch_version() -> str:
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def describe_machine(*, threads: int, torch_version: str | None = None) -> dict[str, object]:
+    """The ``machine`` object of a calibration file.
+
+    Parameters
+    ----------
+    threads : int
+        Torch intra-op threads per simulated device in the measured runs.
+    torch_version : str, optional
+        The version the runs recorded; default the installed one (read from package metadata).
+
+    Returns
+    -------
+    dict
+        ``cpu``, ``threads``, ``torch_version``, ``python``, ``platform``.
+    """
+    return {
+        "cpu": cpu_name(),
+        "threads": check_int("threads", threads, minimum=1),
+        "torch_version": torch_version or _torch_version(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

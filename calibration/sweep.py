@@ -1,0 +1,311 @@
+"""Profiling sweeps: many small measured runs of Astraea and FedAvg, resumable, one folder per run.
+
+The cost model of Astraea (Duan et al., ICCD 2019; "Self-Balancing Federated Learning With Global
+Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and FedAvg prices every phase with a few
+platform coefficients. They are fitted (:mod:`calibration.fit`) on the trace rows of runs that vary
+what each coefficient multiplies, and checked (:mod:`calibration.validate`) on runs outside the
+fitted ranges. This module describes such a set of runs (:class:`SweepDesign`), runs it
+(:func:`run_sweep`) and reads it back (:func:`load_runs`).
+
+Layout on disk: ``<folder>/<run key>/trace.csv`` and ``run.json`` (:mod:`reference_impl.trace`).
+The run key is ``<algorithm>-<12 hex digits>``, a SHA-256 of the configuration (as sorted JSON)
+and the repetition number, so it is stable across machines and Python versions. ``run.json`` is
+written last and atomically, so a folder holding it holds a finished run; :func:`run_sweep` skips
+those and redoes any other (an interrupted run leaves no ``run.json``).
+
+Choices (the papers publish no cost measurements to copy a design from)
+* :func:`default_sweep` changes one factor at a time around a small base run (emnist-shape data,
+  the TPDS layout at width 1, 20 clients, 8 per round, mediators of 4, B = 10, three rounds, no
+  evaluation, one torch thread: one device is one core), each for both algorithms: samples per
+  client 50..400, batch size 5..50, model width 0.25..3 (5,863..574,157 parameters, two orders of
+  magnitude), clients per round 4..20 (20 with small, cheap clients), gamma 2..8, E_m 1..3, E 1..2,
+  classes (emnist-shape 47, cinic-shape 10, digits 10), imbalance (none, long-tail, half-normal;
+  2 or 5 classes per client; lognormal client sizes), augmentation volume (TPDS plan: about 10%
+  new samples, or 5% downsampled at tau_d = 1; ICCD plan with alpha = 1: 28..41%). Three rounds
+  each. The base run and the cinic-shape run are repeated three times with the same seed, so
+  their spread is the machine's run-to-run noise, not the data's.
+* Repetitions of one configuration share its seed: same data, same clients, same model; only the
+  timings differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from costmodel.errors import InputError, check_int, must
+
+if TYPE_CHECKING:  # pandas and torch load when a function runs
+    import pandas as pd
+
+    from reference_impl.config import RunConfig
+
+__all__ = [
+    "CONFIG_COLUMNS",
+    "SweepDesign",
+    "config_key",
+    "default_sweep",
+    "load_runs",
+    "quick_sweep",
+    "run_key",
+    "run_sweep",
+]
+
+#: Configuration fields joined onto every trace row by :func:`load_runs` (all of RunConfig's fields).
+CONFIG_COLUMNS: tuple[str, ...] = (
+    "algorithm", "dataset", "samples", "model", "model_width", "clients", "clients_per_round", "gamma",
+    "local_epochs", "mediator_epochs", "batch_size", "rounds", "learning_rate", "plan", "tau_d", "alpha",
+    "global_imbalance", "imbalance_ratio", "classes_per_client", "size_skew", "seed", "threads", "evaluate",
+)
+
+#: Configuration fields whose name is taken by a trace column get another name on trace rows.
+_TRACE_NAME: dict[str, str] = {"samples": "dataset_samples"}
+
+
+def _canonical(config: RunConfig) -> str:
+    return json.dumps(config.as_dict(), sort_keys=True, separators=(",", ":"))
+
+
+def config_key(config: RunConfig) -> str:
+    """12 hex digits identifying ``config`` (all its fields): repetitions of it share this key."""
+    return hashlib.sha256(_canonical(config).encode("utf-8")).hexdigest()[:12]
+
+
+def run_key(config: RunConfig, repetition: int) -> str:
+    """The folder name of one run: ``<algorithm>-<12 hex digits of config and repetition>``."""
+    digest = hashlib.sha256(f"{_canonical(config)}#{int(repetition)}".encode("utf-8")).hexdigest()[:12]
+    return f"{config.algorithm}-{digest}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SweepDesign:
+    """A set of run configurations, each to be run ``repetitions[i]`` times.
+
+    Parameters
+    ----------
+    configs : tuple of RunConfig
+        Distinct configurations (a duplicate is an error: repeat it with ``repetitions``).
+    repetitions : tuple of int
+        Runs of each configuration, >= 1, one entry per configuration.
+    name : str
+        What the design is for (shown in progress and reports).
+    """
+
+    configs: tuple[Any, ...]
+    repetitions: tuple[int, ...]
+    name: str = "sweep"
+
+    def __post_init__(self) -> None:
+        from reference_impl.config import RunConfig
+
+        configs = tuple(self.configs)
+        repetitions = tuple(self.repetitions)
+        if not configs:
+            raise must("configs", "hold at least one RunConfig", "none")
+        for config in configs:
+            if not isinstance(config, RunConfig):
+                raise must("configs", "hold RunConfig objects", type(config).__name__)
+        if len(repetitions) != len(configs):
+            raise InputError(f"'repetitions' must have one entry per config ({len(configs)}) "
+                             f"(got {len(repetitions)}).")
+        repetitions = tuple(check_int("repetitions", r, minimum=1) for r in repetitions)
+        keys = [config_key(c) for c in configs]
+        if len(set(keys)) != len(keys):
+            first = next(c for c, k in zip(configs, keys) if keys.count(k) > 1)
+            raise InputError(f"'configs' must be distinct; repeat a config with 'repetitions' "
+                             f"(got {first.algorithm} {first.dataset} twice).")
+        object.__setattr__(self, "configs", configs)
+        object.__setattr__(self, "repetitions", repetitions)
+
+    @classmethod
+    def from_configs(cls, configs: Iterable[RunConfig], *, repetitions: int = 1,
+                     repeated: Sequence[RunConfig] = (), repeated_times: int = 3, name: str = "sweep") -> SweepDesign:
+        """A design running each config once (``repetitions``) and each of ``repeated`` ``repeated_times``.
+
+        Duplicates in ``configs`` are dropped (first kept), so designs built by varying one factor
+        at a time can list the base configuration several times.
+        """
+        unique: dict[str, RunConfig] = {}
+        for config in [*repeated, *configs]:
+            unique.setdefault(config_key(config), config)
+        repeated_keys = {config_key(c) for c in repeated}
+        reps = tuple(repeated_times if key in repeated_keys else repetitions for key in unique)
+        return cls(configs=tuple(unique.values()), repetitions=reps, name=name)
+
+    def runs(self) -> list[tuple[RunConfig, int]]:
+        """Every run as ``(config, repetition)``, repetition counting from 0."""
+        return [(config, r) for config, reps in zip(self.configs, self.repetitions) for r in range(reps)]
+
+    def __len__(self) -> int:
+        return sum(self.repetitions)
+
+
+def _both(configs: Iterable[RunConfig]) -> list[RunConfig]:
+    """Each config for Astraea and for FedAvg."""
+    out = []
+    for config in configs:
+        out += [replace(config, algorithm="astraea"), replace(config, algorithm="fedavg")]
+    return out
+
+
+def _base() -> RunConfig:
+    from reference_impl.config import RunConfig
+
+    return RunConfig(algorithm="astraea", dataset="emnist-shape", samples=2000, model="scaled", model_width=1.0,
+                     clients=20, clients_per_round=8, gamma=4, local_epochs=1, mediator_epochs=1, batch_size=10,
+                     rounds=3, global_imbalance="long-tail", imbalance_ratio=0.1, classes_per_client=2,
+                     size_skew=0.0, seed=0, threads=1, evaluate=False)
+
+
+def default_sweep() -> SweepDesign:
+    """The calibration sweep: one factor at a time around a small base run, both algorithms.
+
+    See the module docstring for the ranges. 72 runs, about a minute on one core.
+    """
+    base = _base()
+    varied = [base]
+    varied += [replace(base, samples=s) for s in (1000, 4000, 8000)]                  # n = 50..400
+    varied += [replace(base, batch_size=b) for b in (5, 25, 50)]
+    varied += [replace(base, model_width=w) for w in (0.25, 0.5, 2.0, 3.0)]           # 5.9k..574k params
+    varied += [replace(base, clients_per_round=c, gamma=min(4, c)) for c in (4, 12, 16)]
+    varied += [replace(base, clients=24, clients_per_round=20, gamma=5, samples=600, model_width=0.5)]  # cheap visits
+    varied += [replace(base, gamma=g) for g in (2, 8)]
+    varied += [replace(base, mediator_epochs=e) for e in (2, 3)]
+    varied += [replace(base, local_epochs=2)]
+    varied += [replace(base, dataset="cinic-shape", model_width=w) for w in (0.5, 1.0, 2.0)]
+    varied += [replace(base, dataset="digits", model="tpds")]
+    varied += [replace(base, global_imbalance="none"),
+               replace(base, global_imbalance="half-normal", imbalance_ratio=0.05),
+               replace(base, classes_per_client=5),
+               replace(base, size_skew=0.5)]
+    varied += [replace(base, plan="iccd", alpha=1.0),                                  # 28..41% augmented
+               replace(base, plan="iccd", alpha=1.0, imbalance_ratio=0.02),
+               replace(base, plan="iccd", alpha=1.0, dataset="cinic-shape"),
+               replace(base, tau_d=1.0)]                                               # 5% downsampled
+    repeated = [base, replace(base, dataset="cinic-shape", model_width=1.0)]
+    return SweepDesign.from_configs(_both(varied), repeated=_both(repeated), repeated_times=3,
+                                    name="calibration")
+
+
+def quick_sweep() -> SweepDesign:
+    """A small sweep (about 20 runs, well under a minute) that still varies every fitted regressor:
+    samples, batch size, width, clients per round, classes, E_m; the base run three times."""
+    base = replace(_base(), samples=1000)
+    varied = [base, replace(base, batch_size=25), replace(base, model_width=0.5), replace(base, model_width=2.0),
+              replace(base, clients_per_round=12), replace(base, dataset="cinic-shape"),
+              replace(base, mediator_epochs=2), replace(base, samples=3000)]
+    return SweepDesign.from_configs(_both(varied), repeated=_both([base]), repeated_times=3, name="quick")
+
+
+def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True) -> list[Path]:
+    """Run every run of ``design`` into its own sub-folder of ``folder``; return the run folders.
+
+    Finished runs (``run.json`` present) are skipped, so an interrupted sweep resumes where it
+    stopped. Each run folder also gets its repetition number in ``run.json``'s summary
+    (``sweep_repetition``) and the design's name (``sweep_name``).
+    """
+    from costmodel.files import ensure_writable_dir
+    from reference_impl.engine import run
+    from reference_impl.trace import RUN_FILE
+
+    if not isinstance(design, SweepDesign):
+        raise must("design", "be a SweepDesign", type(design).__name__)
+    root = ensure_writable_dir("out", folder)
+    todo = design.runs()
+    paths: list[Path] = []
+    from tqdm.auto import tqdm
+
+    bar = tqdm(todo, desc=f"{design.name} sweep", unit="run", disable=not progress)
+    for config, repetition in bar:
+        key = run_key(config, repetition)
+        path = root / key
+        paths.append(path)
+        if (path / RUN_FILE).is_file():
+            continue
+        bar.set_postfix_str(f"{config.algorithm} {config.dataset} w{config.model_width:g} c{config.clients_per_round}")
+        result = run(config, progress=False, run_id=key)
+        summary = dict(result.summary, sweep_repetition=repetition, sweep_name=design.name,
+                       config_key=config_key(config))
+        replace(result, summary=summary).write(path)
+    bar.close()
+    return paths
+
+
+def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    keep = ("params", "train_flops_per_sample", "model_message_bytes", "num_classes", "setup_s", "total_s",
+            "wall_s", "augmented_fraction", "removed_fraction", "original_samples", "augmented_samples",
+            "removed_samples", "sweep_repetition", "torch_version")
+    out = {key: summary.get(key) for key in keep}
+    shape = summary.get("sample_shape") or []
+    values = 1
+    for s in shape:
+        values *= int(s)
+    out["sample_values"] = values if shape else None
+    rounds = summary.get("rounds") or []
+    round_s = [float(r["round_s"]) for r in rounds]
+    round_bytes = [int(r["bytes"]) for r in rounds]
+    out["mean_round_s"] = sum(round_s) / len(round_s) if round_s else float("nan")
+    out["mean_round_bytes"] = sum(round_bytes) / len(round_bytes) if round_bytes else float("nan")
+    return out
+
+
+def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read every finished run under ``folder`` (one level of sub-folders with a ``run.json``).
+
+    Returns
+    -------
+    trace : pandas.DataFrame
+        All trace rows (:data:`reference_impl.trace.TRACE_COLUMNS`) with the run's configuration
+        (:data:`CONFIG_COLUMNS`; ``algorithm`` is already a trace column and the config's
+        ``samples``, which would clash with the trace's, is joined as ``dataset_samples``) and ``config_key``,
+        ``params``, ``train_flops_per_sample``, ``sample_values``, ``num_classes``, ``torch_version``
+        joined on.
+    runs : pandas.DataFrame
+        One row per run: ``run_id``, ``folder``, ``config_key``, ``repetition``, the configuration,
+        the summary's scalars (``params``, ``train_flops_per_sample``, ``model_message_bytes``,
+        ``num_classes``, ``sample_values``, ``augmented_fraction``, ``removed_fraction``, ...),
+        ``mean_round_s`` and ``mean_round_bytes`` (per-round means of the virtual clock), and
+        the per-round table as ``round_table`` (a list of dicts: round, round_s, bytes, ...).
+
+    Raises
+    ------
+    InputError
+        ``folder`` does not exist or holds no finished run.
+    """
+    import pandas as pd
+
+    from reference_impl.config import RunConfig
+    from reference_impl.trace import RUN_FILE, read_run
+
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"'runs' must be an existing folder (got {str(root)!r}).")
+    folders = sorted(p.parent for p in root.glob(f"*/{RUN_FILE}"))
+    if not folders:
+        raise InputError(f"'runs' must hold finished runs (sub-folders with {RUN_FILE}) (got none in {str(root)!r}).")
+    traces, rows = [], []
+    known = {f.name for f in fields(RunConfig)}
+    for path in folders:
+        record = read_run(path)
+        config = {key: value for key, value in record.config.items() if key in known}
+        summary = record.summary
+        key = summary.get("config_key") or config_key(RunConfig(**config))
+        row = {"run_id": record.run_id, "folder": str(path), "config_key": key,
+               "repetition": summary.get("sweep_repetition", 0), **config, **_scalar_summary(summary),
+               "round_table": summary.get("rounds") or []}
+        rows.append(row)
+        trace = record.trace.copy()
+        for column in CONFIG_COLUMNS:
+            if column != "algorithm":
+                trace[_TRACE_NAME.get(column, column)] = config.get(column)
+        for column in ("config_key", "params", "train_flops_per_sample", "sample_values", "num_classes",
+                       "torch_version"):
+            trace[column] = row[column]
+        traces.append(trace)
+    runs = pd.DataFrame(rows)
+    return pd.concat(traces, ignore_index=True), runs
