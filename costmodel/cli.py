@@ -23,6 +23,7 @@ __all__ = ["COMMAND_MODULES", "OneLineParser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "reference_impl.cli",
     "costmodel.commands",
+    "costmodel.report_cli",
     "calibration.communication",
 )
 
