@@ -1,0 +1,407 @@
+"""Validate a calibration on held-out measured runs: per phase, for the round, and for the bytes.
+
+The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg is trusted only
+as far as its predictions match runs it was not fitted on (DESIGN.md section 5). This module runs a
+held-out design *outside* the calibration sweep's ranges (:func:`heldout_design`), predicts each run
+with the cost model from its :func:`~calibration.scenario.scenario_from_run` scenario, and compares:
+
+==================  ======================================================  ======================
+row                 measured (mean per event of one run) vs predicted       target (MAPE)
+==================  ======================================================  ======================
+local_training      one client visit: ``t_train(n*(1 + a - r))``            10%
+augmentation        one client: ``t_aug*V*a*n``                             10%
+augmentation_plan   once: ``t_plan*K``                                      10%
+rescheduling        one round: ``t_greedy*c + t_KL*K*c*(c + 1)/2``          10%
+aggregation         one round: ``t_agg*P*m`` (m = M or c models)            10%
+model_broadcast,    one message: ``t_lat + t_ser*W`` (in-process: the       10%
+client_download,    network term vanishes at infinite bandwidth)
+client_upload,
+mediator_upload,
+distribution_report
+round               the virtual-clock round time vs ``round_seconds``       10%
+round_bytes         bytes per round vs ``round_bytes``                      0.5%
+setup_bytes         Astraea's setup bytes vs ``setup_bytes``                0.5%
+==================  ======================================================  ======================
+
+The predictions come from the model's own expressions (:mod:`costmodel.expressions`, compiled by
+:func:`costmodel.bridge.numeric_function`) and frames (:func:`costmodel.predict.predict_rounds`),
+so this checks the shipped model, not a re-derivation of it.
+
+Columns of the table: ``phase, n`` (runs compared), ``mape_percent, max_ape_percent``,
+``noise_percent`` (run-to-run noise: the coefficient of variation of the measured value across
+repetitions of one configuration, averaged over configurations), ``target_percent``, ``verdict``,
+and ``mape_proposed_percent``: the MAPE the model would have with two proposed changes (not
+applied to the model; shown so their worth is measured, not argued): the fixed per-event terms the
+fit measured (:attr:`calibration.fit.CalibrationFit.fixed_s`), and, for the round, the spread of
+the clients' *effective* (post-augmentation) sample counts instead of the original ones
+(:func:`calibration.scenario.scenario_from_run` with ``spread="effective"``).
+
+Verdict (DESIGN.md: within the target, "and never worse than twice the run-to-run noise"): ``pass``
+when the MAPE is at most the target and at most twice the noise (timings; bytes have no noise and
+answer to the target alone); otherwise ``fail: above target`` or ``fail: above 2x noise``.
+
+In-process transfers. The engine has no link, so every bandwidth is ``inf`` and a transfer costs
+``latency_s + serialize_s_per_byte*W``; ``latency_s`` is replaced by the calibration's in-process
+per-message cost (``fit.inprocess_latency_s``, see :mod:`calibration.fit`), since the shipped value
+also holds a real link's latency. A calibration without it (the provisional default) keeps its
+``latency_s``, and the table says so in a note.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from costmodel.errors import InputError, must
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+    from calibration.sweep import SweepDesign
+    from costmodel.calibration_file import Calibration
+
+__all__ = [
+    "BYTES_TARGET_PERCENT",
+    "COMPUTE_TARGET_PERCENT",
+    "ROUND_TARGET_PERCENT",
+    "TABLE_COLUMNS",
+    "ValidationResult",
+    "compare_runs",
+    "heldout_design",
+    "parity_figure",
+    "run_validation",
+    "summarize",
+    "validate_runs",
+    "validation_rows",
+]
+
+COMPUTE_TARGET_PERCENT = 10.0
+ROUND_TARGET_PERCENT = 10.0
+BYTES_TARGET_PERCENT = 0.5
+TABLE_COLUMNS: tuple[str, ...] = ("phase", "n", "mape_percent", "max_ape_percent", "noise_percent",
+                                  "target_percent", "verdict", "mape_proposed_percent")
+
+_EVENT_PHASES: tuple[str, ...] = ("distribution_report", "augmentation_plan", "augmentation", "rescheduling",
+                                  "model_broadcast", "client_download", "local_training", "client_upload",
+                                  "mediator_upload", "aggregation")
+_TRANSFERS = ("model_broadcast", "client_download", "client_upload", "mediator_upload", "distribution_report")
+_BYTES_ROWS = ("round_bytes", "setup_bytes")
+#: Which fit group's fixed term adds to each per-event prediction in the "with fixed terms" column.
+_FIXED_GROUP = {"local_training": "local_training", "augmentation": "augmentation",
+                "augmentation_plan": "augmentation_plan", "rescheduling": "rescheduling",
+                "aggregation": "aggregation"}
+
+
+def heldout_design() -> SweepDesign:
+    """Held-out runs outside the calibration sweep's ranges, each three times (for noise).
+
+    * 80 clients per round (4x the sweep's largest, 20), mediators of 10, small clients (n = 30),
+      batch 8, half-normal imbalance 0.2 with 3 classes per client;
+    * the width-6.5 TPDS layout, 2,637,890 parameters (4.6x the sweep's largest, 574,157), batch 16,
+      long-tail imbalance 0.3;
+    * cinic-shape at width 1.5 with 32 of 40 clients per round, mediators of 8, E_m = 2, batch 20,
+      lognormal client sizes (sigma 0.5), half-normal imbalance 0.1;
+    * the Keras cifar10_cnn (1,250,858 parameters, another architecture), batch 32, n = 25;
+    * the real digits with E = 2, batch 12, 24 of 30 clients per round, mediators of 6.
+
+    Both algorithms each, two rounds, no evaluation, one torch thread.
+    """
+    from calibration.sweep import SweepDesign
+    from reference_impl.config import RunConfig
+
+    common = dict(rounds=2, evaluate=False, threads=1, seed=7, local_epochs=1, mediator_epochs=1)
+    configs = [
+        RunConfig(dataset="emnist-shape", samples=80 * 30, model="scaled", model_width=0.5, clients=80,
+                  clients_per_round=80, gamma=10, batch_size=8, global_imbalance="half-normal", imbalance_ratio=0.2,
+                  classes_per_client=3, **common),
+        RunConfig(dataset="emnist-shape", samples=20 * 40, model="scaled", model_width=6.5, clients=20,
+                  clients_per_round=8, gamma=4, batch_size=16, global_imbalance="long-tail", imbalance_ratio=0.3,
+                  **common),
+        RunConfig(dataset="cinic-shape", samples=40 * 40, model="scaled", model_width=1.5, clients=40,
+                  clients_per_round=32, gamma=8, batch_size=20, size_skew=0.5, global_imbalance="half-normal",
+                  imbalance_ratio=0.1, **dict(common, mediator_epochs=2)),
+        RunConfig(dataset="cinic-shape", samples=16 * 25, model="keras-cifar", clients=16, clients_per_round=6,
+                  gamma=3, batch_size=32, global_imbalance="long-tail", imbalance_ratio=0.2, **common),
+        RunConfig(dataset="digits", model="tpds", clients=30, clients_per_round=24, gamma=6, batch_size=12,
+                  global_imbalance="long-tail", imbalance_ratio=0.2, **dict(common, local_epochs=2)),
+    ]
+    both = [replace(c, algorithm=a) for c in configs for a in ("astraea", "fedavg")]
+    return SweepDesign(configs=tuple(both), repetitions=(3,) * len(both), name="held-out")
+
+
+def _inprocess_coefficients(calibration: Calibration) -> tuple[dict[str, float], str]:
+    coefficients = dict(calibration.coefficients)
+    inprocess = calibration.fit.get("inprocess_latency_s")
+    if isinstance(inprocess, (int, float)) and inprocess > 0:
+        coefficients["latency_s"] = float(inprocess)
+        return coefficients, ""
+    return coefficients, ("the calibration has no in-process per-message cost (fit.inprocess_latency_s); "
+                          f"transfers keep latency_s = {coefficients['latency_s']:.3g} s.")
+
+
+def _event_functions() -> dict[str, Any]:
+    import sympy as sp
+
+    from costmodel import expressions as ex
+    from costmodel.bridge import numeric_function
+    from costmodel.symbols import sym
+
+    astraea = ex.phase_costs("astraea")
+    per_client_augmentation = (sym("augment_s_per_value") * sym("sample_values") * sym("augmented_fraction")
+                               * sym("samples_per_client"))
+    return {
+        "local_training": numeric_function(ex.training_seconds(ex.effective_samples())),
+        "augmentation": numeric_function(per_client_augmentation),
+        "augmentation_plan": numeric_function(astraea["augmentation_plan"].seconds),
+        "rescheduling": numeric_function(ex.rescheduling_seconds()),
+        "aggregation_astraea": numeric_function(astraea["aggregation"].seconds),
+        "aggregation_fedavg": numeric_function(ex.phase_costs("fedavg")["aggregation"].seconds),
+        "model_message": numeric_function(ex.transfer_seconds(ex.model_message_bytes(), sp.oo)),
+        "report_message": numeric_function(ex.transfer_seconds(ex.report_message_bytes(), sp.oo)),
+    }
+
+
+def _call(function: Any, scenario: Mapping[str, float], coefficients: Mapping[str, float]) -> float:
+    values = {**scenario, **coefficients}
+    return float(function(**{name: values[name] for name in function.arguments}))
+
+
+def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibration) -> tuple[pd.DataFrame, list[str]]:
+    """Measured against predicted, one row per run and compared quantity.
+
+    Parameters
+    ----------
+    trace, runs : pandas.DataFrame
+        As :func:`calibration.sweep.load_runs` returns them.
+    calibration : Calibration
+        The coefficients to check.
+
+    Returns
+    -------
+    points : pandas.DataFrame
+        ``run_id, config_key, algorithm, phase, events, measured, predicted, predicted_proposed,
+        unit`` (``s`` or ``B``); ``measured`` is the mean per event of the run (per round for
+        ``round`` and ``round_bytes``, the setup total for ``setup_bytes``).
+    notes : list of str
+    """
+    import pandas as pd
+
+    from calibration.scenario import scenario_from_run
+    from costmodel.predict import predict_rounds
+
+    coefficients, note = _inprocess_coefficients(calibration)
+    notes = [note] if note else []
+    fixed = calibration.fit.get("fixed_s", {}) or {}
+    functions = _event_functions()
+    records: list[dict[str, Any]] = []
+    grouped = dict(tuple(trace.groupby("run_id", sort=False)))
+    for run in runs.itertuples(index=False):
+        rows = grouped.get(run.run_id)
+        if rows is None:
+            continue
+        config = {name: getattr(run, name) for name in ("clients", "clients_per_round", "gamma", "local_epochs",
+                                                        "mediator_epochs", "batch_size", "rounds")}
+        summary = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "sample_values",
+                                                         "num_classes", "augmented_fraction", "removed_fraction")}
+        scenario = scenario_from_run(config, summary, rows)
+        inputs = scenario.as_dict()
+        algorithm = run.algorithm
+        chain = scenario.mediator_epochs * min(scenario.mediator_size, scenario.clients_per_round)
+
+        def add(phase: str, events: int, measured: float, predicted: float, proposed: float, unit: str = "s") -> None:
+            records.append({"run_id": run.run_id, "config_key": run.config_key, "algorithm": algorithm,
+                            "phase": phase, "events": int(events), "measured": float(measured),
+                            "predicted": float(predicted), "predicted_proposed": float(proposed), "unit": unit})
+
+        for phase in _EVENT_PHASES:
+            events = rows[rows["phase"] == phase]
+            if events.empty:
+                continue
+            if phase == "aggregation":
+                function = functions[f"aggregation_{algorithm}"]
+            elif phase == "distribution_report":
+                function = functions["report_message"]
+            elif phase in _TRANSFERS:
+                function = functions["model_message"]
+            else:
+                function = functions[phase]
+            predicted = _call(function, inputs, coefficients)
+            extra = float(fixed.get(_FIXED_GROUP.get(phase, ""), 0.0))
+            add(phase, len(events), events["duration_s"].mean(), predicted, predicted + extra)
+
+        predicted_rounds = predict_rounds(scenario, coefficients)
+        predicted_round = predicted_rounds[predicted_rounds["algorithm"] == algorithm].iloc[0]
+        effective = scenario_from_run(config, summary, rows, spread="effective")
+        proposed_rounds = predict_rounds(effective, coefficients)
+        proposed_round = proposed_rounds[proposed_rounds["algorithm"] == algorithm].iloc[0]["round_seconds"]
+        if algorithm == "astraea":
+            round_fixed = (float(fixed.get("rescheduling", 0.0)) + chain * float(fixed.get("local_training", 0.0))
+                           + float(fixed.get("aggregation", 0.0)))
+        else:
+            round_fixed = float(fixed.get("local_training", 0.0)) + float(fixed.get("aggregation", 0.0))
+        rounds = pd.DataFrame(list(run.round_table))
+        add("round", len(rounds), rounds["round_s"].mean(), predicted_round["round_seconds"],
+            proposed_round + round_fixed)
+        add("round_bytes", len(rounds), rounds["bytes"].mean(), predicted_round["round_bytes"],
+            predicted_round["round_bytes"], unit="B")
+        if algorithm == "astraea":
+            setup = rows[rows["round"] < 0]
+            add("setup_bytes", 1, setup["bytes"].sum(), predicted_round["setup_bytes"],
+                predicted_round["setup_bytes"], unit="B")
+    points = pd.DataFrame.from_records(records, columns=["run_id", "config_key", "algorithm", "phase", "events",
+                                                         "measured", "predicted", "predicted_proposed", "unit"])
+    return points, notes
+
+
+def _target(phase: str) -> float:
+    if phase in _BYTES_ROWS:
+        return BYTES_TARGET_PERCENT
+    if phase == "round":
+        return ROUND_TARGET_PERCENT
+    return COMPUTE_TARGET_PERCENT
+
+
+def _noise_percent(part: pd.DataFrame) -> float:
+    cvs = []
+    for _, same in part.groupby(["config_key", "algorithm"]):
+        if len(same) >= 2 and same["measured"].mean() > 0:
+            cvs.append(float(same["measured"].std(ddof=1) / same["measured"].mean()))
+    return 100 * float(np.mean(cvs)) if cvs else float("nan")
+
+
+def _verdict(phase: str, mape: float, noise: float, target: float) -> str:
+    if not math.isfinite(mape):
+        return "no data"
+    if mape > target:
+        return "fail: above target"
+    if phase not in _BYTES_ROWS and math.isfinite(noise) and mape > 2 * noise:
+        return "fail: above 2x noise"
+    return "pass"
+
+
+def summarize(points: pd.DataFrame) -> pd.DataFrame:
+    """The validation table (:data:`TABLE_COLUMNS`) from :func:`compare_runs` points, in phase order."""
+    import pandas as pd
+
+    order = [*_EVENT_PHASES, "round", *_BYTES_ROWS]
+    rows = []
+    for phase in order:
+        part = points[points["phase"] == phase]
+        if part.empty:
+            continue
+        measured = part["measured"].to_numpy(dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ape = np.abs(part["predicted"].to_numpy(dtype=float) - measured) / measured * 100
+            ape_fixed = np.abs(part["predicted_proposed"].to_numpy(dtype=float) - measured) / measured * 100
+        ape, ape_fixed = ape[np.isfinite(ape)], ape_fixed[np.isfinite(ape_fixed)]
+        mape = float(ape.mean()) if ape.size else float("nan")
+        noise = 0.0 if phase in _BYTES_ROWS else _noise_percent(part)
+        target = _target(phase)
+        rows.append({"phase": phase, "n": int(ape.size), "mape_percent": mape,
+                     "max_ape_percent": float(ape.max()) if ape.size else float("nan"), "noise_percent": noise,
+                     "target_percent": target, "verdict": _verdict(phase, mape, noise, target),
+                     "mape_proposed_percent": float(ape_fixed.mean()) if ape_fixed.size else float("nan")})
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def validation_rows(table: pd.DataFrame) -> tuple[dict[str, Any], ...]:
+    """The table as the calibration file's ``validation`` rows (rows with a non-finite number are left out)."""
+    out = []
+    for row in table.to_dict(orient="records"):
+        numbers = [row["mape_percent"], row["max_ape_percent"], row["noise_percent"]]
+        if not all(math.isfinite(float(v)) for v in numbers):
+            continue
+        out.append({"phase": str(row["phase"]), "mape_percent": float(row["mape_percent"]),
+                    "max_ape_percent": float(row["max_ape_percent"]), "noise_percent": float(row["noise_percent"]),
+                    "n": int(row["n"]), "target_percent": float(row["target_percent"]), "verdict": str(row["verdict"]),
+                    "mape_proposed_percent": float(row["mape_proposed_percent"])})
+    return tuple(out)
+
+
+def parity_figure(points: pd.DataFrame) -> Figure:
+    """Predicted against measured seconds, per phase and for the round (costmodel.plots.parity)."""
+    from costmodel.plots import parity
+
+    timed = points[(points["unit"] == "s") & (points["measured"] > 0) & (points["predicted"] > 0)]
+    if timed.empty:
+        raise InputError("'validation' must have timed points with positive values to plot (got none).")
+    return parity(timed, predicted="predicted", measured="measured", group="phase", unit="s")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationResult:
+    """A validation: the table, the points behind it, and notes.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        :data:`TABLE_COLUMNS`, one row per phase, then ``round``, ``round_bytes``, ``setup_bytes``.
+    points : pandas.DataFrame
+        One row per run and compared quantity (:func:`compare_runs`).
+    runs : int
+        Held-out runs compared.
+    wall_s : float
+        Wall time of running the held-out design (0 if the runs already existed).
+    notes : tuple of str
+    """
+
+    table: Any = field(repr=False)
+    points: Any = field(repr=False)
+    runs: int
+    wall_s: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Whether every row passed."""
+        return bool((self.table["verdict"] == "pass").all())
+
+    def report(self) -> str:
+        """The table as text with a one-line summary."""
+        shown = self.table.copy()
+        for column in ("mape_percent", "max_ape_percent", "noise_percent", "target_percent", "mape_proposed_percent"):
+            shown[column] = shown[column].map(lambda v: f"{v:.3g}" if math.isfinite(v) else "-")
+        passed = int((self.table["verdict"] == "pass").sum())
+        lines = [f"Validation on {self.runs} held-out runs: {passed} of {len(self.table)} rows pass.",
+                 shown.to_string(index=False)]
+        lines += [f"note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def calibration_rows(self) -> tuple[dict[str, Any], ...]:
+        """Rows for the calibration file's ``validation`` field."""
+        return validation_rows(self.table)
+
+
+def validate_runs(folder: str | os.PathLike[str], calibration: Calibration) -> ValidationResult:
+    """Validate ``calibration`` on the finished runs under ``folder`` (no new runs)."""
+    from calibration.sweep import load_runs
+
+    trace, runs = load_runs(folder)
+    points, notes = compare_runs(trace, runs, calibration)
+    return ValidationResult(table=summarize(points), points=points, runs=len(runs), notes=tuple(notes))
+
+
+def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, design: SweepDesign | None = None,
+                   progress: bool = True) -> ValidationResult:
+    """Run the held-out design (resumable, :func:`calibration.sweep.run_sweep`) into ``folder`` and validate.
+
+    ``design`` defaults to :func:`heldout_design`.
+    """
+    import time
+
+    from calibration.sweep import SweepDesign, run_sweep
+
+    design = heldout_design() if design is None else design
+    if not isinstance(design, SweepDesign):
+        raise must("design", "be a SweepDesign", type(design).__name__)
+    start = time.perf_counter()
+    run_sweep(design, folder, progress=progress)
+    wall = time.perf_counter() - start
+    result = validate_runs(folder, calibration)
+    return replace(result, wall_s=wall)

@@ -1,0 +1,168 @@
+"""Run -> scenario, the held-out design's distance from the sweep, the error table's arithmetic and
+verdicts, exact bytes on real runs, and the table in the calibration file."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from calibration.scenario import client_sizes, effective_sizes, scenario_from_run
+from calibration.sweep import SweepDesign, default_sweep, load_runs, run_sweep
+from calibration.validate import (
+    TABLE_COLUMNS,
+    compare_runs,
+    heldout_design,
+    parity_figure,
+    summarize,
+    validate_runs,
+    validation_rows,
+)
+from costmodel.calibration_file import default_calibration, load_calibration, write_calibration
+from costmodel.errors import InputError
+from reference_impl.config import RunConfig
+from reference_impl.engine import run
+from reference_impl.models import build_model, count_parameters
+
+TINY = dict(dataset="digits", model="scaled", model_width=0.25, clients=6, clients_per_round=4, gamma=2,
+            rounds=2, batch_size=32, evaluate=False, threads=1, seed=2, size_skew=0.5)
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-runs")
+    astraea = RunConfig(algorithm="astraea", **TINY)
+    design = SweepDesign(configs=(astraea, replace(astraea, algorithm="fedavg")), repetitions=(2, 2))
+    run_sweep(design, folder, progress=False)
+    return folder
+
+
+def test_scenario_of_a_run_takes_the_clients_original_sizes(tiny_runs):
+    trace, runs = load_runs(tiny_runs)
+    row = runs[runs["algorithm"] == "astraea"].iloc[0]
+    rows = trace[trace["run_id"] == row["run_id"]]
+    config = {name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
+                                           "mediator_epochs", "batch_size", "rounds")}
+    summary = {name: row[name] for name in ("params", "train_flops_per_sample", "sample_values", "num_classes",
+                                            "augmented_fraction", "removed_fraction")}
+    scenario = scenario_from_run(config, summary, rows)
+    reports = rows[rows["phase"] == "distribution_report"]["samples"].to_numpy()
+    assert len(reports) == 6                                       # every client reported once
+    assert scenario.samples_per_client == pytest.approx(reports.mean())
+    assert scenario.samples_per_client_sd == pytest.approx(reports.std()) and scenario.samples_per_client_sd > 0
+    assert (scenario.clients_total, scenario.clients_per_round, scenario.mediator_size) == (6, 4, 2)
+    assert scenario.classes == 10 and scenario.sample_values == 784 and scenario.params == row["params"]
+    assert scenario.augmented_fraction == pytest.approx(row["augmented_fraction"])
+    assert math.isinf(scenario.uplink_bits_per_s) and math.isinf(scenario.server_bits_per_s)
+
+    effective = scenario_from_run(config, summary, rows, spread="effective")
+    trained = effective_sizes(rows, local_epochs=1)
+    factor = 1 + scenario.augmented_fraction - scenario.removed_fraction
+    assert effective.samples_per_client_sd * factor == pytest.approx(trained.std())
+    with pytest.raises(InputError, match="'spread' must be 'original' or 'effective'"):
+        scenario_from_run(config, summary, rows, spread="both")
+
+
+def test_fedavg_client_sizes_come_from_its_visits():
+    result = run(RunConfig(algorithm="fedavg", **dict(TINY, local_epochs=2, rounds=1)), progress=False)
+    visits = result.trace[result.trace["phase"] == "local_training"]
+    sizes = client_sizes(result.trace, local_epochs=2)
+    assert len(sizes) == 4 and np.array_equal(np.sort(sizes), np.sort(visits["samples"].to_numpy() / 2))
+    with pytest.raises(InputError, match="must hold distribution_report or local_training rows"):
+        client_sizes(result.trace[result.trace["phase"] == "aggregation"], local_epochs=1)
+
+
+def test_heldout_design_lies_outside_the_calibration_sweep():
+    sweep, heldout = default_sweep().configs, heldout_design()
+    assert max(c.clients_per_round for c in heldout.configs) >= 4 * max(c.clients_per_round for c in sweep)
+
+    def params(config):
+        shape, classes = {"emnist-shape": ((1, 28, 28), 47), "cinic-shape": ((3, 32, 32), 10),
+                          "digits": ((1, 28, 28), 10)}[config.dataset]
+        return count_parameters(build_model(config.model, sample_shape=shape, num_classes=classes,
+                                            width=config.model_width))
+
+    largest_fitted = max(params(c) for c in sweep if c.algorithm == "astraea")
+    assert max(params(c) for c in heldout.configs if c.model == "scaled") >= 4 * largest_fitted
+    assert {c.batch_size for c in heldout.configs}.isdisjoint({c.batch_size for c in sweep})
+    assert {c.imbalance_ratio for c in heldout.configs} - {c.imbalance_ratio for c in sweep}
+    assert min(heldout.repetitions) >= 3
+    assert {c.algorithm for c in heldout.configs} == {"astraea", "fedavg"}
+
+
+def test_bytes_of_real_runs_are_predicted_exactly(tiny_runs):
+    trace, runs = load_runs(tiny_runs)
+    points, _ = compare_runs(trace, runs, default_calibration())
+    bytes_points = points[points["unit"] == "B"]
+    assert set(bytes_points["phase"]) == {"round_bytes", "setup_bytes"}
+    assert (bytes_points["predicted"] == bytes_points["measured"]).all()
+    table = summarize(points)
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    assert table.set_index("phase").loc["round_bytes", "verdict"] == "pass"
+
+
+def test_every_compared_phase_has_one_point_per_run(tiny_runs):
+    trace, runs = load_runs(tiny_runs)
+    points, notes = compare_runs(trace, runs, default_calibration())
+    counts = points.groupby("phase")["run_id"].nunique()
+    assert counts["local_training"] == 4 and counts["round"] == 4 and counts["client_upload"] == 4
+    assert counts["augmentation"] == 2 and counts["model_broadcast"] == 2    # Astraea only
+    visits = trace[(trace["phase"] == "local_training")].groupby("run_id")["duration_s"].mean()
+    measured = points[points["phase"] == "local_training"].set_index("run_id")["measured"]
+    assert measured.to_dict() == pytest.approx(visits.to_dict())
+    # the provisional default has no in-process per-message cost: the table says so
+    assert any("in-process" in note for note in notes)
+
+
+def _points(phase, measured, predicted, config=None):
+    n = len(measured)
+    return pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "config_key": config or ["a"] * n,
+                         "algorithm": ["astraea"] * n, "phase": [phase] * n, "events": [1] * n,
+                         "measured": measured, "predicted": predicted, "predicted_proposed": measured,
+                         "unit": ["B" if phase.endswith("bytes") else "s"] * n})
+
+
+def test_table_arithmetic_and_verdicts():
+    # MAPE of (10%, 30%) is 20%, max 30%; noise: CV of (1.0, 1.1) = 6.73%
+    table = summarize(_points("aggregation", [1.0, 1.1], [1.1, 1.43])).iloc[0]
+    assert table["mape_percent"] == pytest.approx(20.0)
+    assert table["max_ape_percent"] == pytest.approx(30.0)
+    assert table["noise_percent"] == pytest.approx(100 * np.std([1.0, 1.1], ddof=1) / 1.05)
+    assert table["verdict"] == "fail: above target" and table["mape_proposed_percent"] == 0.0
+
+    within = summarize(_points("local_training", [1.0, 1.1], [1.05, 1.155])).iloc[0]      # 5%, noise 6.7%
+    assert within["verdict"] == "pass"
+    quiet = summarize(_points("local_training", [1.0, 1.0, 1.01], [1.08, 1.08, 1.0908])).iloc[0]  # 8%, noise 0.6%
+    assert quiet["verdict"] == "fail: above 2x noise"
+    exact = summarize(_points("round_bytes", [100.0, 100.0], [100.0, 100.4])).iloc[0]         # bytes: no noise rule
+    assert exact["verdict"] == "pass" and exact["target_percent"] == 0.5
+    off = summarize(_points("round_bytes", [100.0], [101.0])).iloc[0]
+    assert off["verdict"] == "fail: above target"
+    single = summarize(_points("rescheduling", [1.0, 2.0], [1.0, 2.0], config=["a", "b"])).iloc[0]
+    assert math.isnan(single["noise_percent"]) and single["verdict"] == "pass"
+
+
+def test_table_goes_into_the_calibration_file(tmp_path):
+    points = pd.concat([_points("local_training", [1.0, 1.1], [1.05, 1.155]),
+                        _points("rescheduling", [1.0, 2.0], [1.0, 2.0], config=["a", "b"])])
+    rows = validation_rows(summarize(points))
+    assert [row["phase"] for row in rows] == ["local_training"]        # the row without noise is left out
+    calibration = replace(default_calibration(), validation=rows)
+    loaded = load_calibration(write_calibration(tmp_path / "c.json", calibration))
+    assert loaded.validation[0]["mape_percent"] == pytest.approx(5.0)
+    assert loaded.validation[0]["verdict"] == "pass"
+    assert "validation (held-out runs)" in loaded.report()
+
+
+def test_validate_runs_reports_and_plots(tiny_runs):
+    result = validate_runs(tiny_runs, default_calibration())
+    assert result.runs == 4
+    assert "held-out runs" in result.report()
+    assert isinstance(parity_figure(result.points), Figure)
+    assert len(result.calibration_rows()) >= 5
+    with pytest.raises(InputError, match="timed points"):
+        parity_figure(result.points[result.points["unit"] == "B"])
