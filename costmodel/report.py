@@ -49,6 +49,7 @@ import contextlib
 import functools
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -101,13 +102,14 @@ CLAIM_MEDIATOR_EPOCHS: tuple[int, ...] = (1, 2, 3, 4)
 THRESHOLDS: tuple[float, ...] = (3.0, 3.5)
 #: Imbalance ratios rho = C_min/C_max scanned for the long-tail storage comparison.
 IMBALANCE_RATIOS: tuple[float, ...] = tuple(float(x) for x in np.geomspace(1e-4, 1.0, 161))
-#: The limits of the growth table: (key, input varied, how it is written).
+#: The limits of the growth table: (input varied, or 'bandwidth' for uplink = downlink; its symbol;
+#: the column heading).
 GROWTH_VARIABLES: tuple[tuple[str, str, str], ...] = (
     ("clients_per_round", "c", "c → ∞"),
     ("params", "P", "P → ∞"),
     ("bandwidth", "b", "b → 0"),
 )
-#: Figures drawn per scenario: (kind, file stem, caption).
+#: Figures drawn per scenario: (kind, caption); the file is ``figures/<scenario key>_<kind>.png``.
 FIGURE_KINDS: tuple[tuple[str, str], ...] = (
     ("overhead_vs_clients", "Overhead per round by category against clients per round c"),
     ("round_time_vs_clients", "Round time of Astraea and FedAvg against clients per round c"),
@@ -128,6 +130,12 @@ class ReportScenario:
     title: str
     scenario: Scenario
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.key, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", self.key):
+            raise must("key", "be lower-case letters, digits, '_' or '-' (it names the figure files)", self.key)
+        if not isinstance(self.scenario, Scenario):
+            raise must("scenario", "be a Scenario", type(self.scenario).__name__)
 
 
 def _presets() -> tuple[ReportScenario, ...]:
@@ -799,8 +807,9 @@ def _growth_section(report: Report, index: int) -> list[str]:
     lines = [f"### {item.title}", ""]
     lines += _md_table(["seconds of", *headings], table)
     lines += [""]
-    for kind, caption in FIGURE_KINDS[:4]:
-        lines += [f"![{caption} ({item.title})]({figure_path(item.key, kind)})", ""]
+    captions = dict(FIGURE_KINDS)
+    for kind in ("overhead_vs_clients", "round_time_vs_clients", "overhead_vs_params", "overhead_vs_bandwidth"):
+        lines += [f"![{captions[kind]} ({item.title})]({figure_path(item.key, kind)})", ""]
     return lines
 
 

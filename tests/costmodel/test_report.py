@@ -366,6 +366,13 @@ def test_build_report_input_errors() -> None:
         rp.render_markdown("report")  # type: ignore[arg-type]
 
 
+def test_report_scenario_keys_name_files_safely() -> None:
+    with pytest.raises(InputError, match=r"^'key' must be lower-case letters"):
+        rp.ReportScenario(key="../x", title="X", scenario=CUSTOM)
+    with pytest.raises(InputError, match=r"^'scenario' must be a Scenario \(got 'dict'\)\.$"):
+        rp.ReportScenario(key="x", title="X", scenario={})  # type: ignore[arg-type]
+
+
 def test_a_preset_given_again_is_not_repeated() -> None:
     again = rp.ReportScenario(key="custom", title="Your scenario", scenario=Scenario.emnist())
     assert [item.key for item in rp.build_report(scenarios=[again]).scenarios] == ["emnist", "cinic10"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import doctest
 import importlib
+import importlib.util
 import re
 from pathlib import Path
 
