@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "reference_impl.cli",
     "costmodel.commands",
     "costmodel.report_cli",
+    "calibration.cli",
     "calibration.communication",
 )
 
