@@ -57,10 +57,10 @@ def setup(engine: Engine) -> float:
     received = []
     report_end = 0.0
     for k in clients:
-        t0 = time.perf_counter()
+        t0 = engine.clock()
         message = wire.encode_counts(original[k])
         received.append(wire.decode_counts(message))
-        duration = time.perf_counter() - t0
+        duration = engine.clock() - t0
         recorder.record(round=SETUP_ROUND, phase="distribution_report", entity=f"client:{k}", start_s=0.0,
                         duration_s=duration, bytes=len(message), samples=int(original[k].sum()))
         report_end = max(report_end, duration)
@@ -71,10 +71,10 @@ def setup(engine: Engine) -> float:
         engine.plan = None
         return report_end
 
-    t0 = time.perf_counter()
+    t0 = engine.clock()
     class_sizes = np.sum(received, axis=0)
     plan = tpds_plan(class_sizes, tau_d=config.tau_d) if config.plan == "tpds" else iccd_plan(class_sizes, alpha=config.alpha)
-    duration = time.perf_counter() - t0
+    duration = engine.clock() - t0
     recorder.record(round=SETUP_ROUND, phase="augmentation_plan", entity="server", start_s=report_end,
                     duration_s=duration, samples=int(class_sizes.sum()))
     engine.plan = plan
@@ -85,10 +85,10 @@ def setup(engine: Engine) -> float:
     for k in clients:
         rng = np.random.default_rng(derive_seed(config.seed, k, 0xA6))
         generator = torch.Generator().manual_seed(derive_seed(config.seed, k, 0xA7))
-        t0 = time.perf_counter()
+        t0 = engine.clock()
         client_plan = plan_client_samples(engine.client_y[k].numpy(), plan, rng)
         x, y, stats = apply_plan_to_client(engine.client_x[k], engine.client_y[k], client_plan, params, generator)
-        duration = time.perf_counter() - t0
+        duration = engine.clock() - t0
         engine.client_x[k], engine.client_y[k] = x, y
         engine.augmented_samples += stats.samples_augmented
         engine.removed_samples += stats.samples_removed
@@ -117,9 +117,9 @@ def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, flo
     selected = engine.select_clients(round)
     histograms = engine.histograms(selected)
 
-    t0 = time.perf_counter()
+    t0 = engine.clock()
     assignment = form_mediators(histograms, gamma=config.gamma)
-    duration = time.perf_counter() - t0
+    duration = engine.clock() - t0
     engine.recorder.record(round=round, phase="rescheduling", entity="server", start_s=start_s, duration_s=duration,
                            samples=len(selected), steps=assignment.kl_evaluations)
     dispatch_s = start_s + duration

@@ -41,6 +41,7 @@ def _real(name: str):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from reference_impl.config import AUGMENTATION_PLANS, RunConfig
+    from reference_impl.distributed import add_network_arguments
 
     p = subparsers.add_parser(
         "run", help="run Astraea or FedAvg for real and record every phase",
@@ -49,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "summary to the output folder.")
     p.add_argument("--algorithm", choices=("astraea", "fedavg"), default=RunConfig.algorithm)
     _add_run_options(p, AUGMENTATION_PLANS, RunConfig)
+    add_network_arguments(p)
     p.set_defaults(handler=_run)
 
     c = subparsers.add_parser(
@@ -91,6 +93,8 @@ def _add_run_options(p: argparse.ArgumentParser, plans, run_config) -> None:
                    help="0 for equal clients, else the sigma of a lognormal size spread")
     p.add_argument("--seed", type=_whole("seed"), default=defaults["seed"])
     p.add_argument("--threads", type=_whole("threads"), default=defaults["threads"])
+    p.add_argument("--timer", choices=("thread", "wall"), default=defaults["timer"],
+                   help="event durations as the thread's CPU time (default) or wall time")
     p.add_argument("--no-eval", dest="evaluate", action="store_false", help="skip test accuracy per round")
     p.add_argument("--out", required=True, help="folder for trace.csv and run.json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -112,10 +116,9 @@ def _run(args: argparse.Namespace) -> int:
     config = _config(args)
     out = ensure_writable_dir("out", args.out)
 
-    from reference_impl.engine import run
+    from reference_impl.distributed import run_with_network
 
-    result = run(config, progress=not args.quiet)
-    result.write(out)
+    result = run_with_network(args, config, out)  # in-process, or distributed over real links; writes out
     table = result.rounds.assign(bytes=lambda f: f["bytes"].map(lambda b: f"{b / 1e6:.3f} MB"))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     s = result.summary

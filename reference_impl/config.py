@@ -13,9 +13,10 @@ from typing import Any
 from costmodel.errors import InputError, check_int, check_number, must
 from costmodel.phases import ALGORITHMS
 
-__all__ = ["AUGMENTATION_PLANS", "RunConfig"]
+__all__ = ["AUGMENTATION_PLANS", "TIMERS", "RunConfig"]
 
 AUGMENTATION_PLANS: tuple[str, ...] = ("tpds", "iccd", "none")
+TIMERS: tuple[str, ...] = ("thread", "wall")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,6 +45,8 @@ class RunConfig:
     size_skew : ``0`` for equal client sizes, otherwise the sigma of a lognormal size spread.
     seed : one seed for data, model initialisation, client selection and training.
     threads : torch intra-op threads (1 = one device is one core).
+    timer : ``"thread"`` (each event's duration is the thread's CPU time, robust to other processes
+        on a shared machine) or ``"wall"`` (``time.perf_counter``).
     evaluate : test accuracy after every round (recorded as ``evaluation``, outside the overhead).
     """
 
@@ -69,11 +72,14 @@ class RunConfig:
     size_skew: float = 0.0
     seed: int = 0
     threads: int = 1
+    timer: str = "thread"
     evaluate: bool = True
 
     def __post_init__(self) -> None:
         if self.algorithm not in ALGORITHMS:
             raise must("algorithm", f"be one of {', '.join(ALGORITHMS)}", self.algorithm)
+        if self.timer not in TIMERS:
+            raise must("timer", f"be one of {', '.join(TIMERS)}", self.timer)
         if self.plan not in AUGMENTATION_PLANS:
             raise must("plan", f"be one of {', '.join(AUGMENTATION_PLANS)}", self.plan)
         check_int("clients", self.clients, minimum=1)

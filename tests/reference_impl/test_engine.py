@@ -89,3 +89,14 @@ def test_run_writes_trace_and_summary(astraea_run, tmp_path):
     back = read_run(tmp_path)
     assert len(back.trace) == len(astraea_run.trace)
     assert back.config["gamma"] == 3 and len(back.summary["rounds"]) == 2
+
+
+def test_thread_timer_measures_cpu_time_and_wall_timer_is_available():
+    from costmodel.errors import InputError
+    config = RunConfig(algorithm="fedavg", evaluate=False, **dict(SMALL, rounds=1))
+    assert config.timer == "thread"
+    wall = run(RunConfig(algorithm="fedavg", evaluate=False, timer="wall", **dict(SMALL, rounds=1)), progress=False)
+    training = wall.trace.query("phase == 'local_training'")["duration_s"]
+    assert (training > 0).all()
+    with pytest.raises(InputError, match=r"^'timer' must be one of thread, wall \(got 'cpu'\)\.$"):
+        RunConfig(timer="cpu")
