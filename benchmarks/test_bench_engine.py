@@ -8,7 +8,6 @@ rows, and the aggregation. The bare loop does only the training.
 
 import time
 
-import pytest
 import torch
 import torch.nn.functional as F
 

@@ -84,6 +84,7 @@ _INPUT_HELP: dict[str, str] = {
     "train_flops_per_sample": "F, training FLOPs per sample, e.g. 1.1M",
     "sample_values": "V, values per sample (784 for 1x28x28)",
     "augmented_fraction": "a, new samples per original sample, e.g. 81.8%%",
+    "augmented_fraction_sd": "s_a, spread across clients of the per-client augmented fraction",
     "removed_fraction": "r, samples dropped by downsampling per original sample",
     "uplink_bits_per_s": "client uplink, e.g. 5Mbit/s (inf: in-process)",
     "downlink_bits_per_s": "client downlink, e.g. 20Mbit/s",
@@ -329,7 +330,8 @@ _INPUT_SYMBOLS = {
     "clients_total": "N", "clients_per_round": "c", "classes": "K", "samples_per_client": "n",
     "samples_per_client_sd": "s_n", "local_epochs": "E", "mediator_epochs": "E_m", "mediator_size": "gamma",
     "batch_size": "B", "rounds": "R", "params": "P", "bytes_per_param": "b_p", "message_header_bytes": "h",
-    "train_flops_per_sample": "F", "sample_values": "V", "augmented_fraction": "a", "removed_fraction": "r",
+    "train_flops_per_sample": "F", "sample_values": "V", "augmented_fraction": "a", "augmented_fraction_sd": "s_a",
+    "removed_fraction": "r",
     "uplink_bits_per_s": "uplink", "downlink_bits_per_s": "downlink", "server_bits_per_s": "server",
 }
 
@@ -721,7 +723,7 @@ def _formula_expression(args: argparse.Namespace) -> tuple[str, Any]:
         return f"{args.algorithm} {target} {quantity}", function(args.algorithm)
     if target in CATEGORIES:
         if quantity == "flops":
-            raise InputError(f"'quantity' must be seconds or bytes for an overhead category (got 'flops').")
+            raise InputError("'quantity' must be seconds or bytes for an overhead category (got 'flops').")
         return (f"overhead {target} {quantity} ({args.scope}), Astraea minus FedAvg",
                 getattr(ex.overhead(args.scope)[target], quantity))
     choices = ", ".join([*ex.MODEL_PHASES, *_FORMULA_TARGETS_EXTRA, *CATEGORIES])

@@ -27,7 +27,6 @@ Per round:
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
@@ -37,15 +36,42 @@ from costmodel.phases import SETUP_ROUND
 from reference_impl import wire
 from reference_impl.augmentation import (
     AugmentationParams,
+    AugmentationPlan,
+    AugmentationStats,
     apply_plan_to_client,
     iccd_plan,
     plan_client_samples,
     tpds_plan,
 )
+from reference_impl.config import RunConfig
 from reference_impl.engine import Engine, derive_seed
 from reference_impl.rescheduling import form_mediators, kl_to_uniform
 
-__all__ = ["run_round", "setup", "setup_summary"]
+__all__ = ["augment_client", "make_plan", "run_round", "setup", "setup_summary"]
+
+
+def make_plan(config: RunConfig, class_sizes: np.ndarray) -> AugmentationPlan:
+    """The server's augmentation plan for the global class sizes (TPDS z-score or ICCD alpha)."""
+    if config.plan == "tpds":
+        return tpds_plan(class_sizes, tau_d=config.tau_d)
+    return iccd_plan(class_sizes, alpha=config.alpha)
+
+
+def augment_client(engine: Engine, client: int, plan: AugmentationPlan) -> tuple[float, AugmentationStats]:
+    """Client ``client`` downsamples and augments its own data in place; return (duration, stats).
+
+    Seeded by (seed, client) alone, so every engine that runs it makes the same samples.
+    """
+    config = engine.config
+    rng = np.random.default_rng(derive_seed(config.seed, client, 0xA6))
+    generator = torch.Generator().manual_seed(derive_seed(config.seed, client, 0xA7))
+    t0 = engine.clock()
+    client_plan = plan_client_samples(engine.client_y[client].numpy(), plan, rng)
+    x, y, stats = apply_plan_to_client(engine.client_x[client], engine.client_y[client], client_plan,
+                                       AugmentationParams(), generator)
+    duration = engine.clock() - t0
+    engine.client_x[client], engine.client_y[client] = x, y
+    return duration, stats
 
 
 def setup(engine: Engine) -> float:
@@ -73,23 +99,16 @@ def setup(engine: Engine) -> float:
 
     t0 = engine.clock()
     class_sizes = np.sum(received, axis=0)
-    plan = tpds_plan(class_sizes, tau_d=config.tau_d) if config.plan == "tpds" else iccd_plan(class_sizes, alpha=config.alpha)
+    plan = make_plan(config, class_sizes)
     duration = engine.clock() - t0
     recorder.record(round=SETUP_ROUND, phase="augmentation_plan", entity="server", start_s=report_end,
                     duration_s=duration, samples=int(class_sizes.sum()))
     engine.plan = plan
     plan_end = report_end + duration
 
-    params = AugmentationParams()
     setup_end = plan_end
     for k in clients:
-        rng = np.random.default_rng(derive_seed(config.seed, k, 0xA6))
-        generator = torch.Generator().manual_seed(derive_seed(config.seed, k, 0xA7))
-        t0 = engine.clock()
-        client_plan = plan_client_samples(engine.client_y[k].numpy(), plan, rng)
-        x, y, stats = apply_plan_to_client(engine.client_x[k], engine.client_y[k], client_plan, params, generator)
-        duration = engine.clock() - t0
-        engine.client_x[k], engine.client_y[k] = x, y
+        duration, stats = augment_client(engine, k, plan)
         engine.augmented_samples += stats.samples_augmented
         engine.removed_samples += stats.samples_removed
         recorder.record(round=SETUP_ROUND, phase="augmentation", entity=f"client:{k}", start_s=plan_end,

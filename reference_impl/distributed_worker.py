@@ -96,16 +96,9 @@ import torch.distributed as dist
 
 from costmodel.files import atomic_path, atomic_write_text
 from costmodel.phases import SETUP_ROUND
-from reference_impl import wire
-from reference_impl.augmentation import (
-    AugmentationParams,
-    apply_plan_to_client,
-    iccd_plan,
-    plan_client_samples,
-    tpds_plan,
-)
+from reference_impl import astraea, wire
 from reference_impl.config import RunConfig
-from reference_impl.engine import Engine, RoundStats, derive_seed
+from reference_impl.engine import Engine, RoundStats
 from reference_impl.rescheduling import form_mediators, kl_to_uniform
 from reference_impl.training import steps_per_visit
 
@@ -430,19 +423,10 @@ class _Worker:
         config, engine = self.config, self.engine
         rows = []
         with self.busy("augmenting"):
-            plan = (tpds_plan(class_sizes, tau_d=config.tau_d) if config.plan == "tpds"
-                    else iccd_plan(class_sizes, alpha=config.alpha))
-            params = AugmentationParams()
+            plan = astraea.make_plan(config, class_sizes)
             for k in self.clients:
-                rng = np.random.default_rng(derive_seed(config.seed, k, 0xA6))
-                generator = torch.Generator().manual_seed(derive_seed(config.seed, k, 0xA7))
-                t0 = time.perf_counter()
-                client_plan = plan_client_samples(engine.client_y[k].numpy(), plan, rng)
-                x, y, stats = apply_plan_to_client(engine.client_x[k], engine.client_y[k], client_plan, params,
-                                                   generator)
-                duration = time.perf_counter() - t0
-                engine.client_x[k], engine.client_y[k] = x, y
-                histogram = np.bincount(y.numpy(), minlength=engine.num_classes)
+                duration, stats = astraea.augment_client(engine, k, plan)
+                histogram = np.bincount(engine.client_y[k].numpy(), minlength=engine.num_classes)
                 rows.append([k, duration, stats.samples_augmented, stats.samples_removed, *histogram])
         table = np.asarray(rows, dtype=np.float64).reshape(len(self.clients), 4 + engine.num_classes)
         self.server.send_control(_RESULT, table.size, what="announcing its augmentation results")
@@ -757,8 +741,7 @@ class _Server:
             return report_end
         t0 = time.perf_counter()
         class_sizes = np.sum(received, axis=0)
-        plan = (tpds_plan(class_sizes, tau_d=config.tau_d) if config.plan == "tpds"
-                else iccd_plan(class_sizes, alpha=config.alpha))
+        plan = astraea.make_plan(config, class_sizes)
         duration = time.perf_counter() - t0
         recorder.record(round=SETUP_ROUND, phase="augmentation_plan", entity="server", start_s=report_end,
                         duration_s=duration, samples=int(class_sizes.sum()))

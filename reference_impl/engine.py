@@ -42,7 +42,6 @@ from reference_impl.aggregation import weighted_average
 from reference_impl.config import RunConfig
 from reference_impl.data import DataConfig, build_federated_data
 from reference_impl.models import build_model, count_parameters, train_flops_per_sample
-from reference_impl.rescheduling import kl_to_uniform
 from reference_impl.trace import RunRecord, TraceRecorder, write_run
 from reference_impl.training import evaluate_accuracy, train_local
 

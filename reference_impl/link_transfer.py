@@ -61,10 +61,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from costmodel.errors import InputError, check_int, check_number, must
+from costmodel.errors import check_int, check_number, must
 from reference_impl.netlab import Host, Lab
 
 __all__ = [

@@ -2,9 +2,7 @@
 
 import math
 
-import numpy as np
 import pytest
-import torch
 
 from reference_impl.config import RunConfig
 from reference_impl.engine import run
