@@ -7,27 +7,35 @@ Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and of FedAvg (McMaha
 (:mod:`reference_impl.trace` says what every column holds per phase), never on round totals:
 
 =================  ==============================================================================
-group              the model's formula for one event (+ a fixed per-event term ``t0``, see below)
+group              the model's formula for one event: marginal terms + the fixed term (coefficient)
 =================  ==============================================================================
-local_training     ``flops/flops_per_s + steps*(step_overhead_s + params*step_s_per_param)``
-augmentation       ``samples*sample_values*augment_s_per_value`` (one client)
-augmentation_plan  ``K*augment_plan_s_per_class``
+local_training     ``flops/flops_per_s + samples*train_s_per_sample
+                   + steps*(step_overhead_s + params*step_s_per_param)`` + ``train_s_per_visit``
+augmentation       ``samples*sample_values*augment_s_per_value`` (one client) + ``augment_s_per_client``
+augmentation_plan  ``K*augment_plan_s_per_class`` + ``augment_plan_s``
 rescheduling       ``c*reschedule_s_per_step + kl_evaluations*K*kl_s_per_term``
-aggregation        ``models*params*aggregate_s_per_param``
-serialization      ``bytes*serialize_s_per_byte`` (every in-process transfer; ``t0`` is the
-                   in-process per-message cost, which the model calls latency, see below)
+                   + ``reschedule_s_per_round``
+aggregation        ``models*params*aggregate_s_per_param`` + ``aggregate_s_per_round``
+serialization      ``bytes*serialize_s_per_byte`` (every in-process transfer) + ``message_s``
 =================  ==============================================================================
 
-**Coefficients are marginal costs, fixed costs are measured apart.** Every event also pays a cost
-that does not grow with what its formula counts (a Python call, a plan look-up, an allocation, the
-Adam state of a visit). Only the transfers have such a term in the model (``latency_s``); fitted
-through the origin, the others would let it leak into the marginal coefficient and mispredict by
-a growing factor away from the sweep (for augmentation, the fixed 0.4 ms per client would have
-inflated ``augment_s_per_value`` about 7x: 8.2e-8 instead of 1.2e-8 s per value). So each group is fitted
-as formula + ``t0``; the formula's coefficients are exported, and each ``t0`` is kept in
-:attr:`CalibrationFit.fixed_s` (and the calibration file's ``fit.fixed_s``), shown in the report
-and priced by :mod:`calibration.validate`, which reports the error of the model as it stands and
-what it would be with the fixed terms (a proposed model change, not applied here).
+**Marginal and fixed costs are fitted together and both exported.** Every event pays a cost that
+does not grow with what its formula counts (a Python call, a plan look-up, an allocation, the
+Adam state of a visit). Fitted through the origin, it would leak into the marginal coefficient and
+mispredict by a growing factor away from the sweep (for augmentation, the fixed 0.4 ms per client
+would inflate ``augment_s_per_value`` about 7x). So each group is fitted as formula + ``t0``, and
+``t0`` is the model's fixed coefficient of that phase (:data:`FIXED_COEFFICIENT`; schema 2 of the
+calibration file). A fixed term NNLS puts at 0 is stored as 0, which the file allows. The values
+are also kept in :attr:`CalibrationFit.fixed_s` (and the file's ``fit.fixed_s``) for the report.
+
+Training time per visit. ``train_s_per_sample`` is a per-sample cost beyond the FLOPs (kernel
+launches, im2col, activations' memory traffic): profiling one torch thread (``time.thread_time``,
+Adam, batch 5..50) of the TPDS-layout CNN at widths 0.25..3, the cinic-shape variants and the Keras
+cifar10_cnn showed that ``t_step + P*t_param + B*F/theta`` fitted on the scaled family misses the
+Keras CNN by 8..43% (convolutions there run ~2x more FLOP/s), while adding ``B*t_samp`` predicts it
+within 1..15% (mean 8%) and width 6.5 within 8.5% without fitting either; splitting F into
+convolution and dense FLOPs did not help (it made the Keras CNN worse: 28..69%), so the model keeps
+one F.
 
 How (tensorwaves' split: these are the *parameters*; the what-if inputs are fixed by the runs)
 
@@ -56,11 +64,11 @@ event together with the residual spread without it (the model as it stands).
 Link coefficients. ``latency_s``, ``link_efficiency`` and ``message_overhead_bytes`` describe real
 links; they come from :mod:`calibration.communication`'s :class:`CommunicationFit` (TCP transfers
 through shaped links) when one is given, else they are carried over from a base calibration (the
-embedded default) with a note. In-process transfers have no link, but they do have a fixed
-per-message cost (encode + decode of a header, allocations): the serialization group's ``t0``.
-The shipped ``latency_s`` is that in-process cost plus the link's latency (a real transfer pays
-both), and :attr:`CalibrationFit.inprocess_latency_s` keeps the in-process part alone, which is
-what :mod:`calibration.validate` uses for the in-process engine (bandwidth ``inf``).
+embedded default) with a note. ``latency_s`` is the link's own latency (>= 0; a negative fit, as on
+emulated links, is stored as 0 with a note). The per-message software cost every transfer pays,
+in process or over a link (encode + decode of a header, allocations), is the serialization group's
+``t0``, exported as ``message_s`` (:attr:`CalibrationFit.inprocess_latency_s` is the same value,
+kept for the report). :mod:`calibration.validate` prices the in-process engine with ``latency_s = 0``.
 """
 
 from __future__ import annotations
@@ -86,6 +94,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIT_GROUPS",
+    "FIXED_COEFFICIENT",
     "FIXED_TERM",
     "GROUP_PHASES",
     "LINK_COEFFICIENTS",
@@ -113,10 +122,20 @@ FIT_GROUPS: tuple[str, ...] = tuple(GROUP_PHASES)
 LINK_COEFFICIENTS: tuple[str, ...] = ("latency_s", "link_efficiency", "message_overhead_bytes")
 #: Name of the fixed per-event term every group is fitted with.
 FIXED_TERM = "fixed_s"
+#: The model's coefficient each group's fixed per-event term is exported as.
+FIXED_COEFFICIENT: Mapping[str, str] = MappingProxyType({
+    "local_training": "train_s_per_visit",
+    "augmentation": "augment_s_per_client",
+    "augmentation_plan": "augment_plan_s",
+    "rescheduling": "reschedule_s_per_round",
+    "aggregation": "aggregate_s_per_round",
+    "serialization": "message_s",
+})
 
 #: Terms of each group's formula: (term name, unit). ``per_flop_s`` is 1/flops_per_s.
 _TERMS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
-    "local_training": (("per_flop_s", "s/FLOP"), ("step_overhead_s", "s"), ("step_s_per_param", "s/param")),
+    "local_training": (("per_flop_s", "s/FLOP"), ("train_s_per_sample", "s/sample"), ("step_overhead_s", "s"),
+                       ("step_s_per_param", "s/param")),
     "augmentation": (("augment_s_per_value", "s/value"),),
     "augmentation_plan": (("augment_plan_s_per_class", "s/class"),),
     "rescheduling": (("reschedule_s_per_step", "s/step"), ("kl_s_per_term", "s/term")),
@@ -142,7 +161,8 @@ def design_matrix(group: str, rows: pd.DataFrame) -> np.ndarray:
     """
     if group == "local_training":
         steps = _column(rows, "steps")
-        return np.column_stack([_column(rows, "flops"), steps, steps * _column(rows, "params")])
+        return np.column_stack([_column(rows, "flops"), _column(rows, "samples"), steps,
+                                steps * _column(rows, "params")])
     if group == "augmentation":
         return (_column(rows, "samples") * _column(rows, "sample_values"))[:, None]
     if group == "augmentation_plan":
@@ -420,7 +440,7 @@ class CalibrationFit:
             error = self.stderr.get(name)
             shown = ""
             if error is not None and math.isfinite(error):
-                shown = f" +/- {error:.3g} ({100 * error / value:.1f}%)"
+                shown = f" +/- {error:.3g}" + (f" ({100 * error / value:.1f}%)" if value > 0 else "")
             lines.append(f"    {name:<{width}}  {value:.4g} {unit}{shown}  [{self.fitted_from.get(name, '')}]")
         lines.append("  fit per group: formula + fixed per-event term t0 (R^2 on seconds; relative residuals)")
         lines.append(f"    {'group':<18} {'R^2':>7} {'spread':>7} {'rms':>8} {'t0':>10} {'t0/mean':>8} "
@@ -546,7 +566,7 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
     """
     import pandas as pd
 
-    from costmodel.calibration_file import COEFFICIENT_UNITS, default_calibration
+    from costmodel.calibration_file import COEFFICIENT_UNITS, NONNEGATIVE_COEFFICIENTS, default_calibration
 
     if not isinstance(trace, pd.DataFrame):
         raise must("trace", "be a DataFrame of trace rows", type(trace).__name__)
@@ -569,10 +589,11 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
             value, error = fit.values[column], fit.stderr[column]
             share = float(np.mean(regressors[:, column]) * value / mean_event)
             if value <= 0 or share < 1e-4:
+                may_be_zero = term in NONNEGATIVE_COEFFICIENTS
                 notes.append(f"{term} is indistinguishable from 0 in the {group} rows (it explains "
                              f"{100 * max(share, 0.0):.2g}% of the mean event)"
-                             + ("; stored as a tiny positive value." if value <= 0 else "."))
-                if value <= 0:
+                             + ("; stored as a tiny positive value." if value <= 0 and not may_be_zero else "."))
+                if value <= 0 and not may_be_zero:
                     value = max(1e-6 * _typical(group, trace, column), np.finfo(float).tiny)
                     error = float("nan")
             elif math.isfinite(error) and value < 2 * error:
@@ -586,22 +607,21 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
                 values[term] = value
                 errors[term] = error if math.isfinite(error) else None
                 origin[term] = phases
-    serialization = groups["serialization"]
-    inprocess = serialization.fixed_s
-    if inprocess <= 0:
-        inprocess = 1e-9
-        notes.append("the in-process per-message cost is indistinguishable from 0; stored as 1 ns.")
+        name = FIXED_COEFFICIENT[group]
+        values[name] = max(float(fit.fixed_s), 0.0)  # a fitted 0 is legitimate for a fixed cost
+        errors[name] = fit.stderr[-1] if math.isfinite(fit.stderr[-1]) else None
+        origin[name] = f"{phases} (fixed per-event term)"
+    inprocess = float(values["message_s"])
     fixed = {group: fit.fixed_s for group, fit in groups.items() if group != "serialization"}
 
     if communication is not None:
-        latency = float(communication.latency_s) + inprocess
-        if float(communication.latency_s) <= 0:
-            notes.append(f"the link latency was fitted as {communication.latency_s:.3g} s (<= 0, error "
-                         f"{communication.latency_s_stderr:.2g} s); latency_s is the in-process cost alone.")
-            latency = inprocess
+        latency = float(communication.latency_s)
+        if latency < 0:
+            notes.append(f"the link latency was fitted as {latency:.3g} s (< 0, error "
+                         f"{communication.latency_s_stderr:.2g} s); stored as 0.")
+            latency = 0.0
         values["latency_s"] = latency
-        errors["latency_s"] = float(math.hypot(communication.latency_s_stderr, serialization.stderr[-1]
-                                               if math.isfinite(serialization.stderr[-1]) else 0.0))
+        errors["latency_s"] = float(communication.latency_s_stderr)
         values["link_efficiency"] = min(1.0, float(communication.link_efficiency))
         errors["link_efficiency"] = float(communication.link_efficiency_stderr)
         overhead = float(communication.message_overhead_bytes)
@@ -610,7 +630,7 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
             overhead = 1.0
         values["message_overhead_bytes"] = overhead
         errors["message_overhead_bytes"] = float(communication.message_overhead_bytes_stderr)
-        origin.update(latency_s="link transfers (calibration.communication) + in-process per-message cost",
+        origin.update(latency_s="link transfers (calibration.communication)",
                       link_efficiency="link transfers (calibration.communication)",
                       message_overhead_bytes="link transfers (calibration.communication)")
     else:

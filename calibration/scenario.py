@@ -16,6 +16,8 @@ samples_per_client(_sd)  mean and (population) standard deviation of the clients
 params, F                the summary's ``params`` and ``train_flops_per_sample`` (as the engine counted)
 sample_values            the product of the summary's ``sample_shape``
 augmented_fraction, ...  the summary's ``augmented_fraction`` and ``removed_fraction`` (0 for FedAvg)
+augmented_fraction_sd    the (population) standard deviation over the clients that trained of
+                         ``effective/original - 1`` (:func:`augmented_fraction_spread`; 0 for FedAvg)
 bandwidths               ``inf``: the in-process engine has no link
 bytes_per_param, header  4 (float32) and 16 (the wire format's header)
 =======================  ===============================================================================
@@ -41,7 +43,7 @@ from costmodel.symbols import Scenario
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["client_sizes", "effective_sizes", "scenario_from_run"]
+__all__ = ["augmented_fraction_spread", "client_sizes", "effective_sizes", "scenario_from_run"]
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
@@ -81,8 +83,32 @@ def effective_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
     return visits.drop_duplicates("entity")["samples"].to_numpy(dtype=np.float64) / float(local_epochs)
 
 
-def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], trace: pd.DataFrame, *,
-                      spread: str = "original") -> Scenario:
+def augmented_fraction_spread(trace: pd.DataFrame, *, local_epochs: int) -> float:
+    """Spread across clients of each client's own net growth by the augmentation plan, from one run.
+
+    For every client with both a ``distribution_report`` row (its original size ``n_i``) and a
+    ``local_training`` row (``samples / E``: the size it trained on, ``m_i``), the net growth is
+    ``m_i/n_i - 1`` (= its augmented fraction minus its removed fraction); the result is the
+    population standard deviation of those, the model's ``augmented_fraction_sd``. Augmentation
+    falls on the clients holding the rare classes, so clients of equal original size end up with
+    unequal training loads; this is what the model needs to price the slowest mediator.
+    0 when the run has no distribution report (FedAvg) or fewer than two such clients.
+    """
+    reports = trace[trace["phase"] == "distribution_report"].drop_duplicates("entity")
+    visits = trace[trace["phase"] == "local_training"].drop_duplicates("entity")
+    if reports.empty or visits.empty:
+        return 0.0
+    original = reports.set_index("entity")["samples"].astype(np.float64)
+    trained = visits.set_index("entity")["samples"].astype(np.float64) / float(local_epochs)
+    both = original.index.intersection(trained.index)
+    both = both[original.loc[both].to_numpy() > 0]
+    if len(both) < 2:
+        return 0.0
+    growth = trained.loc[both].to_numpy() / original.loc[both].to_numpy() - 1.0
+    return float(np.std(growth))
+
+
+def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], trace: pd.DataFrame) -> Scenario:
     """The :class:`~costmodel.symbols.Scenario` of one measured in-process run (see the module docstring).
 
     Parameters
@@ -94,18 +120,8 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
         ``sample_shape`` (or ``sample_values``), ``num_classes``, and for Astraea
         ``augmented_fraction`` and ``removed_fraction``.
     trace : pandas.DataFrame
-        The run's trace rows (for the client sizes).
-    spread : ``"original"`` or ``"effective"``
-        ``"original"`` (the model's definition): ``samples_per_client_sd`` is the spread of the
-        original sizes, which the model scales by ``1 + a - r``. ``"effective"``: it is chosen so
-        that ``samples_per_client_sd*(1 + a - r)`` equals the spread of the sizes the clients
-        actually trained on (:func:`effective_sizes`). Augmentation falls on the clients that hold
-        the rare classes, so equal original sizes still give unequal training loads; the model
-        cannot see that from ``s_n``, and :mod:`calibration.validate` uses this variant to show
-        what an input for it would change.
+        The run's trace rows (for the client sizes and the spread of the augmented fraction).
     """
-    if spread not in ("original", "effective"):
-        raise InputError(f"'spread' must be 'original' or 'effective' (got {spread!r}).")
     sizes = client_sizes(trace, local_epochs=int(config["local_epochs"]))
     if "sample_values" in summary and summary["sample_values"] is not None:
         values = int(summary["sample_values"])
@@ -118,8 +134,7 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
 
     augmented, removed = fraction("augmented_fraction"), fraction("removed_fraction")
     sd = float(np.std(sizes))
-    if spread == "effective":
-        sd = float(np.std(effective_sizes(trace, local_epochs=int(config["local_epochs"])))) / (1 + augmented - removed)
+    spread = augmented_fraction_spread(trace, local_epochs=int(config["local_epochs"])) if augmented or removed else 0.0
     return Scenario(
         clients_total=int(config["clients"]),
         clients_per_round=int(config["clients_per_round"]),
@@ -137,6 +152,7 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
         train_flops_per_sample=float(summary["train_flops_per_sample"]),
         sample_values=values,
         augmented_fraction=augmented,
+        augmented_fraction_sd=spread,
         removed_fraction=removed,
         uplink_bits_per_s=math.inf,
         downlink_bits_per_s=math.inf,

@@ -18,7 +18,8 @@ Choices (the papers publish no cost measurements to copy a design from)
   the TPDS layout at width 1, 20 clients, 8 per round, mediators of 4, B = 10, three rounds, no
   evaluation, one torch thread: one device is one core), each for both algorithms: samples per
   client 50..400, batch size 5..50, model width 0.25..3 (5,863..574,157 parameters, two orders of
-  magnitude), clients per round 4..20 (20 with small, cheap clients), gamma 2..8, E_m 1..3, E 1..2,
+  magnitude), batch size 5 and 50 at the smallest and largest widths (and at cinic-shape width 2), so
+  the per-step cost of the parameters and the per-sample cost of the FLOPs are told apart, clients per round 4..20 (20 with small, cheap clients), gamma 2..8, E_m 1..3, E 1..2,
   classes (emnist-shape 47, cinic-shape 10, digits 10), imbalance (none, long-tail, half-normal;
   2 or 5 classes per client; lognormal client sizes), augmentation volume (TPDS plan: about 10%
   new samples, or 5% downsampled at tau_d = 1; ICCD plan with alpha = 1: 28..41%). Three rounds
@@ -165,13 +166,17 @@ def _base() -> RunConfig:
 def default_sweep() -> SweepDesign:
     """The calibration sweep: one factor at a time around a small base run, both algorithms.
 
-    See the module docstring for the ranges. 72 runs, about a minute on one core.
+    See the module docstring for the ranges. 84 runs, about 80 s on one core.
     """
     base = _base()
     varied = [base]
     varied += [replace(base, samples=s) for s in (1000, 4000, 8000)]                  # n = 50..400
     varied += [replace(base, batch_size=b) for b in (5, 25, 50)]
     varied += [replace(base, model_width=w) for w in (0.25, 0.5, 2.0, 3.0)]           # 5.9k..574k params
+    # batch size crossed with model size: with B fixed, a step's per-parameter cost and its
+    # samples' FLOPs grow together with the width and cannot be told apart
+    varied += [replace(base, model_width=w, batch_size=b) for w in (0.25, 3.0) for b in (5, 50)]
+    varied += [replace(base, dataset="cinic-shape", model_width=2.0, batch_size=b) for b in (5, 50)]
     varied += [replace(base, clients_per_round=c, gamma=min(4, c)) for c in (4, 12, 16)]
     varied += [replace(base, clients=24, clients_per_round=20, gamma=5, samples=600, model_width=0.5)]  # cheap visits
     varied += [replace(base, gamma=g) for g in (2, 8)]

@@ -11,7 +11,7 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
       "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str},
@@ -31,10 +31,17 @@ the problem: valid JSON object; ``schema_version`` equal to 1; every coefficient
 :data:`COEFFICIENT_UNITS` present with a finite numeric ``value`` obeying :data:`COEFFICIENT_RULES`, and
 no unknown one; units as declared; ``stderr`` null or a finite number >= 0.
 
-Coefficient rules: every value is finite and > 0, and ``link_efficiency`` is at most 1, the same rule
-``costmodel.symbols.check_coefficients`` applies when a prediction starts (the symbols are declared
-positive, which is what lets sympy simplify and solve). A fit that finds a term negligible should
-report a tiny positive value with its standard error, not zero.
+Coefficient rules: every value is finite; the marginal costs are > 0 (their symbols are declared
+positive, which is what lets sympy simplify and solve; a fit that finds one negligible reports a tiny
+positive value with its standard error, not zero); the fixed per-event costs and the link latency
+(:data:`NONNEGATIVE_COEFFICIENTS`) are >= 0, since a fitted 0 is legitimate there (an emulated link
+has no latency of its own); ``link_efficiency`` is in (0, 1]. ``costmodel.symbols.check_coefficients``
+applies the same rules when a prediction starts.
+
+Schema history: version 2 added the fixed per-event costs (``train_s_per_visit``,
+``augment_s_per_client``, ``augment_plan_s``, ``reschedule_s_per_round``, ``aggregate_s_per_round``,
+``message_s``) and the per-sample training cost ``train_s_per_sample``, and let them and
+``latency_s`` be 0. A version-1 file lacks them: re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ __all__ = [
     "Calibration",
     "DEFAULT_CALIBRATION_RESOURCE",
     "MACHINE_FIELDS",
+    "NONNEGATIVE_COEFFICIENTS",
     "VALIDATION_FIELDS",
     "check_coefficient",
     "default_calibration",
@@ -67,27 +75,42 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 1
+CALIBRATION_SCHEMA_VERSION = 2
 
 #: The fixed coefficient list (shared across the project) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
     "flops_per_s": "FLOP/s",
+    "train_s_per_sample": "s/sample",
     "step_overhead_s": "s",
     "step_s_per_param": "s/param",
+    "train_s_per_visit": "s",
     "augment_s_per_value": "s/value",
+    "augment_s_per_client": "s",
     "augment_plan_s_per_class": "s/class",
+    "augment_plan_s": "s",
     "kl_s_per_term": "s/term",
     "reschedule_s_per_step": "s/step",
+    "reschedule_s_per_round": "s",
     "aggregate_s_per_param": "s/param",
+    "aggregate_s_per_round": "s",
     "serialize_s_per_byte": "s/B",
+    "message_s": "s",
     "latency_s": "s",
     "link_efficiency": "1",
     "message_overhead_bytes": "B",
 })
 
+#: Coefficients that may be 0: the fixed per-event costs and the link latency (a fitted 0 is legitimate).
+NONNEGATIVE_COEFFICIENTS: tuple[str, ...] = (
+    "train_s_per_sample", "train_s_per_visit", "augment_s_per_client", "augment_plan_s",
+    "reschedule_s_per_round", "aggregate_s_per_round", "message_s", "latency_s",
+)
+
 #: (rule text, test) per coefficient; the rule text is what the error message says.
 COEFFICIENT_RULES: Mapping[str, tuple[str, Any]] = MappingProxyType({
     name: ("> 0", lambda v: v > 0) for name in COEFFICIENT_UNITS
+} | {
+    name: (">= 0", lambda v: v >= 0) for name in NONNEGATIVE_COEFFICIENTS
 } | {
     "link_efficiency": ("in (0, 1]", lambda v: 0 < v <= 1),
 })

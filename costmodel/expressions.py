@@ -101,10 +101,13 @@ __all__ = [
     "PHASE_SCOPE",
     "PhaseCost",
     "STORED_BYTES_PER_VALUE",
+    "aggregation_seconds",
+    "augmented_samples",
     "blom_z_values",
     "communication_seconds",
     "compute_seconds",
     "effective_samples",
+    "effective_samples_sd",
     "mediator_clients",
     "mediators",
     "model_message_bytes",
@@ -148,7 +151,7 @@ _E, _E_m, _gamma, _B, _R = (sym(x) for x in ("local_epochs", "mediator_epochs", 
                                               "rounds"))
 _P, _b_p, _h, _F, _V = (sym(x) for x in ("params", "bytes_per_param", "message_header_bytes",
                                           "train_flops_per_sample", "sample_values"))
-_a, _r = sym("augmented_fraction"), sym("removed_fraction")
+_a, _s_a, _r = sym("augmented_fraction"), sym("augmented_fraction_sd"), sym("removed_fraction")
 _b_up, _b_down, _b_srv = sym("uplink_bits_per_s"), sym("downlink_bits_per_s"), sym("server_bits_per_s")
 # Coefficients.
 _theta, _t_step, _t_param = sym("flops_per_s"), sym("step_overhead_s"), sym("step_s_per_param")
@@ -156,6 +159,9 @@ _t_aug, _t_plan, _t_kl, _t_greedy = (sym(x) for x in ("augment_s_per_value", "au
                                                        "kl_s_per_term", "reschedule_s_per_step"))
 _t_agg, _t_ser, _t_lat = sym("aggregate_s_per_param"), sym("serialize_s_per_byte"), sym("latency_s")
 _eta, _h_net = sym("link_efficiency"), sym("message_overhead_bytes")
+_t_samp, _t_visit, _t_msg = sym("train_s_per_sample"), sym("train_s_per_visit"), sym("message_s")
+_t_aug0, _t_plan0, _t_resch0, _t_agg0 = (sym(x) for x in ("augment_s_per_client", "augment_plan_s",
+                                                         "reschedule_s_per_round", "aggregate_s_per_round"))
 
 
 # --------------------------------------------------------------------------- order statistic
@@ -291,7 +297,7 @@ def report_message_bytes() -> sp.Expr:
 
 
 def transfer_seconds(message_bytes: sp.Expr, bandwidth_bits_per_s: sp.Expr) -> sp.Expr:
-    """Time to move one message: ``t_lat + t_ser*W + 8*(W + h_net)/(eta*b)``.
+    """Time to move one message: ``t_msg + t_lat + t_ser*W + 8*(W + h_net)/(eta*b)``.
 
     Parameters
     ----------
@@ -300,7 +306,8 @@ def transfer_seconds(message_bytes: sp.Expr, bandwidth_bits_per_s: sp.Expr) -> s
     bandwidth_bits_per_s : sympy.Expr
         ``b``, the link's nominal bandwidth; ``sympy.oo`` for an in-process transfer.
     """
-    return _t_lat + _t_ser * message_bytes + 8 * (message_bytes + _h_net) / (_eta * bandwidth_bits_per_s)
+    return (_t_msg + _t_lat + _t_ser * message_bytes
+            + 8 * (message_bytes + _h_net) / (_eta * bandwidth_bits_per_s))
 
 
 def shared_bandwidth(link_bits_per_s: sp.Expr, concurrent: sp.Expr) -> sp.Expr:
@@ -324,21 +331,38 @@ def effective_samples() -> sp.Expr:
     return _n * (1 + _a - _r)
 
 
+def effective_samples_sd() -> sp.Expr:
+    """Spread across clients of the samples an Astraea client trains on:
+    ``s_n*(1 + a - r) + n*s_a`` (see the module docstring for why a sum, not a root of squares)."""
+    return _s_n * (1 + _a - _r) + _n * _s_a
+
+
+def augmented_samples() -> sp.Expr:
+    """Samples the slowest of the N clients augments: ``n*a + (s_n*a + n*s_a)*z_N``."""
+    return _n * _a + (_s_n * _a + _n * _s_a) * BlomZ(_N)
+
+
+def aggregation_seconds(models: sp.Expr) -> sp.Expr:
+    """Weighted average of ``m`` models at the server: ``t_agg0 + t_agg*P*m``."""
+    return _t_agg0 + _t_agg * _P * models
+
+
 def training_seconds(samples: sp.Expr) -> sp.Expr:
     """One client visit of E local epochs on ``m`` samples:
-    ``E*m*F/theta + E*ceiling(m/B)*(t_step + P*t_param)``."""
-    return _E * samples * _F / _theta + _E * sp.ceiling(samples / _B) * (_t_step + _P * _t_param)
+    ``t_visit + E*m*(t_samp + F/theta) + E*ceiling(m/B)*(t_step + P*t_param)``."""
+    return (_t_visit + _E * samples * (_t_samp + _F / _theta)
+            + _E * sp.ceiling(samples / _B) * (_t_step + _P * _t_param))
 
 
 def training_seconds_per_sample() -> sp.Expr:
     """Slope of client training time in its sample count (ceiling relaxed):
-    ``s = E*F/theta + E*(t_step + P*t_param)/B``."""
-    return _E * _F / _theta + _E * (_t_step + _P * _t_param) / _B
+    ``s = E*(t_samp + F/theta) + E*(t_step + P*t_param)/B``."""
+    return _E * (_t_samp + _F / _theta) + _E * (_t_step + _P * _t_param) / _B
 
 
 def rescheduling_seconds() -> sp.Expr:
-    """Greedy mediator formation over c clients: ``t_greedy*c + t_KL*K*c*(c + 1)/2``."""
-    return _t_greedy * _c + _t_kl * _K * _c * (_c + 1) / 2
+    """Greedy mediator formation over c clients: ``t_resch0 + t_greedy*c + t_KL*K*c*(c + 1)/2``."""
+    return _t_resch0 + _t_greedy * _c + _t_kl * _K * _c * (_c + 1) / 2
 
 
 def storage_bytes_per_client() -> sp.Expr:
@@ -399,7 +423,7 @@ def _parts(algorithm: str) -> _Parts:
             rescheduling=sp.S.Zero,
             broadcast=sp.S.Zero,
             mediator_upload=sp.S.Zero,
-            aggregation=_t_agg * _P * _c,
+            aggregation=aggregation_seconds(_c),
         )
     m, g = mediators(), mediator_clients()
     in_server = transfer_seconds(w, sp.oo)
@@ -408,11 +432,11 @@ def _parts(algorithm: str) -> _Parts:
         upload=transfer_seconds(w, shared_bandwidth(_b_up, m)),
         chain=_E_m * g,
         train=training_seconds(effective_samples()),
-        straggler=_E_m * sp.sqrt(g) * slope * _s_n * (1 + _a - _r) * BlomZ(m),
+        straggler=_E_m * sp.sqrt(g) * slope * effective_samples_sd() * BlomZ(m),
         rescheduling=rescheduling_seconds(),
         broadcast=in_server,
         mediator_upload=in_server,
-        aggregation=_t_agg * _P * m,
+        aggregation=aggregation_seconds(m),
     )
 
 
@@ -432,8 +456,8 @@ def _phase_costs(algorithm: str) -> Mapping[str, PhaseCost]:
             "distribution_report": PhaseCost(
                 transfer_seconds(report_message_bytes(), shared_bandwidth(_b_up, _N)),
                 _N * report_message_bytes(), zero),
-            "augmentation_plan": PhaseCost(_t_plan * _K, zero, zero),
-            "augmentation": PhaseCost(_t_aug * _V * _a * (_n + _s_n * BlomZ(_N)), zero, zero),
+            "augmentation_plan": PhaseCost(_t_plan0 + _t_plan * _K, zero, zero),
+            "augmentation": PhaseCost(_t_aug0 + _t_aug * _V * augmented_samples(), zero, zero),
         }
     else:
         visits, samples, m = _c, _n, zero

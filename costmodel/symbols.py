@@ -37,6 +37,11 @@ Choices where the papers are silent
 * ``augmented_fraction`` defaults to the TPDS-reported storage growth for EMNIST at
   tau_d = 3.5 (81.8% more data); the CINIC-10 preset uses 103.8%. Compute it from a class
   histogram with :mod:`costmodel.augmentation_volume` for any other data.
+* ``augmented_fraction_sd`` (the spread across clients of each client's own augmented fraction)
+  defaults to 0 in both presets: the papers give only the global volume. It is not small in
+  practice: augmentation lands on the clients that hold the rare classes, so clients of equal
+  original size train on unequal amounts of data; :mod:`calibration.scenario` measures it from a
+  run's per-client counts (the held-out runs have 0.1 to 0.6).
 * ``rounds`` defaults to 100, an arbitrary horizon for totals.
 * Bandwidths default to 10 Mbit/s client uplink, 20 Mbit/s client downlink and a 1 Gbit/s server
   link. ``math.inf`` is allowed and means an in-process transfer: the network term vanishes and
@@ -138,9 +143,11 @@ def _input(name: str, symbol: str, unit: str, meaning: str, default: float, *, i
                     maximum_inclusive=maximum_inclusive, allow_inf=allow_inf)
 
 
-def _coefficient(name: str, symbol: str, unit: str, meaning: str, *, maximum: float | None = None) -> Quantity:
-    return Quantity(name=name, symbol=sp.Symbol(symbol, positive=True), unit=unit, meaning=meaning,
-                    kind="coefficient", maximum=maximum)
+def _coefficient(name: str, symbol: str, unit: str, meaning: str, *, maximum: float | None = None,
+                 nonnegative: bool = False) -> Quantity:
+    assumptions = {"nonnegative": True} if nonnegative else {"positive": True}
+    return Quantity(name=name, symbol=sp.Symbol(symbol, **assumptions), unit=unit, meaning=meaning,
+                    kind="coefficient", maximum=maximum, minimum_inclusive=nonnegative)
 
 
 #: EMNIST CNN (TPDS): parameters and training FLOPs per sample (see the module docstring).
@@ -182,6 +189,9 @@ _INPUT_LIST: tuple[Quantity, ...] = (
            784, integer=True, minimum=1, minimum_inclusive=True),
     _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
            0.818, minimum=0, minimum_inclusive=True, nonnegative=True),
+    _input("augmented_fraction_sd", "s_a", "1",
+           "standard deviation across clients of the per-client augmented fraction",
+           0.0, minimum=0, minimum_inclusive=True, nonnegative=True),
     _input("removed_fraction", "r", "1", "samples dropped by downsampling per original sample",
            0.0, minimum=0, minimum_inclusive=True, maximum=1, maximum_inclusive=False, nonnegative=True),
     _input("uplink_bits_per_s", "b_up", "bit/s", "client uplink bandwidth (inf: in-process)",
@@ -194,15 +204,27 @@ _INPUT_LIST: tuple[Quantity, ...] = (
 
 _COEFFICIENT_LIST: tuple[Quantity, ...] = (
     _coefficient("flops_per_s", "theta", "FLOP/s", "effective training throughput"),
+    _coefficient("train_s_per_sample", "t_samp", "s/sample",
+                 "seconds per training sample beyond its FLOPs (per-sample kernel overhead)", nonnegative=True),
     _coefficient("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step"),
     _coefficient("step_s_per_param", "t_param", "s/param", "seconds per optimizer step per parameter"),
+    _coefficient("train_s_per_visit", "t_visit", "s", "fixed seconds per client visit (load, optimizer state)",
+                 nonnegative=True),
     _coefficient("augment_s_per_value", "t_aug", "s/value", "seconds per augmented value"),
+    _coefficient("augment_s_per_client", "t_aug0", "s", "fixed seconds of one client's augmentation",
+                 nonnegative=True),
     _coefficient("augment_plan_s_per_class", "t_plan", "s/class", "seconds per class to plan augmentation"),
+    _coefficient("augment_plan_s", "t_plan0", "s", "fixed seconds of the augmentation plan", nonnegative=True),
     _coefficient("kl_s_per_term", "t_KL", "s/term", "seconds per KL term (candidate client x class)"),
     _coefficient("reschedule_s_per_step", "t_greedy", "s/step", "seconds per greedy rescheduling step"),
+    _coefficient("reschedule_s_per_round", "t_resch0", "s", "fixed seconds of one round's rescheduling",
+                 nonnegative=True),
     _coefficient("aggregate_s_per_param", "t_agg", "s/param", "seconds per parameter per averaged model"),
+    _coefficient("aggregate_s_per_round", "t_agg0", "s", "fixed seconds of one aggregation", nonnegative=True),
     _coefficient("serialize_s_per_byte", "t_ser", "s/B", "(de)serialization seconds per message byte"),
-    _coefficient("latency_s", "t_lat", "s", "per-message latency"),
+    _coefficient("message_s", "t_msg", "s", "per-message software cost (encode/decode of a header, calls)",
+                 nonnegative=True),
+    _coefficient("latency_s", "t_lat", "s", "per-message link latency (0 in process)", nonnegative=True),
     _coefficient("link_efficiency", "eta", "1", "fraction of nominal bandwidth achieved", maximum=1.0),
     _coefficient("message_overhead_bytes", "h_net", "B", "bytes per message beyond the payload (TCP/IP, framing)"),
 )
@@ -311,8 +333,10 @@ def _first(values: Any) -> Any:
 def check_coefficients(coefficients: Mapping[str, float]) -> dict[str, float]:
     """Return the model's coefficients as floats, checked; extra keys are ignored.
 
-    Every name of :data:`COEFFICIENTS` is required and must be a finite number > 0
-    (``link_efficiency`` also <= 1).
+    Every name of :data:`COEFFICIENTS` is required and must be a finite number > 0, or >= 0 for
+    the fixed costs (``train_s_per_sample``, ``train_s_per_visit``, ``augment_s_per_client``,
+    ``augment_plan_s``, ``reschedule_s_per_round``, ``aggregate_s_per_round``, ``message_s``) and
+    ``latency_s``, where a fitted 0 is legitimate (``link_efficiency`` also <= 1).
 
     Raises
     ------
@@ -375,6 +399,7 @@ class Scenario:
     train_flops_per_sample: float = _default("train_flops_per_sample")
     sample_values: int = _default("sample_values")
     augmented_fraction: float = _default("augmented_fraction")
+    augmented_fraction_sd: float = _default("augmented_fraction_sd")
     removed_fraction: float = _default("removed_fraction")
     uplink_bits_per_s: float = _default("uplink_bits_per_s")
     downlink_bits_per_s: float = _default("downlink_bits_per_s")
@@ -394,7 +419,8 @@ class Scenario:
         base = dict(clients_total=500, clients_per_round=50, classes=47, samples_per_client=112_800 / 500,
                     mediator_size=10, batch_size=10, local_epochs=1, mediator_epochs=1, params=EMNIST_PARAMS,
                     train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), sample_values=784,
-                    augmented_fraction=0.818, removed_fraction=0.0)
+                    augmented_fraction=0.818, augmented_fraction_sd=0.0,
+                    removed_fraction=0.0)
         return cls(**{**base, **changes})
 
     @classmethod
@@ -405,7 +431,8 @@ class Scenario:
         base = dict(clients_total=100, clients_per_round=20, classes=10, samples_per_client=90_000 / 100,
                     mediator_size=4, batch_size=50, local_epochs=1, mediator_epochs=1, params=CINIC10_PARAMS,
                     train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), sample_values=3072,
-                    augmented_fraction=1.038, removed_fraction=0.0)
+                    augmented_fraction=1.038, augmented_fraction_sd=0.0,
+                    removed_fraction=0.0)
         return cls(**{**base, **changes})
 
     def replace(self, **changes: Any) -> Scenario:

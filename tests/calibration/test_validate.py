@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from calibration.scenario import client_sizes, effective_sizes, scenario_from_run
+from calibration.scenario import augmented_fraction_spread, client_sizes, scenario_from_run
 from calibration.sweep import SweepDesign, default_sweep, load_runs, run_sweep
 from calibration.validate import (
+    OTHER_ARCHITECTURES,
     TABLE_COLUMNS,
     compare_runs,
     heldout_design,
@@ -59,12 +60,15 @@ def test_scenario_of_a_run_takes_the_clients_original_sizes(tiny_runs):
     assert scenario.augmented_fraction == pytest.approx(row["augmented_fraction"])
     assert math.isinf(scenario.uplink_bits_per_s) and math.isinf(scenario.server_bits_per_s)
 
-    effective = scenario_from_run(config, summary, rows, spread="effective")
-    trained = effective_sizes(rows, local_epochs=1)
-    factor = 1 + scenario.augmented_fraction - scenario.removed_fraction
-    assert effective.samples_per_client_sd * factor == pytest.approx(trained.std())
-    with pytest.raises(InputError, match="'spread' must be 'original' or 'effective'"):
-        scenario_from_run(config, summary, rows, spread="both")
+    # the spread of each client's own growth (trained/original - 1), by client
+    reported = rows[rows["phase"] == "distribution_report"].set_index("entity")["samples"]
+    trained = rows[rows["phase"] == "local_training"].drop_duplicates("entity").set_index("entity")["samples"]
+    growth = (trained / reported.loc[trained.index]).to_numpy() - 1.0
+    assert 4 <= len(growth) <= 6 and growth.std() > 0             # the clients that trained, unequally
+    assert scenario.augmented_fraction_sd == pytest.approx(np.std(growth))
+    assert augmented_fraction_spread(rows, local_epochs=1) == scenario.augmented_fraction_sd
+    fedavg = runs[runs["algorithm"] == "fedavg"].iloc[0]
+    assert augmented_fraction_spread(trace[trace["run_id"] == fedavg["run_id"]], local_epochs=1) == 0.0
 
 
 def test_fedavg_client_sizes_come_from_its_visits():
@@ -114,16 +118,33 @@ def test_every_compared_phase_has_one_point_per_run(tiny_runs):
     visits = trace[(trace["phase"] == "local_training")].groupby("run_id")["duration_s"].mean()
     measured = points[points["phase"] == "local_training"].set_index("run_id")["measured"]
     assert measured.to_dict() == pytest.approx(visits.to_dict())
-    # the provisional default has no in-process per-message cost: the table says so
-    assert any("in-process" in note for note in notes)
+    # in process there is no link: a message costs message_s + serialize_s_per_byte*W, no latency_s
+    calibration = default_calibration()
+    k = calibration.coefficients
+    astraea = runs[runs["algorithm"] == "astraea"].iloc[0]
+    broadcast = points[(points["phase"] == "model_broadcast") & (points["run_id"] == astraea["run_id"])]
+    expected = k["message_s"] + k["serialize_s_per_byte"] * (16 + 4 * astraea["params"])
+    assert broadcast["predicted"].iloc[0] == pytest.approx(expected, rel=1e-12)
+    assert notes == []
 
 
 def _points(phase, measured, predicted, config=None):
     n = len(measured)
     return pd.DataFrame({"run_id": [f"r{i}" for i in range(n)], "config_key": config or ["a"] * n,
                          "algorithm": ["astraea"] * n, "phase": [phase] * n, "events": [1] * n,
-                         "measured": measured, "predicted": predicted, "predicted_proposed": measured,
+                         "measured": measured, "predicted": predicted,
                          "unit": ["B" if phase.endswith("bytes") else "s"] * n})
+
+
+def test_another_architecture_gets_its_own_labelled_rows_after_its_phase():
+    points = pd.concat([_points("round", [1.0, 1.0], [1.05, 1.05]),
+                        _points("round (keras-cifar)", [1.0, 1.0], [1.5, 1.5]),
+                        _points("local_training", [1.0, 1.0], [1.0, 1.0])])
+    table = summarize(points)
+    assert list(table["phase"]) == ["local_training", "round", "round (keras-cifar)"]
+    assert table.set_index("phase").loc["round (keras-cifar)", "mape_percent"] == pytest.approx(50.0)
+    assert table.set_index("phase").loc["round (keras-cifar)", "target_percent"] == 10.0
+    assert "keras-cifar" in OTHER_ARCHITECTURES
 
 
 def test_table_arithmetic_and_verdicts():
@@ -132,7 +153,7 @@ def test_table_arithmetic_and_verdicts():
     assert table["mape_percent"] == pytest.approx(20.0)
     assert table["max_ape_percent"] == pytest.approx(30.0)
     assert table["noise_percent"] == pytest.approx(100 * np.std([1.0, 1.1], ddof=1) / 1.05)
-    assert table["verdict"] == "fail: above target" and table["mape_proposed_percent"] == 0.0
+    assert table["verdict"] == "fail: above target"
 
     within = summarize(_points("local_training", [1.0, 1.1], [1.05, 1.155])).iloc[0]      # 5%, noise 6.7%
     assert within["verdict"] == "pass"

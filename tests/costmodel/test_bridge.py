@@ -22,6 +22,9 @@ COEFFS = {
     "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
+    # the fixed per-event costs (schema 2) at 0: the expectations below predate them
+    "train_s_per_sample": 0.0, "train_s_per_visit": 0.0, "augment_s_per_client": 0.0, "augment_plan_s": 0.0,
+    "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
 }
 DEFAULTS = {name: float(q.default) for name, q in INPUTS.items()}
 
@@ -96,7 +99,8 @@ def test_infinite_bandwidth_is_an_in_process_transfer() -> None:
     w = ex.model_message_bytes()
     function = numeric_function(ex.transfer_seconds(w, sym("uplink_bits_per_s")))
     values = DEFAULTS | COEFFS | {"uplink_bits_per_s": math.inf}
-    expected = COEFFS["latency_s"] + COEFFS["serialize_s_per_byte"] * (16 + 4 * DEFAULTS["params"])
+    expected = (COEFFS["message_s"] + COEFFS["latency_s"]
+                + COEFFS["serialize_s_per_byte"] * (16 + 4 * DEFAULTS["params"]))
     assert float(function(values)) == pytest.approx(expected, rel=1e-15)
 
 
@@ -107,7 +111,7 @@ _INPUT_POINTS = st.fixed_dictionaries({
     "mediator_epochs": st.integers(1, 10), "mediator_size": st.integers(1, 50), "batch_size": st.integers(1, 256),
     "rounds": st.integers(1, 5000), "params": st.integers(1, 100_000_000), "bytes_per_param": st.sampled_from([1, 2, 4]),
     "message_header_bytes": st.floats(0, 128), "train_flops_per_sample": st.floats(1e2, 1e10),
-    "sample_values": st.integers(1, 10_000), "augmented_fraction": st.floats(0, 5),
+    "sample_values": st.integers(1, 10_000), "augmented_fraction": st.floats(0, 5), "augmented_fraction_sd": st.floats(0, 2),
     "removed_fraction": st.floats(0, 0.99), "uplink_bits_per_s": st.floats(1e3, 1e11),
     "downlink_bits_per_s": st.floats(1e3, 1e11), "server_bits_per_s": st.floats(1e5, 1e12),
 })

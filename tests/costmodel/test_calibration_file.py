@@ -12,6 +12,7 @@ import pytest
 
 from costmodel.calibration_file import (
     CALIBRATION_SCHEMA_VERSION,
+    NONNEGATIVE_COEFFICIENTS,
     COEFFICIENT_UNITS,
     Calibration,
     default_calibration,
@@ -21,9 +22,10 @@ from costmodel.calibration_file import (
 from costmodel.errors import InputError
 
 FIXED_NAMES = [
-    "flops_per_s", "step_overhead_s", "step_s_per_param", "augment_s_per_value", "augment_plan_s_per_class",
-    "kl_s_per_term", "reschedule_s_per_step", "aggregate_s_per_param", "serialize_s_per_byte", "latency_s",
-    "link_efficiency", "message_overhead_bytes",
+    "flops_per_s", "train_s_per_sample", "step_overhead_s", "step_s_per_param", "train_s_per_visit",
+    "augment_s_per_value", "augment_s_per_client", "augment_plan_s_per_class", "augment_plan_s", "kl_s_per_term",
+    "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param", "aggregate_s_per_round",
+    "serialize_s_per_byte", "message_s", "latency_s", "link_efficiency", "message_overhead_bytes",
 ]
 
 
@@ -39,14 +41,15 @@ def _write(tmp_path: Path, document: object, *, raw: str | None = None) -> Path:
 
 def test_coefficient_list_is_the_fixed_project_list() -> None:
     assert list(COEFFICIENT_UNITS) == FIXED_NAMES
-    assert CALIBRATION_SCHEMA_VERSION == 1
+    assert CALIBRATION_SCHEMA_VERSION == 2
 
 
 def test_embedded_default_loads_and_is_complete() -> None:
     calibration = load_calibration()
     assert calibration is default_calibration()
     assert list(calibration.coefficients) == FIXED_NAMES
-    assert all(math.isfinite(v) and v > 0 for v in calibration.coefficients.values())
+    assert all(math.isfinite(v) and (v >= 0 if name in NONNEGATIVE_COEFFICIENTS else v > 0)
+               for name, v in calibration.coefficients.items())
     assert 0 < calibration.coefficients["link_efficiency"] <= 1
     # A single CPU thread trains somewhere between 1 GFLOP/s and 1 TFLOP/s; anything else is a unit slip.
     assert 1e9 < calibration.coefficients["flops_per_s"] < 1e12
@@ -58,7 +61,7 @@ def test_embedded_default_loads_and_is_complete() -> None:
 def test_embedded_default_file_is_itself_valid_json_with_schema() -> None:
     text = (Path(__file__).parents[2] / "costmodel" / "data" / "default_calibration.json").read_text()
     document = json.loads(text)
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     assert {entry["unit"] for entry in document["coefficients"].values()} <= set(COEFFICIENT_UNITS.values())
 
 
@@ -96,7 +99,8 @@ def test_with_overrides_returns_new_calibration_and_marks_the_override() -> None
     ("overrides", "message"),
     [
         ({"warp_speed": 1.0}, "'warp_speed' must be a coefficient name, one of flops_per_s, "),
-        ({"latency_s": -1.0}, "'latency_s' must be > 0 (got -1.0)."),
+        ({"latency_s": -1.0}, "'latency_s' must be >= 0 (got -1.0)."),
+        ({"message_s": -1e-6}, "'message_s' must be >= 0 (got -1e-06)."),
         ({"kl_s_per_term": 0}, "'kl_s_per_term' must be > 0 (got 0)."),
         ({"flops_per_s": 0.0}, "'flops_per_s' must be > 0 (got 0.0)."),
         ({"link_efficiency": 1.5}, "'link_efficiency' must be in (0, 1] (got 1.5)."),
@@ -136,11 +140,11 @@ _DELETE = object()
 @pytest.mark.parametrize(
     ("path", "value", "problem"),
     [
-        (("schema_version",), 2, "must have schema_version 1 (got 2)."),
-        (("schema_version",), _DELETE, "must have schema_version 1 (got None)."),
+        (("schema_version",), 1, "must have schema_version 2 (got 1)."),
+        (("schema_version",), _DELETE, "must have schema_version 2 (got None)."),
         (("coefficients", "kl_s_per_term"), _DELETE, "lacks coefficient kl_s_per_term."),
         (("coefficients", "warp"), {"value": 1.0, "unit": "s"}, "has unknown coefficient warp."),
-        (("coefficients", "latency_s", "value"), -0.001, "must give latency_s a value > 0 (got -0.001)."),
+        (("coefficients", "latency_s", "value"), -0.001, "must give latency_s a value >= 0 (got -0.001)."),
         (("coefficients", "latency_s", "value"), "1 ms", "must give latency_s a finite numeric value (got '1 ms')."),
         (("coefficients", "latency_s", "value"), True, "must give latency_s a finite numeric value (got True)."),
         (("coefficients", "flops_per_s", "value"), 0, "must give flops_per_s a value > 0 (got 0)."),

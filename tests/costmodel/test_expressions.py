@@ -32,6 +32,8 @@ COEFFS = {
     "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
+    "train_s_per_sample": 7.0e-6, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
+    "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.7e-4, "aggregate_s_per_round": 5.0e-5, "message_s": 3.0e-6,
 }
 
 
@@ -61,7 +63,8 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
         sym("samples_per_client_sd"): 0, sym("augmented_fraction"): 0, sym("removed_fraction"): 0,
         sym("latency_s"): 0, sym("serialize_s_per_byte"): 0, sym("uplink_bits_per_s"): sp.oo,
         sym("downlink_bits_per_s"): sp.oo, sym("server_bits_per_s"): sp.oo, sym("reschedule_s_per_step"): 0,
-        sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0,
+        sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
+        sym("message_s"): 0, sym("reschedule_s_per_round"): 0, sym("aggregate_s_per_round"): 0,
     }
     ratio = (ex.round_seconds("astraea") / ex.round_seconds("fedavg")).subs(ideal).subs(c, gamma + d)
     assert sp.simplify(ratio - ex.paper_time_ratio()) == 0
@@ -76,18 +79,19 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     w = v["message_header_bytes"] + v["params"] * v["bytes_per_param"]
 
     def transfer(bits: float) -> float:
-        return k["latency_s"] + k["serialize_s_per_byte"] * w + 8 * (w + k["message_overhead_bytes"]) / (
-            k["link_efficiency"] * bits)
+        return (k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
+                + 8 * (w + k["message_overhead_bytes"]) / (k["link_efficiency"] * bits))
 
     share = v["server_bits_per_s"] / v["clients_per_round"]
     step = k["step_overhead_s"] + v["params"] * k["step_s_per_param"]
-    train = v["local_epochs"] * (v["samples_per_client"] * v["train_flops_per_sample"] / k["flops_per_s"]
-                                 + math.ceil(v["samples_per_client"] / v["batch_size"]) * step)
-    slope = v["local_epochs"] * (v["train_flops_per_sample"] / k["flops_per_s"] + step / v["batch_size"])
+    per_sample = k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
+    train = k["train_s_per_visit"] + v["local_epochs"] * (v["samples_per_client"] * per_sample
+                                                          + math.ceil(v["samples_per_client"] / v["batch_size"]) * step)
+    slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((v["clients_per_round"] - 0.375) / (v["clients_per_round"] + 0.25))
     return (transfer(min(v["downlink_bits_per_s"], share)) + train + slope * v["samples_per_client_sd"] * z
             + transfer(min(v["uplink_bits_per_s"], share))
-            + k["aggregate_s_per_param"] * v["params"] * v["clients_per_round"])
+            + k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * v["clients_per_round"])
 
 
 def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
@@ -96,30 +100,34 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     g = min(v["mediator_size"], v["clients_per_round"])
 
     def transfer(bits: float) -> float:
-        return k["latency_s"] + k["serialize_s_per_byte"] * w + 8 * (w + k["message_overhead_bytes"]) / (
-            k["link_efficiency"] * bits)
+        return (k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
+                + 8 * (w + k["message_overhead_bytes"]) / (k["link_efficiency"] * bits))
 
     share = v["server_bits_per_s"] / mediators
     growth = 1 + v["augmented_fraction"] - v["removed_fraction"]
     n_eff = v["samples_per_client"] * growth
     step = k["step_overhead_s"] + v["params"] * k["step_s_per_param"]
-    train = v["local_epochs"] * (n_eff * v["train_flops_per_sample"] / k["flops_per_s"]
-                                 + math.ceil(n_eff / v["batch_size"]) * step)
-    slope = v["local_epochs"] * (v["train_flops_per_sample"] / k["flops_per_s"] + step / v["batch_size"])
+    per_sample = k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
+    train = k["train_s_per_visit"] + v["local_epochs"] * (n_eff * per_sample
+                                                          + math.ceil(n_eff / v["batch_size"]) * step)
+    slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((mediators - 0.375) / (mediators + 0.25))
     c_ = v["clients_per_round"]
-    resched = k["reschedule_s_per_step"] * c_ + k["kl_s_per_term"] * v["classes"] * c_ * (c_ + 1) / 2
-    in_server = k["latency_s"] + k["serialize_s_per_byte"] * w
+    resched = k["reschedule_s_per_round"] + k["reschedule_s_per_step"] * c_ + k["kl_s_per_term"] * v["classes"] * c_ * (c_ + 1) / 2
+    in_server = k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
     chain = v["mediator_epochs"] * g * (transfer(min(v["downlink_bits_per_s"], share)) + train
                                         + transfer(min(v["uplink_bits_per_s"], share)))
-    straggler = v["mediator_epochs"] * math.sqrt(g) * slope * v["samples_per_client_sd"] * growth * z
-    return resched + in_server + chain + straggler + in_server + k["aggregate_s_per_param"] * v["params"] * mediators
+    # spreads of original size and of augmented fraction added (the model's documented upper bound)
+    spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
+    straggler = v["mediator_epochs"] * math.sqrt(g) * slope * spread * z
+    aggregation = k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * mediators
+    return resched + in_server + chain + straggler + in_server + aggregation
 
 
 HAND_CASES = [
     # c not a multiple of gamma, server link binding for FedAvg only, heterogeneous clients, E_m = 2.
     dict(clients_per_round=23, mediator_size=5, mediator_epochs=2, samples_per_client=333.0,
-         samples_per_client_sd=40.0, server_bits_per_s=1.0e8, uplink_bits_per_s=1.0e7, downlink_bits_per_s=3.0e7),
+         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, server_bits_per_s=1.0e8, uplink_bits_per_s=1.0e7, downlink_bits_per_s=3.0e7),
     # c < gamma: one mediator of c clients; the server link binds nothing.
     dict(clients_per_round=3, mediator_size=10, mediator_epochs=1, samples_per_client=50.0,
          samples_per_client_sd=0.0, server_bits_per_s=1.0e10, uplink_bits_per_s=1.0e6, downlink_bits_per_s=1.0e6),
@@ -160,9 +168,9 @@ def test_training_flops_count_every_visit_and_augmented_sample() -> None:
     assert sp.simplify(ex.phase_costs("fedavg")["local_training"].flops - c * e * n * f) == 0
 
 
-def test_in_process_transfer_keeps_latency_and_serialization_only() -> None:
+def test_in_process_transfer_keeps_message_cost_latency_and_serialization_only() -> None:
     seconds = ex.transfer_seconds(W, sp.oo)
-    assert sp.simplify(seconds - (sym("latency_s") + sym("serialize_s_per_byte") * W)) == 0
+    assert sp.simplify(seconds - (sym("message_s") + sym("latency_s") + sym("serialize_s_per_byte") * W)) == 0
     broadcast = ex.phase_costs("astraea")["model_broadcast"].seconds
     assert sp.simplify(broadcast - seconds) == 0
 
@@ -221,7 +229,7 @@ _VALUE_STRATEGY = {
     "mediator_epochs": st.integers(1, 5), "mediator_size": st.integers(1, 30), "batch_size": st.integers(1, 64),
     "rounds": st.integers(1, 1000), "params": st.integers(1, 10_000_000), "bytes_per_param": st.sampled_from([2, 4]),
     "message_header_bytes": st.floats(0, 64), "train_flops_per_sample": st.floats(1e3, 1e9),
-    "sample_values": st.integers(1, 4000), "augmented_fraction": st.floats(0, 3),
+    "sample_values": st.integers(1, 4000), "augmented_fraction": st.floats(0, 3), "augmented_fraction_sd": st.floats(0, 1),
     "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
     "downlink_bits_per_s": st.floats(1e5, 1e10), "server_bits_per_s": st.floats(1e6, 1e11),
 }
@@ -267,7 +275,8 @@ def test_overhead_categories_have_their_documented_content() -> None:
     assert round_parts["data_augmentation"].seconds == 0
     assert sp.simplify(round_parts["training_compute"].seconds - (e_m * t_a - t_f)) == 0
     coordination = ((g - 1) * e_m * t_a + ex.rescheduling_seconds()
-                    + e_m * sp.sqrt(g) * slope * s_n * (1 + a - r) * ex.BlomZ(m) - slope * s_n * ex.BlomZ(c)
+                    + e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd")) * ex.BlomZ(m)
+                    - slope * s_n * ex.BlomZ(c)
                     + sym("aggregate_s_per_param") * sym("params") * (m - c))
     assert sp.expand(round_parts["coordination"].seconds - coordination) == 0
     setup_parts = ex.overhead("setup")

@@ -20,6 +20,9 @@ COEFFS = {
     "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
+    # the fixed per-event costs (schema 2) at 0: the expectations below predate them
+    "train_s_per_sample": 0.0, "train_s_per_visit": 0.0, "augment_s_per_client": 0.0, "augment_plan_s": 0.0,
+    "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
 }
 SCENARIOS = [Scenario.emnist(samples_per_client_sd=40.0), Scenario.cinic10(mediator_epochs=3),
              Scenario.emnist(clients_per_round=7, mediator_size=10, uplink_bits_per_s=float("inf"))]
@@ -147,8 +150,8 @@ def test_bad_coefficients_and_grids_raise_input_errors() -> None:
     del partial["kl_s_per_term"]
     with pytest.raises(InputError, match=r"^'kl_s_per_term' must be given"):
         predict_overhead(Scenario(), partial)
-    with pytest.raises(InputError, match=r"^'latency_s' must be > 0 \(got 0\.0\)\.$"):
-        predict_phases(Scenario(), COEFFS | {"latency_s": 0.0})
+    with pytest.raises(InputError, match=r"^'latency_s' must be >= 0 \(got -0\.001\)\.$"):
+        predict_phases(Scenario(), COEFFS | {"latency_s": -0.001})
     with pytest.raises(InputError, match=r"^'gamma' is not an input of the cost model"):
         grid(gamma=[1, 2])
     with pytest.raises(InputError, match=r"^'rounds' must be a scalar or a non-empty 1-D list"):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import sympy as sp
 
+from costmodel.calibration_file import NONNEGATIVE_COEFFICIENTS
 from costmodel.errors import InputError
 from costmodel.symbols import (
     COEFFICIENTS,
@@ -25,13 +26,15 @@ from costmodel.symbols import (
 INPUT_NAMES = (
     "clients_total", "clients_per_round", "classes", "samples_per_client", "samples_per_client_sd",
     "local_epochs", "mediator_epochs", "mediator_size", "batch_size", "rounds", "params", "bytes_per_param",
-    "message_header_bytes", "train_flops_per_sample", "sample_values", "augmented_fraction", "removed_fraction",
+    "message_header_bytes", "train_flops_per_sample", "sample_values", "augmented_fraction",
+    "augmented_fraction_sd", "removed_fraction",
     "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s",
 )
 COEFFICIENT_NAMES = (
-    "flops_per_s", "step_overhead_s", "step_s_per_param", "augment_s_per_value", "augment_plan_s_per_class",
-    "kl_s_per_term", "reschedule_s_per_step", "aggregate_s_per_param", "serialize_s_per_byte", "latency_s",
-    "link_efficiency", "message_overhead_bytes",
+    "flops_per_s", "train_s_per_sample", "step_overhead_s", "step_s_per_param", "train_s_per_visit",
+    "augment_s_per_value", "augment_s_per_client", "augment_plan_s_per_class", "augment_plan_s", "kl_s_per_term",
+    "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param", "aggregate_s_per_round",
+    "serialize_s_per_byte", "message_s", "latency_s", "link_efficiency", "message_overhead_bytes",
 )
 
 
@@ -53,7 +56,8 @@ def test_symbols_are_unique_and_carry_sign_assumptions() -> None:
     for name, symbol in SYMBOL_OF.items():
         assert NAME_OF[symbol] == name
         assert symbol.is_nonnegative
-        if name not in ("samples_per_client_sd", "augmented_fraction", "removed_fraction", "message_header_bytes"):
+        if name not in ("samples_per_client_sd", "augmented_fraction", "augmented_fraction_sd", "removed_fraction",
+                        "message_header_bytes", *NONNEGATIVE_COEFFICIENTS):
             assert symbol.is_positive, name
     assert sym("clients_per_round").is_integer and sym("mediator_size").is_integer
     with pytest.raises(InputError, match=r"^'clients' is not an input or coefficient"):
@@ -161,6 +165,13 @@ def test_coefficients_all_required_positive_and_extra_keys_ignored() -> None:
         check_coefficients(missing)
     with pytest.raises(InputError, match=r"^'flops_per_s' must be > 0 \(got -1\.0\)\.$"):
         check_coefficients({**good_coefficients(), "flops_per_s": -1.0})
+    # Fixed per-event costs and the latency may be 0 (a fitted 0 is legitimate), not below.
+    zeros = check_coefficients({**good_coefficients(), **{name: 0.0 for name in NONNEGATIVE_COEFFICIENTS}})
+    assert all(zeros[name] == 0.0 for name in NONNEGATIVE_COEFFICIENTS)
+    with pytest.raises(InputError, match=r"^'latency_s' must be >= 0 \(got -1e-06\)\.$"):
+        check_coefficients({**good_coefficients(), "latency_s": -1e-6})
+    with pytest.raises(InputError, match=r"^'step_overhead_s' must be > 0 \(got 0\.0\)\.$"):
+        check_coefficients({**good_coefficients(), "step_overhead_s": 0.0})
     with pytest.raises(InputError, match=r"^'link_efficiency' must be <= 1 \(got 1\.5\)\.$"):
         check_coefficients({**good_coefficients(), "link_efficiency": 1.5})
     with pytest.raises(InputError, match=r"^'coefficients' must be a mapping"):
