@@ -136,11 +136,12 @@ FIXED_COEFFICIENT: Mapping[str, str] = MappingProxyType({
 _TERMS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
     "local_training": (("per_flop_s", "s/FLOP"), ("train_s_per_sample", "s/sample"), ("step_overhead_s", "s"),
                        ("step_s_per_param", "s/param")),
-    "augmentation": (("augment_s_per_value", "s/value"),),
+    "augmentation": (("augment_s_per_value", "s/value"), ("augment_s_per_data_value", "s/value")),
     "augmentation_plan": (("augment_plan_s_per_class", "s/class"),),
     "rescheduling": (("reschedule_s_per_step", "s/step"), ("kl_s_per_term", "s/term")),
     "aggregation": (("aggregate_s_per_param", "s/param"),),
-    "serialization": (("serialize_s_per_byte", "s/B"),),
+    "serialization": (("serialize_s_per_byte", "s/B"), ("serialize_s_per_uncached_byte", "s/B"),
+                      ("upload_message_s", "s")),
 })
 _HUBER_K = 1.5
 _IRLS_ITERATIONS = 6
@@ -152,19 +153,23 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return frame[name].to_numpy(dtype=np.float64)
 
 
-def design_matrix(group: str, rows: pd.DataFrame) -> np.ndarray:
+def design_matrix(group: str, rows: pd.DataFrame, *, cache_bytes: float | None = None) -> np.ndarray:
     """The regressors of ``group``'s formula for its trace rows, one column per formula term
     (without the fixed term).
 
     ``rows`` are trace rows with ``params``, ``sample_values`` and ``num_classes`` joined (as
-    :func:`calibration.sweep.load_runs` gives them).
+    :func:`calibration.sweep.load_runs` gives them); augmentation rows also need ``client_samples``
+    (the client's original size, from its distribution report: :func:`group_rows` adds it).
+    ``cache_bytes`` is the serialization group's regime boundary (``Max(0, bytes - cache_bytes)``;
+    ``None``: no second regime, the column is 0).
     """
     if group == "local_training":
         steps = _column(rows, "steps")
         return np.column_stack([_column(rows, "flops"), _column(rows, "samples"), steps,
                                 steps * _column(rows, "params")])
     if group == "augmentation":
-        return (_column(rows, "samples") * _column(rows, "sample_values"))[:, None]
+        values = _column(rows, "sample_values")
+        return np.column_stack([_column(rows, "samples") * values, _column(rows, "client_samples") * values])
     if group == "augmentation_plan":
         return _column(rows, "num_classes")[:, None]
     if group == "rescheduling":
@@ -172,7 +177,10 @@ def design_matrix(group: str, rows: pd.DataFrame) -> np.ndarray:
     if group == "aggregation":
         return (_column(rows, "samples") * _column(rows, "params"))[:, None]
     if group == "serialization":
-        return _column(rows, "bytes")[:, None]
+        size = _column(rows, "bytes")
+        beyond = np.zeros_like(size) if cache_bytes is None else np.maximum(0.0, size - cache_bytes)
+        upload = (rows["phase"] == "client_upload").to_numpy(dtype=np.float64)
+        return np.column_stack([size, beyond, upload])
     raise must("group", f"be one of {', '.join(FIT_GROUPS)}", group)
 
 
@@ -241,6 +249,10 @@ class GroupFit:
         Robust spread of the relative residuals when the fixed term is dropped: the model as it stands.
     fixed_share : float
         The fixed term over the mean event duration.
+    cache_bytes : float or None
+        Serialization only: the message size where the second (uncached) regime starts, chosen by
+        profiling the fit over the boundaries between the measured sizes; ``None`` for other
+        groups, or when no boundary fits better than one regime.
     rows, runs : int
         Trace rows and runs fitted.
     """
@@ -257,6 +269,7 @@ class GroupFit:
     fixed_share: float
     rows: int
     runs: int
+    cache_bytes: float | None = None
 
     def value(self, term: str) -> float:
         """The fitted value of ``term``."""
@@ -277,9 +290,48 @@ def _config_weights(rows: pd.DataFrame) -> np.ndarray:
     return 1.0 / counts
 
 
-def _group_rows(group: str, trace: pd.DataFrame) -> pd.DataFrame:
+def group_rows(group: str, trace: pd.DataFrame) -> pd.DataFrame:
+    """The trace rows ``group`` is fitted on (its phases, positive durations); augmentation rows get
+    ``client_samples``, the client's original size from its ``distribution_report`` row (0 when
+    the run has none)."""
     rows = trace[trace["phase"].isin(GROUP_PHASES[group])]
-    return rows[rows["duration_s"].to_numpy() > 0]
+    rows = rows[rows["duration_s"].to_numpy() > 0]
+    if group == "augmentation":
+        reports = trace[trace["phase"] == "distribution_report"].drop_duplicates(["run_id", "entity"])
+        size = reports.set_index(["run_id", "entity"])["samples"]
+        keys = list(zip(rows["run_id"], rows["entity"]))
+        rows = rows.assign(client_samples=size.reindex(keys).fillna(0.0).to_numpy(dtype=np.float64))
+    return rows
+
+
+_group_rows = group_rows
+
+
+def _cache_candidates(size: np.ndarray) -> np.ndarray:
+    """Regime boundaries worth trying: midpoints between distinct message sizes with at least two
+    sizes on either side (geometric midpoints, sizes span decades)."""
+    distinct = np.unique(size[size > 0])
+    if distinct.size < 4:
+        return np.array([])
+    middle = np.sqrt(distinct[:-1] * distinct[1:])
+    return middle[1:-1]
+
+
+def _choose_cache_bytes(rows: pd.DataFrame, y: np.ndarray, weights: np.ndarray) -> float | None:
+    """The serialization regime boundary: the candidate whose fit leaves the smallest robust
+    relative residual spread (a profile over the one non-linear parameter); ``None`` if the
+    messages have too few distinct sizes, or if no boundary beats a single regime."""
+    size = _column(rows, "bytes")
+    best, best_score = None, _robust_scale(y / (_with_fixed(design_matrix("serialization", rows)) @ _irls(
+        _with_fixed(design_matrix("serialization", rows)), y, weights, iterations=3)) - 1.0)
+    for candidate in _cache_candidates(size):
+        x = _with_fixed(design_matrix("serialization", rows, cache_bytes=float(candidate)))
+        coefficients = _irls(x, y, weights, iterations=3)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = _robust_scale(y / (x @ coefficients) - 1.0)
+        if coefficients[1] > 0 and score < best_score:
+            best, best_score = float(candidate), score
+    return best
 
 
 def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: int = 0) -> GroupFit:
@@ -298,10 +350,11 @@ def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: in
     if rows.empty:
         raise InputError(f"'runs' must contain {group} events to fit {', '.join(t for t, _ in _TERMS[group])} "
                          f"(got none).")
-    formula = design_matrix(group, rows)
-    x = _with_fixed(formula)
     y = _column(rows, "duration_s")
     weights = _config_weights(rows)
+    cache_bytes = _choose_cache_bytes(rows, y, weights) if group == "serialization" else None
+    formula = design_matrix(group, rows, cache_bytes=cache_bytes)
+    x = _with_fixed(formula)
     coefficients = _irls(x, y, weights)
     prediction = x @ coefficients
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -335,7 +388,7 @@ def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: in
                     values=tuple(float(v) for v in coefficients), stderr=tuple(float(e) for e in errors),
                     r2=r2, residual_spread=_robust_scale(relative), residual_rms=rms,
                     spread_without_fixed=_robust_scale(without), fixed_share=float(coefficients[-1] / y.mean()),
-                    rows=len(rows), runs=len(unique))
+                    rows=len(rows), runs=len(unique), cache_bytes=cache_bytes)
 
 
 #: Factors each group's formula claims not to depend on (checked by median residual per level).
@@ -356,7 +409,7 @@ def _diagnostics(trace: pd.DataFrame, fits: Mapping[str, GroupFit]) -> pd.DataFr
     records: list[dict[str, Any]] = []
     for group, fit in fits.items():
         rows = _group_rows(group, trace)
-        prediction = _with_fixed(design_matrix(group, rows)) @ np.asarray(fit.values)
+        prediction = _with_fixed(design_matrix(group, rows, cache_bytes=fit.cache_bytes)) @ np.asarray(fit.values)
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = _column(rows, "duration_s") / prediction - 1.0
         frame = rows.assign(_relative=relative)
@@ -583,7 +636,7 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
     for group, fit in groups.items():
         phases = ", ".join(GROUP_PHASES[group])
         rows = _group_rows(group, trace)
-        regressors = design_matrix(group, rows)
+        regressors = design_matrix(group, rows, cache_bytes=fit.cache_bytes)
         mean_event = float(rows["duration_s"].mean())
         for column, term in enumerate(fit.terms[:-1]):
             value, error = fit.values[column], fit.stderr[column]
@@ -611,6 +664,19 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
         values[name] = max(float(fit.fixed_s), 0.0)  # a fitted 0 is legitimate for a fixed cost
         errors[name] = fit.stderr[-1] if math.isfinite(fit.stderr[-1]) else None
         origin[name] = f"{phases} (fixed per-event term)"
+    serialization = groups["serialization"]
+    if serialization.cache_bytes is not None:
+        values["cache_bytes"] = serialization.cache_bytes
+        errors["cache_bytes"] = None
+        origin["cache_bytes"] = ("serialization phases (the boundary between measured message sizes that fits "
+                                 "best)")
+    else:
+        largest = float(_group_rows("serialization", trace)["bytes"].max())
+        values["cache_bytes"] = largest if largest > 0 else 1.0
+        errors["cache_bytes"] = None
+        origin["cache_bytes"] = "serialization phases (no second regime found: the largest message measured)"
+        notes.append("no serialization regime beyond the cache was found; cache_bytes is the largest message "
+                     "measured and serialize_s_per_uncached_byte applies only beyond it.")
     inprocess = float(values["message_s"])
     fixed = {group: fit.fixed_s for group, fit in groups.items() if group != "serialization"}
 

@@ -9,13 +9,15 @@ with the cost model from its :func:`~calibration.scenario.scenario_from_run` sce
 row                 measured (mean per event of one run) vs predicted       target (MAPE)
 ==================  ======================================================  ======================
 local_training      one client visit: ``t_train(n*(1 + a - r))``            10%
-augmentation        one client: ``t_aug0 + t_aug*V*a*n``                    10%
+augmentation        one client: ``t_aug0 + V*n*(t_data + t_aug*a)``         10%
 augmentation_plan   once: ``t_plan0 + t_plan*K``                            10%
 rescheduling        one round: ``t_resch0 + t_greedy*c                      10%
                     + t_KL*K*c*(c + 1)/2``
 aggregation         one round: ``t_agg0 + t_agg*P*m`` (m = M or c models)   10%
-model_broadcast,    one message: ``t_msg + t_ser*W`` (in-process: no link,  10%
-client_download,    so the network term and ``latency_s`` are 0)
+model_broadcast,    one message: ``t_msg + t_ser*W``                        10%
+client_download,    ``+ t_mem*Max(0, W - S_c)`` (+ ``t_up0`` for a client
+                    upload); in process there is no link, so the network
+                    term and ``latency_s`` are 0
 client_upload,
 mediator_upload,
 distribution_report
@@ -148,8 +150,8 @@ def _event_functions() -> dict[str, Any]:
     from costmodel.symbols import sym
 
     astraea = ex.phase_costs("astraea")
-    per_client_augmentation = sym("augment_s_per_client") + (
-        sym("augment_s_per_value") * sym("sample_values") * sym("augmented_fraction") * sym("samples_per_client"))
+    per_client_augmentation = sym("augment_s_per_client") + sym("sample_values") * sym("samples_per_client") * (
+        sym("augment_s_per_data_value") + sym("augment_s_per_value") * sym("augmented_fraction"))
     return {
         "local_training": numeric_function(ex.training_seconds(ex.effective_samples())),
         "augmentation": numeric_function(per_client_augmentation),
@@ -158,6 +160,7 @@ def _event_functions() -> dict[str, Any]:
         "aggregation_astraea": numeric_function(astraea["aggregation"].seconds),
         "aggregation_fedavg": numeric_function(ex.phase_costs("fedavg")["aggregation"].seconds),
         "model_message": numeric_function(ex.transfer_seconds(ex.model_message_bytes(), sp.oo)),
+        "upload_message": numeric_function(ex.transfer_seconds(ex.model_message_bytes(), sp.oo, upload=True)),
         "report_message": numeric_function(ex.transfer_seconds(ex.report_message_bytes(), sp.oo)),
     }
 
@@ -224,6 +227,8 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
                 function = functions[f"aggregation_{algorithm}"]
             elif phase == "distribution_report":
                 function = functions["report_message"]
+            elif phase == "client_upload":
+                function = functions["upload_message"]
             elif phase in _TRANSFERS:
                 function = functions["model_message"]
             else:

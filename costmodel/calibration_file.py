@@ -40,8 +40,10 @@ applies the same rules when a prediction starts.
 
 Schema history: version 2 added the fixed per-event costs (``train_s_per_visit``,
 ``augment_s_per_client``, ``augment_plan_s``, ``reschedule_s_per_round``, ``aggregate_s_per_round``,
-``message_s``) and the per-sample training cost ``train_s_per_sample``, and let them and
-``latency_s`` be 0. A version-1 file lacks them: re-run ``astraea-cost calibrate``.
+``message_s``, ``upload_message_s``), the per-sample training cost ``train_s_per_sample``, the
+augmentation's copy of a client's data ``augment_s_per_data_value``, and the second serialization
+regime beyond the cache (``serialize_s_per_uncached_byte`` above ``cache_bytes``), and let the
+fixed costs, those terms and ``latency_s`` be 0. A version-1 file lacks them: re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
     "train_s_per_visit": "s",
     "augment_s_per_value": "s/value",
     "augment_s_per_client": "s",
+    "augment_s_per_data_value": "s/value",
     "augment_plan_s_per_class": "s/class",
     "augment_plan_s": "s",
     "kl_s_per_term": "s/term",
@@ -94,6 +97,9 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
     "aggregate_s_per_param": "s/param",
     "aggregate_s_per_round": "s",
     "serialize_s_per_byte": "s/B",
+    "serialize_s_per_uncached_byte": "s/B",
+    "cache_bytes": "B",
+    "upload_message_s": "s",
     "message_s": "s",
     "latency_s": "s",
     "link_efficiency": "1",
@@ -103,7 +109,8 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
 #: Coefficients that may be 0: the fixed per-event costs and the link latency (a fitted 0 is legitimate).
 NONNEGATIVE_COEFFICIENTS: tuple[str, ...] = (
     "train_s_per_sample", "train_s_per_visit", "augment_s_per_client", "augment_plan_s",
-    "reschedule_s_per_round", "aggregate_s_per_round", "message_s", "latency_s",
+    "reschedule_s_per_round", "aggregate_s_per_round", "message_s", "latency_s", "augment_s_per_data_value",
+    "serialize_s_per_uncached_byte", "upload_message_s",
 )
 
 #: (rule text, test) per coefficient; the rule text is what the error message says.

@@ -11,38 +11,59 @@ Building blocks
 ---------------
 * Model message ``W = h + P*b_p`` bytes; histogram report ``h + 8*K`` bytes (int64 counts).
 * Transfer of a ``W``-byte message over a link of ``b`` bit/s (alpha-beta model, as Calculon):
-  ``t = t_lat + t_ser*W + 8*(W + h_net)/(eta*b)``. ``b = inf`` (in-process) leaves ``t_lat + t_ser*W``.
+  ``t = t_msg + t_lat + t_ser*W + t_mem*Max(0, W - S_c) + 8*(W + h_net)/(eta*b)``: a per-message
+  software cost ``t_msg`` (encode/decode of the header, calls; paid in process too), the link's
+  latency ``t_lat`` (0 for an in-process transfer and on emulated links), (de)serialization in two
+  regimes (``t_ser`` per byte, plus ``t_mem`` per byte beyond ``S_c``, where the message no longer
+  fits the cache: measured ~0.15 ns/B below ~330 kB and ~0.27 ns/B above), and the wire.
+  A client upload adds ``t_up0`` (~38 us measured): the model is encoded right after training,
+  on cold caches. ``b = inf`` (in-process) removes the wire term.
 * Concurrent transfers share the server link: a client link ``b`` behaves as
   ``Min(b, b_srv/k)`` when ``k`` transfers run at once (``k = c`` for FedAvg, ``k = M`` for Astraea).
 * Local training of one client visit on ``m`` samples:
-  ``t_train(m) = E*m*F/theta + E*ceiling(m/B)*(t_step + P*t_param)``.
+  ``t_train(m) = t_visit + E*m*(t_samp + F/theta) + E*ceiling(m/B)*(t_step + P*t_param)``.
+  Chosen by measurement (one torch thread, ``time.thread_time``, Adam, B = 5..50): with a step's
+  cost ``t_step + P*t_param + B*F/theta`` alone, fitted on the TPDS-layout family (widths
+  0.25..3), the Keras cifar10_cnn (1.25 M parameters, 123 MFLOP per sample, conv-dominated) was
+  mispredicted by 8..43% per step; adding a per-sample cost ``t_samp`` (~13 us: per-sample kernel
+  work that FLOPs do not count) predicts it within 1..15% (mean 8%) and width 6.5 within 8.5%
+  without fitting either. Splitting ``F`` into convolution and dense FLOPs made the Keras CNN
+  worse (28..69%): the scaled family's small convolutions run at a lower FLOP rate than its
+  large ones, so one ``F`` is kept. ``t_visit`` is a fixed cost per visit (optimizer state).
 * Heterogeneous clients. Client time is (ceilings relaxed) linear in its sample count with slope
   ``s = E*F/theta + E*(t_step + P*t_param)/B``, so a client's training time has mean
   ``t_train(n)`` and standard deviation ``s*s_n``. The largest of ``k`` iid normal times is
   ``mean + sd*z_k`` with Blom's approximation ``z_k = Phi^-1((k - 3/8)/(k + 1/4))``
   (:class:`BlomZ`; ``z_1 = 0``). Astraea trains on ``n_eff = n*(1 + a - r)`` samples, whose spread
-  is ``s_n*(1 + a - r)``; a mediator's pass sums ``g`` clients (mean ``g*m``, sd ``sqrt(g)*sd``)
-  and its E_m passes repeat the same clients, so both scale by ``E_m``.
+  is ``s_n*(1 + a - r) + n*s_a`` (:func:`effective_samples_sd`): the spread of the original sizes,
+  grown by the plan, plus the spread ``s_a`` of each client's own augmented fraction (augmentation
+  lands on the clients holding rare classes, so equal clients train on unequal data). The two are
+  added, as if fully correlated: an upper bound of the independent case
+  ``sqrt((s_n*(1 + a - r))**2 + (n*s_a)**2)`` by at most sqrt(2), chosen because the root has no
+  derivative at ``s_n = s_a = 0`` (the presets), where sensitivities are asked. A mediator's pass
+  sums ``g`` clients (mean ``g*m``, sd ``sqrt(g)*sd``) and its E_m passes repeat the same
+  clients, so both scale by ``E_m``.
 
 Round time along the protocol (each phase's ``seconds`` is its contribution to the critical path;
 they add up to the round time)
 * FedAvg: ``max over c clients (download + train + upload) + aggregation`` =
-  ``t_down + t_train(n) + s*s_n*z_c + t_up + t_agg*P*c``.
+  ``t_down + t_train(n) + s*s_n*z_c + t_up + t_agg0 + t_agg*P*c``.
 * Astraea, with ``M = ceiling(c/gamma)`` mediators of ``g = Min(gamma, c)`` clients:
   ``rescheduling + broadcast + max over M mediators of E_m*sum over g clients (download + train +
   upload) + mediator upload + aggregation`` =
-  ``t_resched + t_bcast + E_m*g*(t_down + t_train(n_eff) + t_up) + E_m*sqrt(g)*s*s_n*(1+a-r)*z_M
-  + t_mup + t_agg*P*M``.
+  ``t_resched + t_bcast + E_m*g*(t_down + t_train(n_eff) + t_up)
+  + E_m*sqrt(g)*s*(s_n*(1+a-r) + n*s_a)*z_M + t_mup + t_agg0 + t_agg*P*M``.
 
 Choices where the papers are silent (documented, tested)
 * Mediators are virtual and hosted on the FL server (the papers allow the server or an edge
   server). Mediator<->client messages therefore cross the server link, shared by the M mediators
   that transfer at once. ``model_broadcast`` (server -> mediators) and ``mediator_upload``
   (mediators -> server) stay inside the server: the papers count them in traffic, so their bytes
-  count (``M*W`` each), and their time is one latency plus one (de)serialization,
-  ``t_lat + t_ser*W``, with no link term.
-* Rescheduling runs in every round over that round's c clients (the papers' O(c^2)): c greedy
-  steps and ``c*(c+1)/2`` candidate evaluations of K KL terms each.
+  count (``M*W`` each), and their time is one message without a link term,
+  ``t_msg + t_lat + t_ser*W + t_mem*Max(0, W - S_c)``.
+* Rescheduling runs in every round over that round's c clients (the papers' O(c^2)): a fixed
+  cost, c greedy steps and ``c*(c+1)/2`` candidate evaluations of K KL terms each,
+  ``t_resch0 + t_greedy*c + t_KL*K*c*(c + 1)/2``. The augmentation plan is ``t_plan0 + t_plan*K``.
 * The slowest mediator is modelled as a full one (``g`` clients) and the order statistic runs
   over all M mediators, even when the last mediator holds fewer clients: a slight overestimate
   when gamma does not divide c. With c < gamma there is one mediator of c clients.
@@ -51,8 +72,10 @@ Choices where the papers are silent (documented, tested)
   their uplink, sharing the server link like every other concurrent transfer; the time is one such
   transfer. The augmentation plan's ratios are not sent back in the phase vocabulary, so they are
   not counted.
-* Augmentation: each client augments its own ``n*a`` samples in parallel; the slowest of the N
-  clients bounds the phase: ``t_aug*V*a*(n + s_n*z_N)``. Its FLOPs are not counted (0).
+* Augmentation: each client augments its own ``n*a`` samples in parallel and appends them to a
+  copy of its data; the slowest of the N clients bounds the phase (:func:`augmentation_seconds`):
+  ``t_aug0 + t_data*V*(n + s_n*z_N) + t_aug*V*(n*a + (s_n*a + n*s_a)*z_N)``. Its FLOPs are not
+  counted (0).
 * Storage: the augmented samples are kept as float32 tensors, ``n*a*V*4`` bytes per client
   (:func:`storage_bytes_per_client`); downsampled samples are skipped in training, not deleted.
 * FedAvg has no setup; rescheduling, broadcast and mediator upload are zero for FedAvg.
@@ -63,8 +86,8 @@ Overhead = Astraea - FedAvg in the four categories of :data:`costmodel.phases.CA
 * ``training_compute = E_m*T_A - T_F``: the device compute one client visit chain adds (E_m passes
   over the augmented data instead of one pass over the original data).
 * ``coordination = (g - 1)*E_m*T_A`` (sequential chaining inside a mediator) ``+ t_resched``
-  ``+ (E_m*sqrt(g)*s*s_n*(1+a-r)*z_M - s*s_n*z_c)`` (slowest mediator vs slowest client)
-  ``+ t_agg*P*(M - c)`` (aggregation difference).
+  ``+ (E_m*sqrt(g)*s*(s_n*(1+a-r) + n*s_a)*z_M - s*s_n*z_c)`` (slowest mediator vs slowest
+  client) ``+ t_agg*P*(M - c)`` (aggregation difference; the fixed ``t_agg0`` cancels).
 * ``communication = (t_bcast + E_m*g*(t_down_A + t_up_A) + t_mup) - (t_down_F + t_up_F)``; bytes:
   Astraea's round bytes minus FedAvg's, ``2*W*(M + E_m*c) - 2*W*c``.
 * ``data_augmentation = 0`` per round; in setup it is all of Astraea's setup (report, plan,
@@ -102,6 +125,7 @@ __all__ = [
     "PhaseCost",
     "STORED_BYTES_PER_VALUE",
     "aggregation_seconds",
+    "augmentation_seconds",
     "augmented_samples",
     "blom_z_values",
     "communication_seconds",
@@ -120,6 +144,7 @@ __all__ = [
     "rescheduling_seconds",
     "round_bytes",
     "round_seconds",
+    "serialization_seconds",
     "setup_bytes",
     "setup_seconds",
     "shared_bandwidth",
@@ -162,6 +187,8 @@ _eta, _h_net = sym("link_efficiency"), sym("message_overhead_bytes")
 _t_samp, _t_visit, _t_msg = sym("train_s_per_sample"), sym("train_s_per_visit"), sym("message_s")
 _t_aug0, _t_plan0, _t_resch0, _t_agg0 = (sym(x) for x in ("augment_s_per_client", "augment_plan_s",
                                                          "reschedule_s_per_round", "aggregate_s_per_round"))
+_t_data, _t_mem, _S_c, _t_up0 = (sym(x) for x in ("augment_s_per_data_value", "serialize_s_per_uncached_byte",
+                                                 "cache_bytes", "upload_message_s"))
 
 
 # --------------------------------------------------------------------------- order statistic
@@ -296,8 +323,16 @@ def report_message_bytes() -> sp.Expr:
     return _h + 8 * _K
 
 
-def transfer_seconds(message_bytes: sp.Expr, bandwidth_bits_per_s: sp.Expr) -> sp.Expr:
-    """Time to move one message: ``t_msg + t_lat + t_ser*W + 8*(W + h_net)/(eta*b)``.
+def serialization_seconds(message_bytes: sp.Expr) -> sp.Expr:
+    """Encode + decode of a ``W``-byte message: ``t_ser*W + t_mem*Max(0, W - S_c)``: a second,
+    dearer regime once the message leaves the cache (``S_c`` bytes, fitted)."""
+    return _t_ser * message_bytes + _t_mem * sp.Max(0, message_bytes - _S_c)
+
+
+def transfer_seconds(message_bytes: sp.Expr, bandwidth_bits_per_s: sp.Expr, *, upload: bool = False) -> sp.Expr:
+    """Time to move one message:
+    ``t_msg + t_lat + t_ser*W + t_mem*Max(0, W - S_c) + 8*(W + h_net)/(eta*b)``, plus ``t_up0`` for
+    a client upload (``upload=True``: the model is encoded right after training, on cold caches).
 
     Parameters
     ----------
@@ -306,7 +341,8 @@ def transfer_seconds(message_bytes: sp.Expr, bandwidth_bits_per_s: sp.Expr) -> s
     bandwidth_bits_per_s : sympy.Expr
         ``b``, the link's nominal bandwidth; ``sympy.oo`` for an in-process transfer.
     """
-    return (_t_msg + _t_lat + _t_ser * message_bytes
+    extra = _t_up0 if upload else sp.S.Zero
+    return (_t_msg + extra + _t_lat + serialization_seconds(message_bytes)
             + 8 * (message_bytes + _h_net) / (_eta * bandwidth_bits_per_s))
 
 
@@ -340,6 +376,15 @@ def effective_samples_sd() -> sp.Expr:
 def augmented_samples() -> sp.Expr:
     """Samples the slowest of the N clients augments: ``n*a + (s_n*a + n*s_a)*z_N``."""
     return _n * _a + (_s_n * _a + _n * _s_a) * BlomZ(_N)
+
+
+def augmentation_seconds() -> sp.Expr:
+    """Setup augmentation, bounded by the slowest of the N clients augmenting in parallel:
+    ``t_aug0 + t_data*V*(n + s_n*z_N) + t_aug*V*(n*a + (s_n*a + n*s_a)*z_N)``: a fixed cost, a copy
+    of the client's original data (the augmented samples are appended to it) and the affine
+    warps of its ``n*a`` new samples (each maximum taken apart: an upper bound)."""
+    return (_t_aug0 + _t_data * _V * (_n + _s_n * BlomZ(_N))
+            + _t_aug * _V * augmented_samples())
 
 
 def aggregation_seconds(models: sp.Expr) -> sp.Expr:
@@ -416,7 +461,7 @@ def _parts(algorithm: str) -> _Parts:
     if algorithm == "fedavg":
         return _Parts(
             download=transfer_seconds(w, shared_bandwidth(_b_down, _c)),
-            upload=transfer_seconds(w, shared_bandwidth(_b_up, _c)),
+            upload=transfer_seconds(w, shared_bandwidth(_b_up, _c), upload=True),
             chain=sp.S.One,
             train=training_seconds(_n),
             straggler=slope * _s_n * BlomZ(_c),
@@ -429,7 +474,7 @@ def _parts(algorithm: str) -> _Parts:
     in_server = transfer_seconds(w, sp.oo)
     return _Parts(
         download=transfer_seconds(w, shared_bandwidth(_b_down, m)),
-        upload=transfer_seconds(w, shared_bandwidth(_b_up, m)),
+        upload=transfer_seconds(w, shared_bandwidth(_b_up, m), upload=True),
         chain=_E_m * g,
         train=training_seconds(effective_samples()),
         straggler=_E_m * sp.sqrt(g) * slope * effective_samples_sd() * BlomZ(m),
@@ -457,7 +502,7 @@ def _phase_costs(algorithm: str) -> Mapping[str, PhaseCost]:
                 transfer_seconds(report_message_bytes(), shared_bandwidth(_b_up, _N)),
                 _N * report_message_bytes(), zero),
             "augmentation_plan": PhaseCost(_t_plan0 + _t_plan * _K, zero, zero),
-            "augmentation": PhaseCost(_t_aug0 + _t_aug * _V * augmented_samples(), zero, zero),
+            "augmentation": PhaseCost(augmentation_seconds(), zero, zero),
         }
     else:
         visits, samples, m = _c, _n, zero

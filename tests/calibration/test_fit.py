@@ -27,7 +27,11 @@ TRUE = {
     "flops_per_s": 3.0e10, "train_s_per_sample": 1.5e-5, "step_overhead_s": 1.8e-3, "step_s_per_param": 3.0e-9,
     "augment_s_per_value": 1.2e-8, "augment_plan_s_per_class": 2.0e-6, "kl_s_per_term": 5.0e-9,
     "reschedule_s_per_step": 2.2e-5, "aggregate_s_per_param": 8.0e-10, "serialize_s_per_byte": 2.5e-10,
+    "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "upload_message_s": 3.8e-5,
 }
+#: The serialization regime boundary, between the 70k- and 260k-parameter messages (a boundary the
+#: fit can find: it tries the geometric midpoints between measured sizes).
+CACHE_BYTES = math.sqrt((16 + 4 * 70_000) * (16 + 4 * 260_000))
 #: Fixed per-event seconds: the fit must keep them out of the marginal costs and export them as the
 #: model's fixed coefficients (FIXED_COEFFICIENT).
 FIXED = {"local_training": 4e-4, "augmentation": 4e-4, "augmentation_plan": 1.8e-4, "rescheduling": 1.8e-4,
@@ -44,6 +48,11 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
     rng = np.random.default_rng(seed)
     rows = []
     widths = [6e3, 2e4, 7e4, 2.6e5, 5.7e5]
+
+    def serialize(size: float) -> float:
+        return (INPROCESS_LATENCY_S + size * TRUE["serialize_s_per_byte"]
+                + max(0.0, size - CACHE_BYTES) * TRUE["serialize_s_per_uncached_byte"])
+
     for r in range(runs):
         config = r // 2                                       # two repetitions of each configuration
         cfg_rng = np.random.default_rng(1000 + config)
@@ -55,11 +64,12 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         c = [4, 8, 12, 16, 20][config % 5]
         run_id = f"run{r}"
 
-        def add(phase, duration, **columns):
+        def add(phase, duration, entity="server", **columns):
             factor = math.exp(noise * rng.standard_normal())
             if rng.random() < stalls:
                 factor *= 3.0
-            rows.append(dict(run_id=run_id, config_key=f"cfg{config}", phase=phase, duration_s=duration * factor,
+            rows.append(dict(run_id=run_id, config_key=f"cfg{config}", phase=phase, entity=entity,
+                             duration_s=duration * factor,
                              params=params, sample_values=values, num_classes=classes, batch_size=batch,
                              **{k: 0 for k in ("bytes", "flops", "samples", "steps")} | columns))
 
@@ -70,10 +80,14 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             rate = TRUE["flops_per_s"] * (params / 7e4) ** rate_exponent
             add("local_training", n * (flops_per_sample / rate + TRUE["train_s_per_sample"]) + steps * step_cost
                 + FIXED["local_training"], flops=n * flops_per_sample, samples=n, steps=steps)
-        for _ in range(10):
+        report = 16 + 8 * classes
+        for client in range(10):
+            held = int(rng.integers(50, 400))                  # the client's original size (its report)
+            add("distribution_report", serialize(report), entity=f"client:{client}", bytes=report, samples=held)
             augmented = int(rng.integers(0, 80))
-            add("augmentation", augmented * values * TRUE["augment_s_per_value"] + FIXED["augmentation"],
-                samples=augmented)
+            add("augmentation", augmented * values * TRUE["augment_s_per_value"]
+                + held * values * TRUE["augment_s_per_data_value"] + FIXED["augmentation"],
+                entity=f"client:{client}", samples=augmented)
         add("augmentation_plan", classes * TRUE["augment_plan_s_per_class"] + FIXED["augmentation_plan"],
             samples=5000)
         evaluations = c * (c + 1) // 2
@@ -85,11 +99,9 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
                     samples=models, flops=2 * models * params)
         message = 16 + 4 * int(params)
         for phase in ("model_broadcast", "client_download", "client_upload", "mediator_upload"):
+            extra = TRUE["upload_message_s"] if phase == "client_upload" else 0.0
             for _ in range(5):
-                add(phase, INPROCESS_LATENCY_S + message * TRUE["serialize_s_per_byte"], bytes=message)
-        report = 16 + 8 * classes
-        for _ in range(5):
-            add("distribution_report", INPROCESS_LATENCY_S + report * TRUE["serialize_s_per_byte"], bytes=report)
+                add(phase, serialize(message) + extra, bytes=message)
     return pd.DataFrame(rows)
 
 
@@ -105,6 +117,8 @@ def test_exact_traces_give_every_coefficient_and_fixed_term_back():
         assert fit.coefficients[name] == pytest.approx(expected, rel=1e-5), name
     assert all(fit.groups[g].r2 == pytest.approx(1.0, abs=1e-9) for g in FIT_GROUPS)
     assert fit.runs == 24 and set(fit.coefficients) == set(COEFFICIENT_UNITS)
+    assert fit.coefficients["cache_bytes"] == pytest.approx(CACHE_BYTES)   # the profile finds the boundary
+    assert fit.groups["serialization"].cache_bytes == pytest.approx(CACHE_BYTES)
 
 
 def test_noisy_traces_recover_the_coefficients_within_5_percent_and_their_standard_errors():
@@ -133,8 +147,8 @@ def test_fixed_terms_are_kept_out_of_the_marginal_costs():
     # through the origin, the 0.4 ms per client would inflate the per-value cost: it must not
     fit = fit_calibration(synthetic_trace(), bootstrap=0)
     aug = fit.groups["augmentation"]
-    assert aug.terms == ("augment_s_per_value", FIXED_TERM)
-    assert aug.fixed_share > 0.3 and aug.spread_without_fixed > 0.3   # the model without t0 misfits, and says so
+    assert aug.terms == ("augment_s_per_value", "augment_s_per_data_value", FIXED_TERM)
+    assert aug.fixed_share > 0.15 and aug.spread_without_fixed > 0.3  # the model without t0 misfits, and says so
     calibration = fit.to_calibration(machine={"cpu": "x", "threads": 1, "torch_version": "t", "python": "p",
                                               "platform": "q"}, created="2026-01-01")
     assert calibration.fit["fixed_s"]["augmentation"] == pytest.approx(FIXED["augmentation"], rel=1e-5)

@@ -34,6 +34,8 @@ COEFFS = {
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
     "train_s_per_sample": 7.0e-6, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
     "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.7e-4, "aggregate_s_per_round": 5.0e-5, "message_s": 3.0e-6,
+    "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 2.0e5,
+    "upload_message_s": 4.0e-5,
 }
 
 
@@ -65,6 +67,7 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
         sym("downlink_bits_per_s"): sp.oo, sym("server_bits_per_s"): sp.oo, sym("reschedule_s_per_step"): 0,
         sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
         sym("message_s"): 0, sym("reschedule_s_per_round"): 0, sym("aggregate_s_per_round"): 0,
+        sym("serialize_s_per_uncached_byte"): 0, sym("upload_message_s"): 0,
     }
     ratio = (ex.round_seconds("astraea") / ex.round_seconds("fedavg")).subs(ideal).subs(c, gamma + d)
     assert sp.simplify(ratio - ex.paper_time_ratio()) == 0
@@ -78,8 +81,10 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
 def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     w = v["message_header_bytes"] + v["params"] * v["bytes_per_param"]
 
-    def transfer(bits: float) -> float:
+    def transfer(bits: float, upload: bool = False) -> float:
         return (k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
+                + k["serialize_s_per_uncached_byte"] * max(0.0, w - k["cache_bytes"])
+                + (k["upload_message_s"] if upload else 0.0)
                 + 8 * (w + k["message_overhead_bytes"]) / (k["link_efficiency"] * bits))
 
     share = v["server_bits_per_s"] / v["clients_per_round"]
@@ -90,7 +95,7 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((v["clients_per_round"] - 0.375) / (v["clients_per_round"] + 0.25))
     return (transfer(min(v["downlink_bits_per_s"], share)) + train + slope * v["samples_per_client_sd"] * z
-            + transfer(min(v["uplink_bits_per_s"], share))
+            + transfer(min(v["uplink_bits_per_s"], share), upload=True)
             + k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * v["clients_per_round"])
 
 
@@ -99,8 +104,10 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     mediators = math.ceil(v["clients_per_round"] / v["mediator_size"])
     g = min(v["mediator_size"], v["clients_per_round"])
 
-    def transfer(bits: float) -> float:
+    def transfer(bits: float, upload: bool = False) -> float:
         return (k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
+                + k["serialize_s_per_uncached_byte"] * max(0.0, w - k["cache_bytes"])
+                + (k["upload_message_s"] if upload else 0.0)
                 + 8 * (w + k["message_overhead_bytes"]) / (k["link_efficiency"] * bits))
 
     share = v["server_bits_per_s"] / mediators
@@ -114,9 +121,10 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     z = NormalDist().inv_cdf((mediators - 0.375) / (mediators + 0.25))
     c_ = v["clients_per_round"]
     resched = k["reschedule_s_per_round"] + k["reschedule_s_per_step"] * c_ + k["kl_s_per_term"] * v["classes"] * c_ * (c_ + 1) / 2
-    in_server = k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
+    in_server = (k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
+                 + k["serialize_s_per_uncached_byte"] * max(0.0, w - k["cache_bytes"]))
     chain = v["mediator_epochs"] * g * (transfer(min(v["downlink_bits_per_s"], share)) + train
-                                        + transfer(min(v["uplink_bits_per_s"], share)))
+                                        + transfer(min(v["uplink_bits_per_s"], share), upload=True))
     # spreads of original size and of augmented fraction added (the model's documented upper bound)
     spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
     straggler = v["mediator_epochs"] * math.sqrt(g) * slope * spread * z
@@ -170,7 +178,11 @@ def test_training_flops_count_every_visit_and_augmented_sample() -> None:
 
 def test_in_process_transfer_keeps_message_cost_latency_and_serialization_only() -> None:
     seconds = ex.transfer_seconds(W, sp.oo)
-    assert sp.simplify(seconds - (sym("message_s") + sym("latency_s") + sym("serialize_s_per_byte") * W)) == 0
+    uncached = sym("serialize_s_per_uncached_byte") * sp.Max(0, W - sym("cache_bytes"))
+    assert sp.simplify(seconds - (sym("message_s") + sym("latency_s") + sym("serialize_s_per_byte") * W
+                                  + uncached)) == 0
+    upload = ex.transfer_seconds(W, sp.oo, upload=True)
+    assert sp.simplify(upload - seconds - sym("upload_message_s")) == 0
     broadcast = ex.phase_costs("astraea")["model_broadcast"].seconds
     assert sp.simplify(broadcast - seconds) == 0
 
