@@ -105,6 +105,7 @@ __all__ = [
     "fit_calibration",
     "fit_group",
     "load_link_coefficients",
+    "visit_time_cv",
 ]
 
 #: The groups fitted, each on the trace rows of its own phase(s).
@@ -591,6 +592,25 @@ def _typical(group: str, trace: pd.DataFrame, column: int) -> float:
     return float(np.median(rows["duration_s"]) / np.median(x[x > 0])) if (x > 0).any() else 1.0
 
 
+def visit_time_cv(trace: pd.DataFrame) -> tuple[float, float, int]:
+    """The jitter of a visit's training time: ``train_time_cv``.
+
+    Local-training rows of one run with the same sample count (and so the same steps and FLOPs)
+    differ only by chance; their coefficient of variation (sample standard deviation over mean),
+    over every such group of at least 3 visits, summarizes the jitter. Returns the median over the
+    groups, its standard error (1.2533 * sd of the group values / sqrt(groups), the median's
+    asymptotic error) and the number of groups; ``(0, nan, 0)`` without any such group.
+    """
+    rows = _group_rows("local_training", trace)
+    grouped = rows.groupby(["run_id", "samples"])["duration_s"]
+    size = grouped.size()
+    cv = (grouped.std(ddof=1) / grouped.mean())[size >= 3].dropna().to_numpy(dtype=np.float64)
+    if cv.size == 0:
+        return 0.0, float("nan"), 0
+    error = 1.2533 * float(np.std(cv, ddof=1)) / math.sqrt(cv.size) if cv.size >= 2 else float("nan")
+    return float(np.median(cv)), error, int(cv.size)
+
+
 def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | LinkCoefficients | None = None,
                     base: Calibration | None = None, bootstrap: int = 200, seed: int = 0) -> CalibrationFit:
     """Fit every coefficient of the cost model from profiled trace rows.
@@ -664,6 +684,13 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
         values[name] = max(float(fit.fixed_s), 0.0)  # a fitted 0 is legitimate for a fixed cost
         errors[name] = fit.stderr[-1] if math.isfinite(fit.stderr[-1]) else None
         origin[name] = f"{phases} (fixed per-event term)"
+    jitter, jitter_error, jitter_groups = visit_time_cv(trace)
+    values["train_time_cv"] = jitter
+    errors["train_time_cv"] = jitter_error if math.isfinite(jitter_error) else None
+    origin["train_time_cv"] = (f"local_training (median coefficient of variation of equal-size visits within a "
+                               f"run, {jitter_groups} groups)")
+    if jitter_groups == 0:
+        notes.append("no run has 3 visits of equal size: train_time_cv is 0 (no timing jitter).")
     serialization = groups["serialization"]
     if serialization.cache_bytes is not None:
         values["cache_bytes"] = serialization.cache_bytes

@@ -18,6 +18,7 @@ from calibration.fit import (
     fit_calibration,
     fit_group,
     load_link_coefficients,
+    visit_time_cv,
 )
 from costmodel.calibration_file import COEFFICIENT_UNITS, load_calibration, write_calibration
 from costmodel.errors import InputError
@@ -253,3 +254,24 @@ def test_link_sweep_output_reads_back(tmp_path):
     link = load_link_coefficients(path)
     assert (link.latency_s, link.link_efficiency, link.message_overhead_bytes) == (2e-4, 0.957, 64.1)
     assert link.message_overhead_bytes_stderr == 83.6
+
+
+def test_visit_time_jitter_is_the_spread_of_equal_size_visits_within_a_run():
+    # two runs; each has 4 visits of 100 samples (durations known) and one lone visit (no group)
+    durations = {"a": [1.0, 1.1, 0.9, 1.0], "b": [2.0, 2.0, 2.2, 1.8]}
+    rows = []
+    for run_id, times in durations.items():
+        for seconds in [*times, 5.0]:
+            samples = 100 if seconds != 5.0 else 250
+            rows.append(dict(run_id=run_id, phase="local_training", entity="client:0", duration_s=seconds,
+                             samples=samples, steps=10, flops=1.0, bytes=0, params=10, sample_values=1,
+                             num_classes=2))
+    cv, error, groups = visit_time_cv(pd.DataFrame(rows))
+    expected = [np.std(times, ddof=1) / np.mean(times) for times in durations.values()]
+    assert groups == 2 and cv == pytest.approx(np.median(expected))
+    assert error == pytest.approx(1.2533 * np.std(expected, ddof=1) / math.sqrt(2))
+    cv, error, groups = visit_time_cv(pd.DataFrame(rows[:2]))          # two equal visits: no group
+    assert (cv, groups) == (0.0, 0) and math.isnan(error)
+    # model-generated traces have no jitter at all; fit_calibration exports it as train_time_cv
+    fit = fit_calibration(synthetic_trace(), bootstrap=0)
+    assert fit.coefficients["train_time_cv"] == pytest.approx(0.0, abs=1e-12)

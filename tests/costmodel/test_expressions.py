@@ -35,7 +35,7 @@ COEFFS = {
     "train_s_per_sample": 7.0e-6, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
     "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.7e-4, "aggregate_s_per_round": 5.0e-5, "message_s": 3.0e-6,
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 2.0e5,
-    "upload_message_s": 4.0e-5,
+    "upload_message_s": 4.0e-5, "train_time_cv": 0.05,
 }
 
 
@@ -67,7 +67,7 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
         sym("downlink_bits_per_s"): sp.oo, sym("server_bits_per_s"): sp.oo, sym("reschedule_s_per_step"): 0,
         sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
         sym("message_s"): 0, sym("reschedule_s_per_round"): 0, sym("aggregate_s_per_round"): 0,
-        sym("serialize_s_per_uncached_byte"): 0, sym("upload_message_s"): 0,
+        sym("serialize_s_per_uncached_byte"): 0, sym("upload_message_s"): 0, sym("train_time_cv"): 0,
     }
     ratio = (ex.round_seconds("astraea") / ex.round_seconds("fedavg")).subs(ideal).subs(c, gamma + d)
     assert sp.simplify(ratio - ex.paper_time_ratio()) == 0
@@ -94,7 +94,8 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
                                                           + math.ceil(v["samples_per_client"] / v["batch_size"]) * step)
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((v["clients_per_round"] - 0.375) / (v["clients_per_round"] + 0.25))
-    return (transfer(min(v["downlink_bits_per_s"], share)) + train + slope * v["samples_per_client_sd"] * z
+    jitter = k["train_time_cv"] * train                    # the slowest client also drew the longest time
+    return (transfer(min(v["downlink_bits_per_s"], share)) + train + (slope * v["samples_per_client_sd"] + jitter) * z
             + transfer(min(v["uplink_bits_per_s"], share), upload=True)
             + k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * v["clients_per_round"])
 
@@ -127,7 +128,8 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
                                         + transfer(min(v["uplink_bits_per_s"], share), upload=True))
     # spreads of original size and of augmented fraction added (the model's documented upper bound)
     spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
-    straggler = v["mediator_epochs"] * math.sqrt(g) * slope * spread * z
+    jitter = math.sqrt(v["mediator_epochs"] * g) * k["train_time_cv"] * train   # E_m*g independent draws
+    straggler = (v["mediator_epochs"] * math.sqrt(g) * slope * spread + jitter) * z
     aggregation = k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * mediators
     return resched + in_server + chain + straggler + in_server + aggregation
 
@@ -287,8 +289,9 @@ def test_overhead_categories_have_their_documented_content() -> None:
     assert round_parts["data_augmentation"].seconds == 0
     assert sp.simplify(round_parts["training_compute"].seconds - (e_m * t_a - t_f)) == 0
     coordination = ((g - 1) * e_m * t_a + ex.rescheduling_seconds()
-                    + e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd")) * ex.BlomZ(m)
-                    - slope * s_n * ex.BlomZ(c)
+                    + (e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd"))
+                       + sp.sqrt(e_m * g) * sym("train_time_cv") * t_a) * ex.BlomZ(m)
+                    - (slope * s_n + sym("train_time_cv") * t_f) * ex.BlomZ(c)
                     + sym("aggregate_s_per_param") * sym("params") * (m - c))
     assert sp.expand(round_parts["coordination"].seconds - coordination) == 0
     setup_parts = ex.overhead("setup")
