@@ -140,7 +140,7 @@ _TERMS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
     "augmentation": (("augment_s_per_value", "s/value"), ("augment_s_per_data_value", "s/value")),
     "augmentation_plan": (("augment_plan_s_per_class", "s/class"),),
     "rescheduling": (("reschedule_s_per_step", "s/step"), ("kl_s_per_term", "s/term")),
-    "aggregation": (("aggregate_s_per_param", "s/param"),),
+    "aggregation": (("aggregate_s_per_param", "s/param"), ("aggregate_s_per_large_param", "s/param")),
     "serialization": (("serialize_s_per_byte", "s/B"), ("serialize_s_per_uncached_byte", "s/B"),
                       ("upload_message_s", "s")),
 })
@@ -154,15 +154,16 @@ def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
     return frame[name].to_numpy(dtype=np.float64)
 
 
-def design_matrix(group: str, rows: pd.DataFrame, *, cache_bytes: float | None = None) -> np.ndarray:
+def design_matrix(group: str, rows: pd.DataFrame, *, boundary_bytes: float | None = None) -> np.ndarray:
     """The regressors of ``group``'s formula for its trace rows, one column per formula term
     (without the fixed term).
 
     ``rows`` are trace rows with ``params``, ``sample_values`` and ``num_classes`` joined (as
     :func:`calibration.sweep.load_runs` gives them); augmentation rows also need ``client_samples``
     (the client's original size, from its distribution report: :func:`group_rows` adds it).
-    ``cache_bytes`` is the serialization group's regime boundary (``Max(0, bytes - cache_bytes)``;
-    ``None``: no second regime, the column is 0).
+    ``boundary_bytes`` is the second regime's boundary of the serialization group (message bytes
+    beyond it, ``Max(0, bytes - boundary)``) and of the aggregation group (all parameters of a
+    stack of ``models*params*4`` bytes above it); ``None``: no second regime, the column is 0.
     """
     if group == "local_training":
         steps = _column(rows, "steps")
@@ -176,10 +177,12 @@ def design_matrix(group: str, rows: pd.DataFrame, *, cache_bytes: float | None =
     if group == "rescheduling":
         return np.column_stack([_column(rows, "samples"), _column(rows, "steps") * _column(rows, "num_classes")])
     if group == "aggregation":
-        return (_column(rows, "samples") * _column(rows, "params"))[:, None]
+        stacked = _column(rows, "samples") * _column(rows, "params")
+        large = np.zeros_like(stacked) if boundary_bytes is None else (4.0 * stacked > boundary_bytes) * stacked
+        return np.column_stack([stacked, large])
     if group == "serialization":
         size = _column(rows, "bytes")
-        beyond = np.zeros_like(size) if cache_bytes is None else np.maximum(0.0, size - cache_bytes)
+        beyond = np.zeros_like(size) if boundary_bytes is None else np.maximum(0.0, size - boundary_bytes)
         upload = (rows["phase"] == "client_upload").to_numpy(dtype=np.float64)
         return np.column_stack([size, beyond, upload])
     raise must("group", f"be one of {', '.join(FIT_GROUPS)}", group)
@@ -250,10 +253,10 @@ class GroupFit:
         Robust spread of the relative residuals when the fixed term is dropped: the model as it stands.
     fixed_share : float
         The fixed term over the mean event duration.
-    cache_bytes : float or None
-        Serialization only: the message size where the second (uncached) regime starts, chosen by
-        profiling the fit over the boundaries between the measured sizes; ``None`` for other
-        groups, or when no boundary fits better than one regime.
+    boundary_bytes : float or None
+        Serialization and aggregation: the size (message bytes; stacked-model bytes) where the
+        second regime starts, chosen by profiling the fit over the boundaries between the measured
+        sizes; ``None`` for other groups, or when no boundary fits better than one regime.
     rows, runs : int
         Trace rows and runs fitted.
     """
@@ -270,7 +273,7 @@ class GroupFit:
     fixed_share: float
     rows: int
     runs: int
-    cache_bytes: float | None = None
+    boundary_bytes: float | None = None
 
     def value(self, term: str) -> float:
         """The fitted value of ``term``."""
@@ -294,10 +297,12 @@ def _config_weights(rows: pd.DataFrame) -> np.ndarray:
 def group_rows(group: str, trace: pd.DataFrame) -> pd.DataFrame:
     """The trace rows ``group`` is fitted on (its phases, positive durations); augmentation rows get
     ``client_samples``, the client's original size from its ``distribution_report`` row (0 when
-    the run has none)."""
+    the run has none, or the trace no entity column)."""
     rows = trace[trace["phase"].isin(GROUP_PHASES[group])]
     rows = rows[rows["duration_s"].to_numpy() > 0]
     if group == "augmentation":
+        if "entity" not in trace.columns:   # no way to tell whose data was copied
+            return rows.assign(client_samples=0.0)
         reports = trace[trace["phase"] == "distribution_report"].drop_duplicates(["run_id", "entity"])
         size = reports.set_index(["run_id", "entity"])["samples"]
         keys = list(zip(rows["run_id"], rows["entity"]))
@@ -318,15 +323,25 @@ def _cache_candidates(size: np.ndarray) -> np.ndarray:
     return middle[1:-1]
 
 
-def _choose_cache_bytes(rows: pd.DataFrame, y: np.ndarray, weights: np.ndarray) -> float | None:
-    """The serialization regime boundary: the candidate whose fit leaves the smallest robust
+#: The groups with a second regime above a size (a boundary profiled by :func:`_choose_boundary`).
+_BOUNDARY_GROUPS = ("serialization", "aggregation")
+
+
+def _regime_size(group: str, rows: pd.DataFrame) -> np.ndarray:
+    if group == "serialization":
+        return _column(rows, "bytes")
+    return 4.0 * _column(rows, "samples") * _column(rows, "params")     # float32 stack of the models
+
+
+def _choose_boundary(group: str, rows: pd.DataFrame, y: np.ndarray, weights: np.ndarray) -> float | None:
+    """A group's second-regime boundary: the candidate whose fit leaves the smallest robust
     relative residual spread (a profile over the one non-linear parameter); ``None`` if the
-    messages have too few distinct sizes, or if no boundary beats a single regime."""
-    size = _column(rows, "bytes")
-    best, best_score = None, _robust_scale(y / (_with_fixed(design_matrix("serialization", rows)) @ _irls(
-        _with_fixed(design_matrix("serialization", rows)), y, weights, iterations=3)) - 1.0)
-    for candidate in _cache_candidates(size):
-        x = _with_fixed(design_matrix("serialization", rows, cache_bytes=float(candidate)))
+    sizes are too few, or if no boundary beats a single regime."""
+    x0 = _with_fixed(design_matrix(group, rows))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        best, best_score = None, _robust_scale(y / (x0 @ _irls(x0, y, weights, iterations=3)) - 1.0)
+    for candidate in _cache_candidates(_regime_size(group, rows)):
+        x = _with_fixed(design_matrix(group, rows, boundary_bytes=float(candidate)))
         coefficients = _irls(x, y, weights, iterations=3)
         with np.errstate(divide="ignore", invalid="ignore"):
             score = _robust_scale(y / (x @ coefficients) - 1.0)
@@ -353,8 +368,8 @@ def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: in
                          f"(got none).")
     y = _column(rows, "duration_s")
     weights = _config_weights(rows)
-    cache_bytes = _choose_cache_bytes(rows, y, weights) if group == "serialization" else None
-    formula = design_matrix(group, rows, cache_bytes=cache_bytes)
+    boundary = _choose_boundary(group, rows, y, weights) if group in _BOUNDARY_GROUPS else None
+    formula = design_matrix(group, rows, boundary_bytes=boundary)
     x = _with_fixed(formula)
     coefficients = _irls(x, y, weights)
     prediction = x @ coefficients
@@ -389,7 +404,7 @@ def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: in
                     values=tuple(float(v) for v in coefficients), stderr=tuple(float(e) for e in errors),
                     r2=r2, residual_spread=_robust_scale(relative), residual_rms=rms,
                     spread_without_fixed=_robust_scale(without), fixed_share=float(coefficients[-1] / y.mean()),
-                    rows=len(rows), runs=len(unique), cache_bytes=cache_bytes)
+                    rows=len(rows), runs=len(unique), boundary_bytes=boundary)
 
 
 #: Factors each group's formula claims not to depend on (checked by median residual per level).
@@ -410,7 +425,7 @@ def _diagnostics(trace: pd.DataFrame, fits: Mapping[str, GroupFit]) -> pd.DataFr
     records: list[dict[str, Any]] = []
     for group, fit in fits.items():
         rows = _group_rows(group, trace)
-        prediction = _with_fixed(design_matrix(group, rows, cache_bytes=fit.cache_bytes)) @ np.asarray(fit.values)
+        prediction = _with_fixed(design_matrix(group, rows, boundary_bytes=fit.boundary_bytes)) @ np.asarray(fit.values)
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = _column(rows, "duration_s") / prediction - 1.0
         frame = rows.assign(_relative=relative)
@@ -656,7 +671,7 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
     for group, fit in groups.items():
         phases = ", ".join(GROUP_PHASES[group])
         rows = _group_rows(group, trace)
-        regressors = design_matrix(group, rows, cache_bytes=fit.cache_bytes)
+        regressors = design_matrix(group, rows, boundary_bytes=fit.boundary_bytes)
         mean_event = float(rows["duration_s"].mean())
         for column, term in enumerate(fit.terms[:-1]):
             value, error = fit.values[column], fit.stderr[column]
@@ -691,19 +706,19 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
                                f"run, {jitter_groups} groups)")
     if jitter_groups == 0:
         notes.append("no run has 3 visits of equal size: train_time_cv is 0 (no timing jitter).")
-    serialization = groups["serialization"]
-    if serialization.cache_bytes is not None:
-        values["cache_bytes"] = serialization.cache_bytes
-        errors["cache_bytes"] = None
-        origin["cache_bytes"] = ("serialization phases (the boundary between measured message sizes that fits "
-                                 "best)")
-    else:
-        largest = float(_group_rows("serialization", trace)["bytes"].max())
-        values["cache_bytes"] = largest if largest > 0 else 1.0
-        errors["cache_bytes"] = None
-        origin["cache_bytes"] = "serialization phases (no second regime found: the largest message measured)"
-        notes.append("no serialization regime beyond the cache was found; cache_bytes is the largest message "
-                     "measured and serialize_s_per_uncached_byte applies only beyond it.")
+    for group, name, extra in (("serialization", "cache_bytes", "serialize_s_per_uncached_byte"),
+                               ("aggregation", "aggregate_large_bytes", "aggregate_s_per_large_param")):
+        fit = groups[group]
+        errors[name] = None
+        if fit.boundary_bytes is not None:
+            values[name] = fit.boundary_bytes
+            origin[name] = f"{group} (the boundary between measured sizes that fits best)"
+        else:
+            largest = float(_regime_size(group, _group_rows(group, trace)).max())
+            values[name] = largest if largest > 0 else 1.0
+            origin[name] = f"{group} (no second regime found: the largest size measured)"
+            notes.append(f"no second {group} regime was found; {name} is the largest size measured and "
+                         f"{extra} applies only beyond it.")
     inprocess = float(values["message_s"])
     fixed = {group: fit.fixed_s for group, fit in groups.items() if group != "serialization"}
 

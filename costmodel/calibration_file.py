@@ -43,7 +43,8 @@ Schema history: version 2 added the fixed per-event costs (``train_s_per_visit``
 ``message_s``, ``upload_message_s``), the per-sample training cost ``train_s_per_sample``, the
 augmentation's copy of a client's data ``augment_s_per_data_value``, and the second serialization
 regime beyond the cache (``serialize_s_per_uncached_byte`` above ``cache_bytes``), the jitter of
-a visit's training time (``train_time_cv``), and let the
+a visit's training time (``train_time_cv``), the dearer aggregation of large stacks
+(``aggregate_s_per_large_param`` beyond ``aggregate_large_bytes``), and let the
 fixed costs, those terms and ``latency_s`` be 0. A version-1 file lacks them: re-run ``astraea-cost calibrate``.
 """
 
@@ -98,6 +99,8 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
     "reschedule_s_per_round": "s",
     "aggregate_s_per_param": "s/param",
     "aggregate_s_per_round": "s",
+    "aggregate_s_per_large_param": "s/param",
+    "aggregate_large_bytes": "B",
     "serialize_s_per_byte": "s/B",
     "serialize_s_per_uncached_byte": "s/B",
     "cache_bytes": "B",
@@ -112,7 +115,7 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
 NONNEGATIVE_COEFFICIENTS: tuple[str, ...] = (
     "train_s_per_sample", "train_s_per_visit", "augment_s_per_client", "augment_plan_s",
     "reschedule_s_per_round", "aggregate_s_per_round", "message_s", "latency_s", "augment_s_per_data_value",
-    "serialize_s_per_uncached_byte", "upload_message_s", "train_time_cv",
+    "serialize_s_per_uncached_byte", "upload_message_s", "train_time_cv", "aggregate_s_per_large_param",
 )
 
 #: (rule text, test) per coefficient; the rule text is what the error message says.

@@ -119,7 +119,7 @@ def test_exact_traces_give_every_coefficient_and_fixed_term_back():
     assert all(fit.groups[g].r2 == pytest.approx(1.0, abs=1e-9) for g in FIT_GROUPS)
     assert fit.runs == 24 and set(fit.coefficients) == set(COEFFICIENT_UNITS)
     assert fit.coefficients["cache_bytes"] == pytest.approx(CACHE_BYTES)   # the profile finds the boundary
-    assert fit.groups["serialization"].cache_bytes == pytest.approx(CACHE_BYTES)
+    assert fit.groups["serialization"].boundary_bytes == pytest.approx(CACHE_BYTES)
 
 
 def test_noisy_traces_recover_the_coefficients_within_5_percent_and_their_standard_errors():

@@ -25,7 +25,7 @@ FIXED_NAMES = [
     "flops_per_s", "train_s_per_sample", "step_overhead_s", "step_s_per_param", "train_s_per_visit", "train_time_cv",
     "augment_s_per_value", "augment_s_per_client", "augment_s_per_data_value", "augment_plan_s_per_class",
     "augment_plan_s", "kl_s_per_term", "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param",
-    "aggregate_s_per_round", "serialize_s_per_byte", "serialize_s_per_uncached_byte", "cache_bytes",
+    "aggregate_s_per_round", "aggregate_s_per_large_param", "aggregate_large_bytes", "serialize_s_per_byte", "serialize_s_per_uncached_byte", "cache_bytes",
     "upload_message_s", "message_s", "latency_s", "link_efficiency", "message_overhead_bytes",
 ]
 

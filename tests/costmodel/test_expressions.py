@@ -35,7 +35,8 @@ COEFFS = {
     "train_s_per_sample": 7.0e-6, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
     "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.7e-4, "aggregate_s_per_round": 5.0e-5, "message_s": 3.0e-6,
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 2.0e5,
-    "upload_message_s": 4.0e-5, "train_time_cv": 0.05,
+    "upload_message_s": 4.0e-5, "train_time_cv": 0.05, "aggregate_s_per_large_param": 1.8e-9,
+    "aggregate_large_bytes": 2.0e7,
 }
 
 
@@ -68,6 +69,7 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
         sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
         sym("message_s"): 0, sym("reschedule_s_per_round"): 0, sym("aggregate_s_per_round"): 0,
         sym("serialize_s_per_uncached_byte"): 0, sym("upload_message_s"): 0, sym("train_time_cv"): 0,
+        sym("aggregate_s_per_large_param"): 0,
     }
     ratio = (ex.round_seconds("astraea") / ex.round_seconds("fedavg")).subs(ideal).subs(c, gamma + d)
     assert sp.simplify(ratio - ex.paper_time_ratio()) == 0
@@ -76,6 +78,13 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
     # Below gamma clients there is one mediator of c clients: the ratio is E_m*c.
     small = (ex.round_seconds("astraea") / ex.round_seconds("fedavg")).subs(ideal).subs(gamma, c + d)
     assert sp.simplify(small - e_m * c) == 0
+
+
+def aggregate(v: dict[str, float], k: dict[str, float], models: float) -> float:
+    # a stack beyond aggregate_large_bytes pays the dearer rate on every parameter (a step)
+    large = v["params"] * models * v["bytes_per_param"] > k["aggregate_large_bytes"]
+    rate = k["aggregate_s_per_param"] + (k["aggregate_s_per_large_param"] if large else 0.0)
+    return k["aggregate_s_per_round"] + rate * v["params"] * models
 
 
 def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
@@ -97,7 +106,7 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     jitter = k["train_time_cv"] * train                    # the slowest client also drew the longest time
     return (transfer(min(v["downlink_bits_per_s"], share)) + train + (slope * v["samples_per_client_sd"] + jitter) * z
             + transfer(min(v["uplink_bits_per_s"], share), upload=True)
-            + k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * v["clients_per_round"])
+            + aggregate(v, k, v["clients_per_round"]))
 
 
 def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
@@ -130,14 +139,16 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
     jitter = math.sqrt(v["mediator_epochs"] * g) * k["train_time_cv"] * train   # E_m*g independent draws
     straggler = (v["mediator_epochs"] * math.sqrt(g) * slope * spread + jitter) * z
-    aggregation = k["aggregate_s_per_round"] + k["aggregate_s_per_param"] * v["params"] * mediators
+    aggregation = aggregate(v, k, mediators)
     return resched + in_server + chain + straggler + in_server + aggregation
 
 
 HAND_CASES = [
-    # c not a multiple of gamma, server link binding for FedAvg only, heterogeneous clients, E_m = 2.
+    # c not a multiple of gamma, server link binding for FedAvg only, heterogeneous clients, E_m = 2;
+    # FedAvg's stack of 23 models (27.6 MB) is beyond aggregate_large_bytes, Astraea's 5 (6 MB) is not.
     dict(clients_per_round=23, mediator_size=5, mediator_epochs=2, samples_per_client=333.0,
-         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, server_bits_per_s=1.0e8, uplink_bits_per_s=1.0e7, downlink_bits_per_s=3.0e7),
+         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, params=300_000, server_bits_per_s=1.0e8,
+         uplink_bits_per_s=1.0e7, downlink_bits_per_s=3.0e7),
     # c < gamma: one mediator of c clients; the server link binds nothing.
     dict(clients_per_round=3, mediator_size=10, mediator_epochs=1, samples_per_client=50.0,
          samples_per_client_sd=0.0, server_bits_per_s=1.0e10, uplink_bits_per_s=1.0e6, downlink_bits_per_s=1.0e6),
@@ -292,7 +303,7 @@ def test_overhead_categories_have_their_documented_content() -> None:
                     + (e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd"))
                        + sp.sqrt(e_m * g) * sym("train_time_cv") * t_a) * ex.BlomZ(m)
                     - (slope * s_n + sym("train_time_cv") * t_f) * ex.BlomZ(c)
-                    + sym("aggregate_s_per_param") * sym("params") * (m - c))
+                    + ex.aggregation_seconds(m) - ex.aggregation_seconds(c))
     assert sp.expand(round_parts["coordination"].seconds - coordination) == 0
     setup_parts = ex.overhead("setup")
     assert setup_parts["data_augmentation"].storage_bytes == ex.storage_bytes_per_client()
