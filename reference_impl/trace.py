@@ -58,10 +58,10 @@ from costmodel.files import atomic_path, atomic_write_text
 from costmodel.phases import ALGORITHMS, ALL_PHASES, SETUP_ROUND
 
 __all__ = [
+    "RUN_FILE",
     "TRACE_COLUMNS",
     "TRACE_FILE",
     "TRACE_SCHEMA_VERSION",
-    "RUN_FILE",
     "RunRecord",
     "TraceRecorder",
     "read_run",
@@ -159,6 +159,8 @@ def write_run(folder: str | os.PathLike[str], record: RunRecord) -> Path:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     trace = validate_trace(record.trace)
+    # a folder is complete only while its run.json matches its trace: retract it before replacing the trace
+    (folder / RUN_FILE).unlink(missing_ok=True)
     with atomic_path(folder / TRACE_FILE) as tmp:
         trace.to_csv(tmp, index=False, float_format="%.9g")
     meta = {
@@ -182,9 +184,20 @@ def read_run(folder: str | os.PathLike[str]) -> RunRecord:
         raise InputError(f"'run folder' must contain {RUN_FILE} (got {str(folder)!r}).") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"'{meta_path}' must be valid JSON (got an error at line {exc.lineno}).") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"'{meta_path}' must hold a JSON object (got {type(meta).__name__}).")
     version = meta.get("schema_version")
     if version != TRACE_SCHEMA_VERSION:
         raise InputError(f"'schema_version' of {meta_path} must be {TRACE_SCHEMA_VERSION} (got {version!r}).")
-    trace = validate_trace(pd.read_csv(folder / TRACE_FILE, dtype={"run_id": str, "entity": str}))
-    return RunRecord(run_id=meta["run_id"], algorithm=meta["algorithm"], trace=trace,
+    missing = [key for key in ("run_id", "algorithm") if key not in meta]
+    if missing:
+        raise InputError(f"'{meta_path}' must name its {' and '.join(missing)} (missing).")
+    trace_path = folder / TRACE_FILE
+    try:
+        frame = pd.read_csv(trace_path, dtype={"run_id": str, "entity": str})
+    except FileNotFoundError:
+        raise InputError(f"'run folder' must contain {TRACE_FILE} next to {RUN_FILE} (got {str(folder)!r}).") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"'{trace_path}' must be a CSV trace ({type(exc).__name__}: {str(exc).splitlines()[0]}).") from None
+    return RunRecord(run_id=meta["run_id"], algorithm=meta["algorithm"], trace=validate_trace(frame),
                      config=meta.get("config", {}), summary=meta.get("summary", {}))

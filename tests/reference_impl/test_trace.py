@@ -47,3 +47,18 @@ def test_failed_write_leaves_no_file_behind(tmp_path):
     with pytest.raises(InputError):
         write_run(tmp_path, RunRecord(run_id="r1", algorithm="astraea", trace=frame))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_folder_without_its_trace_is_a_one_line_error(tmp_path):
+    write_run(tmp_path, RunRecord(run_id="r1", algorithm="astraea", trace=_recorder().to_frame()))
+    (tmp_path / "trace.csv").unlink()
+    with pytest.raises(InputError, match=r"must contain trace.csv next to run.json"):
+        read_run(tmp_path)
+    (tmp_path / "trace.csv").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(InputError, match=r"must be a CSV trace"):
+        read_run(tmp_path)
+
+
+def test_written_files_are_readable_by_others(tmp_path):
+    write_run(tmp_path, RunRecord(run_id="r1", algorithm="astraea", trace=_recorder().to_frame()))
+    assert (tmp_path / "run.json").stat().st_mode & 0o044 == 0o044  # not mkstemp's private 0600
