@@ -1,4 +1,4 @@
-"""Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) on the shared engine.
+"""Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021): its order of events, for either engine.
 
 Setup (once):
 
@@ -23,6 +23,11 @@ Per round:
    epochs, ``client_upload``): sequential SGD.
 7. ``mediator_upload`` and ``aggregation``: the server averages the mediators' models weighted by
    their clients' sample counts (:mod:`reference_impl.aggregation` explains the sign misprint).
+
+This module is the one statement of that order. It drives an :class:`~reference_impl.engine.Engine`
+(in-process) or the distributed server (a subclass): each mediator's chain of steps 5-7 is a
+:class:`~reference_impl.engine.Branch`, and the engine runs the mediators' branches one after another
+on the virtual clock or concurrently on worker processes.
 """
 
 from __future__ import annotations
@@ -30,24 +35,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from costmodel.phases import SETUP_ROUND
-from reference_impl import wire
-from reference_impl.augmentation import (
-    AugmentationParams,
-    AugmentationPlan,
-    AugmentationStats,
-    apply_plan_to_client,
-    iccd_plan,
-    plan_client_samples,
-    tpds_plan,
-)
+from reference_impl.augmentation import AugmentationPlan, iccd_plan, tpds_plan
 from reference_impl.config import RunConfig
-from reference_impl.engine import Engine, derive_seed
+from reference_impl.engine import Branch, Engine, Hop, Visit
 from reference_impl.rescheduling import form_mediators, kl_to_uniform
 
-__all__ = ["augment_client", "make_plan", "run_round", "setup", "setup_summary"]
+__all__ = ["make_plan", "run_round", "setup", "setup_summary"]
 
 
 def make_plan(config: RunConfig, class_sizes: np.ndarray) -> AugmentationPlan:
@@ -57,40 +52,19 @@ def make_plan(config: RunConfig, class_sizes: np.ndarray) -> AugmentationPlan:
     return iccd_plan(class_sizes, alpha=config.alpha)
 
 
-def augment_client(engine: Engine, client: int, plan: AugmentationPlan) -> tuple[float, AugmentationStats]:
-    """Client ``client`` downsamples and augments its own data in place; return (duration, stats).
-
-    Seeded by (seed, client) alone, so every engine that runs it makes the same samples.
-    """
-    config = engine.config
-    rng = np.random.default_rng(derive_seed(config.seed, client, 0xA6))
-    generator = torch.Generator().manual_seed(derive_seed(config.seed, client, 0xA7))
-    t0 = engine.clock()
-    client_plan = plan_client_samples(engine.client_y[client].numpy(), plan, rng)
-    x, y, stats = apply_plan_to_client(engine.client_x[client], engine.client_y[client], client_plan,
-                                       AugmentationParams(), generator)
-    duration = engine.clock() - t0
-    engine.client_x[client], engine.client_y[client] = x, y
-    return duration, stats
-
-
 def setup(engine: Engine) -> float:
     """Distribution report, augmentation plan and augmentation; return the setup's end time."""
     config = engine.config
     recorder = engine.recorder
     clients = range(config.clients)
-    original = engine.histograms(clients)
     received = []
     report_end = 0.0
-    for k in clients:
-        t0 = engine.clock()
-        message = wire.encode_counts(original[k])
-        received.append(wire.decode_counts(message))
-        duration = engine.clock() - t0
+    for k, (duration, size, counts) in zip(clients, engine.report(clients)):
+        received.append(counts)
         recorder.record(round=SETUP_ROUND, phase="distribution_report", entity=f"client:{k}", start_s=0.0,
-                        duration_s=duration, bytes=len(message), samples=int(original[k].sum()))
+                        duration_s=duration, bytes=size, samples=int(counts.sum()))
         report_end = max(report_end, duration)
-    engine.original_samples = int(original.sum())
+    engine.original_samples = int(np.sum(received))
     engine.augmented_samples = 0
     engine.removed_samples = 0
     if config.plan == "none":
@@ -107,12 +81,11 @@ def setup(engine: Engine) -> float:
     plan_end = report_end + duration
 
     setup_end = plan_end
-    for k in clients:
-        duration, stats = augment_client(engine, k, plan)
-        engine.augmented_samples += stats.samples_augmented
-        engine.removed_samples += stats.samples_removed
+    for k, (duration, augmented, removed) in zip(clients, engine.augment(clients, plan=plan, class_sizes=class_sizes)):
+        engine.augmented_samples += augmented
+        engine.removed_samples += removed
         recorder.record(round=SETUP_ROUND, phase="augmentation", entity=f"client:{k}", start_s=plan_end,
-                        duration_s=duration, samples=stats.samples_augmented)
+                        duration_s=duration, samples=augmented)
         setup_end = max(setup_end, plan_end + duration)
     return setup_end
 
@@ -141,24 +114,14 @@ def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, flo
     duration = engine.clock() - t0
     engine.recorder.record(round=round, phase="rescheduling", entity="server", start_s=start_s, duration_s=duration,
                            samples=len(selected), steps=assignment.kl_evaluations)
-    dispatch_s = start_s + duration
 
-    vectors, weights, ends = [], [], []
-    for m, members in enumerate(assignment.mediators):
-        mediator = f"mediator:{m}"
-        clients = selected[members]
-        model, t = engine.transfer(engine.global_vector, round=round, phase="model_broadcast", entity=mediator,
-                                   start_s=dispatch_s)
-        for visit in range(config.mediator_epochs):
-            for k in clients:
-                entity = f"client:{k}"
-                local, t = engine.transfer(model, round=round, phase="client_download", entity=entity, start_s=t)
-                local, t = engine.train_visit(local, client=int(k), round=round, visit=visit, start_s=t)
-                model, t = engine.transfer(local, round=round, phase="client_upload", entity=entity, start_s=t)
-        model, t = engine.transfer(model, round=round, phase="mediator_upload", entity=mediator, start_s=t)
-        vectors.append(model)
-        weights.append(float(sum(engine.client_y[k].shape[0] for k in clients)))
-        ends.append(t)
+    branches = [Branch(name=f"mediator {m}", steps=(
+        Hop("model_broadcast", f"mediator:{m}"),
+        *(Visit(int(k), visit) for visit in range(config.mediator_epochs) for k in selected[members]),
+        Hop("mediator_upload", f"mediator:{m}"),
+    )) for m, members in enumerate(assignment.mediators)]
+    vectors, ends = engine.run_branches(branches, round=round, start_s=start_s + duration)
+    weights = [float(histograms[members].sum()) for members in assignment.mediators]  # the clients' samples
     end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
     pooled = np.stack([histograms[members].sum(axis=0) for members in assignment.mediators])
     return end_s, float(np.mean(kl_to_uniform(histograms))), float(np.mean(kl_to_uniform(pooled)))

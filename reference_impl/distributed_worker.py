@@ -425,9 +425,9 @@ class _Worker:
         with self.busy("augmenting"):
             plan = astraea.make_plan(config, class_sizes)
             for k in self.clients:
-                duration, stats = astraea.augment_client(engine, k, plan)
+                duration, augmented, removed = engine.augment_client(k, plan)
                 histogram = np.bincount(engine.client_y[k].numpy(), minlength=engine.num_classes)
-                rows.append([k, duration, stats.samples_augmented, stats.samples_removed, *histogram])
+                rows.append([k, duration, augmented, removed, *histogram])
         table = np.asarray(rows, dtype=np.float64).reshape(len(self.clients), 4 + engine.num_classes)
         self.server.send_control(_RESULT, table.size, what="announcing its augmentation results")
         self.server.send_payload(_as_payload(table.tobytes()), DATA_TAG, "sending its augmentation results")
@@ -440,7 +440,8 @@ class _Worker:
         vector, decode_s = _decode_model(payload)
         model = self.server.post_payload(self.model_bytes, MODEL_TAG, "receiving a model")
         with self.busy(f"training {what}"):
-            trained, train_s = self.engine.train_visit(vector, client=client, round=round, visit=visit, start_s=0.0)
+            trained, training = self.engine.train_visit(vector, client=client, round=round, visit=visit)
+            train_s = training.duration_s
             upload, encode_s = _encode_model(trained)
         n = int(self.engine.client_y[client].shape[0])
         config = self.config

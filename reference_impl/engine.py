@@ -11,22 +11,31 @@ Durations are the running thread's CPU time (``time.thread_time``) by default: o
 core (torch runs with one intra-op thread on the calling thread), and a thread's CPU time is what
 that device would spend, unaffected by other processes sharing this machine. ``timer="wall"``
 measures ``time.perf_counter`` instead; on an idle machine the two agree. The per-round ``wall_s``
-is always wall time.
+is always wall time (of the round's protocol, without the evaluation).
 
 Transfers are real serializations: the sender encodes the model into the wire format
 (:mod:`reference_impl.wire`), the receiver decodes it; the event's bytes are the encoded length and its
 duration the encode + decode time (an in-process link has no bandwidth term; the distributed engine
 measures real links).
 
-The protocol of each algorithm lives in its own module (:mod:`reference_impl.astraea`,
-:mod:`reference_impl.fedavg`); this module holds what they share.
+One protocol, two transports
+----------------------------
+The order of events of each algorithm is stated once, in its own module (:mod:`reference_impl.astraea`,
+:mod:`reference_impl.fedavg`), against the operations of :class:`Engine`. What runs in parallel on
+real devices the protocol hands over as :class:`Branch` es: a mediator's chain (``Hop`` to the
+mediator, its clients' ``Visit`` s one after another, ``Hop`` back) or a FedAvg client's single visit.
+:meth:`Engine.run_branches` runs the branches one after another in this process; the distributed
+server (:mod:`reference_impl.distributed_worker`, a subclass) runs them concurrently on worker
+processes and overrides only how clients are reached (``histograms``, ``report``, ``augment``,
+``run_branches``). Both record a branch's events in step order from the round's dispatch time
+(:meth:`Engine.record_events`), so the trace rows, their order and the virtual clock are the same.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,13 +48,14 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from costmodel.phases import EVALUATION
 from reference_impl import wire
 from reference_impl.aggregation import weighted_average
+from reference_impl.augmentation import AugmentationParams, AugmentationPlan, apply_plan_to_client, plan_client_samples
 from reference_impl.config import RunConfig
 from reference_impl.data import DataConfig, build_federated_data
 from reference_impl.models import build_model, count_parameters, train_flops_per_sample
 from reference_impl.trace import RunRecord, TraceRecorder, write_run
 from reference_impl.training import evaluate_accuracy, train_local
 
-__all__ = ["Engine", "RoundStats", "RunResult", "derive_seed", "run"]
+__all__ = ["Branch", "Engine", "Event", "Hop", "RoundStats", "RunResult", "Visit", "derive_seed", "drive", "run"]
 
 
 @dataclass(frozen=True)
@@ -78,12 +88,56 @@ class RunResult:
                                            config=self.config.as_dict(), summary=summary))
 
 
+@dataclass(frozen=True)
+class Event:
+    """One measured event of a branch, not yet placed on the clock (a trace row without round and start)."""
+
+    phase: str
+    entity: str
+    duration_s: float
+    bytes: int = 0
+    flops: float = 0.0
+    samples: int = 0
+    steps: int = 0
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A model transfer that stays on the server: to or from a (virtual) mediator (``phase`` and ``entity``)."""
+
+    phase: str
+    entity: str
+
+
+@dataclass(frozen=True)
+class Visit:
+    """Client ``client`` downloads the model, trains ``E`` local epochs and uploads it (its ``visit``-th visit)."""
+
+    client: int
+    visit: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Branch:
+    """Steps that pass the model along one after another, starting from the global model.
+
+    The branches of a round run in parallel on real devices and all start at the round's dispatch
+    time; ``name`` ("mediator 3", "client 17") names the branch in error messages.
+    """
+
+    name: str
+    steps: tuple[Hop | Visit, ...]
+
+
 def derive_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
 class Engine:
-    """Shared machinery of one run: data, model, trace recorder and the timed protocol operations."""
+    """Shared machinery of one run: data, model, trace recorder and the timed protocol operations.
+
+    It is also the in-process transport: clients are reached in this process, one after another.
+    """
 
     def __init__(self, config: RunConfig, *, run_id: str | None = None) -> None:
         self.config = config
@@ -123,19 +177,9 @@ class Engine:
         rng = np.random.default_rng(derive_seed(self.config.seed, round_index, 0xC1))
         return np.sort(rng.choice(self.config.clients, size=self.config.clients_per_round, replace=False))
 
-    # -- timed protocol operations ----------------------------------------------------------------
-    def transfer(self, vector: torch.Tensor, *, round: int, phase: str, entity: str, start_s: float) -> tuple[torch.Tensor, float]:
-        """Serialize ``vector`` onto the wire and decode it on the other side; return (copy, end time)."""
-        t0 = self.clock()
-        message = wire.encode_vector(vector)
-        received = wire.decode_vector(message)
-        duration = self.clock() - t0
-        self.recorder.record(round=round, phase=phase, entity=entity, start_s=start_s, duration_s=duration,
-                             bytes=len(message))
-        return received, start_s + duration
-
-    def train_visit(self, vector: torch.Tensor, *, client: int, round: int, visit: int, start_s: float) -> tuple[torch.Tensor, float]:
-        """Client ``client`` trains ``E`` local epochs starting from ``vector``; return (new vector, end time)."""
+    # -- client work (run by whichever process holds the client) -----------------------------------
+    def train_visit(self, vector: torch.Tensor, *, client: int, round: int, visit: int) -> tuple[torch.Tensor, Event]:
+        """Client ``client`` trains ``E`` local epochs starting from ``vector``; return (new vector, event)."""
         config = self.config
         x, y = self.client_x[client], self.client_y[client]
         torch.manual_seed(derive_seed(config.seed, round, client, visit, 0xD0))  # dropout draws
@@ -147,10 +191,87 @@ class Engine:
         trained = parameters_to_vector(self.model.parameters()).detach().clone()
         duration = self.clock() - t0
         samples = config.local_epochs * int(x.shape[0])
-        self.recorder.record(round=round, phase="local_training", entity=f"client:{client}", start_s=start_s,
-                             duration_s=duration, flops=self.flops_per_sample * samples, samples=samples, steps=steps)
-        return trained, start_s + duration
+        return trained, Event("local_training", f"client:{client}", duration, flops=self.flops_per_sample * samples,
+                              samples=samples, steps=steps)
 
+    def augment_client(self, client: int, plan: AugmentationPlan) -> tuple[float, int, int]:
+        """Client ``client`` downsamples and augments its own data in place.
+
+        Returns (duration, samples augmented, samples removed). Seeded by (seed, client) alone, so
+        every process that runs it makes the same samples.
+        """
+        config = self.config
+        rng = np.random.default_rng(derive_seed(config.seed, client, 0xA6))
+        generator = torch.Generator().manual_seed(derive_seed(config.seed, client, 0xA7))
+        t0 = self.clock()
+        client_plan = plan_client_samples(self.client_y[client].numpy(), plan, rng)
+        x, y, stats = apply_plan_to_client(self.client_x[client], self.client_y[client], client_plan,
+                                           AugmentationParams(), generator)
+        duration = self.clock() - t0
+        self.client_x[client], self.client_y[client] = x, y
+        return duration, stats.samples_augmented, stats.samples_removed
+
+    # -- the transport: how the server reaches clients (in this process, one after another) --------
+    def report(self, clients: Sequence[int]) -> list[tuple[float, int, np.ndarray]]:
+        """Each client sends its label histogram; per client (duration, bytes, counts received)."""
+        reports = []
+        for histogram in self.histograms(clients):
+            t0 = self.clock()
+            message = wire.encode_counts(histogram)
+            counts = wire.decode_counts(message)
+            reports.append((self.clock() - t0, len(message), counts))
+        return reports
+
+    def augment(self, clients: Sequence[int], *, plan: AugmentationPlan,
+                class_sizes: np.ndarray) -> list[tuple[float, int, int]]:
+        """Every client applies ``plan`` (made from ``class_sizes``); per client (duration, augmented, removed)."""
+        return [self.augment_client(k, plan) for k in clients]
+
+    def transfer(self, vector: torch.Tensor, *, phase: str, entity: str) -> tuple[torch.Tensor, Event]:
+        """Serialize ``vector`` onto the wire and decode it on the other side; return (copy, event)."""
+        t0 = self.clock()
+        message = wire.encode_vector(vector)
+        received = wire.decode_vector(message)
+        return received, Event(phase, entity, self.clock() - t0, bytes=len(message))
+
+    def visit(self, vector: torch.Tensor, step: Visit, *, round: int) -> tuple[torch.Tensor, list[Event]]:
+        """Download, ``E`` local epochs and upload of one client visit; return (model, three events)."""
+        entity = f"client:{step.client}"
+        local, download = self.transfer(vector, phase="client_download", entity=entity)
+        local, training = self.train_visit(local, client=step.client, round=round, visit=step.visit)
+        model, upload = self.transfer(local, phase="client_upload", entity=entity)
+        return model, [download, training, upload]
+
+    def run_branches(self, branches: Sequence[Branch], *, round: int,
+                     start_s: float) -> tuple[list[torch.Tensor], list[float]]:
+        """Run the parallel ``branches`` from the global model; return their final models and end times.
+
+        Here they run one after another; each is placed on the clock from ``start_s``.
+        """
+        vectors, ends = [], []
+        for branch in branches:
+            vector, events = self.global_vector, []
+            for step in branch.steps:
+                if isinstance(step, Hop):
+                    vector, event = self.transfer(vector, phase=step.phase, entity=step.entity)
+                    events.append(event)
+                else:
+                    vector, visit_events = self.visit(vector, step, round=round)
+                    events.extend(visit_events)
+            vectors.append(vector)
+            ends.append(self.record_events(events, round=round, start_s=start_s))
+        return vectors, ends
+
+    def record_events(self, events: Sequence[Event], *, round: int, start_s: float) -> float:
+        """Record ``events`` one after another on the clock from ``start_s``; return the end time."""
+        t = start_s
+        for e in events:
+            self.recorder.record(round=round, phase=e.phase, entity=e.entity, start_s=t, duration_s=e.duration_s,
+                                 bytes=e.bytes, flops=e.flops, samples=e.samples, steps=e.steps)
+            t += e.duration_s
+        return t
+
+    # -- on the server ------------------------------------------------------------------------------
     def aggregate(self, vectors: Sequence[torch.Tensor], weights: Sequence[float], *, round: int, start_s: float) -> float:
         """Average ``vectors`` into the global model on the server; return the end time."""
         t0 = self.clock()
@@ -173,37 +294,32 @@ class Engine:
         return accuracy
 
 
-def run(config: RunConfig, *, progress: bool = True, run_id: str | None = None) -> RunResult:
-    """Run ``config`` end to end and return its trace and per-round summary.
+def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = None
+          ) -> tuple[list[RoundStats], dict[str, Any]]:
+    """Run the setup and every round of ``engine.config``'s protocol on ``engine`` (either transport).
 
-    Shows a progress bar on stderr when ``progress`` is true.
+    Calls ``after_round`` with each round's statistics; returns them and the run's summary.
     """
-    from tqdm.auto import tqdm
-
     from reference_impl import astraea, fedavg
 
+    config = engine.config
     protocol = astraea if config.algorithm == "astraea" else fedavg
-    engine = Engine(config, run_id=run_id)
     wall0 = time.perf_counter()
-    clock_s = protocol.setup(engine)
-    setup_s = clock_s
+    clock_s = setup_s = protocol.setup(engine)
+    setup_wall_s = time.perf_counter() - wall0
     stats: list[RoundStats] = []
-    bar = tqdm(range(config.rounds), desc=f"{config.algorithm} rounds", unit="round", disable=not progress,
-               leave=False)
-    for r in bar:
+    for r in range(config.rounds):
         rows_before = len(engine.recorder)
         t_wall = time.perf_counter()
         end_s, kl_clients, kl_groups = protocol.run_round(engine, round=r, start_s=clock_s)
+        wall_s = time.perf_counter() - t_wall
         round_bytes = engine.recorder.bytes_since(rows_before)
         accuracy = engine.evaluate(round=r, start_s=end_s)
-        stats.append(RoundStats(round=r, round_s=end_s - clock_s, bytes=round_bytes,
-                                wall_s=time.perf_counter() - t_wall, accuracy=accuracy,
-                                mean_kl_clients=kl_clients, mean_kl_groups=kl_groups))
-        bar.set_postfix(acc=f"{accuracy:.3f}", round_s=f"{end_s - clock_s:.2f}")
+        stats.append(RoundStats(round=r, round_s=end_s - clock_s, bytes=round_bytes, wall_s=wall_s,
+                                accuracy=accuracy, mean_kl_clients=kl_clients, mean_kl_groups=kl_groups))
         clock_s = end_s
-    bar.close()
-    rounds = pd.DataFrame([s.__dict__ for s in stats])
-    trace = engine.recorder.to_frame()
+        if after_round is not None:
+            after_round(stats[-1])
     summary = {
         "params": engine.params,
         "train_flops_per_sample": engine.flops_per_sample,
@@ -213,8 +329,31 @@ def run(config: RunConfig, *, progress: bool = True, run_id: str | None = None) 
         "setup_s": setup_s,
         "total_s": clock_s,
         "wall_s": time.perf_counter() - wall0,
+        "setup_wall_s": setup_wall_s,
         "final_accuracy": stats[-1].accuracy if stats else float("nan"),
         "torch_version": torch.__version__,
+        **protocol.setup_summary(engine),
     }
-    summary.update(protocol.setup_summary(engine))
-    return RunResult(run_id=engine.run_id, config=config, trace=trace, rounds=rounds, summary=summary)
+    return stats, summary
+
+
+def run(config: RunConfig, *, progress: bool = True, run_id: str | None = None) -> RunResult:
+    """Run ``config`` end to end in this process and return its trace and per-round summary.
+
+    Shows a progress bar on stderr when ``progress`` is true.
+    """
+    from tqdm.auto import tqdm
+
+    engine = Engine(config, run_id=run_id)
+    bar = tqdm(total=config.rounds, desc=f"{config.algorithm} rounds", unit="round", disable=not progress,
+               leave=False)
+
+    def show(stats: RoundStats) -> None:
+        bar.update()
+        bar.set_postfix(acc=f"{stats.accuracy:.3f}", round_s=f"{stats.round_s:.2f}")
+
+    stats, summary = drive(engine, after_round=show)
+    bar.close()
+    rounds = pd.DataFrame([s.__dict__ for s in stats])
+    return RunResult(run_id=engine.run_id, config=config, trace=engine.recorder.to_frame(), rounds=rounds,
+                     summary=summary)

@@ -1,9 +1,10 @@
-"""FedAvg (McMahan et al., AISTATS 2017), the baseline, on the shared engine.
+"""FedAvg (McMahan et al., AISTATS 2017), the baseline: its order of events, for either engine.
 
 Per round the server sends the global model to the c selected clients, each trains E local epochs in
 parallel and returns its model, and the server averages the models weighted by the clients' sample
-counts. On the virtual clock all clients start when the round starts; the server aggregates when the
-slowest client's upload has arrived. FedAvg has no setup phase.
+counts. Each client's download-train-upload is one :class:`~reference_impl.engine.Branch`: on the
+virtual clock all clients start when the round starts, and the server aggregates when the slowest
+client's upload has arrived. FedAvg has no setup phase.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from reference_impl.engine import Engine
+from reference_impl.engine import Branch, Engine, Visit
 from reference_impl.rescheduling import kl_to_uniform
 
 __all__ = ["run_round", "setup", "setup_summary"]
@@ -30,15 +31,10 @@ def setup_summary(engine: Engine) -> dict[str, Any]:
 def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, float, float]:
     """One synchronization round; return (end time, mean KL of clients, mean KL of training groups)."""
     selected = engine.select_clients(round)
-    vectors, weights, ends = [], [], []
-    for k in selected:
-        entity = f"client:{k}"
-        local, t = engine.transfer(engine.global_vector, round=round, phase="client_download", entity=entity, start_s=start_s)
-        local, t = engine.train_visit(local, client=int(k), round=round, visit=0, start_s=t)
-        local, t = engine.transfer(local, round=round, phase="client_upload", entity=entity, start_s=t)
-        vectors.append(local)
-        weights.append(float(engine.client_y[k].shape[0]))
-        ends.append(t)
+    histograms = engine.histograms(selected)
+    branches = [Branch(name=f"client {k}", steps=(Visit(int(k)),)) for k in selected]
+    vectors, ends = engine.run_branches(branches, round=round, start_s=start_s)
+    weights = [float(h.sum()) for h in histograms]  # the clients' samples
     end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
-    kl = float(np.mean(kl_to_uniform(engine.histograms(selected))))
+    kl = float(np.mean(kl_to_uniform(histograms)))
     return end_s, kl, kl
