@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from costmodel.errors import InputError
 
-__all__ = ["COMMAND_MODULES", "OneLineParser", "main"]
+__all__ = ["COMMAND_MODULES", "COMMAND_MODULE_OF", "OneLineParser", "build_parser", "main"]
 
 #: Modules that contribute sub-commands, in the order they appear in ``--help``.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -28,6 +28,22 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calibration.communication",
 )
 
+#: Which module registers each sub-command. Only the chosen command's module is imported, so
+#: ``predict`` never loads the reference implementation or the calibration (a test checks it).
+COMMAND_MODULE_OF: dict[str, str] = {
+    "run": "reference_impl.cli",
+    "compare": "reference_impl.cli",
+    "predict": "costmodel.commands",
+    "solve": "costmodel.commands",
+    "plot": "costmodel.commands",
+    "formula": "costmodel.commands",
+    "report": "costmodel.report_cli",
+    "profile": "calibration.cli",
+    "calibrate": "calibration.cli",
+    "validate": "calibration.cli",
+    "link-sweep": "calibration.communication",
+}
+
 
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit status 2."""
@@ -36,7 +52,8 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for ``command`` alone (importing only its module), or for every command."""
     parser = OneLineParser(
         prog="astraea-cost",
         description="What Astraea (self-balancing federated learning) costs over FedAvg, and where "
@@ -44,14 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     subparsers.required = True
-    for module_name in COMMAND_MODULES:
+    modules = (COMMAND_MODULE_OF[command],) if command in COMMAND_MODULE_OF else COMMAND_MODULES
+    for module_name in modules:
         importlib.import_module(module_name).register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(command).parse_args(argv)
     try:
         return int(args.handler(args) or 0)
     except InputError as exc:
