@@ -33,13 +33,11 @@ def _bare_round(engine: Engine, clients) -> None:
             optimizer.step()
 
 
-def _best_of(fn, repeats: int) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _cpu_seconds(fn) -> float:
+    """The calling thread's CPU time of ``fn()``: what other processes on the machine do not inflate."""
+    t0 = time.thread_time()
+    fn()
+    return time.thread_time() - t0
 
 
 def test_engine_overhead_over_bare_loop(benchmark):
@@ -47,14 +45,18 @@ def test_engine_overhead_over_bare_loop(benchmark):
     clients = engine.select_clients(0)
     engine_round = lambda: fedavg.run_round(engine, round=0, start_s=0.0)  # noqa: E731
     bare_round = lambda: _bare_round(engine, clients)  # noqa: E731
+    if benchmark.disabled:  # ordinary test run: a smoke test, no timing claim
+        end_s, _, _ = benchmark(engine_round)
+        assert end_s > 0
+        return
     engine_round(), bare_round()  # warm up both
-    # interleave the two to share the machine's drift fairly; compare the best of several
+    # interleave the two so that they share the machine's drift; compare the best of several
     engine_s, bare_s = [], []
-    for _ in range(5):
-        engine_s.append(_best_of(engine_round, 1))
-        bare_s.append(_best_of(bare_round, 1))
+    for _ in range(7):
+        engine_s.append(_cpu_seconds(engine_round))
+        bare_s.append(_cpu_seconds(bare_round))
     overhead = min(engine_s) / min(bare_s) - 1.0
     benchmark.extra_info.update(engine_s=min(engine_s), bare_s=min(bare_s), overhead_percent=100 * overhead)
     benchmark.pedantic(engine_round, rounds=3, iterations=1)
-    print(f"\nengine {min(engine_s):.3f} s, bare {min(bare_s):.3f} s, overhead {100 * overhead:.2f}%")
+    print(f"\nengine {min(engine_s):.3f} s, bare {min(bare_s):.3f} s CPU, overhead {100 * overhead:.2f}%")
     assert overhead <= 0.05
