@@ -20,7 +20,6 @@ __all__ = [
     "ROUND_PHASES",
     "SETUP_PHASES",
     "SETUP_ROUND",
-    "TRANSFER_PHASES",
 ]
 
 ALGORITHMS: tuple[str, ...] = ("astraea", "fedavg")
@@ -41,15 +40,6 @@ ROUND_PHASES: tuple[str, ...] = (
 )
 EVALUATION = "evaluation"
 ALL_PHASES: tuple[str, ...] = SETUP_PHASES + ROUND_PHASES + (EVALUATION,)
-
-#: Phases that move a model or a histogram over a link.
-TRANSFER_PHASES: tuple[str, ...] = (
-    "distribution_report",
-    "model_broadcast",
-    "client_download",
-    "client_upload",
-    "mediator_upload",
-)
 
 #: The round number of setup events in a trace.
 SETUP_ROUND = -1

@@ -13,9 +13,13 @@ from typing import Any
 from costmodel.errors import InputError, check_int, check_number, must
 from costmodel.phases import ALGORITHMS
 
-__all__ = ["AUGMENTATION_PLANS", "TIMERS", "RunConfig"]
+__all__ = ["AUGMENTATION_PLANS", "DATASET_NAMES", "MODEL_NAMES", "TIMERS", "RunConfig"]
 
 AUGMENTATION_PLANS: tuple[str, ...] = ("tpds", "iccd", "none")
+#: Names of :data:`reference_impl.data.DATASETS` and :data:`reference_impl.models.MODELS`, kept here
+#: so that validating a configuration needs no torch (a test checks they agree).
+DATASET_NAMES: tuple[str, ...] = ("digits", "emnist-shape", "cinic-shape")
+MODEL_NAMES: tuple[str, ...] = ("tpds", "keras-cifar", "scaled")
 TIMERS: tuple[str, ...] = ("thread", "wall")
 
 
@@ -76,31 +80,23 @@ class RunConfig:
     evaluate: bool = True
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise must("algorithm", f"be one of {', '.join(ALGORITHMS)}", self.algorithm)
-        if self.timer not in TIMERS:
-            raise must("timer", f"be one of {', '.join(TIMERS)}", self.timer)
-        if self.plan not in AUGMENTATION_PLANS:
-            raise must("plan", f"be one of {', '.join(AUGMENTATION_PLANS)}", self.plan)
-        check_int("clients", self.clients, minimum=1)
-        check_int("clients_per_round", self.clients_per_round, minimum=1)
+        for name, options in (("algorithm", ALGORITHMS), ("dataset", DATASET_NAMES), ("model", MODEL_NAMES),
+                              ("plan", AUGMENTATION_PLANS), ("timer", TIMERS)):
+            if getattr(self, name) not in options:
+                raise must(name, f"be one of {', '.join(options)}", getattr(self, name))
+        set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen: coerce once)
+        for name in ("clients", "clients_per_round", "gamma", "local_epochs", "mediator_epochs", "batch_size",
+                     "rounds", "samples", "classes_per_client", "threads"):
+            set_(name, check_int(name, getattr(self, name), minimum=1))
+        set_("seed", check_int("seed", self.seed, minimum=0))
         if self.clients_per_round > self.clients:
             raise InputError(f"'clients_per_round' must be <= 'clients' ({self.clients}) (got {self.clients_per_round}).")
-        check_int("gamma", self.gamma, minimum=1)
-        check_int("local_epochs", self.local_epochs, minimum=1)
-        check_int("mediator_epochs", self.mediator_epochs, minimum=1)
-        check_int("batch_size", self.batch_size, minimum=1)
-        check_int("rounds", self.rounds, minimum=1)
-        check_int("samples", self.samples, minimum=1)
-        check_int("classes_per_client", self.classes_per_client, minimum=1)
-        check_int("seed", self.seed, minimum=0)
-        check_int("threads", self.threads, minimum=1)
-        check_number("learning_rate", self.learning_rate, exclusive_minimum=0)
-        check_number("model_width", self.model_width, exclusive_minimum=0)
-        check_number("tau_d", self.tau_d, exclusive_minimum=0)
-        check_number("alpha", self.alpha, minimum=0, maximum=1)
-        check_number("imbalance_ratio", self.imbalance_ratio, exclusive_minimum=0, maximum=1)
-        check_number("size_skew", self.size_skew, minimum=0)
+        set_("learning_rate", check_number("learning_rate", self.learning_rate, exclusive_minimum=0))
+        set_("model_width", check_number("model_width", self.model_width, exclusive_minimum=0))
+        set_("tau_d", check_number("tau_d", self.tau_d, exclusive_minimum=0))
+        set_("alpha", check_number("alpha", self.alpha, minimum=0, maximum=1))
+        set_("imbalance_ratio", check_number("imbalance_ratio", self.imbalance_ratio, exclusive_minimum=0, maximum=1))
+        set_("size_skew", check_number("size_skew", self.size_skew, minimum=0))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -46,3 +46,13 @@ def test_a_small_run_from_the_command_line(tmp_path):
     assert "round_s" in proc.stdout and "final accuracy" in proc.stdout
     meta = json.loads((out / "run.json").read_text())
     assert meta["schema_version"] == 1 and meta["config"]["gamma"] == 2
+
+
+def test_config_names_agree_with_the_registries_and_values_are_coerced():
+    from reference_impl.config import DATASET_NAMES, MODEL_NAMES, RunConfig
+    from reference_impl.data import DATASETS
+    from reference_impl.models import MODELS
+    assert set(DATASET_NAMES) == set(DATASETS) and set(MODEL_NAMES) == set(MODELS)
+    config = RunConfig(clients=20.0, gamma="4", model_width="2")
+    assert (config.clients, config.gamma, config.model_width) == (20, 4, 2.0)
+    assert isinstance(config.clients, int)
