@@ -333,18 +333,31 @@ def _regime_size(group: str, rows: pd.DataFrame) -> np.ndarray:
     return 4.0 * _column(rows, "samples") * _column(rows, "params")     # float32 stack of the models
 
 
+def _profile_score(rows: pd.DataFrame, relative: np.ndarray) -> float:
+    """Misfit of one candidate boundary: the root mean square, over configurations, of each
+    configuration's median relative residual. Every configuration votes once (the few beyond a
+    boundary are what decides it; a spread over all rows would not see them) and a stalled event
+    does not move a median."""
+    import pandas as pd
+
+    key = rows["config_key"] if "config_key" in rows.columns else rows["run_id"]
+    medians = pd.Series(relative, index=key.to_numpy()).groupby(level=0).median().to_numpy()
+    medians = medians[np.isfinite(medians)]
+    return float(np.sqrt(np.mean(medians ** 2))) if medians.size else float("inf")
+
+
 def _choose_boundary(group: str, rows: pd.DataFrame, y: np.ndarray, weights: np.ndarray) -> float | None:
-    """A group's second-regime boundary: the candidate whose fit leaves the smallest robust
-    relative residual spread (a profile over the one non-linear parameter); ``None`` if the
-    sizes are too few, or if no boundary beats a single regime."""
+    """A group's second-regime boundary: the candidate whose fit leaves the smallest misfit
+    (:func:`_profile_score`; a profile over the one non-linear parameter); ``None`` if the sizes
+    are too few, or if no boundary beats a single regime."""
     x0 = _with_fixed(design_matrix(group, rows))
     with np.errstate(divide="ignore", invalid="ignore"):
-        best, best_score = None, _robust_scale(y / (x0 @ _irls(x0, y, weights, iterations=3)) - 1.0)
+        best, best_score = None, _profile_score(rows, y / (x0 @ _irls(x0, y, weights, iterations=3)) - 1.0)
     for candidate in _cache_candidates(_regime_size(group, rows)):
         x = _with_fixed(design_matrix(group, rows, boundary_bytes=float(candidate)))
         coefficients = _irls(x, y, weights, iterations=3)
         with np.errstate(divide="ignore", invalid="ignore"):
-            score = _robust_scale(y / (x @ coefficients) - 1.0)
+            score = _profile_score(rows, y / (x @ coefficients) - 1.0)
         if coefficients[1] > 0 and score < best_score:
             best, best_score = float(candidate), score
     return best
@@ -453,8 +466,8 @@ class CalibrationFit:
     groups : Mapping[str, GroupFit]
         Each group's fit.
     fixed_s : Mapping[str, float]
-        Each group's fixed per-event seconds (not in the model; serialization's is
-        :attr:`inprocess_latency_s`).
+        Each group's fixed per-event seconds, also exported as the model's fixed coefficients
+        (:data:`FIXED_COEFFICIENT`; serialization's is :attr:`inprocess_latency_s`).
     inprocess_latency_s : float
         Fixed cost of one in-process message (> 0).
     diagnostics : pandas.DataFrame
@@ -533,7 +546,7 @@ class CalibrationFit:
         """The calibration file's object; ``machine`` defaults to :func:`calibration.machine.describe_machine`.
 
         ``fit`` holds ``r2`` and ``residual_spread`` per group, ``runs``, ``fixed_s`` per group and
-        ``inprocess_latency_s`` (what :mod:`calibration.validate` uses for in-process transfers).
+        ``inprocess_latency_s`` (= ``message_s``), kept for the report.
         """
         from calibration.machine import describe_machine
         from costmodel.calibration_file import Calibration

@@ -41,7 +41,7 @@ Choices where the papers are silent
   defaults to 0 in both presets: the papers give only the global volume. It is not small in
   practice: augmentation lands on the clients that hold the rare classes, so clients of equal
   original size train on unequal amounts of data; :mod:`calibration.scenario` measures it from a
-  run's per-client counts (the held-out runs have 0.1 to 0.6).
+  run's per-client counts (the held-out runs have 0.08 to 0.25).
 * ``rounds`` defaults to 100, an arbitrary horizon for totals.
 * Bandwidths default to 10 Mbit/s client uplink, 20 Mbit/s client downlink and a 1 Gbit/s server
   link. ``math.inf`` is allowed and means an in-process transfer: the network term vanishes and
