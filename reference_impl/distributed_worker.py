@@ -21,6 +21,11 @@ a worker augments and trains only its own clients with exactly the seeds of the 
 (``derive_seed(seed, round, client, visit, ...)``), and the server drops the client data after
 building it: it learns histograms, sample counts and models only from messages.
 
+The server is an :class:`~reference_impl.engine.Engine` whose clients live on the workers: the
+protocol modules (:mod:`reference_impl.astraea`, :mod:`reference_impl.fedavg`) drive it exactly as
+they drive the in-process engine, and it runs the branches they hand over (the mediators' chains,
+the FedAvg clients' visits) concurrently, then records each branch's events in the in-process order.
+
 Messages (three gloo tags, one conversation per server-worker pair, strictly in order)
 ---------------------------------------------------------------------------------------
 ``CONTROL`` (tag 0)
@@ -54,7 +59,9 @@ measurement starts at an explicit request and ends at a completion the server ob
 Each network interval thus includes one small message in the opposite direction, as the
 calibration's link measurements do (:mod:`reference_impl.link_transfer`); ``latency_s`` absorbs it.
 ``model_broadcast`` and ``mediator_upload`` stay on the server (mediators are virtual) and are
-serialize + deserialize, as in the in-process engine. The round's virtual-clock time composes the
+serialize + deserialize, as in the in-process engine; they, the plan, the rescheduling and the
+aggregation are timed by the run's timer (``RunConfig.timer``, the thread's CPU time by default, so
+the workers sharing this machine's cores do not inflate them), exactly as in-process. The round's virtual-clock time composes the
 measured durations along the protocol exactly as the in-process engine does; the per-round summary
 adds the real wall time (``wall_s``).
 
@@ -95,12 +102,9 @@ import torch
 import torch.distributed as dist
 
 from costmodel.files import atomic_path, atomic_write_text
-from costmodel.phases import SETUP_ROUND
 from reference_impl import astraea, wire
 from reference_impl.config import RunConfig
-from reference_impl.engine import Engine, RoundStats
-from reference_impl.rescheduling import form_mediators, kl_to_uniform
-from reference_impl.training import steps_per_visit
+from reference_impl.engine import Branch, Engine, Event, Hop, Visit, drive
 
 __all__ = [
     "CONTROL_FIELDS",
@@ -441,13 +445,9 @@ class _Worker:
         model = self.server.post_payload(self.model_bytes, MODEL_TAG, "receiving a model")
         with self.busy(f"training {what}"):
             trained, training = self.engine.train_visit(vector, client=client, round=round, visit=visit)
-            train_s = training.duration_s
             upload, encode_s = _encode_model(trained)
-        n = int(self.engine.client_y[client].shape[0])
-        config = self.config
-        steps = steps_per_visit(n, batch_size=config.batch_size, epochs=config.local_epochs)
         go = self.server.post_control(f"waiting for clearance to upload {what}")
-        self.server.send_control(_READY, decode_s, train_s, encode_s, steps, config.local_epochs * n, n,
+        self.server.send_control(_READY, decode_s, training.duration_s, encode_s, training.steps, training.samples,
                                  what=f"announcing the trained model of {what}")
         self.server.expect(go, _GO)
         self.server.send_payload(upload, MODEL_TAG, f"uploading the model of {what}")
@@ -457,22 +457,6 @@ class _Worker:
 # =============================================================================================
 # The server (rank 0)
 # =============================================================================================
-
-@dataclass(frozen=True)
-class _Visit:
-    """One client visit as the server measured it (durations in seconds)."""
-
-    client: int
-    download_s: float
-    train_s: float
-    upload_s: float
-    download_network_s: float
-    upload_network_s: float
-    steps: int
-    samples: int
-    client_samples: int
-    vector: torch.Tensor
-
 
 class _WorkerLink:
     """The server's side of one worker: a thread serving requests in order, pinging when idle.
@@ -520,41 +504,52 @@ class _WorkerLink:
 
 
 class _Chain:
-    """One mediator's sequential SGD, driven by visit completions (no thread per mediator)."""
+    """One branch on the devices, driven by visit completions (no thread per branch).
 
-    def __init__(self, server: _Server, *, mediator: int, clients: Sequence[int], round: int) -> None:
+    A ``Hop`` runs on the server at once; a ``Visit`` is a request to the client's worker, and the
+    next step starts when it has completed. The events are kept to be recorded in branch order.
+    """
+
+    def __init__(self, server: _Server, branch: Branch, *, round: int) -> None:
         self.server = server
-        self.mediator = mediator
-        self.clients = [int(k) for k in clients]
+        self.branch = branch
         self.round = round
-        self.steps = [(k, v) for v in range(server.config.mediator_epochs) for k in self.clients]
-        self.visits: list[_Visit] = []
+        self.events: list[Event] = []
         self.done: Future = Future()
+        self._steps = iter(branch.steps)
 
     def start(self, global_vector: torch.Tensor) -> None:
-        self.model, self.broadcast_s = self.server.local_transfer(global_vector)
+        self.model = global_vector
         self._next()
 
     def _next(self) -> None:
-        if len(self.visits) == len(self.steps):
-            self.model, self.upload_s = self.server.local_transfer(self.model)
-            self.done.set_result(self)
+        for step in self._steps:
+            if isinstance(step, Hop):
+                self.model, event = self.server.transfer(self.model, phase=step.phase, entity=step.entity)
+                self.events.append(event)
+                continue
+            future = self.server.link_of(step.client).submit(self.server.request_visit, step, self.round, self.model)
+            future.add_done_callback(self._on_visit)
             return
-        client, visit = self.steps[len(self.visits)]
-        future = self.server.link_of(client).submit(self.server.visit, client, self.round, visit, self.model)
-        future.add_done_callback(self._on_visit)
+        self.done.set_result(self)
 
     def _on_visit(self, future: Future) -> None:
         try:
-            result = future.result()
-            self.visits.append(result)
-            self.model = result.vector
+            self.model, events = future.result()
+            self.events.extend(events)
             self._next()
         except BaseException as exc:  # noqa: BLE001
-            _fatal(self.server.job, 0, f"mediator {self.mediator} failed: {type(exc).__name__}: {_first_line(exc)}")
+            _fatal(self.server.job, 0, f"{self.branch.name} failed: {type(exc).__name__}: {_first_line(exc)}")
 
 
-class _Server:
+class _Server(Engine):
+    """The FL server and its virtual mediators: the engine whose clients live on the worker ranks.
+
+    The protocols (:mod:`reference_impl.astraea`, :mod:`reference_impl.fedavg`) drive it as they
+    drive the in-process engine; it overrides how clients are reached (``histograms``, ``report``,
+    ``augment``, ``run_branches``), and learns histograms, sample counts and models only from messages.
+    """
+
     def __init__(self, job: Job) -> None:
         self.job = job
         self.config = RunConfig(**job.config)
@@ -566,12 +561,26 @@ class _Server:
         }
         self.download_network_s: list[float] = []
         self.upload_network_s: list[float] = []
+        for link in self.links.values():
+            link.start()
+        hellos = {rank: link.submit(self.request_hello) for rank, link in self.links.items()}
+        super().__init__(self.config, run_id=job.run_id)  # builds the data while the workers build theirs
+        self.client_x = self.client_y = None  # the server holds no client data; it learns by messages
+        self.model_bytes = wire.message_bytes(self.params)
+        self.client_histograms: dict[int, np.ndarray] = {}
+        for rank, future in hellos.items():
+            (params, classes), histograms = future.result()
+            if (params, classes) != (self.params, self.num_classes):
+                raise LinkError(f"rank {rank} (worker) built a model of {params} parameters and {classes} classes "
+                                f"(the server has {self.params} and {self.num_classes})")
+            for k, histogram in zip(clients_of(rank, clients=self.config.clients, workers=job.workers), histograms):
+                self.client_histograms[k] = histogram
 
     def link_of(self, client: int) -> _WorkerLink:
         return self.links[worker_rank(client, self.job.workers)]
 
     # -- requests, run on the link threads --------------------------------------------------------
-    def hello(self, peer: Peer) -> tuple[tuple[int, int], np.ndarray]:
+    def request_hello(self, peer: Peer) -> tuple[tuple[int, int], np.ndarray]:
         message = peer.recv_control(_HELLO, "waiting for the worker to build its data")
         params, classes, hosted = (int(v) for v in message[1:4])
         expected = clients_of(peer.rank, clients=self.config.clients, workers=self.job.workers)
@@ -581,8 +590,8 @@ class _Server:
         histograms = np.frombuffer(payload.numpy().tobytes(), dtype=np.int64).reshape(hosted, classes)
         return (params, classes), histograms
 
-    def report(self, peer: Peer, clients: Sequence[int]) -> list[tuple[int, float, int, np.ndarray]]:
-        size = wire.message_bytes(self.engine.num_classes, bytes_per_element=8)
+    def request_reports(self, peer: Peer, clients: Sequence[int]) -> list[tuple[int, float, int, np.ndarray]]:
+        size = wire.message_bytes(self.num_classes, bytes_per_element=8)
         reports = []
         for k in clients:
             what = f"waiting for the distribution report of client {k}"
@@ -596,225 +605,96 @@ class _Server:
             reports.append((k, network_s + time.perf_counter() - t1, size, counts))
         return reports
 
-    def augment(self, peer: Peer, class_sizes: np.ndarray) -> np.ndarray:
+    def request_augmentation(self, peer: Peer, class_sizes: np.ndarray) -> np.ndarray:
         message = _as_payload(wire.encode_counts(class_sizes))
         peer.send_control(_AUGMENT, message.numel(), what="starting the augmentation")
         peer.send_payload(message, DATA_TAG, "sending the global class sizes")
         size = int(peer.recv_control(_RESULT, "waiting for the worker's augmentation")[1])
         payload = peer.post_payload(8 * size, DATA_TAG, "receiving the augmentation results").wait()
-        return np.frombuffer(payload.numpy().tobytes(), dtype=np.float64).reshape(-1, 4 + self.engine.num_classes)
+        return np.frombuffer(payload.numpy().tobytes(), dtype=np.float64).reshape(-1, 4 + self.num_classes)
 
-    def visit(self, peer: Peer, client: int, round: int, visit: int, vector: torch.Tensor) -> _Visit:
+    def request_visit(self, peer: Peer, step: Visit, round: int, vector: torch.Tensor) -> tuple[torch.Tensor, list[Event]]:
+        client = step.client
         what = f"client {client} round {round}"
         payload, encode_s = _encode_model(vector)
         ack = peer.post_control(f"waiting for the download of {what} to arrive")
         t0 = time.perf_counter()
-        peer.send_control(_VISIT, client, round, visit, what=f"sending the visit of {what}")
+        peer.send_control(_VISIT, client, round, step.visit, what=f"sending the visit of {what}")
         peer.send_payload(payload, MODEL_TAG, f"sending the model to {what}")
         peer.expect(ack, _ACK)
         download_network_s = time.perf_counter() - t0
         ready = peer.recv_control(_READY, f"waiting for {what} to train")
-        decode_s, train_s, worker_encode_s, steps, samples, client_samples = (float(v) for v in ready[1:7])
+        decode_s, train_s, worker_encode_s = (float(v) for v in ready[1:4])
+        steps, samples = (int(v) for v in ready[4:6])
         upload = peer.post_payload(self.model_bytes, MODEL_TAG, f"receiving the model of {what}")
         t2 = time.perf_counter()
         peer.send_control(_GO, what=f"clearing the upload of {what}")
         received = upload.wait()
         upload_network_s = time.perf_counter() - t2
         model, server_decode_s = _decode_model(received)
-        return _Visit(client=client, download_s=encode_s + download_network_s + decode_s, train_s=train_s,
-                      upload_s=worker_encode_s + upload_network_s + server_decode_s,
-                      download_network_s=download_network_s, upload_network_s=upload_network_s,
-                      steps=int(steps), samples=int(samples), client_samples=int(client_samples), vector=model)
+        self.download_network_s.append(download_network_s)
+        self.upload_network_s.append(upload_network_s)
+        entity = f"client:{client}"
+        return model, [
+            Event("client_download", entity, encode_s + download_network_s + decode_s, bytes=self.model_bytes),
+            Event("local_training", entity, train_s, flops=self.flops_per_sample * samples, samples=samples,
+                  steps=steps),
+            Event("client_upload", entity, worker_encode_s + upload_network_s + server_decode_s,
+                  bytes=self.model_bytes),
+        ]
 
-    # -- server-local work ------------------------------------------------------------------------
-    def local_transfer(self, vector: torch.Tensor) -> tuple[torch.Tensor, float]:
-        """A mediator's model to or from the server, both on this machine: serialize + deserialize."""
-        t0 = time.perf_counter()
-        received = wire.decode_vector(wire.encode_vector(vector))
-        return received, time.perf_counter() - t0
-
+    # -- the transport (Engine's interface) -------------------------------------------------------
     def histograms(self, clients: Sequence[int]) -> np.ndarray:
         return np.stack([self.client_histograms[int(k)] for k in clients])
 
-    def wait_all(self, futures: Sequence[Future]) -> list[Any]:
-        return [future.result() for future in futures]
+    def report(self, clients: Sequence[int]) -> list[tuple[float, int, np.ndarray]]:
+        """Every worker reports its clients' histograms, the workers in parallel."""
+        futures = [link.submit(self.request_reports, [k for k in clients if worker_rank(k, self.job.workers) == rank])
+                   for rank, link in self.links.items()]
+        reports = {k: (duration, size, counts) for future in futures for k, duration, size, counts in future.result()}
+        return [reports[k] for k in clients]
 
+    def augment(self, clients: Sequence[int], *, plan: Any, class_sizes: np.ndarray) -> list[tuple[float, int, int]]:
+        """Every worker makes the plan from ``class_sizes`` and augments all its clients, in parallel."""
+        futures = [link.submit(self.request_augmentation, class_sizes) for link in self.links.values()]
+        rows = {int(row[0]): row for future in futures for row in future.result()}
+        for k in clients:
+            self.client_histograms[k] = rows[k][4:].astype(np.int64)
+        return [(float(rows[k][1]), int(rows[k][2]), int(rows[k][3])) for k in clients]
+
+    def run_branches(self, branches: Sequence[Branch], *, round: int,
+                     start_s: float) -> tuple[list[torch.Tensor], list[float]]:
+        """Run the branches concurrently on the workers; record them as the in-process engine does."""
+        chains = [_Chain(self, branch, round=round) for branch in branches]
+        for chain in chains:
+            chain.start(self.global_vector)
+        for chain in chains:
+            chain.done.result()
+        ends = [self.record_events(chain.events, round=round, start_s=start_s) for chain in chains]
+        return [chain.model for chain in chains], ends
+
+    # -- the run ------------------------------------------------------------------------------------
     def run(self) -> None:
-        for link in self.links.values():
-            link.start()
-        hellos = {rank: link.submit(self.hello) for rank, link in self.links.items()}
-        config = self.config
-        self.engine = engine = Engine(config, run_id=self.job.run_id)
-        engine.client_x = engine.client_y = None  # the server holds no client data; it learns by messages
-        self.model_bytes = wire.message_bytes(engine.params)
-        self.client_histograms: dict[int, np.ndarray] = {}
-        for rank, future in hellos.items():
-            (params, classes), histograms = future.result()
-            if (params, classes) != (engine.params, engine.num_classes):
-                raise LinkError(f"rank {rank} (worker) built a model of {params} parameters and {classes} classes "
-                                f"(the server has {engine.params} and {engine.num_classes})")
-            for k, histogram in zip(clients_of(rank, clients=config.clients, workers=self.job.workers), histograms):
-                self.client_histograms[k] = histogram
-        wall0 = time.perf_counter()
-        clock_s = self.setup_astraea() if config.algorithm == "astraea" else 0.0
-        setup_s = clock_s
-        setup_wall_s = time.perf_counter() - wall0
-        stats = []
-        round_fn = self.astraea_round if config.algorithm == "astraea" else self.fedavg_round
-        for r in range(config.rounds):
-            rows_before = len(engine.recorder)
-            t_wall = time.perf_counter()
-            end_s, kl_clients, kl_groups = round_fn(r, clock_s)
-            wall_s = time.perf_counter() - t_wall
-            round_bytes = engine.recorder.bytes_since(rows_before)
-            accuracy = engine.evaluate(round=r, start_s=end_s)
-            stats.append(RoundStats(round=r, round_s=end_s - clock_s, bytes=round_bytes, wall_s=wall_s,
-                                    accuracy=accuracy, mean_kl_clients=kl_clients, mean_kl_groups=kl_groups))
-            clock_s = end_s
-            atomic_write_text(self.job.progress_path, f"{r + 1}\n")
-        summary = {
-            "params": engine.params,
-            "train_flops_per_sample": engine.flops_per_sample,
-            "model_message_bytes": self.model_bytes,
-            "sample_shape": list(engine.sample_shape),
-            "num_classes": engine.num_classes,
-            "setup_s": setup_s,
-            "total_s": clock_s,
-            "wall_s": time.perf_counter() - wall0,
-            "setup_wall_s": setup_wall_s,
-            "final_accuracy": stats[-1].accuracy if stats else float("nan"),
-            "torch_version": torch.__version__,
+        stats, summary = drive(self, after_round=lambda s: atomic_write_text(self.job.progress_path,
+                                                                             f"{s.round + 1}\n"))
+        summary.update({
             "workers": self.job.workers,
             "world_size": self.job.workers + 1,
             "client_placement": "client k on worker rank 1 + k % workers",
             "download_network_s": float(np.mean(self.download_network_s)) if self.download_network_s else float("nan"),
             "upload_network_s": float(np.mean(self.upload_network_s)) if self.upload_network_s else float("nan"),
-        }
-        summary.update(self.setup_summary())
+        })
         result = {
-            "run_id": engine.run_id,
-            "trace": engine.recorder.to_frame(),
+            "run_id": self.run_id,
+            "trace": self.recorder.to_frame(),
             "rounds": [s.__dict__ for s in stats],
             "summary": summary,
-            "global_vector": engine.global_vector.numpy().copy(),
+            "global_vector": self.global_vector.numpy().copy(),
         }
         with atomic_path(self.job.result_path) as tmp:
             tmp.write_bytes(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
         for link in self.links.values():
             link.stop()
-
-    def _record_visit(self, result: _Visit, *, round: int, start_s: float) -> float:
-        """Record download, training and upload of a visit from ``start_s``; return its end."""
-        recorder, engine = self.engine.recorder, self.engine
-        entity = f"client:{result.client}"
-        self.download_network_s.append(result.download_network_s)
-        self.upload_network_s.append(result.upload_network_s)
-        recorder.record(round=round, phase="client_download", entity=entity, start_s=start_s,
-                        duration_s=result.download_s, bytes=self.model_bytes)
-        t = start_s + result.download_s
-        recorder.record(round=round, phase="local_training", entity=entity, start_s=t, duration_s=result.train_s,
-                        flops=engine.flops_per_sample * result.samples, samples=result.samples, steps=result.steps)
-        t += result.train_s
-        recorder.record(round=round, phase="client_upload", entity=entity, start_s=t, duration_s=result.upload_s,
-                        bytes=self.model_bytes)
-        return t + result.upload_s
-
-    # -- the protocols (same order of events and rows as reference_impl.astraea / .fedavg) -------
-    def setup_astraea(self) -> float:
-        config, engine = self.config, self.engine
-        recorder = engine.recorder
-        futures = [link.submit(self.report, clients_of(rank, clients=config.clients, workers=self.job.workers))
-                   for rank, link in self.links.items()]
-        reports = {k: (duration, size, counts) for future in futures for k, duration, size, counts in future.result()}
-        report_end = 0.0
-        received = []
-        for k in range(config.clients):
-            duration, size, counts = reports[k]
-            received.append(counts)
-            recorder.record(round=SETUP_ROUND, phase="distribution_report", entity=f"client:{k}", start_s=0.0,
-                            duration_s=duration, bytes=size, samples=int(counts.sum()))
-            report_end = max(report_end, duration)
-        engine.original_samples = int(np.sum(received))
-        engine.augmented_samples = 0
-        engine.removed_samples = 0
-        if config.plan == "none":
-            engine.plan = None
-            return report_end
-        t0 = time.perf_counter()
-        class_sizes = np.sum(received, axis=0)
-        plan = astraea.make_plan(config, class_sizes)
-        duration = time.perf_counter() - t0
-        recorder.record(round=SETUP_ROUND, phase="augmentation_plan", entity="server", start_s=report_end,
-                        duration_s=duration, samples=int(class_sizes.sum()))
-        engine.plan = plan
-        plan_end = report_end + duration
-        futures = [link.submit(self.augment, class_sizes) for link in self.links.values()]
-        rows = {int(row[0]): row for future in futures for row in future.result()}
-        setup_end = plan_end
-        for k in range(config.clients):
-            row = rows[k]
-            duration, augmented, removed = float(row[1]), int(row[2]), int(row[3])
-            self.client_histograms[k] = row[4:].astype(np.int64)
-            engine.augmented_samples += augmented
-            engine.removed_samples += removed
-            recorder.record(round=SETUP_ROUND, phase="augmentation", entity=f"client:{k}", start_s=plan_end,
-                            duration_s=duration, samples=augmented)
-            setup_end = max(setup_end, plan_end + duration)
-        return setup_end
-
-    def setup_summary(self) -> dict[str, Any]:
-        if self.config.algorithm != "astraea":
-            return {}
-        from reference_impl import astraea
-
-        return astraea.setup_summary(self.engine)
-
-    def astraea_round(self, round: int, start_s: float) -> tuple[float, float, float]:
-        config, engine = self.config, self.engine
-        selected = engine.select_clients(round)
-        histograms = self.histograms(selected)
-        t0 = time.perf_counter()
-        assignment = form_mediators(histograms, gamma=config.gamma)
-        duration = time.perf_counter() - t0
-        engine.recorder.record(round=round, phase="rescheduling", entity="server", start_s=start_s,
-                               duration_s=duration, samples=len(selected), steps=assignment.kl_evaluations)
-        dispatch_s = start_s + duration
-        chains = [_Chain(self, mediator=m, clients=selected[members], round=round)
-                  for m, members in enumerate(assignment.mediators)]
-        for chain in chains:
-            chain.start(engine.global_vector)
-        self.wait_all([chain.done for chain in chains])
-        vectors, weights, ends = [], [], []
-        for chain in chains:
-            mediator = f"mediator:{chain.mediator}"
-            engine.recorder.record(round=round, phase="model_broadcast", entity=mediator, start_s=dispatch_s,
-                                   duration_s=chain.broadcast_s, bytes=self.model_bytes)
-            t = dispatch_s + chain.broadcast_s
-            for result in chain.visits:
-                t = self._record_visit(result, round=round, start_s=t)
-            engine.recorder.record(round=round, phase="mediator_upload", entity=mediator, start_s=t,
-                                   duration_s=chain.upload_s, bytes=self.model_bytes)
-            vectors.append(chain.model)
-            samples = {result.client: result.client_samples for result in chain.visits}
-            weights.append(float(sum(samples[k] for k in chain.clients)))
-            ends.append(t + chain.upload_s)
-        end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
-        pooled = np.stack([histograms[members].sum(axis=0) for members in assignment.mediators])
-        return end_s, float(np.mean(kl_to_uniform(histograms))), float(np.mean(kl_to_uniform(pooled)))
-
-    def fedavg_round(self, round: int, start_s: float) -> tuple[float, float, float]:
-        engine = self.engine
-        selected = engine.select_clients(round)
-        futures = [self.link_of(k).submit(self.visit, int(k), round, 0, engine.global_vector) for k in selected]
-        results = self.wait_all(futures)
-        vectors, weights, ends = [], [], []
-        for result in results:
-            ends.append(self._record_visit(result, round=round, start_s=start_s))
-            vectors.append(result.vector)
-            weights.append(float(result.client_samples))
-        end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
-        kl = float(np.mean(kl_to_uniform(self.histograms(selected))))
-        return end_s, kl, kl
 
 
 # =============================================================================================
