@@ -153,7 +153,7 @@ def _event_functions() -> dict[str, Any]:
     per_client_augmentation = sym("augment_s_per_client") + sym("sample_values") * sym("samples_per_client") * (
         sym("augment_s_per_data_value") + sym("augment_s_per_value") * sym("augmented_fraction"))
     return {
-        "local_training": numeric_function(ex.training_seconds(ex.effective_samples())),
+        "local_training": numeric_function(ex.training_seconds(ex.effective_samples(), ex.effective_samples_sd())),
         "augmentation": numeric_function(per_client_augmentation),
         "augmentation_plan": numeric_function(astraea["augmentation_plan"].seconds),
         "rescheduling": numeric_function(ex.rescheduling_seconds()),

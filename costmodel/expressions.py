@@ -75,7 +75,9 @@ Choices where the papers are silent (documented, tested)
 * The slowest mediator is modelled as a full one (``g`` clients) and the order statistic runs
   over all M mediators, even when the last mediator holds fewer clients: a slight overestimate
   when gamma does not divide c. With c < gamma there is one mediator of c clients.
-* The ceilings are taken at the mean sample count (``ceiling(n/B)``), not averaged over clients.
+* Steps per epoch are averaged over the spread clients (:func:`optimizer_steps`): the ceiling
+  at the mean for equal clients, the uniform-remainder mean ``m/B + (B - 1)/(2*B)`` once sizes
+  spread over half a batch or more, linear in between.
 * The distribution report: all ``N`` clients send their ``h + 8*K``-byte histogram at once over
   their uplink, sharing the server link like every other concurrent transfer; the time is one such
   transfer. The augmentation plan's ratios are not sent back in the phase vocabulary, so they are
@@ -143,6 +145,7 @@ __all__ = [
     "mediator_clients",
     "mediators",
     "model_message_bytes",
+    "optimizer_steps",
     "overhead",
     "paper_round_bytes",
     "paper_round_seconds",
@@ -412,11 +415,27 @@ def aggregation_seconds(models: sp.Expr) -> sp.Expr:
     return _t_agg0 + _P * models * (_t_agg + _t_agg_large * large)
 
 
-def training_seconds(samples: sp.Expr) -> sp.Expr:
-    """One client visit of E local epochs on ``m`` samples:
-    ``t_visit + E*m*(t_samp + F/theta) + E*ceiling(m/B)*(t_step + P*t_param)``."""
+def optimizer_steps(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
+    """Mini-batch steps of one epoch of a client with ``m`` samples, averaged over clients whose
+    sizes spread by ``sigma`` around ``m``:
+    ``(1 - w)*ceiling(m/B) + w*(m/B + (B - 1)/(2*B))`` with ``w = Min(1, 2*sigma/B)``.
+
+    The two ends are exact: equal clients (``sigma = 0``) all take ``ceiling(m/B)`` steps; sizes
+    spread over a batch or more leave a remainder uniform over 1..B, so the mean is
+    ``m/B + (B - 1)/(2*B)``; in between the weight moves linearly (a choice, no closed form). The
+    ceiling at the mean alone over-predicted held-out visits by 14-20% where the mean sat just
+    above a multiple of B (mean 24.2 at B = 12; 32.4 at B = 8) and most clients took one step fewer.
+    """
+    weight = sp.Min(1, 2 * spread / _B)
+    return (1 - weight) * sp.ceiling(samples / _B) + weight * (samples / _B + (_B - 1) / (2 * _B))
+
+
+def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
+    """One client visit of E local epochs on ``m`` samples (clients spread by ``sigma``):
+    ``t_visit + E*m*(t_samp + F/theta) + E*steps(m, sigma)*(t_step + P*t_param)``
+    (:func:`optimizer_steps`; ``steps = ceiling(m/B)`` for ``sigma = 0``)."""
     return (_t_visit + _E * samples * (_t_samp + _F / _theta)
-            + _E * sp.ceiling(samples / _B) * (_t_step + _P * _t_param))
+            + _E * optimizer_steps(samples, spread) * (_t_step + _P * _t_param))
 
 
 def training_seconds_per_sample() -> sp.Expr:
@@ -483,8 +502,8 @@ def _parts(algorithm: str) -> _Parts:
             download=transfer_seconds(w, shared_bandwidth(_b_down, _c)),
             upload=transfer_seconds(w, shared_bandwidth(_b_up, _c), upload=True),
             chain=sp.S.One,
-            train=training_seconds(_n),
-            straggler=(slope * _s_n + _cv_t * training_seconds(_n)) * BlomZ(_c),
+            train=training_seconds(_n, _s_n),
+            straggler=(slope * _s_n + _cv_t * training_seconds(_n, _s_n)) * BlomZ(_c),
             rescheduling=sp.S.Zero,
             broadcast=sp.S.Zero,
             mediator_upload=sp.S.Zero,
@@ -496,9 +515,10 @@ def _parts(algorithm: str) -> _Parts:
         download=transfer_seconds(w, shared_bandwidth(_b_down, m)),
         upload=transfer_seconds(w, shared_bandwidth(_b_up, m), upload=True),
         chain=_E_m * g,
-        train=training_seconds(effective_samples()),
+        train=training_seconds(effective_samples(), effective_samples_sd()),
         straggler=(_E_m * sp.sqrt(g) * slope * effective_samples_sd()
-                   + sp.sqrt(_E_m * g) * _cv_t * training_seconds(effective_samples())) * BlomZ(m),
+                   + sp.sqrt(_E_m * g) * _cv_t * training_seconds(effective_samples(), effective_samples_sd()))
+                  * BlomZ(m),
         rescheduling=rescheduling_seconds(),
         broadcast=in_server,
         mediator_upload=in_server,

@@ -80,6 +80,12 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
     assert sp.simplify(small - e_m * c) == 0
 
 
+def steps(m: float, spread: float, batch: float) -> float:
+    # the ceiling for equal clients, the uniform-remainder mean once sizes spread over B/2, linear between
+    weight = min(1.0, 2 * spread / batch)
+    return (1 - weight) * math.ceil(m / batch) + weight * (m / batch + (batch - 1) / (2 * batch))
+
+
 def aggregate(v: dict[str, float], k: dict[str, float], models: float) -> float:
     # a stack beyond aggregate_large_bytes pays the dearer rate on every parameter (a step)
     large = v["params"] * models * v["bytes_per_param"] > k["aggregate_large_bytes"]
@@ -100,7 +106,8 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     step = k["step_overhead_s"] + v["params"] * k["step_s_per_param"]
     per_sample = k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
     train = k["train_s_per_visit"] + v["local_epochs"] * (v["samples_per_client"] * per_sample
-                                                          + math.ceil(v["samples_per_client"] / v["batch_size"]) * step)
+                                                          + steps(v["samples_per_client"], v["samples_per_client_sd"],
+                                                                  v["batch_size"]) * step)
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((v["clients_per_round"] - 0.375) / (v["clients_per_round"] + 0.25))
     jitter = k["train_time_cv"] * train                    # the slowest client also drew the longest time
@@ -123,10 +130,12 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     share = v["server_bits_per_s"] / mediators
     growth = 1 + v["augmented_fraction"] - v["removed_fraction"]
     n_eff = v["samples_per_client"] * growth
+    # spreads of original size and of augmented fraction added (the model's documented upper bound)
+    spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
     step = k["step_overhead_s"] + v["params"] * k["step_s_per_param"]
     per_sample = k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
     train = k["train_s_per_visit"] + v["local_epochs"] * (n_eff * per_sample
-                                                          + math.ceil(n_eff / v["batch_size"]) * step)
+                                                          + steps(n_eff, spread, v["batch_size"]) * step)
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((mediators - 0.375) / (mediators + 0.25))
     c_ = v["clients_per_round"]
@@ -135,8 +144,6 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
                  + k["serialize_s_per_uncached_byte"] * max(0.0, w - k["cache_bytes"]))
     chain = v["mediator_epochs"] * g * (transfer(min(v["downlink_bits_per_s"], share)) + train
                                         + transfer(min(v["uplink_bits_per_s"], share), upload=True))
-    # spreads of original size and of augmented fraction added (the model's documented upper bound)
-    spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
     jitter = math.sqrt(v["mediator_epochs"] * g) * k["train_time_cv"] * train   # E_m*g independent draws
     straggler = (v["mediator_epochs"] * math.sqrt(g) * slope * spread + jitter) * z
     aggregation = aggregate(v, k, mediators)
@@ -162,6 +169,18 @@ def test_round_time_matches_a_hand_computation(case: dict[str, float]) -> None:
                                                                                 rel=1e-12)
     assert numeric(ex.round_seconds("astraea"), values | COEFFS) == pytest.approx(_hand_astraea(values, COEFFS),
                                                                                  rel=1e-12)
+
+
+def test_steps_are_the_ceiling_for_equal_clients_and_the_remainder_mean_for_spread_ones() -> None:
+    m, sd, b = sp.Symbol("m", positive=True), sym("samples_per_client_sd"), sym("batch_size")
+    steps_of = sp.lambdify((m, sd, b), ex.optimizer_steps(m, sd))
+    assert steps_of(24.2, 0.0, 12) == 3                        # equal clients: all take 3 steps
+    assert steps_of(24.2, 6.0, 12) == pytest.approx(24.2 / 12 + 11 / 24)   # spread >= B/2: 2.475
+    assert steps_of(24.2, 3.0, 12) == pytest.approx(0.5 * 3 + 0.5 * (24.2 / 12 + 11 / 24))
+    # against a simulation: normal sizes around 32.4 with sd 5 (>= B/2) at B = 8
+    rng = np.random.default_rng(0)
+    sizes = np.maximum(1, np.round(rng.normal(32.4, 5.0, 200_000)))
+    assert steps_of(32.4, 5.0, 8) == pytest.approx(np.ceil(sizes / 8).mean(), rel=0.02)
 
 
 def test_phases_add_up_to_the_round_and_have_the_right_scope() -> None:
@@ -294,7 +313,8 @@ def test_overhead_categories_have_their_documented_content() -> None:
     n, s_n, a, r = (sym(x) for x in ("samples_per_client", "samples_per_client_sd", "augmented_fraction",
                                      "removed_fraction"))
     g, m = ex.mediator_clients(), ex.mediators()
-    t_a, t_f = ex.training_seconds(ex.effective_samples()), ex.training_seconds(n)
+    t_a = ex.training_seconds(ex.effective_samples(), ex.effective_samples_sd())
+    t_f = ex.training_seconds(n, s_n)
     slope = ex.training_seconds_per_sample()
     round_parts = ex.overhead("round")
     assert round_parts["data_augmentation"].seconds == 0
