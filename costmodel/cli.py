@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "costmodel.report_cli",
     "calibration.cli",
     "calibration.communication",
+    "calibration.network_validation",
 )
 
 #: Which module registers each sub-command. Only the chosen command's module is imported, so
@@ -42,6 +43,7 @@ COMMAND_MODULE_OF: dict[str, str] = {
     "calibrate": "calibration.cli",
     "validate": "calibration.cli",
     "link-sweep": "calibration.communication",
+    "validate-network": "calibration.network_validation",
 }
 
 
