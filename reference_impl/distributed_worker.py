@@ -61,9 +61,9 @@ calibration's link measurements do (:mod:`reference_impl.link_transfer`); ``late
 ``model_broadcast`` and ``mediator_upload`` stay on the server (mediators are virtual) and are
 serialize + deserialize, as in the in-process engine; they, the plan, the rescheduling and the
 aggregation are timed by the run's timer (``RunConfig.timer``, the thread's CPU time by default, so
-the workers sharing this machine's cores do not inflate them), exactly as in-process. The round's virtual-clock time composes the
-measured durations along the protocol exactly as the in-process engine does; the per-round summary
-adds the real wall time (``wall_s``).
+the workers sharing this machine's cores do not inflate them), exactly as in-process. The round's
+virtual-clock time composes the measured durations along the protocol exactly as the in-process
+engine does; the per-round summary adds the real wall time (``wall_s``).
 
 Deadlines
 ---------
@@ -103,6 +103,7 @@ import torch.distributed as dist
 
 from costmodel.files import atomic_path, atomic_write_text
 from reference_impl import astraea, wire
+from reference_impl.augmentation import AugmentationPlan
 from reference_impl.config import RunConfig
 from reference_impl.engine import Branch, Engine, Event, Hop, Visit, drive
 
@@ -613,7 +614,8 @@ class _Server(Engine):
         payload = peer.post_payload(8 * size, DATA_TAG, "receiving the augmentation results").wait()
         return np.frombuffer(payload.numpy().tobytes(), dtype=np.float64).reshape(-1, 4 + self.num_classes)
 
-    def request_visit(self, peer: Peer, step: Visit, round: int, vector: torch.Tensor) -> tuple[torch.Tensor, list[Event]]:
+    def request_visit(self, peer: Peer, step: Visit, round: int,
+                      vector: torch.Tensor) -> tuple[torch.Tensor, list[Event]]:
         client = step.client
         what = f"client {client} round {round}"
         payload, encode_s = _encode_model(vector)
@@ -654,7 +656,8 @@ class _Server(Engine):
         reports = {k: (duration, size, counts) for future in futures for k, duration, size, counts in future.result()}
         return [reports[k] for k in clients]
 
-    def augment(self, clients: Sequence[int], *, plan: Any, class_sizes: np.ndarray) -> list[tuple[float, int, int]]:
+    def augment(self, clients: Sequence[int], *, plan: AugmentationPlan,
+                class_sizes: np.ndarray) -> list[tuple[float, int, int]]:
         """Every worker makes the plan from ``class_sizes`` and augments all its clients, in parallel."""
         futures = [link.submit(self.request_augmentation, class_sizes) for link in self.links.values()]
         rows = {int(row[0]): row for future in futures for row in future.result()}

@@ -234,14 +234,6 @@ class Engine:
         received = wire.decode_vector(message)
         return received, Event(phase, entity, self.clock() - t0, bytes=len(message))
 
-    def visit(self, vector: torch.Tensor, step: Visit, *, round: int) -> tuple[torch.Tensor, list[Event]]:
-        """Download, ``E`` local epochs and upload of one client visit; return (model, three events)."""
-        entity = f"client:{step.client}"
-        local, download = self.transfer(vector, phase="client_download", entity=entity)
-        local, training = self.train_visit(local, client=step.client, round=round, visit=step.visit)
-        model, upload = self.transfer(local, phase="client_upload", entity=entity)
-        return model, [download, training, upload]
-
     def run_branches(self, branches: Sequence[Branch], *, round: int,
                      start_s: float) -> tuple[list[torch.Tensor], list[float]]:
         """Run the parallel ``branches`` from the global model; return their final models and end times.
@@ -255,9 +247,12 @@ class Engine:
                 if isinstance(step, Hop):
                     vector, event = self.transfer(vector, phase=step.phase, entity=step.entity)
                     events.append(event)
-                else:
-                    vector, visit_events = self.visit(vector, step, round=round)
-                    events.extend(visit_events)
+                    continue
+                entity = f"client:{step.client}"  # a visit: download, E local epochs, upload
+                vector, download = self.transfer(vector, phase="client_download", entity=entity)
+                vector, training = self.train_visit(vector, client=step.client, round=round, visit=step.visit)
+                vector, upload = self.transfer(vector, phase="client_upload", entity=entity)
+                events += [download, training, upload]
             vectors.append(vector)
             ends.append(self.record_events(events, round=round, start_s=start_s))
         return vectors, ends
