@@ -229,6 +229,14 @@ def _deferred(expression: sp.Expr) -> sp.Expr:
     return expression.replace(sp.Min, _LazyMin).replace(sp.Max, _LazyMax)
 
 
+def _asymptotic_branch(piecewise: sp.Piecewise) -> sp.Expr:
+    """The branch of a ``Piecewise`` in ``t`` that holds as ``t -> oo`` (its condition at ``t = 1e40``)."""
+    for value, condition in piecewise.args:
+        if bool(condition.xreplace({_T: _LARGE_T})):
+            return value
+    raise RuntimeError(f"growth_order: no branch of {piecewise} holds for large t")  # pragma: no cover
+
+
 def growth_order(expression: sp.Expr, variable: str, values: Mapping[str, float]) -> Growth:
     """The leading term of ``expression`` as one input grows, every other symbol at ``values``.
 
@@ -252,7 +260,8 @@ def growth_order(expression: sp.Expr, variable: str, values: Mapping[str, float]
     -----
     The expression is made asymptotic in ``t``: ``ceiling(x) -> x`` where ``x`` depends on ``t``,
     ``BlomZ(k) -> sqrt(2*log(t))`` (its leading term for ``k`` linear in ``t``), and each ``Min``
-    takes the argument that is smaller at ``t = 1e40``. The rest is expanded into monomials
+    takes the argument that is smaller at ``t = 1e40`` (each ``Max`` the larger, each ``Piecewise``
+    the branch that holds there: a cost regime that starts above a size). The rest is expanded into monomials
     ``coefficient * t**p * log(t)**q`` in exact rational arithmetic; the largest ``(p, q)`` with a
     non-zero coefficient leads.
     """
@@ -274,6 +283,7 @@ def growth_order(expression: sp.Expr, variable: str, values: Mapping[str, float]
                             else ex.BlomZ(k))
     shaped = shaped.replace(_LazyMin, lambda *arguments: min(arguments, key=lambda a: a.xreplace({_T: _LARGE_T})))
     shaped = shaped.replace(_LazyMax, lambda *arguments: max(arguments, key=lambda a: a.xreplace({_T: _LARGE_T})))
+    shaped = shaped.replace(lambda e: isinstance(e, sp.Piecewise) and _T in e.free_symbols, _asymptotic_branch)
     terms: dict[tuple[Fraction, Fraction], sp.Expr] = {}
     for term in sp.Add.make_args(sp.expand(shaped)):
         coefficient, dependent = term.as_independent(_T, as_Add=False)
@@ -970,7 +980,7 @@ def _assumptions_section(report: Report) -> list[str]:
     table = []
     for name, value in report.calibration.coefficients.items():
         error = report.calibration.stderr.get(name)
-        relative = "n/a" if error is None else format_fraction(error / value)
+        relative = "n/a" if error is None or value == 0 else format_fraction(error / value)
         table.append([f"{name} ({COEFFICIENTS[name].symbol})", COEFFICIENTS[name].meaning,
                       _format_coefficient(name, value), relative, report.calibration.fitted_from.get(name, "")])
     lines += _md_table(["coefficient", "meaning", "value", "relative std. error", "fitted from"], table, "llrrl")

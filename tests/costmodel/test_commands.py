@@ -99,7 +99,7 @@ def test_predict_one_scenario_prints_the_model_numbers(capsys: pytest.CaptureFix
 
     assert format_seconds(astraea) in row
     assert format_bytes(rounds.loc[rounds["algorithm"] == "fedavg", "round_bytes"].item()) in row
-    assert "1 scenario(s) from defaults (TPDS EMNIST); calibration: embedded default (provisional)" in out
+    assert "1 scenario(s) from defaults (TPDS EMNIST); calibration: embedded default" in out
 
 
 def test_predict_grid_writes_csv_and_json_matching_the_library(tmp_path: Path,
