@@ -7,6 +7,16 @@ Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) or FedAvg over ``torch.distri
 with real point-to-point transfers of the serialized model, and so produces the same model updates
 as the in-process engine (:mod:`reference_impl.engine`) for the same seed.
 
+Across machines
+---------------
+The same module runs unchanged on several machines: write one ``job.json`` (as
+:func:`reference_impl.distributed.run_distributed` does, with ``parent_pid`` 0 and ``folder`` a
+path that exists on every machine), copy it to every machine, and start rank ``r`` there with
+``MASTER_ADDR=<server host> MASTER_PORT=<port> RANK=r WORLD_SIZE=W+1 python -m
+reference_impl.distributed_worker job.json`` (or let ``torchrun --nnodes ... --node-rank ...`` set
+the variables). Rank 0 writes ``result.pkl`` into ``folder``. This path has been exercised on one
+machine only.
+
 Roles and placement
 -------------------
 Rank 0 is the FL server; it also hosts the (virtual) mediators, as the papers place them on the
@@ -157,7 +167,8 @@ class Job:
     slowest_bits_per_s : the slowest shaped rate (``inf`` unshaped); payload deadlines add twice a
         payload's time at this rate.
     folder : where the server writes ``result.pkl``, ``progress`` and every rank its error file.
-    parent_pid : the controller; a process whose parent is gone exits.
+    parent_pid : the controller; a process whose parent is gone exits. 0 when the ranks are started
+        by hand or by ``torchrun`` on several machines (see the module docstring).
     """
 
     config: dict[str, Any]
@@ -720,7 +731,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     job = Job.from_json(Path(args[0]).read_text(encoding="utf-8"))
     rank = int(os.environ["RANK"])
-    _die_with_parent(job.parent_pid)
+    if job.parent_pid > 0:  # 0: started by hand or by torchrun on another machine, no controller to follow
+        _die_with_parent(job.parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the controller's to handle
     try:
         dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=job.workers + 1,
