@@ -280,6 +280,10 @@ def _python_number(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+#: Integer inputs travel as float64 arrays: beyond 2**53 they would no longer be exact.
+MAX_EXACT_INTEGER = 2**53
+
+
 def check_input_value(name: str, value: Any) -> float | int:
     """Validate one value of input or coefficient ``name`` against its rule and return it.
 
@@ -304,6 +308,8 @@ def check_input_value(name: str, value: Any) -> float | int:
         raise must(name, "be finite" if not quantity.allow_inf else "be > 0 or inf", value)
     if quantity.integer and not number.is_integer():
         raise must(name, "be an integer", value)
+    if quantity.integer and number > MAX_EXACT_INTEGER:
+        raise must(name, f"be <= {MAX_EXACT_INTEGER:,} (2**53, exact in float64)", value)
     if (number < quantity.minimum) or (number == quantity.minimum and not quantity.minimum_inclusive):
         raise must(name, quantity.rule, value)
     if quantity.maximum is not None and (
@@ -329,7 +335,7 @@ def check_input_array(name: str, values: Any) -> np.ndarray:
         bad |= np.isinf(array)
     if quantity.integer:
         with np.errstate(invalid="ignore"):
-            bad |= array != np.floor(array)
+            bad |= (array != np.floor(array)) | (array > MAX_EXACT_INTEGER)
     bad |= (array < quantity.minimum) if quantity.minimum_inclusive else (array <= quantity.minimum)
     if quantity.maximum is not None:
         bad |= (array > quantity.maximum) if quantity.maximum_inclusive else (array >= quantity.maximum)

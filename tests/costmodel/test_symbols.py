@@ -184,3 +184,11 @@ def test_as_dict_round_trips() -> None:
     assert Scenario(**scenario.as_dict()) == scenario
     assert list(scenario.as_dict()) == list(INPUTS)
     assert isinstance(sym("params"), sp.Symbol)
+
+
+def test_integer_inputs_beyond_two_to_the_53_are_refused() -> None:
+    from costmodel.symbols import MAX_EXACT_INTEGER, check_input_array, check_input_value
+    assert check_input_value("rounds", MAX_EXACT_INTEGER) == MAX_EXACT_INTEGER
+    for call in (lambda: check_input_value("rounds", 1e20), lambda: check_input_array("rounds", [10, 1e20])):
+        with pytest.raises(InputError, match=r"^'rounds' must be <= 9,007,199,254,740,992"):
+            call()
