@@ -14,18 +14,9 @@ from costmodel.expressions import MODEL_PHASES
 from costmodel.phases import CATEGORIES
 from costmodel.predict import grid, predict_overhead, predict_phases, predict_rounds, scenario_frame
 from costmodel.symbols import INPUTS, Scenario
+from hand_coefficients import HAND_COEFFICIENTS
 
-COEFFS = {
-    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9,
-    "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
-    "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
-    "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
-    # the fixed per-event costs (schema 2) at 0: the expectations below predate them
-    "train_s_per_sample": 0.0, "train_s_per_visit": 0.0, "augment_s_per_client": 0.0, "augment_plan_s": 0.0,
-    "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
-    "augment_s_per_data_value": 0.0, "serialize_s_per_uncached_byte": 0.0, "cache_bytes": 1.0e6, "upload_message_s": 0.0,
-    "train_time_cv": 0.0, "aggregate_s_per_large_param": 0.0, "aggregate_large_bytes": 3.2e7,
-}
+COEFFS = HAND_COEFFICIENTS
 SCENARIOS = [Scenario.emnist(samples_per_client_sd=40.0), Scenario.cinic10(mediator_epochs=3),
              Scenario.emnist(clients_per_round=7, mediator_size=10, uplink_bits_per_s=float("inf"))]
 
