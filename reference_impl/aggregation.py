@@ -23,6 +23,8 @@ def weighted_average(vectors: Sequence[torch.Tensor], weights: Sequence[float]) 
     total = float(sum(weights))
     if total <= 0:
         raise ValueError(f"the weights must sum to > 0 (got {total}).")
-    stacked = torch.stack(list(vectors))
-    scale = torch.tensor([w / total for w in weights], dtype=stacked.dtype)
-    return scale @ stacked
+    # accumulate in place, one pass over each model, as a server does: no (models x P) copy
+    average = vectors[0] * (float(weights[0]) / total)
+    for vector, weight in zip(vectors[1:], weights[1:]):
+        average.add_(vector, alpha=float(weight) / total)
+    return average
