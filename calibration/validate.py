@@ -150,8 +150,8 @@ def _event_functions() -> dict[str, Any]:
     from costmodel.symbols import sym
 
     astraea = ex.phase_costs("astraea")
-    per_client_augmentation = sym("augment_s_per_client") + sym("sample_values") * sym("samples_per_client") * (
-        sym("augment_s_per_data_value") + sym("augment_s_per_value") * sym("augmented_fraction"))
+    n = sym("samples_per_client")
+    per_client_augmentation = ex.augmentation_seconds_per_client(n, n * sym("augmented_fraction"))
     return {
         "local_training": numeric_function(ex.training_seconds(ex.effective_samples(), ex.effective_samples_sd())),
         "augmentation": numeric_function(per_client_augmentation),

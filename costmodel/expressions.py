@@ -136,6 +136,7 @@ __all__ = [
     "STORED_BYTES_PER_VALUE",
     "aggregation_seconds",
     "augmentation_seconds",
+    "augmentation_seconds_per_client",
     "augmented_samples",
     "blom_z_values",
     "communication_seconds",
@@ -396,8 +397,13 @@ def augmentation_seconds() -> sp.Expr:
     ``t_aug0 + t_data*V*(n + s_n*z_N) + t_aug*V*(n*a + (s_n*a + n*s_a)*z_N)``: a fixed cost, a copy
     of the client's original data (the augmented samples are appended to it) and the affine
     warps of its ``n*a`` new samples (each maximum taken apart: an upper bound)."""
-    return (_t_aug0 + _t_data * _V * (_n + _s_n * BlomZ(_N))
-            + _t_aug * _V * augmented_samples())
+    return augmentation_seconds_per_client(_n + _s_n * BlomZ(_N), augmented_samples())
+
+
+def augmentation_seconds_per_client(samples: sp.Expr, augmented: sp.Expr) -> sp.Expr:
+    """One client's augmentation: ``t_aug0 + t_data*V*m + t_aug*V*m_a`` for ``m`` original samples
+    (copied) and ``m_a`` new ones (warped)."""
+    return _t_aug0 + _t_data * _V * samples + _t_aug * _V * augmented
 
 
 def aggregation_seconds(models: sp.Expr) -> sp.Expr:
