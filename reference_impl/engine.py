@@ -268,9 +268,9 @@ class Engine:
 
     # -- on the server ------------------------------------------------------------------------------
     def aggregate(self, vectors: Sequence[torch.Tensor], weights: Sequence[float], *, round: int, start_s: float) -> float:
-        """Average ``vectors`` into the global model on the server; return the end time."""
+        """Average ``vectors`` into the global model's buffer on the server; return the end time."""
         t0 = self.clock()
-        self.global_vector = weighted_average(vectors, weights)
+        self.global_vector = weighted_average(vectors, weights, out=self.global_vector)
         duration = self.clock() - t0
         self.recorder.record(round=round, phase="aggregation", entity="server", start_s=start_s, duration_s=duration,
                              flops=2.0 * self.params * len(vectors), samples=len(vectors))

@@ -23,3 +23,21 @@ def test_update_form_with_corrected_sign_equals_weighted_average():
 def test_bad_weights_are_refused(vectors, weights):
     with pytest.raises(ValueError):
         weighted_average(vectors, weights)
+
+
+def test_average_into_the_servers_buffer_is_the_same_average_in_the_same_storage():
+    torch.manual_seed(1)
+    models = [torch.randn(1000) for _ in range(4)]
+    weights = [3.0, 1.0, 2.0, 5.0]
+    buffer = torch.full((1000,), float("nan"))
+    result = weighted_average(models, weights, out=buffer)
+    assert result.data_ptr() == buffer.data_ptr()
+    assert torch.equal(result, weighted_average(models, weights))
+
+
+def test_buffer_that_is_also_an_input_is_read_before_it_is_overwritten():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 4.0])
+    expected = weighted_average([a.clone(), b], [1, 3])
+    result = weighted_average([a, b], [1, 3], out=a)
+    assert result.data_ptr() == a.data_ptr()
+    assert torch.equal(result, expected)
