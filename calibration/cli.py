@@ -66,6 +66,43 @@ def _whole(name: str):
     return parse
 
 
+def _percent(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or value == float("inf"):
+            raise argparse.ArgumentTypeError(f"'{name}' must be a percentage > 0 (got {text!r}).")
+        return value
+    return parse
+
+
+def _add_guard_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--speed-tolerance", type=_percent("speed-tolerance"), default=10.0, metavar="PERCENT",
+                        help="re-run a run whose speed probe was more than PERCENT slower than the sweep's usual "
+                             "(a slow episode of the host; default 10)")
+    parser.add_argument("--no-speed-guard", action="store_true",
+                        help="no speed probes, no re-runs (every run is kept as measured)")
+
+
+def _guard(args: argparse.Namespace):
+    from calibration.speed_probe import SpeedGuard
+
+    return None if args.no_speed_guard else SpeedGuard(tolerance=args.speed_tolerance / 100.0)
+
+
+def _report_disturbed(name: str, paths, guard) -> None:
+    from calibration.sweep import disturbed_runs
+
+    if guard is None:
+        return
+    left = disturbed_runs(paths, guard)
+    if left:
+        print(f"{name}: {len(left)} run(s) stayed more than {100 * guard.tolerance:g}% slower than the machine's "
+              f"best after {guard.passes} re-run passes (a busy host); they are kept", file=sys.stderr)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``profile``, ``calibrate`` and ``validate`` sub-commands."""
     profile = subparsers.add_parser(
@@ -78,6 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help=f"folder for the runs (default {_DEFAULT_RUNS})")
     profile.add_argument("--quick", action="store_true", help="a small sweep (20 runs)")
     profile.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_guard_options(profile)
     profile.set_defaults(handler=_profile)
 
     calibrate = subparsers.add_parser(
@@ -114,6 +152,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("--embed", action="store_true",
                           help="validate the embedded default and store the table in it")
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_guard_options(validate)
     validate.set_defaults(handler=_validate)
 
 
@@ -129,8 +168,10 @@ def _profile(args: argparse.Namespace) -> int:
     design = quick_sweep() if args.quick else default_sweep()
     done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
     start = time.perf_counter()
-    run_sweep(design, out, progress=not args.quiet)
+    guard = _guard(args)
+    paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
     wall = time.perf_counter() - start
+    _report_disturbed(f"{design.name} sweep", paths, guard)
     print(f"{design.name} sweep: {len(design)} runs in {out} ({done} already there, {len(design) - done} run now "
           f"in {wall:.1f} s)")
     return 0
@@ -176,7 +217,8 @@ def _validate(args: argparse.Namespace) -> int:
     from calibration.validate import parity_figure, run_validation
     from costmodel.plots import save_figure
 
-    result = run_validation(calibration, runs, progress=not args.quiet)
+    guard = _guard(args)
+    result = run_validation(calibration, runs, progress=not args.quiet, guard=guard)
     print(result.report())
     with atomic_path(out / "validation.csv") as tmp:
         result.table.to_csv(tmp, index=False)

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard, probe_seconds, usual_probe_seconds
 from costmodel.errors import InputError, check_int, must
 
 if TYPE_CHECKING:  # pandas and torch load when a function runs
@@ -51,6 +53,7 @@ __all__ = [
     "SweepDesign",
     "config_key",
     "default_sweep",
+    "disturbed_runs",
     "load_runs",
     "quick_sweep",
     "run_key",
@@ -139,8 +142,18 @@ class SweepDesign:
         return cls(configs=tuple(unique.values()), repetitions=reps, name=name)
 
     def runs(self) -> list[tuple[RunConfig, int]]:
-        """Every run as ``(config, repetition)``, repetition counting from 0."""
-        return [(config, r) for config, reps in zip(self.configs, self.repetitions) for r in range(reps)]
+        """Every run as ``(config, repetition)``, repetition counting from 0, in the order they run:
+        repetition by repetition (every configuration's first run, then every second run, ...).
+
+        Interleaved on purpose: the repetitions of one configuration are minutes apart, not
+        back to back, so their spread (the run-to-run noise the validation compares errors with)
+        includes the slow drift of a shared machine's speed, which separates a calibration from
+        the runs it predicts as well. Back-to-back repetitions agreed within 1.4% (local training,
+        held-out design) while the same design run 25 minutes later was 3.2% slower on average.
+        """
+        deepest = max(self.repetitions)
+        return [(config, r) for r in range(deepest)
+                for config, reps in zip(self.configs, self.repetitions) if r < reps]
 
     def __len__(self) -> int:
         return sum(self.repetitions)
@@ -210,19 +223,29 @@ def quick_sweep() -> SweepDesign:
     return SweepDesign.from_configs(_both(varied), repeated=_both([base]), repeated_times=3, name="quick")
 
 
-def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True) -> list[Path]:
+def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True,
+              guard: SpeedGuard | None = DEFAULT_GUARD) -> list[Path]:
     """Run every run of ``design`` into its own sub-folder of ``folder``; return the run folders.
 
     Finished runs (``run.json`` present) are skipped, so an interrupted sweep resumes where it
     stopped. Each run folder also gets its repetition number in ``run.json``'s summary
     (``sweep_repetition``) and the design's name (``sweep_name``).
+
+    ``guard`` (:class:`calibration.speed_probe.SpeedGuard`; ``None``: no probes): each run is
+    bracketed by two speed probes (``speed_probe_s`` in its summary); once all have run, the runs
+    whose slower probe exceeds the folder's usual probe time by more than the guard's tolerance were caught
+    in a slow episode of the host and are run again (after a pause), up to ``guard.passes`` times;
+    a re-run replaces the earlier one only when it was less disturbed. The spread of the probes
+    and the runs still disturbed at the end are left in the summaries for
+    :func:`load_runs` (``speed_slowdown``) and the reports.
     """
     from costmodel.files import ensure_writable_dir
-    from reference_impl.engine import run
     from reference_impl.trace import RUN_FILE
 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
+    if guard is not None and not isinstance(guard, SpeedGuard):
+        raise must("guard", "be a SpeedGuard or None", type(guard).__name__)
     root = ensure_writable_dir("out", folder)
     todo = design.runs()
     paths: list[Path] = []
@@ -230,18 +253,81 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
 
     bar = tqdm(todo, desc=f"{design.name} sweep", unit="run", disable=not progress)
     for config, repetition in bar:
-        key = run_key(config, repetition)
-        path = root / key
+        path = root / run_key(config, repetition)
         paths.append(path)
         if (path / RUN_FILE).is_file():
             continue
         bar.set_postfix_str(f"{config.algorithm} {config.dataset} w{config.model_width:g} c{config.clients_per_round}")
-        result = run(config, progress=False, run_id=key)
-        summary = dict(result.summary, sweep_repetition=repetition, sweep_name=design.name,
-                       config_key=config_key(config))
-        replace(result, summary=summary).write(path)
+        _write_run(*_measure(config, repetition, design, probe=guard is not None), path)
     bar.close()
+    if guard is not None:
+        _rerun_disturbed(list(zip(todo, paths)), design, guard, progress=progress)
     return paths
+
+
+def _measure(config: RunConfig, repetition: int, design: SweepDesign, *, probe: bool) -> tuple[Any, dict[str, Any]]:
+    """One run (bracketed by speed probes when ``probe``); return the result and its sweep summary."""
+    from reference_impl.engine import run
+
+    before = probe_seconds() if probe else None
+    result = run(config, progress=False, run_id=run_key(config, repetition))
+    after = probe_seconds() if probe else None
+    summary = dict(result.summary, sweep_repetition=repetition, sweep_name=design.name,
+                   config_key=config_key(config))
+    if probe:
+        summary["speed_probe_s"] = [before, after]
+    return result, summary
+
+
+def _write_run(result: Any, summary: dict[str, Any], path: Path) -> None:
+    replace(result, summary=summary).write(path)
+
+
+def _probes(path: Path) -> list[float]:
+    from reference_impl.trace import RUN_FILE
+
+    try:
+        summary = json.loads((path / RUN_FILE).read_text(encoding="utf-8")).get("summary", {})
+    except (OSError, ValueError):
+        return []
+    probes = summary.get("speed_probe_s") or []
+    return [float(p) for p in probes if p is not None]
+
+
+def disturbed_runs(paths: Iterable[str | os.PathLike[str]], guard: SpeedGuard = DEFAULT_GUARD) -> list[Path]:
+    """The finished runs among ``paths`` that ``guard`` judges disturbed, against the usual probe time
+    of them all (:func:`calibration.speed_probe.usual_probe_seconds`; runs without probes are not judged)."""
+    probes = {Path(path): _probes(Path(path)) for path in paths}
+    usual = usual_probe_seconds(p for values in probes.values() for p in values)
+    return [path for path, values in probes.items() if guard.disturbed(values, usual)]
+
+
+def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: SweepDesign, guard: SpeedGuard, *,
+                     progress: bool) -> None:
+    """Re-run the runs a slow episode of the host caught (see :func:`run_sweep`)."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    from reference_impl.trace import RUN_FILE
+
+    for attempt in range(guard.passes):
+        probes = {path: _probes(path) for _, path in runs}
+        usual = usual_probe_seconds(p for values in probes.values() for p in values)
+        judged = set(disturbed_runs([path for _, path in runs], guard))
+        disturbed = [(job, path) for job, path in runs if path in judged]
+        if not disturbed:
+            return
+        if progress:
+            tqdm.write(f"{design.name} sweep: {len(disturbed)} run(s) ran more than {100 * guard.tolerance:g}% "
+                       f"slower than the machine's best; running them again (pass {attempt + 1} of {guard.passes})")
+        time.sleep(guard.pause_s)
+        for (config, repetition), path in tqdm(disturbed, desc=f"{design.name} re-runs", unit="run",
+                                               disable=not progress):
+            result, summary = _measure(config, repetition, design, probe=True)
+            if guard.slowdown(summary["speed_probe_s"], usual) < guard.slowdown(probes[path], usual):
+                (path / RUN_FILE).unlink(missing_ok=True)   # unfinished until the new run.json lands
+                _write_run(result, summary, path)
 
 
 def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +364,9 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         the summary's scalars (``params``, ``train_flops_per_sample``, ``model_message_bytes``,
         ``num_classes``, ``sample_values``, ``augmented_fraction``, ``removed_fraction``, ...),
         ``mean_round_s`` and ``mean_round_bytes`` (per-round means of the virtual clock), and
-        the per-round table as ``round_table`` (a list of dicts: round, round_s, bytes, ...).
+        the per-round table as ``round_table`` (a list of dicts: round, round_s, bytes, ...), and
+        ``speed_slowdown``: how much slower than the folder's usual probe time
+        (:func:`calibration.speed_probe.usual_probe_seconds`) the run's slower probe was (0.25 = 25%; NaN for a run without probes; :mod:`calibration.speed_probe`).
 
     Raises
     ------
@@ -303,9 +391,11 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         config = {key: value for key, value in record.config.items() if key in known}
         summary = record.summary
         key = summary.get("config_key") or config_key(RunConfig(**config))
+        probes = [float(p) for p in summary.get("speed_probe_s") or [] if p is not None]
         row = {"run_id": record.run_id, "folder": str(path), "config_key": key,
                "repetition": summary.get("sweep_repetition", 0), **config, **_scalar_summary(summary),
-               "round_table": summary.get("rounds") or []}
+               "round_table": summary.get("rounds") or [], "slowest_probe_s": max(probes) if probes else math.nan,
+               "fastest_probe_s": min(probes) if probes else math.nan}
         rows.append(row)
         trace = record.trace.copy()
         for column in CONFIG_COLUMNS:
@@ -316,4 +406,6 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
             trace[column] = row[column]
         traces.append(trace)
     runs = pd.DataFrame(rows)
+    usual = usual_probe_seconds([*runs.pop("fastest_probe_s"), *runs["slowest_probe_s"]])
+    runs["speed_slowdown"] = runs.pop("slowest_probe_s") / usual - 1.0
     return pd.concat(traces, ignore_index=True), runs

@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard
 from costmodel.errors import InputError, must
 
 if TYPE_CHECKING:
@@ -374,14 +375,20 @@ def validate_runs(folder: str | os.PathLike[str], calibration: Calibration) -> V
 
     trace, runs = load_runs(folder)
     points, notes = compare_runs(trace, runs, calibration)
+    slow = runs["speed_slowdown"].to_numpy(dtype=float)
+    if np.isfinite(slow).any():
+        disturbed = int((slow > DEFAULT_GUARD.tolerance).sum())
+        notes.append(f"speed probes: the slowest run's probe was {100 * np.nanmax(slow):.1f}% above the usual; "
+                     f"{disturbed} run(s) more than {100 * DEFAULT_GUARD.tolerance:g}% (a busy host).")
     return ValidationResult(table=summarize(points), points=points, runs=len(runs), notes=tuple(notes))
 
 
 def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, design: SweepDesign | None = None,
-                   progress: bool = True) -> ValidationResult:
+                   progress: bool = True, guard: SpeedGuard | None = DEFAULT_GUARD) -> ValidationResult:
     """Run the held-out design (resumable, :func:`calibration.sweep.run_sweep`) into ``folder`` and validate.
 
-    ``design`` defaults to :func:`heldout_design`.
+    ``design`` defaults to :func:`heldout_design`; ``guard`` re-runs the runs a slow episode of the
+    host caught (:mod:`calibration.speed_probe`; ``None``: none).
     """
     import time
 
@@ -391,7 +398,7 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
     start = time.perf_counter()
-    run_sweep(design, folder, progress=progress)
+    run_sweep(design, folder, progress=progress, guard=guard)
     wall = time.perf_counter() - start
     result = validate_runs(folder, calibration)
     return replace(result, wall_s=wall)

@@ -60,7 +60,7 @@ def test_from_configs_drops_duplicates_and_repeats_the_noise_configs():
     assert design.configs == (base, other)
     assert design.repetitions == (3, 1)
     assert len(design) == 4
-    assert design.runs() == [(base, 0), (base, 1), (base, 2), (other, 0)]
+    assert design.runs() == [(base, 0), (other, 0), (base, 1), (base, 2)]  # repetitions interleaved
 
 
 def test_default_sweep_spans_the_ranges_the_fit_needs():
@@ -96,10 +96,10 @@ def test_quick_sweep_is_small_and_varies_every_fitted_regressor():
 
 def test_run_sweep_writes_one_folder_per_run_and_resumes(tmp_path, monkeypatch):
     design = tiny_design()
-    paths = run_sweep(design, tmp_path, progress=False)
+    paths = run_sweep(design, tmp_path, progress=False, guard=None)
     assert [p.name for p in paths] == [run_key(c, r) for c, r in design.runs()]
     assert all((p / RUN_FILE).is_file() and (p / TRACE_FILE).is_file() for p in paths)
-    meta = json.loads((paths[1] / RUN_FILE).read_text())
+    meta = json.loads((paths[2] / RUN_FILE).read_text())  # runs go repetition by repetition: astraea's second is last
     assert meta["summary"]["sweep_repetition"] == 1 and meta["summary"]["config_key"] == config_key(design.configs[0])
 
     # an interrupted run (no run.json) is redone; finished ones are not touched
@@ -114,14 +114,14 @@ def test_run_sweep_writes_one_folder_per_run_and_resumes(tmp_path, monkeypatch):
         return real_run(config, **kwargs)
 
     monkeypatch.setattr(engine, "run", counting_run)
-    run_sweep(design, tmp_path, progress=False)
+    run_sweep(design, tmp_path, progress=False, guard=None)
     assert calls == [paths[2].name]
     assert (paths[2] / RUN_FILE).is_file()
 
 
 def test_load_runs_joins_the_configuration_onto_every_trace_row(tmp_path):
     design = tiny_design()
-    run_sweep(design, tmp_path, progress=False)
+    run_sweep(design, tmp_path, progress=False, guard=None)
     trace, runs = load_runs(tmp_path)
     assert len(runs) == 3 and sorted(runs["repetition"]) == [0, 0, 1]
     assert set(trace["run_id"]) == set(runs["run_id"])

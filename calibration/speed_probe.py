@@ -1,0 +1,133 @@
+"""Is the machine running at its usual speed right now? A short reference workload, and the rule that
+marks a profiled run as disturbed.
+
+Why. The calibration and validation runs of the Astraea cost model (Duan et al., ICCD 2019; IEEE
+TPDS 32(1), 2021) are timed by the thread's CPU time, which other processes of the same machine
+do not inflate. A virtual machine shares its host, though, and the host's other tenants do slow it:
+measured on the 2-core machine this was built on (``python calibration/speed_probe.py``-style loop,
+a TPDS-CNN training step every 0.5 s for 90 s), the same 12.5 ms of training took 17-18 ms during
+episodes of 10-20 s, several per minute and a half, while the memory-streaming part slowed by
+about 10%. A run caught in such an episode measures the host, not the model; fitting or validating
+on it mixes the two.
+
+The probe (:func:`probe_seconds`): one epoch of the TPDS CNN (68,873 parameters; 1x28x28, 47
+classes) over 64 generated samples in batches of 16 with Adam, on one torch thread, timed by the
+thread's CPU time, best of three (about 40 ms in all). The best of three keeps the probe's own
+scatter near 2%; an episode lasts far longer than the probe and shows in all three.
+
+The rule (:class:`SpeedGuard`): a run is disturbed when the slower of its probes (one just before,
+one just after the run) exceeds the machine's usual speed by more than ``tolerance`` (default 10%).
+The usual speed is the lower quartile of all the probes of the sweep (:func:`usual_probe_seconds`),
+not the fastest: over the 88 runs of a calibration sweep on a busy host the probes spread from
+9.7 ms (fastest) over 10.5 ms (lower quartile) and 10.9 ms (median) to 15 ms; the fastest alone
+would have marked 61 of the 88 runs as disturbed, the lower quartile marks the slow episodes
+(the upper fifth, 12-15 ms). The usual speed is only known at the end, so the sweep
+(:func:`calibration.sweep.run_sweep`) checks every run again once all have run, re-runs the
+disturbed ones (after a pause), and repeats this up to ``passes`` times; runs still disturbed then
+are kept and counted.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from costmodel.errors import check_int, check_number
+
+__all__ = ["DEFAULT_GUARD", "PROBE_REPEATS", "USUAL_QUANTILE", "SpeedGuard", "probe_seconds", "usual_probe_seconds"]
+
+#: Timed repetitions of the reference workload per probe (the best counts).
+PROBE_REPEATS = 3
+#: The quantile of a sweep's probes taken as the machine's usual speed.
+USUAL_QUANTILE = 0.25
+
+_WORKLOAD: dict[str, object] = {}
+
+
+def _workload() -> tuple[object, object, object]:
+    """The probe's model and data, built once per process (fixed seed: the same work every time)."""
+    if not _WORKLOAD:
+        import torch
+
+        from reference_impl.models import tpds_emnist_cnn
+
+        generator = torch.Generator().manual_seed(0x5EED)
+        _WORKLOAD["model"] = tpds_emnist_cnn(47)
+        _WORKLOAD["x"] = torch.randn(64, 1, 28, 28, generator=generator)
+        _WORKLOAD["y"] = torch.randint(0, 47, (64,), generator=generator)
+    return _WORKLOAD["model"], _WORKLOAD["x"], _WORKLOAD["y"]
+
+
+def probe_seconds(repeats: int = PROBE_REPEATS) -> float:
+    """Thread CPU seconds of the reference workload (see the module docstring), best of ``repeats``."""
+    import torch
+
+    from reference_impl.training import train_local
+
+    repeats = check_int("repeats", repeats, minimum=1)
+    model, x, y = _workload()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        best = math.inf
+        for _ in range(repeats):
+            generator = torch.Generator().manual_seed(1)
+            start = time.thread_time()
+            train_local(model, x, y, epochs=1, batch_size=16, learning_rate=1e-3, generator=generator)
+            best = min(best, time.thread_time() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return best
+
+
+def usual_probe_seconds(probes_s: Iterable[float]) -> float:
+    """The machine's usual probe time: the lower quartile (:data:`USUAL_QUANTILE`) of ``probes_s``
+    (finite, positive ones; NaN when there are none)."""
+    import numpy as np
+
+    values = np.array([float(p) for p in probes_s], dtype=float)
+    values = values[np.isfinite(values) & (values > 0)]
+    return float(np.quantile(values, USUAL_QUANTILE)) if values.size else math.nan
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeedGuard:
+    """When is a run disturbed, and how hard the sweep tries to replace it.
+
+    Attributes
+    ----------
+    tolerance : float
+        A run is disturbed when its slower probe exceeds the machine's usual probe time
+        (:func:`usual_probe_seconds`) by more than this fraction (default 0.10).
+    passes : int
+        Extra passes over the disturbed runs after the sweep (default 3; 0 only records probes).
+    pause_s : float
+        Seconds to wait before each extra pass, so a host episode can end (default 5).
+    """
+
+    tolerance: float = 0.10
+    passes: int = 3
+    pause_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tolerance", check_number("tolerance", self.tolerance, exclusive_minimum=0.0))
+        object.__setattr__(self, "passes", check_int("passes", self.passes, minimum=0))
+        object.__setattr__(self, "pause_s", check_number("pause_s", self.pause_s, minimum=0.0))
+
+    def slowdown(self, probes_s: Iterable[float], usual_s: float) -> float:
+        """How much slower than ``usual_s`` the slower of a run's probes was (0.25 = 25%)."""
+        probes = [float(p) for p in probes_s]
+        if not probes or not all(math.isfinite(p) and p > 0 for p in probes) or not usual_s > 0:
+            return math.nan
+        return max(probes) / float(usual_s) - 1.0
+
+    def disturbed(self, probes_s: Iterable[float], usual_s: float) -> bool:
+        """Whether a run with these probes was disturbed (a run without probes is not judged)."""
+        slowdown = self.slowdown(probes_s, usual_s)
+        return math.isfinite(slowdown) and slowdown > self.tolerance
+
+
+#: The guard sweeps use unless told otherwise.
+DEFAULT_GUARD = SpeedGuard()
