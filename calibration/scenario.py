@@ -22,6 +22,10 @@ bandwidths               ``inf``: the in-process engine has no link
 bytes_per_param, header  4 (float32) and 16 (the wire format's header)
 =======================  ===============================================================================
 
+Without a run. :func:`scenario_from_workload` builds the same scenario from a configuration planned by
+:func:`reference_impl.workload.plan_workload` (no training, no timing), and adds the mediators' load
+spread (:func:`mediator_load_spread`) from the planned rounds; the validation predicts from it.
+
 Where the client sizes come from (a choice: the summary does not list them). Astraea's trace holds
 every client's distribution report, whose ``samples`` is that client's original sample count: all
 ``N`` sizes, exactly. FedAvg has no report; there the sizes are read off its local-training rows
@@ -43,7 +47,10 @@ from costmodel.symbols import Scenario
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["augmented_fraction_spread", "client_sizes", "effective_sizes", "scenario_from_run"]
+    from reference_impl.workload import Workload
+
+__all__ = ["augmented_fraction_spread", "client_sizes", "effective_sizes", "mediator_load_spread", "scenario_from_run",
+           "scenario_from_workload"]
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
@@ -123,38 +130,108 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
         The run's trace rows (for the client sizes and the spread of the augmented fraction).
     """
     sizes = client_sizes(trace, local_epochs=int(config["local_epochs"]))
-    if "sample_values" in summary and summary["sample_values"] is not None:
-        values = int(summary["sample_values"])
-    else:
-        values = int(math.prod(int(s) for s in summary["sample_shape"]))
 
     def fraction(name: str) -> float:
         value = summary.get(name)
         return 0.0 if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
     augmented, removed = fraction("augmented_fraction"), fraction("removed_fraction")
-    sd = float(np.std(sizes))
     spread = augmented_fraction_spread(trace, local_epochs=int(config["local_epochs"])) if augmented or removed else 0.0
+    return _in_process_scenario(config, summary, classes=int(summary["num_classes"]), mean=float(np.mean(sizes)),
+                                sd=float(np.std(sizes)), augmented=augmented, removed=removed, spread=spread)
+
+
+def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *, classes: int, mean: float, sd: float,
+                         augmented: float, removed: float, spread: float, kappa: float = 1.0) -> Scenario:
+    """The scenario of an in-process run: the configuration's counts, the model's size, the data's
+    figures given, no link (bandwidths ``inf``), float32 parameters and the 16-byte wire header."""
+    if "sample_values" in model and model["sample_values"] is not None:
+        values = int(model["sample_values"])
+    else:
+        values = int(math.prod(int(s) for s in model["sample_shape"]))
     return Scenario(
         clients_total=int(config["clients"]),
         clients_per_round=int(config["clients_per_round"]),
-        classes=int(summary["num_classes"]),
-        samples_per_client=float(np.mean(sizes)),
+        classes=classes,
+        samples_per_client=mean,
         samples_per_client_sd=sd,
         local_epochs=int(config["local_epochs"]),
         mediator_epochs=int(config["mediator_epochs"]),
         mediator_size=int(config["gamma"]),
         batch_size=int(config["batch_size"]),
         rounds=int(config["rounds"]),
-        params=int(summary["params"]),
+        params=int(model["params"]),
         bytes_per_param=4.0,
         message_header_bytes=16.0,
-        train_flops_per_sample=float(summary["train_flops_per_sample"]),
+        train_flops_per_sample=float(model["train_flops_per_sample"]),
         sample_values=values,
         augmented_fraction=augmented,
         augmented_fraction_sd=spread,
+        mediator_load_spread=kappa,
         removed_fraction=removed,
         uplink_bits_per_s=math.inf,
         downlink_bits_per_s=math.inf,
         server_bits_per_s=math.inf,
     )
+
+
+def mediator_load_spread(workload: Workload, *, spread_samples: float) -> float:
+    """The model's ``mediator_load_spread`` (kappa) of a planned Astraea run.
+
+    The model prices the slowest of a round's M mediators as a full one (``g = Min(gamma, c)``
+    clients) whose per-pass load exceeds ``g`` mean clients by ``z_M*kappa*sqrt(g)*sd``
+    (:mod:`costmodel.expressions`; ``sd`` = ``spread_samples``, the model's spread of the samples
+    a client trains on, ``z_M`` Blom's expected largest of M normals). Over the planned rounds
+    with at least two mediators, kappa is the measured excess of the most loaded mediator over
+    ``g`` times the round's mean client, summed, over the model's excess at kappa = 1, summed:
+    ``sum_r (max_m L_rm - g*mean_r) / sum_r (z_M*sqrt(g)*sd)``, at least 0. 1 (random grouping)
+    when no round has two mediators or ``spread_samples`` is 0.
+    """
+    from costmodel.expressions import blom_z_values
+
+    config = workload.config
+    trained = workload.trained_sizes.astype(np.float64)
+    group = min(int(config.gamma), int(config.clients_per_round))
+    measured, modelled = 0.0, 0.0
+    for planned in workload.rounds:
+        if len(planned.mediators) < 2:
+            continue
+        loads = planned.mediator_samples(trained)
+        measured += float(loads.max() - group * trained[planned.clients].mean())
+        modelled += float(blom_z_values(len(planned.mediators))) * math.sqrt(group) * float(spread_samples)
+    if not modelled > 0:
+        return 1.0
+    return max(0.0, measured / modelled)
+
+
+def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scenario:
+    """The :class:`~costmodel.symbols.Scenario` of a run planned from its configuration alone.
+
+    ``workload`` is :func:`reference_impl.workload.plan_workload` of the configuration (the
+    clients' sizes, the augmentation plan's draw, the rounds' mediators: no training, no timing);
+    ``model`` gives the architecture's ``params``, ``train_flops_per_sample``, ``sample_values``
+    (or ``sample_shape``). Inputs:
+
+    * ``samples_per_client(_sd)``: mean and population standard deviation of all N clients'
+      original sizes;
+    * Astraea: ``augmented_fraction`` and ``removed_fraction``, the plan's samples made and dropped
+      over the original samples; ``augmented_fraction_sd``, the population standard deviation over
+      the clients of their net growth ``trained/original - 1``; ``mediator_load_spread`` from the
+      planned mediators (:func:`mediator_load_spread`); FedAvg: 0, 0, 0 and 1;
+    * the configuration's N, c, K, gamma, E, E_m, B, R; bandwidths ``inf`` (in process), float32
+      parameters and the wire format's 16-byte header.
+
+    This is what the validation predicts from: nothing measured in the run enters the scenario.
+    """
+    config = workload.config
+    original = workload.original_sizes.astype(np.float64)
+    n, sd = float(original.mean()), float(original.std())
+    total = float(original.sum())
+    augmented = float(workload.augmented_sizes.sum()) / total if total else 0.0
+    removed = float(workload.removed_sizes.sum()) / total if total else 0.0
+    growth_sd = float(np.std(workload.net_growth[original > 0])) if (augmented or removed) else 0.0
+    kappa = 1.0
+    if config.algorithm == "astraea":
+        kappa = mediator_load_spread(workload, spread_samples=sd * (1 + augmented - removed) + n * growth_sd)
+    return _in_process_scenario(config.as_dict(), model, classes=int(workload.num_classes), mean=n, sd=sd,
+                                augmented=augmented, removed=removed, spread=growth_sd, kappa=kappa)

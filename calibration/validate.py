@@ -3,7 +3,7 @@
 The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg is trusted only
 as far as its predictions match runs it was not fitted on (DESIGN.md section 5). This module runs a
 held-out design *outside* the calibration sweep's ranges (:func:`heldout_design`), predicts each run
-with the cost model from its :func:`~calibration.scenario.scenario_from_run` scenario, and compares:
+with the cost model from its configuration alone, and compares:
 
 ==================  ======================================================  ======================
 row                 measured (mean per event of one run) vs predicted       target (MAPE)
@@ -25,6 +25,14 @@ round               the virtual-clock round time vs ``round_seconds``       10%
 round_bytes         bytes per round vs ``round_bytes``                      0.5%
 setup_bytes         Astraea's setup bytes vs ``setup_bytes``                0.5%
 ==================  ======================================================  ======================
+
+Inputs from the configuration, not from the run. Each run's scenario is
+:func:`~calibration.scenario.scenario_from_workload` of :func:`reference_impl.workload.plan_workload`
+of its configuration: the client sizes, the augmentation plan's draw and the rounds' mediators are
+planned (deterministically, with the run's own seeds, no training), and the model's architecture
+figures (parameters, FLOPs per sample, sample shape) are the run's. Nothing the run measured, and
+no count the run produced, enters a prediction; the planned counts equal the run's (tested), so
+what is validated is the timing model, not a guess of the data.
 
 The predictions come from the model's own expressions (:mod:`costmodel.expressions`, compiled by
 :func:`costmodel.bridge.numeric_function`) and frames (:func:`costmodel.predict.predict_rounds`),
@@ -192,8 +200,11 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
     """
     import pandas as pd
 
-    from calibration.scenario import scenario_from_run
+    from calibration.scenario import scenario_from_workload
+    from calibration.sweep import CONFIG_COLUMNS
     from costmodel.predict import predict_rounds
+    from reference_impl.config import RunConfig
+    from reference_impl.workload import plan_workload
 
     coefficients = _inprocess_coefficients(calibration)
     notes: list[str] = []
@@ -204,11 +215,9 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         rows = grouped.get(run.run_id)
         if rows is None:
             continue
-        config = {name: getattr(run, name) for name in ("clients", "clients_per_round", "gamma", "local_epochs",
-                                                        "mediator_epochs", "batch_size", "rounds")}
-        summary = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "sample_values",
-                                                         "num_classes", "augmented_fraction", "removed_fraction")}
-        scenario = scenario_from_run(config, summary, rows)
+        config = RunConfig(**{name: getattr(run, name) for name in CONFIG_COLUMNS})
+        model = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "sample_values")}
+        scenario = scenario_from_workload(plan_workload(config), model)
         inputs = scenario.as_dict()
         algorithm = run.algorithm
         model = str(getattr(run, "model", ""))

@@ -41,8 +41,11 @@ Building blocks
   added, as if fully correlated: an upper bound of the independent case
   ``sqrt((s_n*(1 + a - r))**2 + (n*s_a)**2)`` by at most sqrt(2), chosen because the root has no
   derivative at ``s_n = s_a = 0`` (the presets), where sensitivities are asked. A mediator's pass
-  sums ``g`` clients (mean ``g*m``, sd ``sqrt(g)*sd``) and its E_m passes repeat the same
-  clients, so both scale by ``E_m``.
+  sums ``g`` clients (mean ``g*m``, sd ``kappa*sqrt(g)*sd``) and its E_m passes repeat the same
+  clients, so both scale by ``E_m``. ``kappa`` (``mediator_load_spread``, default 1) is 1 for
+  randomly grouped clients; the greedy rescheduling gathers large and augmented clients into the
+  first mediators it fills, so with unequal clients the loads spread more (kappa ~ 2-3 measured,
+  :func:`calibration.scenario.scenario_from_workload`).
 * Timing jitter. Visits of the same size do not take the same time (measured: 4-5% relative
   standard deviation on one thread of a shared machine; on real devices more). With many
   clients the slowest one is the one that drew the longest time, so the round waits
@@ -59,7 +62,7 @@ they add up to the round time)
   ``rescheduling + broadcast + max over M mediators of E_m*sum over g clients (download + train +
   upload) + mediator upload + aggregation`` =
   ``t_resched + t_bcast + E_m*g*(t_down + t_train(n_eff) + t_up)
-  + (E_m*sqrt(g)*s*(s_n*(1+a-r) + n*s_a) + sqrt(E_m*g)*cv_t*t_train(n_eff))*z_M + t_mup
+  + (E_m*sqrt(g)*s*kappa*(s_n*(1+a-r) + n*s_a) + sqrt(E_m*g)*cv_t*t_train(n_eff))*z_M + t_mup
   + t_agg0 + t_agg*P*M``.
 
 Choices where the papers are silent (documented, tested)
@@ -96,7 +99,7 @@ Overhead = Astraea - FedAvg in the four categories of :data:`costmodel.phases.CA
 * ``training_compute = E_m*T_A - T_F``: the device compute one client visit chain adds (E_m passes
   over the augmented data instead of one pass over the original data).
 * ``coordination = (g - 1)*E_m*T_A`` (sequential chaining inside a mediator) ``+ t_resched``
-  ``+ (E_m*sqrt(g)*s*(s_n*(1+a-r) + n*s_a)*z_M - s*s_n*z_c)`` (slowest mediator vs slowest
+  ``+ (E_m*sqrt(g)*s*kappa*(s_n*(1+a-r) + n*s_a)*z_M - s*s_n*z_c)`` (slowest mediator vs slowest
   client) ``+ t_agg*P*(M - c)`` (aggregation difference; the fixed ``t_agg0`` cancels).
 * ``communication = (t_bcast + E_m*g*(t_down_A + t_up_A) + t_mup) - (t_down_F + t_up_F)``; bytes:
   Astraea's round bytes minus FedAvg's, ``2*W*(M + E_m*c) - 2*W*c``.
@@ -189,6 +192,7 @@ _E, _E_m, _gamma, _B, _R = (sym(x) for x in ("local_epochs", "mediator_epochs", 
 _P, _b_p, _h, _F, _V = (sym(x) for x in ("params", "bytes_per_param", "message_header_bytes",
                                           "train_flops_per_sample", "sample_values"))
 _a, _s_a, _r = sym("augmented_fraction"), sym("augmented_fraction_sd"), sym("removed_fraction")
+_kappa = sym("mediator_load_spread")
 _b_up, _b_down, _b_srv = sym("uplink_bits_per_s"), sym("downlink_bits_per_s"), sym("server_bits_per_s")
 # Coefficients.
 _theta, _t_step, _t_param = sym("flops_per_s"), sym("step_overhead_s"), sym("step_s_per_param")
@@ -522,7 +526,7 @@ def _parts(algorithm: str) -> _Parts:
         upload=transfer_seconds(w, shared_bandwidth(_b_up, m), upload=True),
         chain=_E_m * g,
         train=training_seconds(effective_samples(), effective_samples_sd()),
-        straggler=(_E_m * sp.sqrt(g) * slope * effective_samples_sd()
+        straggler=(_E_m * sp.sqrt(g) * slope * effective_samples_sd() * _kappa
                    + sp.sqrt(_E_m * g) * _cv_t * training_seconds(effective_samples(), effective_samples_sd()))
                   * BlomZ(m),
         rescheduling=rescheduling_seconds(),

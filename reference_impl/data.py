@@ -80,6 +80,7 @@ __all__ = [
     "SIZE_SKEW_KINDS",
     "build_federated_data",
     "class_fractions",
+    "client_labels",
     "imbalanced_counts",
     "kl_to_uniform",
     "load_dataset",
@@ -691,6 +692,35 @@ class FederatedData:
         return self.partition.label_histograms(self.num_classes)
 
 
+def _partitioned(config: DataConfig) -> tuple[Partition, torch.Tensor, DatasetSplit | None]:
+    """Who holds which sample: the partition of the training labels (generated sets: the labels
+    alone, no pixels yet), the labels it indexes, and the loaded split of a fixed dataset."""
+    if not isinstance(config, DataConfig):
+        raise must("config", "be a DataConfig", type(config).__name__)
+    spec = config.spec
+    split_kwargs: dict[str, Any] = dict(
+        num_clients=config.num_clients, local_imbalance=config.local_imbalance,
+        classes_per_client=config.classes_per_client, dirichlet_alpha=config.dirichlet_alpha,
+        size_skew=config.size_skew, size_sigma=config.size_sigma,
+        seed=_derive_seed(config.seed, _STREAM_PARTITION), num_classes=spec.num_classes)
+    if spec.generated:
+        fractions = class_fractions(config.global_imbalance, spec.num_classes, config.imbalance_ratio)
+        labels = _generated_labels(int(config.samples or 0), fractions, _derive_seed(config.seed, _STREAM_LABELS))
+        return partition(labels, **split_kwargs), labels, None
+    split = load_dataset(spec.name, seed=config.seed)
+    source = partition(split.train.y, global_imbalance=config.global_imbalance,
+                       imbalance_ratio=config.imbalance_ratio, **split_kwargs)
+    return source, split.train.y, split
+
+
+def client_labels(config: DataConfig) -> tuple[np.ndarray, ...]:
+    """Each client's training labels, in the order :func:`build_federated_data` gives them, without
+    making a single pixel (for planning a run's workload: :mod:`reference_impl.workload`)."""
+    source, labels, _ = _partitioned(config)
+    y = labels.numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    return tuple(y[np.asarray(indices, dtype=np.int64)] for indices in source.client_indices)
+
+
 def build_federated_data(config: DataConfig) -> FederatedData:
     """Load or generate ``config.dataset``, impose the imbalances, and lay the clients out.
 
@@ -699,21 +729,10 @@ def build_federated_data(config: DataConfig) -> FederatedData:
     in client order (no copy). The digits are subsampled and partitioned, then gathered client by
     client once.
     """
-    if not isinstance(config, DataConfig):
-        raise must("config", "be a DataConfig", type(config).__name__)
+    source, labels, split = _partitioned(config)
     spec = config.spec
-    fractions = class_fractions(config.global_imbalance, spec.num_classes, config.imbalance_ratio)
-    partition_seed = _derive_seed(config.seed, _STREAM_PARTITION)
-    split_kwargs: dict[str, Any] = dict(
-        num_clients=config.num_clients, local_imbalance=config.local_imbalance,
-        classes_per_client=config.classes_per_client, dirichlet_alpha=config.dirichlet_alpha,
-        size_skew=config.size_skew, size_sigma=config.size_sigma, seed=partition_seed,
-        num_classes=spec.num_classes)
-
     if spec.generated:
-        samples, test_samples = int(config.samples or 0), int(config.test_samples or 0)  # set by DataConfig
-        labels = _generated_labels(samples, fractions, _derive_seed(config.seed, _STREAM_LABELS))
-        source = partition(labels, **split_kwargs)
+        test_samples = int(config.test_samples or 0)  # set by DataConfig
         order = np.concatenate(source.client_indices)
         x = _generated_images(len(order), spec.sample_shape, config.seed)
         y = labels[torch.from_numpy(order)]
@@ -724,9 +743,6 @@ def build_federated_data(config: DataConfig) -> FederatedData:
                        num_classes=spec.num_classes)
         source_indices = np.arange(len(order), dtype=np.int64)
     else:
-        split = load_dataset(spec.name, seed=config.seed)
-        source = partition(split.train.y, global_imbalance=config.global_imbalance,
-                           imbalance_ratio=config.imbalance_ratio, **split_kwargs)
         order = np.concatenate(source.client_indices)
         index = torch.from_numpy(order)
         x, y = split.train.x[index], split.train.y[index]

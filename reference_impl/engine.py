@@ -55,7 +55,8 @@ from reference_impl.models import build_model, count_parameters, train_flops_per
 from reference_impl.trace import RunRecord, TraceRecorder, write_run
 from reference_impl.training import evaluate_accuracy, train_local
 
-__all__ = ["Branch", "Engine", "Event", "Hop", "RoundStats", "RunResult", "Visit", "derive_seed", "drive", "run"]
+__all__ = ["Branch", "Engine", "Event", "Hop", "RoundStats", "RunResult", "Visit", "augmentation_rng", "data_config",
+           "derive_seed", "drive", "run", "selected_clients"]
 
 
 @dataclass(frozen=True)
@@ -133,6 +134,27 @@ def derive_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
 
+def data_config(config: RunConfig) -> DataConfig:
+    """The federated data a run of ``config`` holds (its dataset, clients, imbalances and seed)."""
+    return DataConfig(
+        dataset=config.dataset, samples=None if config.dataset == "digits" else config.samples,
+        num_clients=config.clients, global_imbalance=config.global_imbalance,
+        imbalance_ratio=config.imbalance_ratio, classes_per_client=config.classes_per_client,
+        size_skew="skewed" if config.size_skew > 0 else "equal", size_sigma=config.size_skew,
+        seed=config.seed)
+
+
+def selected_clients(config: RunConfig, round_index: int) -> np.ndarray:
+    """The c clients of a round: uniformly at random without replacement, the same for both algorithms."""
+    rng = np.random.default_rng(derive_seed(config.seed, round_index, 0xC1))
+    return np.sort(rng.choice(config.clients, size=config.clients_per_round, replace=False))
+
+
+def augmentation_rng(config: RunConfig, client: int) -> np.random.Generator:
+    """The generator of client ``client``'s draw of the augmentation plan (seeded by seed and client alone)."""
+    return np.random.default_rng(derive_seed(config.seed, client, 0xA6))
+
+
 class Engine:
     """Shared machinery of one run: data, model, trace recorder and the timed protocol operations.
 
@@ -143,12 +165,7 @@ class Engine:
         self.config = config
         self.run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
         torch.set_num_threads(config.threads)
-        self.data = build_federated_data(DataConfig(
-            dataset=config.dataset, samples=None if config.dataset == "digits" else config.samples,
-            num_clients=config.clients, global_imbalance=config.global_imbalance,
-            imbalance_ratio=config.imbalance_ratio, classes_per_client=config.classes_per_client,
-            size_skew="skewed" if config.size_skew > 0 else "equal", size_sigma=config.size_skew,
-            seed=config.seed))
+        self.data = build_federated_data(data_config(config))
         self.num_classes = self.data.num_classes
         self.sample_shape = tuple(self.data.train.sample_shape)
         torch.manual_seed(derive_seed(config.seed, 0x40DE1))
@@ -173,9 +190,8 @@ class Engine:
         return np.stack([np.bincount(self.client_y[k].numpy(), minlength=self.num_classes) for k in clients])
 
     def select_clients(self, round_index: int) -> np.ndarray:
-        """The c clients of a round: uniformly at random without replacement, the same for both algorithms."""
-        rng = np.random.default_rng(derive_seed(self.config.seed, round_index, 0xC1))
-        return np.sort(rng.choice(self.config.clients, size=self.config.clients_per_round, replace=False))
+        """The c clients of a round (:func:`selected_clients`)."""
+        return selected_clients(self.config, round_index)
 
     # -- client work (run by whichever process holds the client) -----------------------------------
     def train_visit(self, vector: torch.Tensor, *, client: int, round: int, visit: int) -> tuple[torch.Tensor, Event]:
@@ -201,7 +217,7 @@ class Engine:
         every process that runs it makes the same samples.
         """
         config = self.config
-        rng = np.random.default_rng(derive_seed(config.seed, client, 0xA6))
+        rng = augmentation_rng(config, client)
         generator = torch.Generator().manual_seed(derive_seed(config.seed, client, 0xA7))
         t0 = self.clock()
         client_plan = plan_client_samples(self.client_y[client].numpy(), plan, rng)

@@ -11,7 +11,13 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from calibration.scenario import augmented_fraction_spread, client_sizes, scenario_from_run
+from calibration.scenario import (
+    augmented_fraction_spread,
+    client_sizes,
+    mediator_load_spread,
+    scenario_from_run,
+    scenario_from_workload,
+)
 from calibration.sweep import SweepDesign, default_sweep, load_runs, run_sweep
 from calibration.validate import (
     OTHER_ARCHITECTURES,
@@ -28,6 +34,7 @@ from costmodel.errors import InputError
 from reference_impl.config import RunConfig
 from reference_impl.engine import run
 from reference_impl.models import build_model, count_parameters
+from reference_impl.workload import RoundWorkload, Workload, plan_workload
 
 TINY = dict(dataset="digits", model="scaled", model_width=0.25, clients=6, clients_per_round=4, gamma=2,
             rounds=2, batch_size=32, evaluate=False, threads=1, seed=2, size_skew=0.5)
@@ -38,8 +45,55 @@ def tiny_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-runs")
     astraea = RunConfig(algorithm="astraea", **TINY)
     design = SweepDesign(configs=(astraea, replace(astraea, algorithm="fedavg")), repetitions=(2, 2))
-    run_sweep(design, folder, progress=False)
+    run_sweep(design, folder, progress=False, guard=None)
     return folder
+
+
+def test_scenario_planned_from_the_configuration_matches_the_one_read_off_the_run(tiny_runs):
+    trace, runs = load_runs(tiny_runs)
+    row = runs[runs["algorithm"] == "astraea"].iloc[0]
+    config = RunConfig(algorithm="astraea", **TINY)
+    planned = plan_workload(config)
+    model = {"params": row["params"], "train_flops_per_sample": row["train_flops_per_sample"],
+             "sample_shape": (1, 28, 28)}
+    scenario = scenario_from_workload(planned, model)
+    original = planned.original_sizes
+    assert scenario.samples_per_client == pytest.approx(original.mean())
+    assert scenario.samples_per_client_sd == pytest.approx(original.std()) and scenario.samples_per_client_sd > 0
+    assert scenario.augmented_fraction == pytest.approx(planned.augmented_sizes.sum() / original.sum())
+    assert scenario.removed_fraction == pytest.approx(planned.removed_sizes.sum() / original.sum())
+    assert scenario.augmented_fraction_sd == pytest.approx(np.std(planned.trained_sizes / original - 1))
+    assert scenario.sample_values == 784 and scenario.mediator_load_spread >= 0
+    # the same numbers as the measured run's own (nothing measured is needed to get them)
+    measured = scenario_from_run({name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
+                                                               "mediator_epochs", "batch_size", "rounds")},
+                                 {name: row[name] for name in ("params", "train_flops_per_sample", "sample_values",
+                                                               "num_classes", "augmented_fraction", "removed_fraction")},
+                                 trace[trace["run_id"] == row["run_id"]])
+    for name in ("samples_per_client", "samples_per_client_sd", "augmented_fraction", "removed_fraction", "classes"):
+        assert getattr(scenario, name) == pytest.approx(getattr(measured, name))
+    fedavg = scenario_from_workload(plan_workload(replace(config, algorithm="fedavg")), model)
+    assert (fedavg.augmented_fraction, fedavg.augmented_fraction_sd, fedavg.mediator_load_spread) == (0, 0, 1)
+
+
+def _two_mediator_workload(mediators: tuple[list[int], list[int]]) -> Workload:
+    config = RunConfig(algorithm="astraea", dataset="digits", clients=4, clients_per_round=4, gamma=2, rounds=1)
+    return Workload(config=config, num_classes=10, original_sizes=np.array([10, 30, 20, 20]),
+                    augmented_sizes=np.zeros(4, dtype=np.int64), removed_sizes=np.zeros(4, dtype=np.int64),
+                    rounds=(RoundWorkload(round=0, clients=np.arange(4),
+                                          mediators=tuple(np.array(m) for m in mediators)),))
+
+
+def test_mediator_load_spread_is_the_measured_excess_over_the_modelled_one():
+    # loads 50 and 30 against 2 mean clients of 20 (40): excess 10; the model's at kappa = 1 is
+    # z_2*sqrt(2)*sd with Blom's z_2 = Phi^-1(1.625/2.25) = 0.5894
+    z2 = 0.589456
+    kappa = mediator_load_spread(_two_mediator_workload(([1, 2], [0, 3])), spread_samples=5.0)
+    assert kappa == pytest.approx(10 / (z2 * math.sqrt(2) * 5.0), rel=1e-5)
+    # equal loads (40 and 40): no excess
+    assert mediator_load_spread(_two_mediator_workload(([1, 0], [2, 3])), spread_samples=5.0) == 0.0
+    # no spread in the model: kappa stays 1 (it multiplies 0)
+    assert mediator_load_spread(_two_mediator_workload(([1, 2], [0, 3])), spread_samples=0.0) == 1.0
 
 
 def test_scenario_of_a_run_takes_the_clients_original_sizes(tiny_runs):

@@ -145,7 +145,8 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     chain = v["mediator_epochs"] * g * (transfer(min(v["downlink_bits_per_s"], share)) + train
                                         + transfer(min(v["uplink_bits_per_s"], share), upload=True))
     jitter = math.sqrt(v["mediator_epochs"] * g) * k["train_time_cv"] * train   # E_m*g independent draws
-    straggler = (v["mediator_epochs"] * math.sqrt(g) * slope * spread + jitter) * z
+    # the greedy's mediators spread kappa times as much as randomly grouped clients would
+    straggler = (v["mediator_epochs"] * math.sqrt(g) * slope * spread * v["mediator_load_spread"] + jitter) * z
     aggregation = aggregate(v, k, mediators)
     return resched + in_server + chain + straggler + in_server + aggregation
 
@@ -154,7 +155,8 @@ HAND_CASES = [
     # c not a multiple of gamma, server link binding for FedAvg only, heterogeneous clients, E_m = 2;
     # FedAvg's stack of 23 models (27.6 MB) is beyond aggregate_large_bytes, Astraea's 5 (6 MB) is not.
     dict(clients_per_round=23, mediator_size=5, mediator_epochs=2, samples_per_client=333.0,
-         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, params=300_000, server_bits_per_s=1.0e8,
+         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, mediator_load_spread=1.7, params=300_000,
+         server_bits_per_s=1.0e8,
          uplink_bits_per_s=1.0e7, downlink_bits_per_s=3.0e7),
     # c < gamma: one mediator of c clients; the server link binds nothing.
     dict(clients_per_round=3, mediator_size=10, mediator_epochs=1, samples_per_client=50.0,
@@ -274,7 +276,7 @@ _VALUE_STRATEGY = {
     "rounds": st.integers(1, 1000), "params": st.integers(1, 10_000_000), "bytes_per_param": st.sampled_from([2, 4]),
     "message_header_bytes": st.floats(0, 64), "train_flops_per_sample": st.floats(1e3, 1e9),
     "sample_values": st.integers(1, 4000), "augmented_fraction": st.floats(0, 3), "augmented_fraction_sd": st.floats(0, 1),
-    "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
+    "mediator_load_spread": st.floats(0, 4), "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
     "downlink_bits_per_s": st.floats(1e5, 1e10), "server_bits_per_s": st.floats(1e6, 1e11),
 }
 
@@ -321,6 +323,7 @@ def test_overhead_categories_have_their_documented_content() -> None:
     assert sp.simplify(round_parts["training_compute"].seconds - (e_m * t_a - t_f)) == 0
     coordination = ((g - 1) * e_m * t_a + ex.rescheduling_seconds()
                     + (e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd"))
+                       * sym("mediator_load_spread")
                        + sp.sqrt(e_m * g) * sym("train_time_cv") * t_a) * ex.BlomZ(m)
                     - (slope * s_n + sym("train_time_cv") * t_f) * ex.BlomZ(c)
                     + ex.aggregation_seconds(m) - ex.aggregation_seconds(c))

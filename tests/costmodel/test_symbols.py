@@ -27,7 +27,7 @@ INPUT_NAMES = (
     "clients_total", "clients_per_round", "classes", "samples_per_client", "samples_per_client_sd",
     "local_epochs", "mediator_epochs", "mediator_size", "batch_size", "rounds", "params", "bytes_per_param",
     "message_header_bytes", "train_flops_per_sample", "sample_values", "augmented_fraction",
-    "augmented_fraction_sd", "removed_fraction",
+    "augmented_fraction_sd", "mediator_load_spread", "removed_fraction",
     "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s",
 )
 COEFFICIENT_NAMES = (
@@ -57,7 +57,8 @@ def test_symbols_are_unique_and_carry_sign_assumptions() -> None:
     for name, symbol in SYMBOL_OF.items():
         assert NAME_OF[symbol] == name
         assert symbol.is_nonnegative
-        if name not in ("samples_per_client_sd", "augmented_fraction", "augmented_fraction_sd", "removed_fraction",
+        if name not in ("samples_per_client_sd", "augmented_fraction", "augmented_fraction_sd", "mediator_load_spread",
+                        "removed_fraction",
                         "message_header_bytes", *NONNEGATIVE_COEFFICIENTS):
             assert symbol.is_positive, name
     assert sym("clients_per_round").is_integer and sym("mediator_size").is_integer

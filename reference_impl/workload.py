@@ -1,0 +1,131 @@
+"""The data-dependent workload of a run, planned from its configuration alone: nothing trained, nothing timed.
+
+What a run of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) or FedAvg costs depends on
+its timings and on its data: how many samples each client holds, how many the augmentation plan
+adds to or removes from each, which clients each round selects, and (Astraea) which clients the
+greedy rescheduling puts together into a mediator, whose visits run one after another. The data
+side is a deterministic function of the configuration (:class:`~reference_impl.config.RunConfig`,
+seed included), and cheap: :func:`plan_workload` draws it with exactly the calls and seeds a run
+makes (:func:`reference_impl.data.client_labels` for the partition, without any pixels;
+:func:`reference_impl.astraea.make_plan` and :func:`reference_impl.augmentation.plan_client_samples`
+with :func:`reference_impl.engine.augmentation_rng` for the plan;
+:func:`reference_impl.engine.selected_clients` and :func:`reference_impl.rescheduling.form_mediators`
+for the rounds), so the sizes and mediators it returns are those the run will have (tested).
+
+This is how the cost model is told about a concrete data set without running it
+(:func:`calibration.scenario.scenario_from_workload`): the mean and spread of the client sizes,
+the plan's volume and its spread over clients, and how unequal the mediators' training loads are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from costmodel.errors import must
+from reference_impl.config import RunConfig
+
+__all__ = ["RoundWorkload", "Workload", "plan_workload"]
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RoundWorkload:
+    """One round's clients and (Astraea) mediators.
+
+    Attributes
+    ----------
+    round : int
+    clients : np.ndarray of int64
+        The round's selected clients, ascending.
+    mediators : tuple of np.ndarray
+        Astraea: each mediator's clients, in the order it trains them; FedAvg: empty.
+    """
+
+    round: int
+    clients: np.ndarray
+    mediators: tuple[np.ndarray, ...] = ()
+
+    def mediator_samples(self, trained_sizes: np.ndarray) -> np.ndarray:
+        """Samples each mediator's clients train on in one pass (one entry per mediator)."""
+        sizes = np.asarray(trained_sizes)
+        return np.array([float(sizes[members].sum()) for members in self.mediators])
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Workload:
+    """The planned data of one run (see the module docstring).
+
+    Attributes
+    ----------
+    config : RunConfig
+    num_classes : int
+    original_sizes : np.ndarray of int64, shape (N,)
+        Each client's samples before the augmentation plan.
+    augmented_sizes, removed_sizes : np.ndarray of int64, shape (N,)
+        Samples the plan makes (augmentation) and drops (downsampling) at each client; 0 for
+        FedAvg or ``plan='none'``.
+    rounds : tuple of RoundWorkload
+    """
+
+    config: RunConfig
+    num_classes: int
+    original_sizes: np.ndarray
+    augmented_sizes: np.ndarray
+    removed_sizes: np.ndarray
+    rounds: tuple[RoundWorkload, ...]
+
+    @property
+    def trained_sizes(self) -> np.ndarray:
+        """Each client's samples after the plan (kept + augmented): what one epoch of its training runs over."""
+        return self.original_sizes - self.removed_sizes + self.augmented_sizes
+
+    @property
+    def original_samples(self) -> int:
+        return int(self.original_sizes.sum())
+
+    @property
+    def net_growth(self) -> np.ndarray:
+        """Each client's ``trained/original - 1`` (0 for an empty client)."""
+        original = self.original_sizes.astype(np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = self.trained_sizes / original - 1.0
+        return np.where(original > 0, growth, 0.0)
+
+    def selected_clients(self) -> np.ndarray:
+        """Every client selected in at least one round, ascending."""
+        return np.unique(np.concatenate([r.clients for r in self.rounds])) if self.rounds else np.array([], int)
+
+
+def plan_workload(config: RunConfig) -> Workload:
+    """Draw the data side of a run of ``config`` without running it (see the module docstring)."""
+    from reference_impl.astraea import make_plan
+    from reference_impl.augmentation import plan_client_samples
+    from reference_impl.data import client_labels
+    from reference_impl.engine import augmentation_rng, data_config, selected_clients
+    from reference_impl.rescheduling import form_mediators
+
+    if not isinstance(config, RunConfig):
+        raise must("config", "be a RunConfig", type(config).__name__)
+    labels = client_labels(data_config(config))
+    num_classes = int(data_config(config).spec.num_classes)
+    histograms = np.stack([np.bincount(y, minlength=num_classes) for y in labels]).astype(np.int64)
+    original = histograms.sum(axis=1)
+    augmented, removed = np.zeros_like(original), np.zeros_like(original)
+    if config.algorithm == "astraea" and config.plan != "none":
+        plan = make_plan(config, histograms.sum(axis=0))
+        for k, y in enumerate(labels):
+            drawn = plan_client_samples(y, plan, augmentation_rng(config, k))
+            histograms[k] = (np.bincount(y[drawn.kept_indices], minlength=num_classes)
+                             + np.bincount(y[drawn.augment_sources], minlength=num_classes))
+            augmented[k], removed[k] = drawn.samples_augmented, drawn.samples_removed
+    rounds = []
+    for r in range(config.rounds):
+        chosen = selected_clients(config, r)
+        mediators: tuple[np.ndarray, ...] = ()
+        if config.algorithm == "astraea":
+            assignment = form_mediators(histograms[chosen], gamma=config.gamma)
+            mediators = tuple(chosen[members] for members in assignment.mediators)
+        rounds.append(RoundWorkload(round=r, clients=chosen, mediators=mediators))
+    return Workload(config=config, num_classes=num_classes, original_sizes=original, augmented_sizes=augmented,
+                    removed_sizes=removed, rounds=tuple(rounds))
