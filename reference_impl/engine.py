@@ -48,6 +48,7 @@ from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from costmodel.phases import EVALUATION
 from reference_impl import wire
 from reference_impl.aggregation import weighted_average
+from reference_impl.allocator import keep_freed_memory
 from reference_impl.augmentation import AugmentationParams, AugmentationPlan, apply_plan_to_client, plan_client_samples
 from reference_impl.config import RunConfig
 from reference_impl.data import DataConfig, build_federated_data
@@ -165,6 +166,8 @@ class Engine:
         self.config = config
         self.run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
         torch.set_num_threads(config.threads)
+        #: How the process's allocator was set (:mod:`reference_impl.allocator`).
+        self.allocator = keep_freed_memory()
         self.data = build_federated_data(data_config(config))
         self.num_classes = self.data.num_classes
         self.sample_shape = tuple(self.data.train.sample_shape)
@@ -343,6 +346,7 @@ def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = 
         "setup_wall_s": setup_wall_s,
         "final_accuracy": stats[-1].accuracy if stats else float("nan"),
         "torch_version": torch.__version__,
+        "allocator": engine.allocator,
         **protocol.setup_summary(engine),
     }
     return stats, summary
