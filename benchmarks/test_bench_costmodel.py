@@ -27,7 +27,8 @@ COEFFS = {
     "augment_s_per_data_value": 1.5e-9, "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.4e-4,
     "aggregate_s_per_round": 5.0e-5, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 3.3e5,
     "upload_message_s": 3.8e-5, "message_s": 2.8e-6, "train_time_cv": 0.04,
-    "aggregate_s_per_large_param": 1.7e-9, "aggregate_large_bytes": 3.2e7,
+    "aggregate_s_per_large_param": 8.0e-11, "aggregate_large_bytes": 1.3e6,
+    "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.2e-10,  # schema 3
 }
 
 

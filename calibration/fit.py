@@ -15,7 +15,9 @@ augmentation       ``samples*sample_values*augment_s_per_value`` (one client) + 
 augmentation_plan  ``K*augment_plan_s_per_class`` + ``augment_plan_s``
 rescheduling       ``c*reschedule_s_per_step + kl_evaluations*K*kl_s_per_term``
                    + ``reschedule_s_per_round``
-aggregation        ``models*params*aggregate_s_per_param`` + ``aggregate_s_per_round``
+aggregation        ``models*aggregate_s_per_model + params*aggregate_s_per_output_param
+                   + models*params*(aggregate_s_per_param + [4*params > aggregate_large_bytes]
+                   *aggregate_s_per_large_param)`` + ``aggregate_s_per_round``
 serialization      ``bytes*serialize_s_per_byte`` (every in-process transfer) + ``message_s``
 =================  ==============================================================================
 
@@ -140,7 +142,8 @@ _TERMS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
     "augmentation": (("augment_s_per_value", "s/value"), ("augment_s_per_data_value", "s/value")),
     "augmentation_plan": (("augment_plan_s_per_class", "s/class"),),
     "rescheduling": (("reschedule_s_per_step", "s/step"), ("kl_s_per_term", "s/term")),
-    "aggregation": (("aggregate_s_per_param", "s/param"), ("aggregate_s_per_large_param", "s/param")),
+    "aggregation": (("aggregate_s_per_model", "s/model"), ("aggregate_s_per_output_param", "s/param"),
+                    ("aggregate_s_per_param", "s/param"), ("aggregate_s_per_large_param", "s/param")),
     "serialization": (("serialize_s_per_byte", "s/B"), ("serialize_s_per_uncached_byte", "s/B"),
                       ("upload_message_s", "s")),
 })
@@ -162,8 +165,8 @@ def design_matrix(group: str, rows: pd.DataFrame, *, boundary_bytes: float | Non
     :func:`calibration.sweep.load_runs` gives them); augmentation rows also need ``client_samples``
     (the client's original size, from its distribution report: :func:`group_rows` adds it).
     ``boundary_bytes`` is the second regime's boundary of the serialization group (message bytes
-    beyond it, ``Max(0, bytes - boundary)``) and of the aggregation group (all parameters of a
-    stack of ``models*params*4`` bytes above it); ``None``: no second regime, the column is 0.
+    beyond it, ``Max(0, bytes - boundary)``) and of the aggregation group (every parameter of every
+    model once one model's ``params*4`` bytes exceed it); ``None``: no second regime, the column is 0.
     """
     if group == "local_training":
         steps = _column(rows, "steps")
@@ -177,9 +180,9 @@ def design_matrix(group: str, rows: pd.DataFrame, *, boundary_bytes: float | Non
     if group == "rescheduling":
         return np.column_stack([_column(rows, "samples"), _column(rows, "steps") * _column(rows, "num_classes")])
     if group == "aggregation":
-        stacked = _column(rows, "samples") * _column(rows, "params")
-        large = np.zeros_like(stacked) if boundary_bytes is None else (4.0 * stacked > boundary_bytes) * stacked
-        return np.column_stack([stacked, large])
+        models, params = _column(rows, "samples"), _column(rows, "params")
+        large = np.zeros_like(params) if boundary_bytes is None else (4.0 * params > boundary_bytes) * params * models
+        return np.column_stack([models, params, models * params, large])
     if group == "serialization":
         size = _column(rows, "bytes")
         beyond = np.zeros_like(size) if boundary_bytes is None else np.maximum(0.0, size - boundary_bytes)
@@ -254,7 +257,7 @@ class GroupFit:
     fixed_share : float
         The fixed term over the mean event duration.
     boundary_bytes : float or None
-        Serialization and aggregation: the size (message bytes; stacked-model bytes) where the
+        Serialization and aggregation: the size (message bytes; one model's bytes) where the
         second regime starts, chosen by profiling the fit over the boundaries between the measured
         sizes; ``None`` for other groups, or when no boundary fits better than one regime.
     rows, runs : int
@@ -330,7 +333,7 @@ _BOUNDARY_GROUPS = ("serialization", "aggregation")
 def _regime_size(group: str, rows: pd.DataFrame) -> np.ndarray:
     if group == "serialization":
         return _column(rows, "bytes")
-    return 4.0 * _column(rows, "samples") * _column(rows, "params")     # float32 stack of the models
+    return 4.0 * _column(rows, "params")     # one float32 model: the running average's size
 
 
 def _profile_score(rows: pd.DataFrame, relative: np.ndarray) -> float:

@@ -11,10 +11,11 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 2,
+      "schema_version": 3,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
-      "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str},
+      "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str,
+                  "speed_probe_s": float},             # optional: the machine's speed when measured
       "coefficients": {
         "<name>": {"value": float, "unit": str, "stderr": float | null, "fitted_from": "phase name(s)"},
         ...                                           # exactly the names in COEFFICIENT_UNITS
@@ -27,7 +28,7 @@ File layout (JSON, UTF-8)::
     }
 
 Rules checked on load, each failure one :class:`~costmodel.errors.InputError` line naming the file and
-the problem: valid JSON object; ``schema_version`` equal to 1; every coefficient of
+the problem: valid JSON object; ``schema_version`` equal to :data:`CALIBRATION_SCHEMA_VERSION`; every coefficient of
 :data:`COEFFICIENT_UNITS` present with a finite numeric ``value`` obeying :data:`COEFFICIENT_RULES`, and
 no unknown one; units as declared; ``stderr`` null or a finite number >= 0.
 
@@ -46,6 +47,12 @@ regime beyond the cache (``serialize_s_per_uncached_byte`` above ``cache_bytes``
 a visit's training time (``train_time_cv``), the dearer aggregation of large stacks
 (``aggregate_s_per_large_param`` beyond ``aggregate_large_bytes``), and let the
 fixed costs, those terms and ``latency_s`` be 0. A version-1 file lacks them: re-run ``astraea-cost calibrate``.
+Version 3 follows the server's in-place average (one pass per model into the global model's
+buffer, no stack): ``aggregate_s_per_model`` (per accumulate call) and
+``aggregate_s_per_output_param`` (the average's own parameters) are new, and the regime of
+``aggregate_s_per_large_param`` is now set by one model's size (the running average leaving a
+core's cache beyond ``aggregate_large_bytes``), not by the stack's. A version-2 file prices
+aggregation by the old stack: re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -61,6 +68,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from costmodel.coefficient_table import COEFFICIENT_TABLE
 from costmodel.errors import InputError, must
 from costmodel.files import atomic_write_text
 
@@ -79,44 +87,13 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 2
+CALIBRATION_SCHEMA_VERSION = 3
 
-#: The fixed coefficient list (shared across the project) and the SI unit of each.
-COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({
-    "flops_per_s": "FLOP/s",
-    "train_s_per_sample": "s/sample",
-    "step_overhead_s": "s",
-    "step_s_per_param": "s/param",
-    "train_s_per_visit": "s",
-    "train_time_cv": "1",
-    "augment_s_per_value": "s/value",
-    "augment_s_per_client": "s",
-    "augment_s_per_data_value": "s/value",
-    "augment_plan_s_per_class": "s/class",
-    "augment_plan_s": "s",
-    "kl_s_per_term": "s/term",
-    "reschedule_s_per_step": "s/step",
-    "reschedule_s_per_round": "s",
-    "aggregate_s_per_param": "s/param",
-    "aggregate_s_per_round": "s",
-    "aggregate_s_per_large_param": "s/param",
-    "aggregate_large_bytes": "B",
-    "serialize_s_per_byte": "s/B",
-    "serialize_s_per_uncached_byte": "s/B",
-    "cache_bytes": "B",
-    "upload_message_s": "s",
-    "message_s": "s",
-    "latency_s": "s",
-    "link_efficiency": "1",
-    "message_overhead_bytes": "B",
-})
+#: The fixed coefficient list (:data:`costmodel.coefficient_table.COEFFICIENT_TABLE`) and the SI unit of each.
+COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})
 
-#: Coefficients that may be 0: the fixed per-event costs and the link latency (a fitted 0 is legitimate).
-NONNEGATIVE_COEFFICIENTS: tuple[str, ...] = (
-    "train_s_per_sample", "train_s_per_visit", "augment_s_per_client", "augment_plan_s",
-    "reschedule_s_per_round", "aggregate_s_per_round", "message_s", "latency_s", "augment_s_per_data_value",
-    "serialize_s_per_uncached_byte", "upload_message_s", "train_time_cv", "aggregate_s_per_large_param",
-)
+#: Coefficients that may be 0: the fixed per-event costs, terms a fit may find absent, the link latency.
+NONNEGATIVE_COEFFICIENTS: tuple[str, ...] = tuple(spec.name for spec in COEFFICIENT_TABLE if spec.nonnegative)
 
 #: (rule text, test) per coefficient; the rule text is what the error message says.
 COEFFICIENT_RULES: Mapping[str, tuple[str, Any]] = MappingProxyType({
@@ -189,7 +166,9 @@ class Calibration:
     units
         name -> unit string; always equal to :data:`COEFFICIENT_UNITS`.
     machine
-        ``cpu``, ``threads``, ``torch_version``, ``python``, ``platform`` of the machine measured on.
+        ``cpu``, ``threads``, ``torch_version``, ``python``, ``platform`` of the machine measured on,
+        and optionally ``speed_probe_s``: its usual speed-probe time while the runs were measured
+        (``calibration.speed_probe``), which a validation holds its runs to.
     fit
         ``r2`` and ``residual_spread`` per coefficient group, and ``runs`` (number of runs fitted).
     validation
@@ -342,6 +321,10 @@ def _parse_unnamed(data: object) -> Calibration:
     _need(isinstance(machine, dict), f"must have a 'machine' object (got {machine!r})")
     missing_machine = [key for key in MACHINE_FIELDS if key not in machine]
     _need(not missing_machine, f"must describe the machine; 'machine' lacks {', '.join(missing_machine)}")
+    probe = machine.get("speed_probe_s")
+    _need(probe is None or (isinstance(probe, (int, float)) and not isinstance(probe, bool) and math.isfinite(probe)
+                            and probe > 0),
+          f"must have a positive finite 'machine.speed_probe_s' or none (got {probe!r})")
 
     block = data.get("coefficients")
     _need(isinstance(block, dict), f"must have a 'coefficients' object (got {block!r})")

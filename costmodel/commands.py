@@ -85,6 +85,7 @@ _INPUT_HELP: dict[str, str] = {
     "sample_values": "V, values per sample (784 for 1x28x28)",
     "augmented_fraction": "a, new samples per original sample, e.g. 81.8%%",
     "augmented_fraction_sd": "s_a, spread across clients of the per-client augmented fraction",
+    "client_load_spread": "kappa_c, largest client's excess over normal sizes (1)",
     "mediator_load_spread": "kappa, spread of mediator loads over random grouping (1)",
     "removed_fraction": "r, samples dropped by downsampling per original sample",
     "uplink_bits_per_s": "client uplink, e.g. 5Mbit/s (inf: in-process)",
@@ -332,7 +333,7 @@ _INPUT_SYMBOLS = {
     "samples_per_client_sd": "s_n", "local_epochs": "E", "mediator_epochs": "E_m", "mediator_size": "gamma",
     "batch_size": "B", "rounds": "R", "params": "P", "bytes_per_param": "b_p", "message_header_bytes": "h",
     "train_flops_per_sample": "F", "sample_values": "V", "augmented_fraction": "a", "augmented_fraction_sd": "s_a",
-    "mediator_load_spread": "kappa", "removed_fraction": "r",
+    "client_load_spread": "kappa_c", "mediator_load_spread": "kappa", "removed_fraction": "r",
     "uplink_bits_per_s": "uplink", "downlink_bits_per_s": "downlink", "server_bits_per_s": "server",
 }
 

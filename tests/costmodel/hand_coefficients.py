@@ -1,6 +1,7 @@
 """Round, hand-picked coefficients for tests that check formulas by hand.
 
-The fixed per-event costs and second regimes of calibration schema 2 are 0 here, so the hand
+The fixed per-event costs, second regimes and the per-model and per-output aggregation costs of
+calibration schemas 2 and 3 are 0 here, so the hand
 derivations of the first model (FLOPs, steps, KL terms, parameters, bytes) hold as written.
 """
 
@@ -13,4 +14,5 @@ HAND_COEFFICIENTS = {
     "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
     "augment_s_per_data_value": 0.0, "serialize_s_per_uncached_byte": 0.0, "cache_bytes": 1.0e6, "upload_message_s": 0.0,
     "train_time_cv": 0.0, "aggregate_s_per_large_param": 0.0, "aggregate_large_bytes": 3.2e7,
+    "aggregate_s_per_model": 0.0, "aggregate_s_per_output_param": 0.0,
 }

@@ -25,7 +25,7 @@ FIXED_NAMES = [
     "flops_per_s", "train_s_per_sample", "step_overhead_s", "step_s_per_param", "train_s_per_visit", "train_time_cv",
     "augment_s_per_value", "augment_s_per_client", "augment_s_per_data_value", "augment_plan_s_per_class",
     "augment_plan_s", "kl_s_per_term", "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param",
-    "aggregate_s_per_round", "aggregate_s_per_large_param", "aggregate_large_bytes", "serialize_s_per_byte", "serialize_s_per_uncached_byte", "cache_bytes",
+    "aggregate_s_per_round", "aggregate_s_per_model", "aggregate_s_per_output_param", "aggregate_s_per_large_param", "aggregate_large_bytes", "serialize_s_per_byte", "serialize_s_per_uncached_byte", "cache_bytes",
     "upload_message_s", "message_s", "latency_s", "link_efficiency", "message_overhead_bytes",
 ]
 
@@ -42,7 +42,7 @@ def _write(tmp_path: Path, document: object, *, raw: str | None = None) -> Path:
 
 def test_coefficient_list_is_the_fixed_project_list() -> None:
     assert list(COEFFICIENT_UNITS) == FIXED_NAMES
-    assert CALIBRATION_SCHEMA_VERSION == 2
+    assert CALIBRATION_SCHEMA_VERSION == 3
 
 
 def test_embedded_default_loads_and_is_complete() -> None:
@@ -63,7 +63,7 @@ def test_embedded_default_loads_and_is_complete() -> None:
 def test_embedded_default_file_is_itself_valid_json_with_schema() -> None:
     text = (Path(__file__).parents[2] / "costmodel" / "data" / "default_calibration.json").read_text()
     document = json.loads(text)
-    assert document["schema_version"] == 2
+    assert document["schema_version"] == 3
     assert {entry["unit"] for entry in document["coefficients"].values()} <= set(COEFFICIENT_UNITS.values())
 
 
@@ -143,8 +143,8 @@ _DELETE = object()
 @pytest.mark.parametrize(
     ("path", "value", "problem"),
     [
-        (("schema_version",), 1, "must have schema_version 2 (got 1)."),
-        (("schema_version",), _DELETE, "must have schema_version 2 (got None)."),
+        (("schema_version",), 1, "must have schema_version 3 (got 1)."),
+        (("schema_version",), _DELETE, "must have schema_version 3 (got None)."),
         (("coefficients", "kl_s_per_term"), _DELETE, "lacks coefficient kl_s_per_term."),
         (("coefficients", "warp"), {"value": 1.0, "unit": "s"}, "has unknown coefficient warp."),
         (("coefficients", "latency_s", "value"), -0.001, "must give latency_s a value >= 0 (got -0.001)."),
@@ -156,6 +156,8 @@ _DELETE = object()
         (("coefficients", "latency_s", "stderr"), -1, "must give latency_s a stderr that is null or a finite number"),
         (("coefficients", "latency_s"), 0.001, "must give coefficient latency_s as {\"value\": ..., \"unit\": ...}"),
         (("machine", "torch_version"), _DELETE, "must describe the machine; 'machine' lacks torch_version."),
+        (("machine", "speed_probe_s"), -0.01, "must have a positive finite 'machine.speed_probe_s' or none (got -0.01)."),
+        (("machine", "speed_probe_s"), "fast", "must have a positive finite 'machine.speed_probe_s' or none (got 'fast')."),
         (("fit", "runs"), -1, "must give fit.runs as an integer >= 0 (got -1)."),
         (("fit", "r2"), {"local_training": "high"}, "must give fit.r2 as an object of numbers"),
         (("validation",), [{"phase": "aggregation"}], "must give validation row 0 the fields phase, mape_percent"),

@@ -329,7 +329,7 @@ def test_formula_round_bytes_is_the_papers_plus_e_m(capsys: pytest.CaptureFixtur
 def test_formula_phase_and_latex(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(["formula", "aggregation", "--algorithm", "fedavg"], capsys)
     assert status == 0
-    assert out.splitlines()[1].strip() == "P*c*(t_agg + t_agg_L*Piecewise((0, S_agg >= P*b_p*c), (1, True))) + t_agg0"
+    assert out.splitlines()[1].strip() == "P*c*(t_agg + t_agg_L*Piecewise((0, S_agg >= P*b_p), (1, True))) + P*t_agg_P + c*t_agg_m + t_agg0"
     status, out, _ = run(["formula", "local_training", "--quantity", "flops", "--latex"], capsys)
     assert status == 0
     assert out.count("\n") == 1 and "E_{m}" in out

@@ -36,7 +36,7 @@ COEFFS = {
     "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.7e-4, "aggregate_s_per_round": 5.0e-5, "message_s": 3.0e-6,
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 2.0e5,
     "upload_message_s": 4.0e-5, "train_time_cv": 0.05, "aggregate_s_per_large_param": 1.8e-9,
-    "aggregate_large_bytes": 2.0e7,
+    "aggregate_large_bytes": 1.0e6, "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.2e-10,
 }
 
 
@@ -69,7 +69,8 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
         sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
         sym("message_s"): 0, sym("reschedule_s_per_round"): 0, sym("aggregate_s_per_round"): 0,
         sym("serialize_s_per_uncached_byte"): 0, sym("upload_message_s"): 0, sym("train_time_cv"): 0,
-        sym("aggregate_s_per_large_param"): 0,
+        sym("aggregate_s_per_large_param"): 0, sym("aggregate_s_per_model"): 0,
+        sym("aggregate_s_per_output_param"): 0,
     }
     ratio = (ex.round_seconds("astraea") / ex.round_seconds("fedavg")).subs(ideal).subs(c, gamma + d)
     assert sp.simplify(ratio - ex.paper_time_ratio()) == 0
@@ -87,10 +88,12 @@ def steps(m: float, spread: float, batch: float) -> float:
 
 
 def aggregate(v: dict[str, float], k: dict[str, float], models: float) -> float:
-    # a stack beyond aggregate_large_bytes pays the dearer rate on every parameter (a step)
-    large = v["params"] * models * v["bytes_per_param"] > k["aggregate_large_bytes"]
+    # in place: a call per model, the average's own parameters once, every model's parameters; a model
+    # beyond aggregate_large_bytes pays the dearer rate on every parameter of every model (a step)
+    large = v["params"] * v["bytes_per_param"] > k["aggregate_large_bytes"]
     rate = k["aggregate_s_per_param"] + (k["aggregate_s_per_large_param"] if large else 0.0)
-    return k["aggregate_s_per_round"] + rate * v["params"] * models
+    return (k["aggregate_s_per_round"] + k["aggregate_s_per_model"] * models
+            + k["aggregate_s_per_output_param"] * v["params"] + rate * v["params"] * models)
 
 
 def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
@@ -111,7 +114,7 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((v["clients_per_round"] - 0.375) / (v["clients_per_round"] + 0.25))
     jitter = k["train_time_cv"] * train                    # the slowest client also drew the longest time
-    return (transfer(min(v["downlink_bits_per_s"], share)) + train + (slope * v["samples_per_client_sd"] + jitter) * z
+    return (transfer(min(v["downlink_bits_per_s"], share)) + train + (slope * v["samples_per_client_sd"] * v["client_load_spread"] + jitter) * z
             + transfer(min(v["uplink_bits_per_s"], share), upload=True)
             + aggregate(v, k, v["clients_per_round"]))
 
@@ -153,9 +156,10 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
 
 HAND_CASES = [
     # c not a multiple of gamma, server link binding for FedAvg only, heterogeneous clients, E_m = 2;
-    # FedAvg's stack of 23 models (27.6 MB) is beyond aggregate_large_bytes, Astraea's 5 (6 MB) is not.
+    # a model of 1.2 MB is beyond aggregate_large_bytes (1 MB); the second case's default (275 kB) is not.
     dict(clients_per_round=23, mediator_size=5, mediator_epochs=2, samples_per_client=333.0,
-         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, mediator_load_spread=1.7, params=300_000,
+         samples_per_client_sd=40.0, augmented_fraction_sd=0.3, mediator_load_spread=1.7, client_load_spread=1.3,
+         params=300_000,
          server_bits_per_s=1.0e8,
          uplink_bits_per_s=1.0e7, downlink_bits_per_s=3.0e7),
     # c < gamma: one mediator of c clients; the server link binds nothing.
@@ -276,7 +280,7 @@ _VALUE_STRATEGY = {
     "rounds": st.integers(1, 1000), "params": st.integers(1, 10_000_000), "bytes_per_param": st.sampled_from([2, 4]),
     "message_header_bytes": st.floats(0, 64), "train_flops_per_sample": st.floats(1e3, 1e9),
     "sample_values": st.integers(1, 4000), "augmented_fraction": st.floats(0, 3), "augmented_fraction_sd": st.floats(0, 1),
-    "mediator_load_spread": st.floats(0, 4), "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
+    "mediator_load_spread": st.floats(0, 4), "client_load_spread": st.floats(0, 3), "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
     "downlink_bits_per_s": st.floats(1e5, 1e10), "server_bits_per_s": st.floats(1e6, 1e11),
 }
 
@@ -325,7 +329,7 @@ def test_overhead_categories_have_their_documented_content() -> None:
                     + (e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd"))
                        * sym("mediator_load_spread")
                        + sp.sqrt(e_m * g) * sym("train_time_cv") * t_a) * ex.BlomZ(m)
-                    - (slope * s_n + sym("train_time_cv") * t_f) * ex.BlomZ(c)
+                    - (slope * s_n * sym("client_load_spread") + sym("train_time_cv") * t_f) * ex.BlomZ(c)
                     + ex.aggregation_seconds(m) - ex.aggregation_seconds(c))
     assert sp.expand(round_parts["coordination"].seconds - coordination) == 0
     setup_parts = ex.overhead("setup")

@@ -1,0 +1,80 @@
+"""The one list of the cost model's platform coefficients: name, symbol, unit, meaning and rule.
+
+The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg prices every
+phase with coefficients fitted on a machine (:mod:`calibration.fit`) and carried in a calibration
+file. Two modules need the list: :mod:`costmodel.symbols` (the sympy symbols the expressions are
+written in) and :mod:`costmodel.calibration_file` (the file's contract, read without sympy). Both
+build on this table, so a coefficient is declared once. Plain Python only: no sympy, no numpy.
+
+Each :class:`CoefficientSpec` holds the project-wide ``name`` (the calibration file's key), the
+short ``symbol`` the expressions print with, the SI ``unit``, a one-line ``meaning``, whether the
+value may be 0 (``nonnegative``: fixed per-event costs, terms a fit may find absent, the link
+latency) rather than > 0, and an upper bound if any.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["COEFFICIENT_TABLE", "CoefficientSpec"]
+
+
+@dataclass(frozen=True)
+class CoefficientSpec:
+    """One platform coefficient (see the module docstring)."""
+
+    name: str
+    symbol: str
+    unit: str
+    meaning: str
+    nonnegative: bool = False
+    maximum: float | None = None
+
+
+def _c(name: str, symbol: str, unit: str, meaning: str, *, nonnegative: bool = False,
+       maximum: float | None = None) -> CoefficientSpec:
+    return CoefficientSpec(name, symbol, unit, meaning, nonnegative, maximum)
+
+
+#: Every coefficient, in the calibration file's order.
+COEFFICIENT_TABLE: tuple[CoefficientSpec, ...] = (
+    _c("flops_per_s", "theta", "FLOP/s", "effective training throughput"),
+    _c("train_s_per_sample", "t_samp", "s/sample",
+       "seconds per training sample beyond its FLOPs (per-sample kernel overhead)", nonnegative=True),
+    _c("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step"),
+    _c("step_s_per_param", "t_param", "s/param", "seconds per optimizer step per parameter"),
+    _c("train_s_per_visit", "t_visit", "s", "fixed seconds per client visit (load, optimizer state)",
+       nonnegative=True),
+    _c("train_time_cv", "cv_t", "1",
+       "relative standard deviation of a visit's training time at a given size (device jitter)", nonnegative=True),
+    _c("augment_s_per_value", "t_aug", "s/value", "seconds per augmented value"),
+    _c("augment_s_per_client", "t_aug0", "s", "fixed seconds of one client's augmentation", nonnegative=True),
+    _c("augment_s_per_data_value", "t_data", "s/value",
+       "seconds per value of a client's original data in its augmentation (it is copied)", nonnegative=True),
+    _c("augment_plan_s_per_class", "t_plan", "s/class", "seconds per class to plan augmentation"),
+    _c("augment_plan_s", "t_plan0", "s", "fixed seconds of the augmentation plan", nonnegative=True),
+    _c("kl_s_per_term", "t_KL", "s/term", "seconds per KL term (candidate client x class)"),
+    _c("reschedule_s_per_step", "t_greedy", "s/step", "seconds per greedy rescheduling step"),
+    _c("reschedule_s_per_round", "t_resch0", "s", "fixed seconds of one round's rescheduling", nonnegative=True),
+    _c("aggregate_s_per_param", "t_agg", "s/param", "seconds per parameter per averaged model"),
+    _c("aggregate_s_per_round", "t_agg0", "s", "fixed seconds of one aggregation", nonnegative=True),
+    _c("aggregate_s_per_model", "t_agg_m", "s/model", "seconds per averaged model (one accumulate call)",
+       nonnegative=True),
+    _c("aggregate_s_per_output_param", "t_agg_P", "s/param",
+       "seconds per parameter of the average itself (the first model is scaled into it)", nonnegative=True),
+    _c("aggregate_s_per_large_param", "t_agg_L", "s/param",
+       "extra seconds per parameter per model once one model exceeds aggregate_large_bytes", nonnegative=True),
+    _c("aggregate_large_bytes", "S_agg", "B",
+       "model size beyond which the running average no longer stays in a core's cache"),
+    _c("serialize_s_per_byte", "t_ser", "s/B", "(de)serialization seconds per message byte"),
+    _c("serialize_s_per_uncached_byte", "t_mem", "s/B",
+       "extra (de)serialization seconds per message byte beyond cache_bytes", nonnegative=True),
+    _c("cache_bytes", "S_c", "B", "message size beyond which (de)serialization leaves the cache"),
+    _c("upload_message_s", "t_up0", "s",
+       "extra seconds of a client upload (encoded right after training, on cold caches)", nonnegative=True),
+    _c("message_s", "t_msg", "s", "per-message software cost (encode/decode of a header, calls)",
+       nonnegative=True),
+    _c("latency_s", "t_lat", "s", "per-message link latency (0 in process)", nonnegative=True),
+    _c("link_efficiency", "eta", "1", "fraction of nominal bandwidth achieved", maximum=1.0),
+    _c("message_overhead_bytes", "h_net", "B", "bytes per message beyond the payload (TCP/IP, framing)"),
+)
