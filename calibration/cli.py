@@ -100,7 +100,7 @@ def _report_disturbed(name: str, paths, guard) -> None:
     left = disturbed_runs(paths, guard)
     if left:
         print(f"{name}: {len(left)} run(s) stayed more than {100 * guard.tolerance:g}% slower than the machine's "
-              f"best after {guard.passes} re-run passes (a busy host); they are kept", file=sys.stderr)
+              f"usual speed after {guard.passes} re-run passes (a busy host); they are kept", file=sys.stderr)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -186,9 +186,14 @@ def _calibrate(args: argparse.Namespace) -> int:
     from calibration.sweep import load_runs
     from costmodel.calibration_file import write_calibration
 
+    from calibration.machine import describe_machine
+    from calibration.sweep import folder_probe_seconds
+
     trace, _ = load_runs(args.runs)
     fit = fit_calibration(trace, communication=communication, bootstrap=args.bootstrap)
-    calibration = fit.to_calibration()
+    machine = describe_machine(threads=fit.threads, torch_version=fit.torch_version or None,
+                               speed_probe_s=folder_probe_seconds(args.runs))
+    calibration = fit.to_calibration(machine)
     print(fit.report())
     write_calibration(out, calibration)
     print(f"wrote {out}", file=sys.stderr)

@@ -8,12 +8,13 @@ torch version, Python and the operating system. The description is read without 
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
-from costmodel.errors import check_int
+from costmodel.errors import check_int, check_number
 
 __all__ = ["cpu_name", "describe_machine"]
 
@@ -39,7 +40,8 @@ def _torch_version() -> str:
         return "not installed"
 
 
-def describe_machine(*, threads: int, torch_version: str | None = None) -> dict[str, object]:
+def describe_machine(*, threads: int, torch_version: str | None = None,
+                     speed_probe_s: float | None = None) -> dict[str, object]:
     """The ``machine`` object of a calibration file.
 
     Parameters
@@ -48,16 +50,23 @@ def describe_machine(*, threads: int, torch_version: str | None = None) -> dict[
         Torch intra-op threads per simulated device in the measured runs.
     torch_version : str, optional
         The version the runs recorded; default the installed one (read from package metadata).
+    speed_probe_s : float, optional
+        The machine's usual speed-probe time while the runs were measured
+        (:func:`calibration.sweep.folder_probe_seconds`); recorded when given and finite, so a
+        validation can hold its runs to the same speed.
 
     Returns
     -------
     dict
-        ``cpu``, ``threads``, ``torch_version``, ``python``, ``platform``.
+        ``cpu``, ``threads``, ``torch_version``, ``python``, ``platform`` (and ``speed_probe_s``).
     """
-    return {
+    described: dict[str, object] = {
         "cpu": cpu_name(),
         "threads": check_int("threads", threads, minimum=1),
         "torch_version": torch_version or _torch_version(),
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+    if speed_probe_s is not None and math.isfinite(float(speed_probe_s)):
+        described["speed_probe_s"] = check_number("speed_probe_s", speed_probe_s, exclusive_minimum=0.0)
+    return described

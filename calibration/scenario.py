@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 
     from reference_impl.workload import Workload
 
-__all__ = ["augmented_fraction_spread", "client_sizes", "effective_sizes", "mediator_load_spread", "scenario_from_run",
+__all__ = ["augmented_fraction_spread", "client_load_spread", "client_sizes", "effective_sizes", "mediator_load_spread",
+           "scenario_from_run",
            "scenario_from_workload"]
 
 
@@ -142,7 +143,8 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
 
 
 def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *, classes: int, mean: float, sd: float,
-                         augmented: float, removed: float, spread: float, kappa: float = 1.0) -> Scenario:
+                         augmented: float, removed: float, spread: float, kappa: float = 1.0,
+                         kappa_c: float = 1.0) -> Scenario:
     """The scenario of an in-process run: the configuration's counts, the model's size, the data's
     figures given, no link (bandwidths ``inf``), float32 parameters and the 16-byte wire header."""
     if "sample_values" in model and model["sample_values"] is not None:
@@ -167,6 +169,7 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
         sample_values=values,
         augmented_fraction=augmented,
         augmented_fraction_sd=spread,
+        client_load_spread=kappa_c,
         mediator_load_spread=kappa,
         removed_fraction=removed,
         uplink_bits_per_s=math.inf,
@@ -204,6 +207,32 @@ def mediator_load_spread(workload: Workload, *, spread_samples: float) -> float:
     return max(0.0, measured / modelled)
 
 
+def client_load_spread(workload: Workload) -> float:
+    """The model's ``client_load_spread`` (kappa_c) of a planned run.
+
+    The model prices the largest of a round's c clients as ``z_c*kappa_c*s_n`` samples above the
+    mean (Blom's ``z_c``; ``s_n`` the population spread of the clients' original sizes, what the
+    scenario holds). Over the planned rounds, kappa_c is the measured excess of the largest selected
+    client over the round's mean, summed, over ``z_c*s_n`` summed, at least 0: 1 for normally
+    distributed sizes, more for skewed ones. 1 when ``s_n`` is 0 or no round has two clients. The
+    sizes are the original ones, as ``s_n`` (FedAvg trains on them).
+    """
+    from costmodel.expressions import blom_z_values
+
+    sizes = workload.original_sizes.astype(np.float64)
+    spread = float(sizes.std())
+    measured, modelled = 0.0, 0.0
+    for planned in workload.rounds:
+        if planned.clients.size < 2:
+            continue
+        chosen = sizes[planned.clients]
+        measured += float(chosen.max() - chosen.mean())
+        modelled += float(blom_z_values(planned.clients.size)) * spread
+    if not modelled > 0:
+        return 1.0
+    return max(0.0, measured / modelled)
+
+
 def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scenario:
     """The :class:`~costmodel.symbols.Scenario` of a run planned from its configuration alone.
 
@@ -218,6 +247,7 @@ def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scen
       over the original samples; ``augmented_fraction_sd``, the population standard deviation over
       the clients of their net growth ``trained/original - 1``; ``mediator_load_spread`` from the
       planned mediators (:func:`mediator_load_spread`); FedAvg: 0, 0, 0 and 1;
+    * ``client_load_spread`` from the planned rounds' largest clients (:func:`client_load_spread`);
     * the configuration's N, c, K, gamma, E, E_m, B, R; bandwidths ``inf`` (in process), float32
       parameters and the wire format's 16-byte header.
 
@@ -234,4 +264,5 @@ def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scen
     if config.algorithm == "astraea":
         kappa = mediator_load_spread(workload, spread_samples=sd * (1 + augmented - removed) + n * growth_sd)
     return _in_process_scenario(config.as_dict(), model, classes=int(workload.num_classes), mean=n, sd=sd,
-                                augmented=augmented, removed=removed, spread=growth_sd, kappa=kappa)
+                                augmented=augmented, removed=removed, spread=growth_sd, kappa=kappa,
+                                kappa_c=client_load_spread(workload))

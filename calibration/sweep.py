@@ -19,7 +19,7 @@ Choices (the papers publish no cost measurements to copy a design from)
   evaluation, one torch thread: one device is one core), each for both algorithms: samples per
   client 50..400, batch size 5..50, model width 0.25..3 (5,863..574,157 parameters, two orders of
   magnitude), batch size 5 and 50 at the smallest and largest widths (and at cinic-shape width 2), so
-  the per-step cost of the parameters and the per-sample cost of the FLOPs are told apart, clients per round 4..20 (20 with small, cheap clients), gamma 2..8, E_m 1..3, E 1..2,
+  the per-step cost of the parameters and the per-sample cost of the FLOPs are told apart, clients per round 4..40 (20 and 40 with small, cheap clients), gamma 2..8, E_m 1..3, E 1..2,
   classes (emnist-shape 47, cinic-shape 10, digits 10), imbalance (none, long-tail, half-normal;
   2 or 5 classes per client; lognormal client sizes), augmentation volume (TPDS plan: about 10%
   new samples, or 5% downsampled at tau_d = 1; ICCD plan with alpha = 1: 28..41%). Three rounds
@@ -54,6 +54,7 @@ __all__ = [
     "config_key",
     "default_sweep",
     "disturbed_runs",
+    "folder_probe_seconds",
     "load_runs",
     "quick_sweep",
     "run_key",
@@ -179,7 +180,8 @@ def _base() -> RunConfig:
 def default_sweep() -> SweepDesign:
     """The calibration sweep: one factor at a time around a small base run, both algorithms.
 
-    See the module docstring for the ranges. 88 runs, about 90 s on one core.
+    See the module docstring for the ranges. 90 runs, about 90 s on one core (plus the re-runs of
+    the speed guard on a busy host).
     """
     base = _base()
     varied = [base]
@@ -191,9 +193,11 @@ def default_sweep() -> SweepDesign:
     varied += [replace(base, model_width=w, batch_size=b) for w in (0.25, 3.0) for b in (5, 50)]
     varied += [replace(base, dataset="cinic-shape", model_width=2.0, batch_size=b) for b in (5, 50)]
     varied += [replace(base, clients_per_round=c, gamma=min(4, c)) for c in (4, 12, 16)]
-    varied += [replace(base, clients=24, clients_per_round=20, gamma=5, samples=600, model_width=0.5)]  # cheap visits
-    # FedAvg stacks 12 and 16 models of 574k parameters (27.6 and 36.7 MB) for its average: either
-    # side of the size where a fresh allocation is always mapped anew (glibc: 32 MiB)
+    # cheap visits: up to 40 clients per round, where the greedy rescheduling's c(c+1)/2 candidate
+    # evaluations start to show beside its per-step cost (at c <= 20 they are lost in the noise)
+    varied += [replace(base, clients=24, clients_per_round=20, gamma=5, samples=600, model_width=0.5),
+               replace(base, clients=48, clients_per_round=40, gamma=5, samples=1200, model_width=0.5)]
+    # FedAvg averages 12 and 16 models of 574k parameters: many passes over a large running average
     varied += [replace(base, clients_per_round=c, model_width=3.0, samples=1000) for c in (12, 16)]
     varied += [replace(base, gamma=g) for g in (2, 8)]
     varied += [replace(base, mediator_epochs=e) for e in (2, 3)]
@@ -224,7 +228,7 @@ def quick_sweep() -> SweepDesign:
 
 
 def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True,
-              guard: SpeedGuard | None = DEFAULT_GUARD) -> list[Path]:
+              guard: SpeedGuard | None = DEFAULT_GUARD, reference_probe_s: float | None = None) -> list[Path]:
     """Run every run of ``design`` into its own sub-folder of ``folder``; return the run folders.
 
     Finished runs (``run.json`` present) are skipped, so an interrupted sweep resumes where it
@@ -233,11 +237,14 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
 
     ``guard`` (:class:`calibration.speed_probe.SpeedGuard`; ``None``: no probes): each run is
     bracketed by two speed probes (``speed_probe_s`` in its summary); once all have run, the runs
-    whose slower probe exceeds the folder's usual probe time by more than the guard's tolerance were caught
+    whose slower probe exceeds the usual probe time by more than the guard's tolerance were caught
     in a slow episode of the host and are run again (after a pause), up to ``guard.passes`` times;
     a re-run replaces the earlier one only when it was less disturbed. The spread of the probes
     and the runs still disturbed at the end are left in the summaries for
-    :func:`load_runs` (``speed_slowdown``) and the reports.
+    :func:`load_runs` (``speed_slowdown``) and the reports. The usual probe time is the folder's
+    own (:func:`usual_probe_seconds` of all its probes) unless ``reference_probe_s`` gives another:
+    the validation passes the calibration's, so that held-out runs are measured at the speed the
+    coefficients were fitted at, not merely at the speed of their own batch.
     """
     from costmodel.files import ensure_writable_dir
     from reference_impl.trace import RUN_FILE
@@ -261,7 +268,7 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
         _write_run(*_measure(config, repetition, design, probe=guard is not None), path)
     bar.close()
     if guard is not None:
-        _rerun_disturbed(list(zip(todo, paths)), design, guard, progress=progress)
+        _rerun_disturbed(list(zip(todo, paths)), design, guard, progress=progress, reference_probe_s=reference_probe_s)
     return paths
 
 
@@ -294,16 +301,32 @@ def _probes(path: Path) -> list[float]:
     return [float(p) for p in probes if p is not None]
 
 
-def disturbed_runs(paths: Iterable[str | os.PathLike[str]], guard: SpeedGuard = DEFAULT_GUARD) -> list[Path]:
-    """The finished runs among ``paths`` that ``guard`` judges disturbed, against the usual probe time
-    of them all (:func:`calibration.speed_probe.usual_probe_seconds`; runs without probes are not judged)."""
+def disturbed_runs(paths: Iterable[str | os.PathLike[str]], guard: SpeedGuard = DEFAULT_GUARD, *,
+                   reference_probe_s: float | None = None) -> list[Path]:
+    """The finished runs among ``paths`` that ``guard`` judges disturbed, against ``reference_probe_s``
+    or else the usual probe time of them all (:func:`calibration.speed_probe.usual_probe_seconds`;
+    runs without probes are not judged)."""
     probes = {Path(path): _probes(Path(path)) for path in paths}
-    usual = usual_probe_seconds(p for values in probes.values() for p in values)
+    usual = _usual(probes, reference_probe_s)
     return [path for path, values in probes.items() if guard.disturbed(values, usual)]
 
 
+def _usual(probes: dict[Path, list[float]], reference_probe_s: float | None) -> float:
+    if reference_probe_s is not None:
+        return float(reference_probe_s)
+    return usual_probe_seconds(p for values in probes.values() for p in values)
+
+
+def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
+    """The usual probe time of the finished runs under ``folder`` (NaN when they have no probes):
+    the machine's speed the runs were measured at, stored with a calibration fitted on them."""
+    from reference_impl.trace import RUN_FILE
+
+    return usual_probe_seconds(p for path in Path(folder).glob(f"*/{RUN_FILE}") for p in _probes(path.parent))
+
+
 def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: SweepDesign, guard: SpeedGuard, *,
-                     progress: bool) -> None:
+                     progress: bool, reference_probe_s: float | None) -> None:
     """Re-run the runs a slow episode of the host caught (see :func:`run_sweep`)."""
     import time
 
@@ -313,14 +336,14 @@ def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: Swe
 
     for attempt in range(guard.passes):
         probes = {path: _probes(path) for _, path in runs}
-        usual = usual_probe_seconds(p for values in probes.values() for p in values)
-        judged = set(disturbed_runs([path for _, path in runs], guard))
+        usual = _usual(probes, reference_probe_s)
+        judged = set(disturbed_runs([path for _, path in runs], guard, reference_probe_s=reference_probe_s))
         disturbed = [(job, path) for job, path in runs if path in judged]
         if not disturbed:
             return
         if progress:
             tqdm.write(f"{design.name} sweep: {len(disturbed)} run(s) ran more than {100 * guard.tolerance:g}% "
-                       f"slower than the machine's best; running them again (pass {attempt + 1} of {guard.passes})")
+                       f"slower than the machine's usual speed; running them again (pass {attempt + 1} of {guard.passes})")
         time.sleep(guard.pause_s)
         for (config, repetition), path in tqdm(disturbed, desc=f"{design.name} re-runs", unit="run",
                                                disable=not progress):

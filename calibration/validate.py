@@ -112,7 +112,7 @@ _BYTES_ROWS = ("round_bytes", "setup_bytes")
 def heldout_design() -> SweepDesign:
     """Held-out runs outside the calibration sweep's ranges, each three times (for noise).
 
-    * 80 clients per round (4x the sweep's largest, 20), mediators of 10, small clients (n = 30),
+    * 160 clients per round (4x the sweep's largest, 40), mediators of 10, small clients (n = 30),
       batch 8, half-normal imbalance 0.2 with 3 classes per client;
     * the width-6.5 TPDS layout, 2,637,890 parameters (4.6x the sweep's largest, 574,157), batch 16,
       long-tail imbalance 0.3;
@@ -128,8 +128,8 @@ def heldout_design() -> SweepDesign:
 
     common = dict(rounds=2, evaluate=False, threads=1, seed=7, local_epochs=1, mediator_epochs=1)
     configs = [
-        RunConfig(dataset="emnist-shape", samples=80 * 30, model="scaled", model_width=0.5, clients=80,
-                  clients_per_round=80, gamma=10, batch_size=8, global_imbalance="half-normal", imbalance_ratio=0.2,
+        RunConfig(dataset="emnist-shape", samples=160 * 30, model="scaled", model_width=0.5, clients=160,
+                  clients_per_round=160, gamma=10, batch_size=8, global_imbalance="half-normal", imbalance_ratio=0.2,
                   classes_per_client=3, **common),
         RunConfig(dataset="emnist-shape", samples=20 * 40, model="scaled", model_width=6.5, clients=20,
                   clients_per_round=8, gamma=4, batch_size=16, global_imbalance="long-tail", imbalance_ratio=0.3,
@@ -382,6 +382,8 @@ def validate_runs(folder: str | os.PathLike[str], calibration: Calibration) -> V
     """Validate ``calibration`` on the finished runs under ``folder`` (no new runs)."""
     from calibration.sweep import load_runs
 
+    from calibration.sweep import folder_probe_seconds
+
     trace, runs = load_runs(folder)
     points, notes = compare_runs(trace, runs, calibration)
     slow = runs["speed_slowdown"].to_numpy(dtype=float)
@@ -389,6 +391,12 @@ def validate_runs(folder: str | os.PathLike[str], calibration: Calibration) -> V
         disturbed = int((slow > DEFAULT_GUARD.tolerance).sum())
         notes.append(f"speed probes: the slowest run's probe was {100 * np.nanmax(slow):.1f}% above the usual; "
                      f"{disturbed} run(s) more than {100 * DEFAULT_GUARD.tolerance:g}% (a busy host).")
+    reference = calibration.machine.get("speed_probe_s")
+    measured = folder_probe_seconds(folder)
+    if reference and math.isfinite(measured):
+        notes.append(f"machine speed: the held-out runs' usual probe took {1e3 * measured:.2f} ms, the calibration's "
+                     f"{1e3 * float(reference):.2f} ms ({100 * (measured / float(reference) - 1):+.1f}%; positive: "
+                     f"the machine ran slower than when it was calibrated).")
     return ValidationResult(table=summarize(points), points=points, runs=len(runs), notes=tuple(notes))
 
 
@@ -397,7 +405,8 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
     """Run the held-out design (resumable, :func:`calibration.sweep.run_sweep`) into ``folder`` and validate.
 
     ``design`` defaults to :func:`heldout_design`; ``guard`` re-runs the runs a slow episode of the
-    host caught (:mod:`calibration.speed_probe`; ``None``: none).
+    host caught (:mod:`calibration.speed_probe`; ``None``: none), judged against the speed the
+    calibration was measured at (its machine's ``speed_probe_s``) when it records one.
     """
     import time
 
@@ -407,7 +416,8 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
     start = time.perf_counter()
-    run_sweep(design, folder, progress=progress, guard=guard)
+    reference = calibration.machine.get("speed_probe_s")
+    run_sweep(design, folder, progress=progress, guard=guard, reference_probe_s=reference)
     wall = time.perf_counter() - start
     result = validate_runs(folder, calibration)
     return replace(result, wall_s=wall)

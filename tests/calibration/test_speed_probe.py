@@ -10,7 +10,7 @@ import torch
 
 import calibration.sweep as sweep
 from calibration.speed_probe import SpeedGuard, probe_seconds, usual_probe_seconds
-from calibration.sweep import SweepDesign, disturbed_runs, load_runs, run_key, run_sweep
+from calibration.sweep import SweepDesign, disturbed_runs, folder_probe_seconds, load_runs, run_key, run_sweep
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
 from reference_impl.trace import RUN_FILE
@@ -89,3 +89,14 @@ def test_the_usual_speed_is_the_lower_quartile_of_the_probes():
     probes = [0.0097, 0.0104, 0.0105, 0.0109, 0.0110, 0.0150, float("nan"), 0.0]
     assert usual_probe_seconds(probes) == pytest.approx(0.0104 + 0.25 * (0.0105 - 0.0104))
     assert math.isnan(usual_probe_seconds([]))
+
+
+def test_a_reference_speed_judges_runs_against_the_calibration_not_their_own_batch(tmp_path, monkeypatch):
+    fedavg = RunConfig(algorithm="fedavg", **TINY)
+    design = SweepDesign(configs=(fedavg,), repetitions=(2,), name="tiny")
+    # both runs equally slow: among themselves nothing stands out, against the calibration's 10 ms both do
+    _scripted_probes(monkeypatch, [0.0125, 0.0125, 0.0125, 0.0125])
+    paths = run_sweep(design, tmp_path, progress=False, guard=SpeedGuard(pause_s=0.0, passes=0))
+    assert disturbed_runs(paths) == []
+    assert disturbed_runs(paths, reference_probe_s=0.010) == paths
+    assert folder_probe_seconds(tmp_path) == pytest.approx(0.0125)

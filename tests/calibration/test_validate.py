@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 from calibration.scenario import (
     augmented_fraction_spread,
+    client_load_spread,
     client_sizes,
     mediator_load_spread,
     scenario_from_run,
@@ -94,6 +95,14 @@ def test_mediator_load_spread_is_the_measured_excess_over_the_modelled_one():
     assert mediator_load_spread(_two_mediator_workload(([1, 0], [2, 3])), spread_samples=5.0) == 0.0
     # no spread in the model: kappa stays 1 (it multiplies 0)
     assert mediator_load_spread(_two_mediator_workload(([1, 2], [0, 3])), spread_samples=0.0) == 1.0
+
+
+def test_client_load_spread_is_the_largest_client_s_excess_over_the_normal_one():
+    workload = _two_mediator_workload(([1, 2], [0, 3]))      # sizes 10, 30, 20, 20: mean 20, sd 7.07
+    z4 = 1.0491314                                            # Blom: Phi^-1(3.625/4.25)
+    assert client_load_spread(workload) == pytest.approx((30 - 20) / (z4 * np.std([10, 30, 20, 20])), rel=1e-5)
+    equal = replace(workload, original_sizes=np.full(4, 25))
+    assert client_load_spread(equal) == 1.0                  # no spread: kappa_c multiplies 0
 
 
 def test_scenario_of_a_run_takes_the_clients_original_sizes(tiny_runs):
