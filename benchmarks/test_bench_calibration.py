@@ -25,17 +25,18 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
         params = float(rng.choice([5.9e3, 1.9e4, 6.9e4, 2.6e5, 5.7e5]))
         batch, classes = int(rng.choice([5, 10, 25, 50])), int(rng.choice([10, 47]))
         c = int(rng.choice([4, 8, 12, 16, 20]))
+        conv_values = float(rng.choice([2962, 8000, 20000]))
 
         def add(phase, duration, **columns):
             rows.append({"run_id": f"run{r}", "config_key": f"cfg{r // 2}", "phase": phase,
                          "duration_s": duration * math.exp(0.05 * rng.standard_normal()), "params": params,
-                         "sample_values": 784, "num_classes": classes, "bytes": 0, "flops": 0.0, "samples": 0,
-                         "steps": 0, **columns})
+                         "sample_values": 784, "conv_input_values": conv_values, "num_classes": classes, "bytes": 0,
+                         "flops": 0.0, "samples": 0, "steps": 0, **columns})
 
         for _ in range(3 * c):
             n = int(rng.integers(50, 400))
             steps = math.ceil(n / batch)
-            add("local_training", n * 15 * params / 3e10 + steps * (1.8e-3 + params * 3e-9) + 4e-4,
+            add("local_training", n * (15 * params / 3e10 + conv_values * 3e-9) + steps * (1.8e-3 + params * 3e-9) + 4e-4,
                 flops=n * 15 * params, samples=n, steps=steps)
             for phase in ("client_download", "client_upload"):
                 add(phase, 2.5e-6 + (16 + 4 * params) * 2.5e-10, bytes=16 + 4 * int(params))

@@ -17,6 +17,7 @@ model leaves out by design (it prices shapes).
 
 import time
 
+import pytest
 import torch
 
 from reference_impl.config import RunConfig
@@ -24,6 +25,15 @@ from reference_impl.engine import Engine
 
 CONFIG = RunConfig(algorithm="fedavg", dataset="emnist-shape", samples=20 * 40, model="scaled", model_width=6.5,
                    clients=20, clients_per_round=8, batch_size=16, rounds=1, evaluate=False, seed=7, threads=1)
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, the previous count restored after it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def _best_cpu_seconds(fn, repeats: int) -> float:
@@ -35,8 +45,7 @@ def _best_cpu_seconds(fn, repeats: int) -> float:
     return best
 
 
-def test_sqrt_of_zeros_is_dearer(benchmark):
-    torch.set_num_threads(1)
+def test_sqrt_of_zeros_is_dearer(benchmark, one_thread):
     zeros, ordinary = torch.zeros(2_637_890), torch.full((2_637_890,), 1e-6)
     if benchmark.disabled:
         benchmark(zeros.sqrt)
@@ -52,7 +61,7 @@ def test_sqrt_of_zeros_is_dearer(benchmark):
     benchmark.pedantic(zeros.sqrt, rounds=3, iterations=1)
 
 
-def test_chain_trained_model_trains_slower(benchmark):
+def test_chain_trained_model_trains_slower(benchmark, one_thread):
     engine = Engine(CONFIG)
     fresh = engine.global_vector.clone()
     chained = fresh.clone()

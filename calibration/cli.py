@@ -69,19 +69,19 @@ def _whole(name: str):
 def _percent(name: str):
     def parse(text: str) -> float:
         try:
-            value = float(text)
+            value = float(text.strip().removesuffix("%"))
         except ValueError:
             value = float("nan")
-        if not value > 0 or value == float("inf"):
-            raise argparse.ArgumentTypeError(f"'{name}' must be a percentage > 0 (got {text!r}).")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"'{name}' must be a finite percentage > 0 (got {text!r}).")
         return value
     return parse
 
 
-def _add_guard_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--speed-tolerance", type=_percent("speed-tolerance"), default=10.0, metavar="PERCENT",
-                        help="re-run a run whose speed probe was more than PERCENT slower than the sweep's usual "
-                             "(a slow episode of the host; default 10)")
+def _add_guard_options(parser: argparse.ArgumentParser, against: str) -> None:
+    parser.add_argument("--speed-tolerance", type=_percent("speed-tolerance"), default=None, metavar="PERCENT",
+                        help=f"re-run a run whose speed probe was more than PERCENT slower than {against} "
+                             f"(a slow episode of the host; default 10)")
     parser.add_argument("--no-speed-guard", action="store_true",
                         help="no speed probes, no re-runs (every run is kept as measured)")
 
@@ -89,7 +89,11 @@ def _add_guard_options(parser: argparse.ArgumentParser) -> None:
 def _guard(args: argparse.Namespace):
     from calibration.speed_probe import SpeedGuard
 
-    return None if args.no_speed_guard else SpeedGuard(tolerance=args.speed_tolerance / 100.0)
+    if args.no_speed_guard:
+        if args.speed_tolerance is not None:
+            raise InputError(f"'speed-tolerance' must not be given with --no-speed-guard (got {args.speed_tolerance:g}).")
+        return None
+    return SpeedGuard(tolerance=(10.0 if args.speed_tolerance is None else args.speed_tolerance) / 100.0)
 
 
 def _report_disturbed(name: str, paths, guard) -> None:
@@ -115,7 +119,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help=f"folder for the runs (default {_DEFAULT_RUNS})")
     profile.add_argument("--quick", action="store_true", help="a small sweep (20 runs)")
     profile.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_guard_options(profile)
+    _add_guard_options(profile, "the sweep's usual probe (its lower quartile)")
     profile.set_defaults(handler=_profile)
 
     calibrate = subparsers.add_parser(
@@ -152,7 +156,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     validate.add_argument("--embed", action="store_true",
                           help="validate the embedded default and store the table in it")
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_guard_options(validate)
+    _add_guard_options(validate, "the calibration's recorded probe (when measured on this machine; else the "
+                                 "held-out runs' usual probe)")
     validate.set_defaults(handler=_validate)
 
 
@@ -161,6 +166,8 @@ def _profile(args: argparse.Namespace) -> int:
 
     from costmodel.files import ensure_writable_dir
 
+    guard = _guard(args)
+
     out = ensure_writable_dir("out", args.out)
     from calibration.sweep import default_sweep, quick_sweep, run_key, run_sweep
     from reference_impl.trace import RUN_FILE
@@ -168,7 +175,6 @@ def _profile(args: argparse.Namespace) -> int:
     design = quick_sweep() if args.quick else default_sweep()
     done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
     start = time.perf_counter()
-    guard = _guard(args)
     paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
     wall = time.perf_counter() - start
     _report_disturbed(f"{design.name} sweep", paths, guard)
@@ -209,6 +215,7 @@ def _validate(args: argparse.Namespace) -> int:
     from costmodel.calibration_file import load_calibration, write_calibration
     from costmodel.files import atomic_path, ensure_writable_dir
 
+    guard = _guard(args)
     if args.embed and args.calibration is not None:
         raise InputError(f"'calibration' must not be given with --embed, which validates the embedded default "
                          f"(got {args.calibration!r}).")
@@ -222,7 +229,6 @@ def _validate(args: argparse.Namespace) -> int:
     from calibration.validate import parity_figure, run_validation
     from costmodel.plots import save_figure
 
-    guard = _guard(args)
     result = run_validation(calibration, runs, progress=not args.quiet, guard=guard)
     print(result.report())
     with atomic_path(out / "validation.csv") as tmp:

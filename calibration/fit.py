@@ -9,7 +9,7 @@ Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and of FedAvg (McMaha
 =================  ==============================================================================
 group              the model's formula for one event: marginal terms + the fixed term (coefficient)
 =================  ==============================================================================
-local_training     ``flops/flops_per_s + samples*train_s_per_sample
+local_training     ``flops/flops_per_s + samples*(train_s_per_sample + conv_input_values*train_s_per_conv_value)
                    + steps*(step_overhead_s + params*step_s_per_param)`` + ``train_s_per_visit``
 augmentation       ``samples*sample_values*augment_s_per_value`` (one client) + ``augment_s_per_client``
 augmentation_plan  ``K*augment_plan_s_per_class`` + ``augment_plan_s``
@@ -137,8 +137,8 @@ FIXED_COEFFICIENT: Mapping[str, str] = MappingProxyType({
 
 #: Terms of each group's formula: (term name, unit). ``per_flop_s`` is 1/flops_per_s.
 _TERMS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
-    "local_training": (("per_flop_s", "s/FLOP"), ("train_s_per_sample", "s/sample"), ("step_overhead_s", "s"),
-                       ("step_s_per_param", "s/param")),
+    "local_training": (("per_flop_s", "s/FLOP"), ("train_s_per_sample", "s/sample"),
+                       ("train_s_per_conv_value", "s/value"), ("step_overhead_s", "s"), ("step_s_per_param", "s/param")),
     "augmentation": (("augment_s_per_value", "s/value"), ("augment_s_per_data_value", "s/value")),
     "augmentation_plan": (("augment_plan_s_per_class", "s/class"),),
     "rescheduling": (("reschedule_s_per_step", "s/step"), ("kl_s_per_term", "s/term")),
@@ -149,8 +149,8 @@ _TERMS: Mapping[str, tuple[tuple[str, str], ...]] = MappingProxyType({
 })
 _HUBER_K = 1.5
 _IRLS_ITERATIONS = 6
-_REQUIRED = ("run_id", "phase", "duration_s", "bytes", "flops", "samples", "steps", "params", "sample_values",
-             "num_classes")
+_REQUIRED = ("run_id", "phase", "duration_s", "bytes", "flops", "samples", "steps", "params", "conv_input_values",
+             "sample_values", "num_classes")
 
 
 def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -169,9 +169,9 @@ def design_matrix(group: str, rows: pd.DataFrame, *, boundary_bytes: float | Non
     model once one model's ``params*4`` bytes exceed it); ``None``: no second regime, the column is 0.
     """
     if group == "local_training":
-        steps = _column(rows, "steps")
-        return np.column_stack([_column(rows, "flops"), _column(rows, "samples"), steps,
-                                steps * _column(rows, "params")])
+        steps, samples = _column(rows, "steps"), _column(rows, "samples")
+        return np.column_stack([_column(rows, "flops"), samples, samples * _column(rows, "conv_input_values"),
+                                steps, steps * _column(rows, "params")])
     if group == "augmentation":
         values = _column(rows, "sample_values")
         return np.column_stack([_column(rows, "samples") * values, _column(rows, "client_samples") * values])

@@ -69,9 +69,10 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
     """
     from tqdm.auto import tqdm
 
-    from calibration.scenario import scenario_from_run
+    from calibration.scenario import scenario_from_workload
     from costmodel.predict import predict_phases, predict_rounds
     from reference_impl.distributed import run_distributed
+    from reference_impl.workload import plan_workload
 
     rows: list[dict[str, Any]] = []
     coefficients = dict(calibration.coefficients)
@@ -82,7 +83,7 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
                                   downlink_bits_per_s=point.downlink_bits_per_s, timeout_s=timeout_s)
         trace, rounds, summary = outcome.trace, outcome.rounds, dict(outcome.summary)
         summary.setdefault("sample_values", math.prod(summary["sample_shape"]))
-        scenario = scenario_from_run(config.as_dict(), summary, trace).replace(
+        scenario = scenario_from_workload(plan_workload(config), summary).replace(
             uplink_bits_per_s=point.uplink_bits_per_s, downlink_bits_per_s=point.downlink_bits_per_s,
             server_bits_per_s=math.inf)
         phases = predict_phases(scenario, coefficients).query("algorithm == @config.algorithm").set_index("phase")

@@ -13,7 +13,8 @@ clients_total, ...       the configuration: clients, clients_per_round, gamma (m
 classes                  the summary's ``num_classes``
 samples_per_client(_sd)  mean and (population) standard deviation of the clients' *original* sizes
                          (:func:`client_sizes`)
-params, F                the summary's ``params`` and ``train_flops_per_sample`` (as the engine counted)
+params, F, V_c           the summary's ``params``, ``train_flops_per_sample`` and ``conv_input_values``
+                         (as the engine counted)
 sample_values            the product of the summary's ``sample_shape``
 augmented_fraction, ...  the summary's ``augmented_fraction`` and ``removed_fraction`` (0 for FedAvg)
 augmented_fraction_sd    the (population) standard deviation over the clients that trained of
@@ -24,7 +25,9 @@ bytes_per_param, header  4 (float32) and 16 (the wire format's header)
 
 Without a run. :func:`scenario_from_workload` builds the same scenario from a configuration planned by
 :func:`reference_impl.workload.plan_workload` (no training, no timing), and adds the mediators' load
-spread (:func:`mediator_load_spread`) from the planned rounds; the validation predicts from it.
+spread (:func:`mediator_load_spread`, ``mediator_load_spread``) and the largest client's excess
+(:func:`client_load_spread`, ``client_load_spread``) from the planned rounds; the validation
+predicts from it. :func:`scenario_from_run` leaves both at 1.
 
 Where the client sizes come from (a choice: the summary does not list them). Astraea's trace holds
 every client's distribution report, whose ``samples`` is that client's original sample count: all
@@ -125,6 +128,7 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
         The run's configuration (``RunConfig.as_dict()`` or ``run.json``'s ``config``).
     summary : mapping
         The run's summary (``run.json``'s ``summary``): ``params``, ``train_flops_per_sample``,
+        ``conv_input_values``,
         ``sample_shape`` (or ``sample_values``), ``num_classes``, and for Astraea
         ``augmented_fraction`` and ``removed_fraction``.
     trace : pandas.DataFrame
@@ -166,6 +170,7 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
         bytes_per_param=4.0,
         message_header_bytes=16.0,
         train_flops_per_sample=float(model["train_flops_per_sample"]),
+        conv_input_values=int(model["conv_input_values"]),
         sample_values=values,
         augmented_fraction=augmented,
         augmented_fraction_sd=spread,
@@ -238,7 +243,8 @@ def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scen
 
     ``workload`` is :func:`reference_impl.workload.plan_workload` of the configuration (the
     clients' sizes, the augmentation plan's draw, the rounds' mediators: no training, no timing);
-    ``model`` gives the architecture's ``params``, ``train_flops_per_sample``, ``sample_values``
+    ``model`` gives the architecture's ``params``, ``train_flops_per_sample``, ``conv_input_values``,
+    ``sample_values``
     (or ``sample_shape``). Inputs:
 
     * ``samples_per_client(_sd)``: mean and population standard deviation of all N clients'

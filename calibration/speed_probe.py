@@ -4,21 +4,23 @@ marks a profiled run as disturbed.
 Why. The calibration and validation runs of the Astraea cost model (Duan et al., ICCD 2019; IEEE
 TPDS 32(1), 2021) are timed by the thread's CPU time, which other processes of the same machine
 do not inflate. A virtual machine shares its host, though, and the host's other tenants do slow it:
-measured on the 2-core machine this was built on (``python calibration/speed_probe.py``-style loop,
-a TPDS-CNN training step every 0.5 s for 90 s), the same 12.5 ms of training took 17-18 ms during
+measured on the 2-core machine this was built on (a TPDS-CNN training epoch of 64 samples every
+0.5 s for 90 s), the same 12.5 ms of training took 17-18 ms during
 episodes of 10-20 s, several per minute and a half, while the memory-streaming part slowed by
 about 10%. A run caught in such an episode measures the host, not the model; fitting or validating
 on it mixes the two.
 
 The probe (:func:`probe_seconds`): one epoch of the TPDS CNN (68,873 parameters; 1x28x28, 47
 classes) over 64 generated samples in batches of 16 with Adam, on one torch thread, timed by the
-thread's CPU time, best of three (about 40 ms in all). The best of three keeps the probe's own
+thread's CPU time, best of three (about 10 ms each, 40 ms in all). Every repetition starts from the
+same initial weights and dropout draws: trained in place, the probe's own model would drift
+(dead ReLU units make later steps dearer, see docs/limits.md) and so would its time. The best of three keeps the probe's own
 scatter near 2%; an episode lasts far longer than the probe and shows in all three.
 
 The rule (:class:`SpeedGuard`): a run is disturbed when the slower of its probes (one just before,
 one just after the run) exceeds the machine's usual speed by more than ``tolerance`` (default 10%).
 The usual speed is the lower quartile of all the probes of the sweep (:func:`usual_probe_seconds`),
-not the fastest: over the 88 runs of a calibration sweep on a busy host the probes spread from
+not the fastest: over the 88 runs of one calibration sweep on a busy host the probes spread from
 9.7 ms (fastest) over 10.5 ms (lower quartile) and 10.9 ms (median) to 15 ms; the fastest alone
 would have marked 61 of the 88 runs as disturbed, the lower quartile marks the slow episodes
 (the upper fifth, 12-15 ms). The usual speed is only known at the end, so the sweep
@@ -46,18 +48,25 @@ USUAL_QUANTILE = 0.25
 _WORKLOAD: dict[str, object] = {}
 
 
-def _workload() -> tuple[object, object, object]:
-    """The probe's model and data, built once per process (fixed seed: the same work every time)."""
+def _workload() -> tuple[object, object, object, object]:
+    """The probe's model, its initial weights and its data, built once per process (fixed seeds)."""
     if not _WORKLOAD:
+        import copy
+
         import torch
 
+        from reference_impl.allocator import keep_freed_memory
         from reference_impl.models import tpds_emnist_cnn
 
+        keep_freed_memory()                     # probe under the allocator settings the runs use
         generator = torch.Generator().manual_seed(0x5EED)
-        _WORKLOAD["model"] = tpds_emnist_cnn(47)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0x5EED)
+            _WORKLOAD["model"] = tpds_emnist_cnn(47)
+        _WORKLOAD["initial"] = copy.deepcopy(_WORKLOAD["model"].state_dict())
         _WORKLOAD["x"] = torch.randn(64, 1, 28, 28, generator=generator)
         _WORKLOAD["y"] = torch.randint(0, 47, (64,), generator=generator)
-    return _WORKLOAD["model"], _WORKLOAD["x"], _WORKLOAD["y"]
+    return _WORKLOAD["model"], _WORKLOAD["initial"], _WORKLOAD["x"], _WORKLOAD["y"]
 
 
 def probe_seconds(repeats: int = PROBE_REPEATS) -> float:
@@ -67,16 +76,21 @@ def probe_seconds(repeats: int = PROBE_REPEATS) -> float:
     from reference_impl.training import train_local
 
     repeats = check_int("repeats", repeats, minimum=1)
-    model, x, y = _workload()
+    model, initial, x, y = _workload()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         best = math.inf
         for _ in range(repeats):
-            generator = torch.Generator().manual_seed(1)
-            start = time.thread_time()
-            train_local(model, x, y, epochs=1, batch_size=16, learning_rate=1e-3, generator=generator)
-            best = min(best, time.thread_time() - start)
+            # the same work every time: the initial weights (training them in place would kill ReLU
+            # units probe after probe, and a step on dead units costs more) and the same dropout draws
+            model.load_state_dict(initial)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(1)
+                generator = torch.Generator().manual_seed(1)
+                start = time.thread_time()
+                train_local(model, x, y, epochs=1, batch_size=16, learning_rate=1e-3, generator=generator)
+                best = min(best, time.thread_time() - start)
     finally:
         torch.set_num_threads(threads)
     return best

@@ -232,7 +232,9 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
     """Run every run of ``design`` into its own sub-folder of ``folder``; return the run folders.
 
     Finished runs (``run.json`` present) are skipped, so an interrupted sweep resumes where it
-    stopped. Each run folder also gets its repetition number in ``run.json``'s summary
+    stopped, unless they were measured by another engine or torch version (their summary's
+    ``measurement_version`` and ``torch_version``): those are run again, so that one folder never
+    mixes two engines. Each run folder also gets its repetition number in ``run.json``'s summary
     (``sweep_repetition``) and the design's name (``sweep_name``).
 
     ``guard`` (:class:`calibration.speed_probe.SpeedGuard`; ``None``: no probes): each run is
@@ -263,13 +265,31 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
         path = root / run_key(config, repetition)
         paths.append(path)
         if (path / RUN_FILE).is_file():
-            continue
+            if _measured_alike(path):
+                continue
+            (path / RUN_FILE).unlink()          # measured by another engine or torch: redo it
         bar.set_postfix_str(f"{config.algorithm} {config.dataset} w{config.model_width:g} c{config.clients_per_round}")
         _write_run(*_measure(config, repetition, design, probe=guard is not None), path)
     bar.close()
     if guard is not None:
         _rerun_disturbed(list(zip(todo, paths)), design, guard, progress=progress, reference_probe_s=reference_probe_s)
     return paths
+
+
+def _measured_alike(path: Path) -> bool:
+    """Whether the finished run in ``path`` was measured as a run made now would be: the same
+    :data:`reference_impl.engine.MEASUREMENT_VERSION` and torch version (an unreadable run is not)."""
+    import torch
+
+    from reference_impl.engine import MEASUREMENT_VERSION
+    from reference_impl.trace import RUN_FILE
+
+    try:
+        summary = json.loads((path / RUN_FILE).read_text(encoding="utf-8")).get("summary", {})
+    except (OSError, ValueError, AttributeError):
+        return False
+    return (summary.get("measurement_version") == MEASUREMENT_VERSION
+            and summary.get("torch_version") == torch.__version__)
 
 
 def _measure(config: RunConfig, repetition: int, design: SweepDesign, *, probe: bool) -> tuple[Any, dict[str, Any]]:
@@ -349,12 +369,12 @@ def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: Swe
                                                disable=not progress):
             result, summary = _measure(config, repetition, design, probe=True)
             if guard.slowdown(summary["speed_probe_s"], usual) < guard.slowdown(probes[path], usual):
-                (path / RUN_FILE).unlink(missing_ok=True)   # unfinished until the new run.json lands
-                _write_run(result, summary, path)
+                _write_run(result, summary, path)   # write_run drops run.json first, writes it last
 
 
 def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("params", "train_flops_per_sample", "model_message_bytes", "num_classes", "setup_s", "total_s",
+    keep = ("params", "train_flops_per_sample", "conv_input_values", "model_message_bytes", "num_classes", "setup_s",
+            "total_s",
             "wall_s", "augmented_fraction", "removed_fraction", "original_samples", "augmented_samples",
             "removed_samples", "sweep_repetition", "torch_version")
     out = {key: summary.get(key) for key in keep}
@@ -380,7 +400,8 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         All trace rows (:data:`reference_impl.trace.TRACE_COLUMNS`) with the run's configuration
         (:data:`CONFIG_COLUMNS`; ``algorithm`` is already a trace column and the config's
         ``samples``, which would clash with the trace's, is joined as ``dataset_samples``) and ``config_key``,
-        ``params``, ``train_flops_per_sample``, ``sample_values``, ``num_classes``, ``torch_version``
+        ``params``, ``train_flops_per_sample``, ``conv_input_values``, ``sample_values``, ``num_classes``,
+        ``torch_version``
         joined on.
     runs : pandas.DataFrame
         One row per run: ``run_id``, ``folder``, ``config_key``, ``repetition``, the configuration,
@@ -424,8 +445,8 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         for column in CONFIG_COLUMNS:
             if column != "algorithm":
                 trace[_TRACE_NAME.get(column, column)] = config.get(column)
-        for column in ("config_key", "params", "train_flops_per_sample", "sample_values", "num_classes",
-                       "torch_version"):
+        for column in ("config_key", "params", "train_flops_per_sample", "conv_input_values", "sample_values",
+                       "num_classes", "torch_version"):
             trace[column] = row[column]
         traces.append(trace)
     runs = pd.DataFrame(rows)

@@ -13,7 +13,8 @@ augmentation        one client: ``t_aug0 + V*n*(t_data + t_aug*a)``         10%
 augmentation_plan   once: ``t_plan0 + t_plan*K``                            10%
 rescheduling        one round: ``t_resch0 + t_greedy*c                      10%
                     + t_KL*K*c*(c + 1)/2``
-aggregation         one round: ``t_agg0 + t_agg*P*m`` (m = M or c models)   10%
+aggregation         one round: ``t_agg0 + t_agg_m*m + t_agg_P*P             10%
+                    + (t_agg + t_agg_L*[4P > S_agg])*P*m`` (m = M or c)
 model_broadcast,    one message: ``t_msg + t_ser*W``                        10%
 client_download,    ``+ t_mem*Max(0, W - S_c)`` (+ ``t_up0`` for a client
                     upload); in process there is no link, so the network
@@ -87,6 +88,7 @@ __all__ = [
     "compare_runs",
     "heldout_design",
     "parity_figure",
+    "reference_probe_seconds",
     "run_validation",
     "summarize",
     "validate_runs",
@@ -215,9 +217,12 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         rows = grouped.get(run.run_id)
         if rows is None:
             continue
-        config = RunConfig(**{name: getattr(run, name) for name in CONFIG_COLUMNS})
-        model = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "sample_values")}
-        scenario = scenario_from_workload(plan_workload(config), model)
+        recorded = {name: getattr(run, name, None) for name in CONFIG_COLUMNS}   # older runs lack new fields
+        config = RunConfig(**{name: value for name, value in recorded.items()
+                              if value is not None and not (isinstance(value, float) and math.isnan(value))})
+        architecture = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "conv_input_values",
+                                                              "sample_values")}
+        scenario = scenario_from_workload(plan_workload(config), architecture)
         inputs = scenario.as_dict()
         algorithm = run.algorithm
         model = str(getattr(run, "model", ""))
@@ -378,25 +383,44 @@ class ValidationResult:
         return validation_rows(self.table)
 
 
-def validate_runs(folder: str | os.PathLike[str], calibration: Calibration) -> ValidationResult:
-    """Validate ``calibration`` on the finished runs under ``folder`` (no new runs)."""
-    from calibration.sweep import load_runs
+def reference_probe_seconds(calibration: Calibration) -> float | None:
+    """The calibration's speed-probe time, if it was measured on this machine (the same CPU and torch
+    version as now) and records one; else ``None``: another machine's probe time says nothing about
+    this one's episodes."""
+    from calibration.machine import describe_machine
 
-    from calibration.sweep import folder_probe_seconds
+    machine = calibration.machine
+    probe = machine.get("speed_probe_s")
+    here = describe_machine(threads=1)
+    if probe is None or machine.get("cpu") != here["cpu"] or machine.get("torch_version") != here["torch_version"]:
+        return None
+    return float(probe)
+
+
+def validate_runs(folder: str | os.PathLike[str], calibration: Calibration, *,
+                  guard: SpeedGuard | None = DEFAULT_GUARD, reference_probe_s: float | None = None) -> ValidationResult:
+    """Validate ``calibration`` on the finished runs under ``folder`` (no new runs).
+
+    The notes count the runs ``guard`` still judges disturbed, against ``reference_probe_s`` (the
+    calibration's probe time, as :func:`run_validation` passes it) or else the folder's own usual
+    probe time, and compare the folder's probe time with the calibration's.
+    """
+    from calibration.sweep import disturbed_runs, folder_probe_seconds, load_runs
 
     trace, runs = load_runs(folder)
     points, notes = compare_runs(trace, runs, calibration)
-    slow = runs["speed_slowdown"].to_numpy(dtype=float)
-    if np.isfinite(slow).any():
-        disturbed = int((slow > DEFAULT_GUARD.tolerance).sum())
-        notes.append(f"speed probes: the slowest run's probe was {100 * np.nanmax(slow):.1f}% above the usual; "
-                     f"{disturbed} run(s) more than {100 * DEFAULT_GUARD.tolerance:g}% (a busy host).")
-    reference = calibration.machine.get("speed_probe_s")
+    if guard is not None and np.isfinite(runs["speed_slowdown"].to_numpy(dtype=float)).any():
+        left = disturbed_runs(runs["folder"], guard, reference_probe_s=reference_probe_s)
+        against = "the calibration's probe" if reference_probe_s is not None else "their own usual probe"
+        notes.append(f"speed probes: {len(left)} of {len(runs)} run(s) more than {100 * guard.tolerance:g}% slower "
+                     f"than {against} (a busy host; kept).")
+    recorded = calibration.machine.get("speed_probe_s")
     measured = folder_probe_seconds(folder)
-    if reference and math.isfinite(measured):
+    if recorded and math.isfinite(measured):
+        mine = "" if reference_probe_s is not None else " (measured on another machine or torch)"
         notes.append(f"machine speed: the held-out runs' usual probe took {1e3 * measured:.2f} ms, the calibration's "
-                     f"{1e3 * float(reference):.2f} ms ({100 * (measured / float(reference) - 1):+.1f}%; positive: "
-                     f"the machine ran slower than when it was calibrated).")
+                     f"{1e3 * float(recorded):.2f} ms{mine} ({100 * (measured / float(recorded) - 1):+.1f}%; "
+                     f"positive: slower than when it was calibrated).")
     return ValidationResult(table=summarize(points), points=points, runs=len(runs), notes=tuple(notes))
 
 
@@ -406,7 +430,8 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
 
     ``design`` defaults to :func:`heldout_design`; ``guard`` re-runs the runs a slow episode of the
     host caught (:mod:`calibration.speed_probe`; ``None``: none), judged against the speed the
-    calibration was measured at (its machine's ``speed_probe_s``) when it records one.
+    calibration was measured at (its machine's ``speed_probe_s``) when it was measured on this
+    machine (:func:`reference_probe_seconds`), else against the held-out runs' own usual speed.
     """
     import time
 
@@ -416,8 +441,8 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
     start = time.perf_counter()
-    reference = calibration.machine.get("speed_probe_s")
+    reference = reference_probe_seconds(calibration)
     run_sweep(design, folder, progress=progress, guard=guard, reference_probe_s=reference)
     wall = time.perf_counter() - start
-    result = validate_runs(folder, calibration)
+    result = validate_runs(folder, calibration, guard=guard, reference_probe_s=reference)
     return replace(result, wall_s=wall)

@@ -101,7 +101,8 @@ COEFFICIENT_RULES: Mapping[str, tuple[str, Any]] = MappingProxyType({
 } | {
     name: (">= 0", lambda v: v >= 0) for name in NONNEGATIVE_COEFFICIENTS
 } | {
-    "link_efficiency": ("in (0, 1]", lambda v: 0 < v <= 1),
+    spec.name: (f"in (0, {spec.maximum:g}]", lambda v, top=spec.maximum: 0 < v <= top)
+    for spec in COEFFICIENT_TABLE if spec.maximum is not None
 })
 
 MACHINE_FIELDS: tuple[str, ...] = ("cpu", "threads", "torch_version", "python", "platform")

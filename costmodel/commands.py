@@ -82,6 +82,7 @@ _INPUT_HELP: dict[str, str] = {
     "bytes_per_param": "bytes per serialized parameter (4 for float32)",
     "message_header_bytes": "header bytes per message (16)",
     "train_flops_per_sample": "F, training FLOPs per sample, e.g. 1.1M",
+    "conv_input_values": "V_c, values entering the convolutions per sample (2962 for the TPDS CNN)",
     "sample_values": "V, values per sample (784 for 1x28x28)",
     "augmented_fraction": "a, new samples per original sample, e.g. 81.8%%",
     "augmented_fraction_sd": "s_a, spread across clients of the per-client augmented fraction",
@@ -332,7 +333,7 @@ _INPUT_SYMBOLS = {
     "clients_total": "N", "clients_per_round": "c", "classes": "K", "samples_per_client": "n",
     "samples_per_client_sd": "s_n", "local_epochs": "E", "mediator_epochs": "E_m", "mediator_size": "gamma",
     "batch_size": "B", "rounds": "R", "params": "P", "bytes_per_param": "b_p", "message_header_bytes": "h",
-    "train_flops_per_sample": "F", "sample_values": "V", "augmented_fraction": "a", "augmented_fraction_sd": "s_a",
+    "train_flops_per_sample": "F", "conv_input_values": "V_c", "sample_values": "V", "augmented_fraction": "a", "augmented_fraction_sd": "s_a",
     "client_load_spread": "kappa_c", "mediator_load_spread": "kappa", "removed_fraction": "r",
     "uplink_bits_per_s": "uplink", "downlink_bits_per_s": "downlink", "server_bits_per_s": "server",
 }

@@ -21,7 +21,7 @@ Building blocks
 * Concurrent transfers share the server link: a client link ``b`` behaves as
   ``Min(b, b_srv/k)`` when ``k`` transfers run at once (``k = c`` for FedAvg, ``k = M`` for Astraea).
 * Local training of one client visit on ``m`` samples:
-  ``t_train(m) = t_visit + E*m*(t_samp + F/theta) + E*ceiling(m/B)*(t_step + P*t_param)``.
+  ``t_train(m) = t_visit + E*m*(t_samp + F/theta + V_c*t_conv) + E*ceiling(m/B)*(t_step + P*t_param)``.
   Chosen by measurement (one torch thread, ``time.thread_time``, Adam, B = 5..50): with a step's
   cost ``t_step + P*t_param + B*F/theta`` alone, fitted on the TPDS-layout family (widths
   0.25..3), the Keras cifar10_cnn (1.25 M parameters, 123 MFLOP per sample, conv-dominated) was
@@ -30,6 +30,12 @@ Building blocks
   without fitting either. Splitting ``F`` into convolution and dense FLOPs made the Keras CNN
   worse (28..69%): the scaled family's small convolutions run at a lower FLOP rate than its
   large ones, so one ``F`` is kept. ``t_visit`` is a fixed cost per visit (optimizer state).
+  ``V_c*t_conv`` prices the values entering the convolutions (``conv_input_values``: a CPU
+  convolution reads, unfolds and back-propagates through its whole input, memory traffic a FLOP
+  count does not see). A one-off fit of the 2026-11-24 sweep's visits with and without it,
+  predicting the held-out visits at their own sizes: the Keras cifar10_cnn from 21% and 19% off
+  to 1.0% and 0.5%, the TPDS family's held-out visits from 5.5% to 5.0% mean; of the other
+  activation counts tried (all layer outputs, ReLU outputs, conv outputs) none did as well.
 * Heterogeneous clients. Client time is (ceilings relaxed) linear in its sample count with slope
   ``s = E*F/theta + E*(t_step + P*t_param)/B``, so a client's training time has mean
   ``t_train(n)`` and standard deviation ``s*s_n``. The largest of ``k`` iid normal times is
@@ -44,7 +50,7 @@ Building blocks
   sums ``g`` clients (mean ``g*m``, sd ``kappa*sqrt(g)*sd``) and its E_m passes repeat the same
   clients, so both scale by ``E_m``. ``kappa`` (``mediator_load_spread``, default 1) is 1 for
   randomly grouped clients; the greedy rescheduling gathers large and augmented clients into the
-  first mediators it fills, so with unequal clients the loads spread more (kappa ~ 2-3 measured,
+  first mediators it fills, so with unequal clients the loads spread more (kappa = 1.85 for log-normal client sizes of sigma 0.5, 0.9-1.3 for equal clients,
   :func:`calibration.scenario.scenario_from_workload`).
 * Timing jitter. Visits of the same size do not take the same time (measured: 4-5% relative
   standard deviation on one thread of a shared machine; on real devices more). With many
@@ -204,6 +210,7 @@ _t_aug, _t_plan, _t_kl, _t_greedy = (sym(x) for x in ("augment_s_per_value", "au
 _t_agg, _t_ser, _t_lat = sym("aggregate_s_per_param"), sym("serialize_s_per_byte"), sym("latency_s")
 _eta, _h_net = sym("link_efficiency"), sym("message_overhead_bytes")
 _t_samp, _t_visit, _t_msg = sym("train_s_per_sample"), sym("train_s_per_visit"), sym("message_s")
+_V_conv, _t_conv = sym("conv_input_values"), sym("train_s_per_conv_value")
 _cv_t = sym("train_time_cv")
 _t_agg_large, _S_agg = sym("aggregate_s_per_large_param"), sym("aggregate_large_bytes")
 _t_agg_model, _t_agg_out = sym("aggregate_s_per_model"), sym("aggregate_s_per_output_param")
@@ -420,15 +427,16 @@ def aggregation_seconds(models: sp.Expr) -> sp.Expr:
 
     The server (``reference_impl.aggregation.weighted_average``) scales the first model into the
     global model's buffer and adds each other one to it, one pass per model: a fixed cost, a call
-    per model (``t_agg_m``, ~1.7 us measured), the average's own parameters (``t_agg_P``, the
-    first pass writes them: ~0.2 ns/param) and every model's parameters (``t_agg``, ~0.35
-    ns/param). Beyond ``S_agg`` bytes per model the running average no longer stays in the core's
-    cache between passes and every parameter of every model costs ``t_agg_L`` more (~0.08 ns/param
-    measured; a step, fitted as the boundary between measured model sizes). Fitted on one torch
-    thread on the aggregation rows of the calibration sweep; held out, models of 0.86 to 21 M
-    parameter-models were predicted within 6% mean (``astraea-cost validate``). Before this form,
-    a per-parameter-per-model rate with a regime on the stacked size (the models stacked, then
-    averaged) missed models of 2 x 2.6 M parameters by 10% and 32 x 0.2 M by 24%.
+    per model (``t_agg_m``, 1.6-1.8 us in the day's calibrations), the average's own parameters
+    (``t_agg_P``, the first pass writes them: ~0.2 ns/param) and every model's parameters
+    (``t_agg``, ~0.36 ns/param). Beyond ``S_agg`` bytes per model (fitted at 1.26 MB) the running
+    average no longer stays in the core's cache between passes and every parameter of every model
+    costs ``t_agg_L`` more (0.06-0.08 ns/param; a step, fitted as the boundary between measured
+    model sizes). Fitted on one torch thread on the aggregation rows of the calibration sweep;
+    held out, averages of 0.15 M to 21 M parameter-models were predicted within 4.5-6% mean
+    (``astraea-cost validate``). Before this form, a per-parameter-per-model rate with a regime on
+    the stacked size (the models stacked, then averaged) missed 2 x 1.25 M parameters by 12%,
+    2 x 2.6 M by 11% and 32 x 0.2 M by 23%.
     """
     regime = sp.Piecewise((0, _P * _b_p <= _S_agg), (1, True))
     return _t_agg0 + _t_agg_model * models + _t_agg_out * _P + _P * models * (_t_agg + _t_agg_large * regime)
@@ -451,16 +459,21 @@ def optimizer_steps(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
 
 def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
     """One client visit of E local epochs on ``m`` samples (clients spread by ``sigma``):
-    ``t_visit + E*m*(t_samp + F/theta) + E*steps(m, sigma)*(t_step + P*t_param)``
+    ``t_visit + E*m*(t_samp + F/theta + V_c*t_conv) + E*steps(m, sigma)*(t_step + P*t_param)``
     (:func:`optimizer_steps`; ``steps = ceiling(m/B)`` for ``sigma = 0``)."""
-    return (_t_visit + _E * samples * (_t_samp + _F / _theta)
+    return (_t_visit + _E * samples * _per_sample()
             + _E * optimizer_steps(samples, spread) * (_t_step + _P * _t_param))
+
+
+def _per_sample() -> sp.Expr:
+    """A training sample's own cost: ``t_samp + F/theta + V_c*t_conv``."""
+    return _t_samp + _F / _theta + _V_conv * _t_conv
 
 
 def training_seconds_per_sample() -> sp.Expr:
     """Slope of client training time in its sample count (ceiling relaxed):
-    ``s = E*(t_samp + F/theta) + E*(t_step + P*t_param)/B``."""
-    return _E * (_t_samp + _F / _theta) + _E * (_t_step + _P * _t_param) / _B
+    ``s = E*(t_samp + F/theta + V_c*t_conv) + E*(t_step + P*t_param)/B``."""
+    return _E * _per_sample() + _E * (_t_step + _P * _t_param) / _B
 
 
 def rescheduling_seconds() -> sp.Expr:

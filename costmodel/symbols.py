@@ -31,6 +31,10 @@ Choices where the papers are silent
   41,482,240 forward FLOP per 32x32x3 sample, its first convolution 1,769,472, so 122,677,248
   training FLOP. ``flops_per_s`` is fitted on the same convention, so the two agree; a
   user's own model should pass the figure its counter gives.
+* ``conv_input_values`` (values entering the convolutions per sample: the sum of C*H*W at every
+  convolution's input) is 2,962 for the TPDS CNN on 1x28x28 and 57,440 for the Keras CNN on
+  3x32x32; ``reference_impl.models.conv_input_values_per_sample`` counts it for any model (0 for
+  one without convolutions). Like the FLOPs it is an architecture figure: vary it with the model.
 * ``samples_per_client`` defaults to EMNIST-Balanced's 112,800 training images over 500 clients
   (225.6); the papers' imbalanced subsets are smaller and not tabulated, so override it.
   CINIC-10's preset uses its 90,000 training images over 100 clients (900).
@@ -78,9 +82,11 @@ from costmodel.coefficient_table import COEFFICIENT_TABLE
 from costmodel.errors import InputError, must
 
 __all__ = [
+    "CINIC10_CONV_INPUT_VALUES",
     "CINIC10_PARAMS",
     "CINIC10_TRAIN_FLOPS",
     "COEFFICIENTS",
+    "EMNIST_CONV_INPUT_VALUES",
     "EMNIST_PARAMS",
     "EMNIST_TRAIN_FLOPS",
     "INPUTS",
@@ -172,6 +178,10 @@ EMNIST_TRAIN_FLOPS = 3 * 2 * 184_098 - 2 * 43_200  # first layer: no input gradi
 #: Keras cifar10_cnn used for CINIC-10: parameters and training FLOPs per sample.
 CINIC10_PARAMS = 1_250_858
 CINIC10_TRAIN_FLOPS = 3 * 2 * 20_741_120 - 2 * 884_736  # first layer: no input gradient
+#: Values entering the convolutions per sample: TPDS CNN on 1x28x28 (784 + 12*12*12 + 18*5*5) and the
+#: Keras cifar10_cnn on 3x32x32 (3,072 + 32*32*32 + 32*15*15 + 64*15*15).
+EMNIST_CONV_INPUT_VALUES = 784 + 12 * 12 * 12 + 18 * 5 * 5
+CINIC10_CONV_INPUT_VALUES = 3072 + 32 * 32 * 32 + 32 * 15 * 15 + 64 * 15 * 15
 
 _INPUT_LIST: tuple[Quantity, ...] = (
     _input("clients_total", "N", "clients", "clients in the federation (all report their label histogram once)",
@@ -201,6 +211,9 @@ _INPUT_LIST: tuple[Quantity, ...] = (
            16.0, minimum=0, minimum_inclusive=True, nonnegative=True),
     _input("train_flops_per_sample", "F", "FLOP", "training FLOPs per sample (forward + backward)",
            float(EMNIST_TRAIN_FLOPS)),
+    _input("conv_input_values", "V_c", "values",
+           "values entering the model's convolutions per sample (sum of C*H*W at each conv input)",
+           EMNIST_CONV_INPUT_VALUES, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True),
     _input("sample_values", "V", "values", "values per sample (784 for 1x28x28)",
            784, integer=True, minimum=1, minimum_inclusive=True),
     _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
@@ -208,10 +221,10 @@ _INPUT_LIST: tuple[Quantity, ...] = (
     _input("augmented_fraction_sd", "s_a", "1",
            "standard deviation across clients of the per-client augmented fraction",
            0.0, minimum=0, minimum_inclusive=True, nonnegative=True),
-    _input("client_load_spread", "kappa_c", "1",
+    _input("client_load_spread", "kappa_c", "x",
            "excess of the largest selected client over that of normally distributed client sizes (1: normal)",
            1.0, minimum=0, minimum_inclusive=True, nonnegative=True),
-    _input("mediator_load_spread", "kappa", "1",
+    _input("mediator_load_spread", "kappa", "x",
            "spread of the mediators' training loads over that of randomly grouped clients (1: random)",
            1.0, minimum=0, minimum_inclusive=True, nonnegative=True),
     _input("removed_fraction", "r", "1", "samples dropped by downsampling per original sample",
@@ -402,6 +415,7 @@ class Scenario:
     bytes_per_param: float = _default("bytes_per_param")
     message_header_bytes: float = _default("message_header_bytes")
     train_flops_per_sample: float = _default("train_flops_per_sample")
+    conv_input_values: int = _default("conv_input_values")
     sample_values: int = _default("sample_values")
     augmented_fraction: float = _default("augmented_fraction")
     augmented_fraction_sd: float = _default("augmented_fraction_sd")
@@ -425,7 +439,8 @@ class Scenario:
         _check_names(changes)
         base = dict(clients_total=500, clients_per_round=50, classes=47, samples_per_client=112_800 / 500,
                     mediator_size=10, batch_size=10, local_epochs=1, mediator_epochs=1, params=EMNIST_PARAMS,
-                    train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), sample_values=784,
+                    train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), conv_input_values=EMNIST_CONV_INPUT_VALUES,
+                    sample_values=784,
                     augmented_fraction=0.818, augmented_fraction_sd=0.0,
                     removed_fraction=0.0)
         return cls(**{**base, **changes})
@@ -437,7 +452,8 @@ class Scenario:
         _check_names(changes)
         base = dict(clients_total=100, clients_per_round=20, classes=10, samples_per_client=90_000 / 100,
                     mediator_size=4, batch_size=50, local_epochs=1, mediator_epochs=1, params=CINIC10_PARAMS,
-                    train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), sample_values=3072,
+                    train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), conv_input_values=CINIC10_CONV_INPUT_VALUES,
+                    sample_values=3072,
                     augmented_fraction=1.038, augmented_fraction_sd=0.0,
                     removed_fraction=0.0)
         return cls(**{**base, **changes})

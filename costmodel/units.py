@@ -240,6 +240,7 @@ PARSERS: dict[str, Callable[..., float]] = {
     "FLOP": parse_count,
     "FLOP/sample": parse_count,
     "FLOP/s": parse_count,
+    "x": _parse_plain,          # a multiplier (1.85 means 1.85 times), not a fraction
 }
 
 

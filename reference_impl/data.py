@@ -715,7 +715,8 @@ def _partitioned(config: DataConfig) -> tuple[Partition, torch.Tensor, DatasetSp
 
 def client_labels(config: DataConfig) -> tuple[np.ndarray, ...]:
     """Each client's training labels, in the order :func:`build_federated_data` gives them, without
-    making a single pixel (for planning a run's workload: :mod:`reference_impl.workload`)."""
+    generating any pixels (a fixed dataset such as the digits is still loaded), for planning a run's
+    workload (:mod:`reference_impl.workload`)."""
     source, labels, _ = _partitioned(config)
     y = labels.numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
     return tuple(y[np.asarray(indices, dtype=np.int64)] for indices in source.client_indices)

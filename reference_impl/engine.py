@@ -52,11 +52,17 @@ from reference_impl.allocator import keep_freed_memory
 from reference_impl.augmentation import AugmentationParams, AugmentationPlan, apply_plan_to_client, plan_client_samples
 from reference_impl.config import RunConfig
 from reference_impl.data import DataConfig, build_federated_data
-from reference_impl.models import build_model, count_parameters, train_flops_per_sample
+from reference_impl.models import (
+    build_model,
+    conv_input_values_per_sample,
+    count_parameters,
+    train_flops_per_sample,
+)
 from reference_impl.trace import RunRecord, TraceRecorder, write_run
 from reference_impl.training import evaluate_accuracy, train_local
 
-__all__ = ["Branch", "Engine", "Event", "Hop", "RoundStats", "RunResult", "Visit", "augmentation_rng", "data_config",
+__all__ = ["MEASUREMENT_VERSION", "Branch", "Engine", "Event", "Hop", "RoundStats", "RunResult", "Visit",
+           "augmentation_rng", "data_config",
            "derive_seed", "drive", "run", "selected_clients"]
 
 
@@ -131,6 +137,12 @@ class Branch:
     steps: tuple[Hop | Visit, ...]
 
 
+#: Bumped whenever a change to the engine alters what a run measures, so that a resumed sweep does
+#: not mix runs of two engines (:func:`calibration.sweep.run_sweep` redoes runs of another version).
+#: 2: the server averages into its buffer and the process keeps freed memory (calibration schema 3).
+MEASUREMENT_VERSION = 2
+
+
 def derive_seed(*parts: int) -> int:
     return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
 
@@ -176,6 +188,7 @@ class Engine:
                                  width=config.model_width)
         self.params = count_parameters(self.model)
         self.flops_per_sample = train_flops_per_sample(self.model, self.sample_shape, batch_size=config.batch_size)
+        self.conv_input_values = conv_input_values_per_sample(self.model, self.sample_shape)
         self.global_vector = parameters_to_vector(self.model.parameters()).detach().clone()
         self.client_x: list[torch.Tensor] = []
         self.client_y: list[torch.Tensor] = []
@@ -337,6 +350,7 @@ def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = 
     summary = {
         "params": engine.params,
         "train_flops_per_sample": engine.flops_per_sample,
+        "conv_input_values": engine.conv_input_values,
         "model_message_bytes": wire.message_bytes(engine.params),
         "sample_shape": list(engine.sample_shape),
         "num_classes": engine.num_classes,
@@ -347,6 +361,7 @@ def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = 
         "final_accuracy": stats[-1].accuracy if stats else float("nan"),
         "torch_version": torch.__version__,
         "allocator": engine.allocator,
+        "measurement_version": MEASUREMENT_VERSION,
         **protocol.setup_summary(engine),
     }
     return stats, summary

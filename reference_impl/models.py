@@ -51,6 +51,7 @@ __all__ = [
     "MODELS",
     "architecture_key",
     "build_model",
+    "conv_input_values_per_sample",
     "count_parameters",
     "forward_flops_per_sample",
     "keras_cifar10_cnn",
@@ -241,3 +242,33 @@ def train_flops_per_sample(model: nn.Module, sample_shape: Sequence[int], *, bat
 def forward_flops_per_sample(model: nn.Module, sample_shape: Sequence[int], *, batch_size: int) -> float:
     """Evaluation FLOPs per sample: one forward pass in eval mode, ``f_1 + ... + f_L``. Cached."""
     return _count("forward", model, sample_shape, batch_size)
+
+
+def conv_input_values_per_sample(model: nn.Module, sample_shape: Sequence[int]) -> int:
+    """Values entering the model's convolutions per sample: the sum over its ``Conv2d`` layers of
+    ``C_in * H_in * W_in`` (padding not counted).
+
+    A CPU convolution reads (and in training, writes the gradient of) its whole input, much of it
+    through an unfolded copy, whatever its FLOPs: memory traffic a FLOP count does not see. The
+    cost model prices it per value (``train_s_per_conv_value``). 2,962 for the TPDS CNN on 1x28x28
+    (784 + 12*12*12 + 18*5*5), 57,440 for the Keras cifar10_cnn on 3x32x32
+    (3,072 + 32*32*32 + 32*15*15 + 64*15*15).
+    """
+    shape = _check_shape(sample_shape)
+    total = 0
+
+    def add(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal total
+        total += int(inputs[0][0].numel())
+
+    handles = [m.register_forward_hook(add) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros((1, *shape)))
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+    return total

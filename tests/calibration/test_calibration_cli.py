@@ -98,6 +98,12 @@ def test_calibrate_takes_link_coefficients_from_a_link_sweep(profiled, tmp_path,
     (["validate", "--calibration", "{file}", "--out", "{tmp}/v"], "calibration file"),
     (["validate", "--embed", "--calibration", "{file}"], "'calibration' must not be given with --embed"),
     (["validate", "--out", "{file}"], "'out' must be a writable folder"),
+    (["profile", "--out", "{tmp}/p", "--speed-tolerance", "0"],
+     "'speed-tolerance' must be a finite percentage > 0 (got '0')"),
+    (["validate", "--out", "{tmp}/v", "--speed-tolerance", "inf"],
+     "'speed-tolerance' must be a finite percentage > 0 (got 'inf')"),
+    (["profile", "--out", "{tmp}/p", "--no-speed-guard", "--speed-tolerance", "5%"],
+     "'speed-tolerance' must not be given with --no-speed-guard (got 5)"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_work(arguments, message, profiled, tmp_path, main, capsys,
                                                            monkeypatch):

@@ -26,6 +26,8 @@ from costmodel.errors import InputError
 #: Known coefficients, of the magnitudes measured on the reference machine.
 TRUE = {
     "flops_per_s": 3.0e10, "train_s_per_sample": 1.5e-5, "step_overhead_s": 1.8e-3, "step_s_per_param": 3.0e-9,
+    "train_s_per_conv_value": 3.0e-9, "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.0e-10,
+    "aggregate_s_per_large_param": 8.0e-11,
     "augment_s_per_value": 1.2e-8, "augment_plan_s_per_class": 2.0e-6, "kl_s_per_term": 5.0e-9,
     "reschedule_s_per_step": 2.2e-5, "aggregate_s_per_param": 8.0e-10, "serialize_s_per_byte": 2.5e-10,
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "upload_message_s": 3.8e-5,
@@ -33,6 +35,8 @@ TRUE = {
 #: The serialization regime boundary, between the 70k- and 260k-parameter messages (a boundary the
 #: fit can find: it tries the geometric midpoints between measured sizes).
 CACHE_BYTES = math.sqrt((16 + 4 * 70_000) * (16 + 4 * 260_000))
+#: The aggregation regime boundary (one model's bytes), between the same two sizes.
+AGGREGATE_BYTES = math.sqrt(4 * 70_000 * 4 * 260_000)
 #: Fixed per-event seconds: the fit must keep them out of the marginal costs and export them as the
 #: model's fixed coefficients (FIXED_COEFFICIENT).
 FIXED = {"local_training": 4e-4, "augmentation": 4e-4, "augmentation_plan": 1.8e-4, "rescheduling": 1.8e-4,
@@ -62,6 +66,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         batch = [5, 10, 25, 50][config % 4]
         classes = [10, 47][config % 2]
         values = [784, 3072][config % 2]
+        conv_values = [2962, 8000, 20000][config % 3] * cfg_rng.uniform(0.7, 1.3)   # apart from the width
         c = [4, 8, 12, 16, 20][config % 5]
         run_id = f"run{r}"
 
@@ -72,6 +77,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             rows.append(dict(run_id=run_id, config_key=f"cfg{config}", phase=phase, entity=entity,
                              duration_s=duration * factor,
                              params=params, sample_values=values, num_classes=classes, batch_size=batch,
+                             conv_input_values=conv_values,
                              **{k: 0 for k in ("bytes", "flops", "samples", "steps")} | columns))
 
         for _ in range(20):
@@ -79,7 +85,8 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             steps = math.ceil(n / batch)
             step_cost = TRUE["step_overhead_s"] + params * TRUE["step_s_per_param"]
             rate = TRUE["flops_per_s"] * (params / 7e4) ** rate_exponent
-            add("local_training", n * (flops_per_sample / rate + TRUE["train_s_per_sample"]) + steps * step_cost
+            add("local_training", n * (flops_per_sample / rate + TRUE["train_s_per_sample"]
+                                       + conv_values * TRUE["train_s_per_conv_value"]) + steps * step_cost
                 + FIXED["local_training"], flops=n * flops_per_sample, samples=n, steps=steps)
         report = 16 + 8 * classes
         for client in range(10):
@@ -96,7 +103,9 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             add("rescheduling", c * TRUE["reschedule_s_per_step"] + evaluations * classes * TRUE["kl_s_per_term"]
                 + FIXED["rescheduling"], samples=c, steps=evaluations)
             for models in (c, math.ceil(c / 4)):
-                add("aggregation", models * params * TRUE["aggregate_s_per_param"] + FIXED["aggregation"],
+                large = TRUE["aggregate_s_per_large_param"] if 4 * params > AGGREGATE_BYTES else 0.0
+                add("aggregation", models * TRUE["aggregate_s_per_model"] + params * TRUE["aggregate_s_per_output_param"]
+                    + models * params * (TRUE["aggregate_s_per_param"] + large) + FIXED["aggregation"],
                     samples=models, flops=2 * models * params)
         message = 16 + 4 * int(params)
         for phase in ("model_broadcast", "client_download", "client_upload", "mediator_upload"):
@@ -120,6 +129,7 @@ def test_exact_traces_give_every_coefficient_and_fixed_term_back():
     assert fit.runs == 24 and set(fit.coefficients) == set(COEFFICIENT_UNITS)
     assert fit.coefficients["cache_bytes"] == pytest.approx(CACHE_BYTES)   # the profile finds the boundary
     assert fit.groups["serialization"].boundary_bytes == pytest.approx(CACHE_BYTES)
+    assert fit.coefficients["aggregate_large_bytes"] == pytest.approx(AGGREGATE_BYTES)
 
 
 def test_noisy_traces_recover_the_coefficients_within_5_percent_and_their_standard_errors():
@@ -265,7 +275,7 @@ def test_visit_time_jitter_is_the_spread_of_equal_size_visits_within_a_run():
             samples = 100 if seconds != 5.0 else 250
             rows.append(dict(run_id=run_id, phase="local_training", entity="client:0", duration_s=seconds,
                              samples=samples, steps=10, flops=1.0, bytes=0, params=10, sample_values=1,
-                             num_classes=2))
+                             conv_input_values=1, num_classes=2))
     cv, error, groups = visit_time_cv(pd.DataFrame(rows))
     expected = [np.std(times, ddof=1) / np.mean(times) for times in durations.values()]
     assert groups == 2 and cv == pytest.approx(np.median(expected))

@@ -12,7 +12,12 @@ from costmodel.augmentation_volume import iccd_volume, tpds_volume
 from costmodel.symbols import Scenario
 from reference_impl import wire
 from reference_impl.augmentation import iccd_plan, tpds_plan
-from reference_impl.models import build_model, count_parameters, train_flops_per_sample
+from reference_impl.models import (
+    build_model,
+    conv_input_values_per_sample,
+    count_parameters,
+    train_flops_per_sample,
+)
 
 
 @pytest.mark.parametrize("preset,name,shape,classes", [
@@ -25,6 +30,7 @@ def test_presets_match_the_reference_models(preset, name, shape, classes):
     assert scenario.params == count_parameters(model)
     assert scenario.train_flops_per_sample == train_flops_per_sample(model, shape, batch_size=scenario.batch_size)
     assert scenario.sample_values == int(np.prod(shape))
+    assert scenario.conv_input_values == conv_input_values_per_sample(model, shape)
     assert scenario.message_header_bytes + scenario.bytes_per_param * scenario.params == wire.message_bytes(scenario.params)
 
 

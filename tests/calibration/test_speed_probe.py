@@ -26,7 +26,7 @@ def test_probe_times_the_reference_workload_and_leaves_the_thread_count_alone():
     assert torch.get_num_threads() == threads
 
 
-def test_guard_judges_the_slower_probe_against_the_fastest():
+def test_guard_judges_the_slower_probe_against_the_usual_time():
     guard = SpeedGuard(tolerance=0.10)
     assert guard.slowdown([0.011, 0.0125], 0.010) == pytest.approx(0.25)
     assert guard.disturbed([0.0105, 0.0109], 0.010) is False      # 9% slower: within tolerance
@@ -100,3 +100,17 @@ def test_a_reference_speed_judges_runs_against_the_calibration_not_their_own_bat
     assert disturbed_runs(paths) == []
     assert disturbed_runs(paths, reference_probe_s=0.010) == paths
     assert folder_probe_seconds(tmp_path) == pytest.approx(0.0125)
+
+
+def test_every_probe_does_the_same_work_from_the_same_weights():
+    from calibration import speed_probe
+
+    probe_seconds(repeats=2)
+    model, _, _, _ = speed_probe._workload()
+    before = {name: value.clone() for name, value in model.state_dict().items()}
+    rng_state = torch.random.get_rng_state()
+    probe_seconds(repeats=1)
+    after = model.state_dict()
+    # one probe trains the initial weights once: the result is the same however many probes ran before
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert torch.equal(torch.random.get_rng_state(), rng_state)          # the global generator is untouched

@@ -119,6 +119,17 @@ def test_run_sweep_writes_one_folder_per_run_and_resumes(tmp_path, monkeypatch):
     assert (paths[2] / RUN_FILE).is_file()
 
 
+    # a finished run measured by another engine version is redone, not mixed in
+    meta = json.loads((paths[0] / RUN_FILE).read_text())
+    meta["summary"]["measurement_version"] = engine.MEASUREMENT_VERSION - 1
+    (paths[0] / RUN_FILE).write_text(json.dumps(meta))
+    calls.clear()
+    run_sweep(design, tmp_path, progress=False, guard=None)
+    assert calls == [paths[0].name]
+    redone = json.loads((paths[0] / RUN_FILE).read_text())["summary"]
+    assert redone["measurement_version"] == engine.MEASUREMENT_VERSION
+
+
 def test_load_runs_joins_the_configuration_onto_every_trace_row(tmp_path):
     design = tiny_design()
     run_sweep(design, tmp_path, progress=False, guard=None)

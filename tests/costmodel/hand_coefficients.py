@@ -14,5 +14,5 @@ HAND_COEFFICIENTS = {
     "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
     "augment_s_per_data_value": 0.0, "serialize_s_per_uncached_byte": 0.0, "cache_bytes": 1.0e6, "upload_message_s": 0.0,
     "train_time_cv": 0.0, "aggregate_s_per_large_param": 0.0, "aggregate_large_bytes": 3.2e7,
-    "aggregate_s_per_model": 0.0, "aggregate_s_per_output_param": 0.0,
+    "aggregate_s_per_model": 0.0, "aggregate_s_per_output_param": 0.0, "train_s_per_conv_value": 0.0,
 }

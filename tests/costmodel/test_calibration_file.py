@@ -22,7 +22,8 @@ from costmodel.calibration_file import (
 from costmodel.errors import InputError
 
 FIXED_NAMES = [
-    "flops_per_s", "train_s_per_sample", "step_overhead_s", "step_s_per_param", "train_s_per_visit", "train_time_cv",
+    "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
+    "train_s_per_visit", "train_time_cv",
     "augment_s_per_value", "augment_s_per_client", "augment_s_per_data_value", "augment_plan_s_per_class",
     "augment_plan_s", "kl_s_per_term", "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param",
     "aggregate_s_per_round", "aggregate_s_per_model", "aggregate_s_per_output_param", "aggregate_s_per_large_param", "aggregate_large_bytes", "serialize_s_per_byte", "serialize_s_per_uncached_byte", "cache_bytes",

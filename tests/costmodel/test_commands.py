@@ -102,6 +102,18 @@ def test_predict_one_scenario_prints_the_model_numbers(capsys: pytest.CaptureFix
     assert "1 scenario(s) from defaults (TPDS EMNIST); calibration: embedded default" in out
 
 
+def test_load_spreads_are_multipliers_not_fractions(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["predict", "--samples-per-client-sd", "20", "--mediator-load-spread", "1.85",
+                            "--client-load-spread", "1.45"], capsys)
+    assert status == 0, err
+    assert "kappa=1.85" in out and "kappa_c=1.45" in out and "%" not in out.splitlines()[-1]
+    rounds = predict_rounds(Scenario(samples_per_client_sd=20.0, mediator_load_spread=1.85, client_load_spread=1.45),
+                            default_calibration().coefficients)
+    from costmodel.units import format_seconds
+
+    assert format_seconds(rounds.loc[rounds["algorithm"] == "astraea", "round_seconds"].item()) in out
+
+
 def test_predict_grid_writes_csv_and_json_matching_the_library(tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     csv_path, json_path = tmp_path / "p.csv", tmp_path / "p.json"

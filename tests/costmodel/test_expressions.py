@@ -37,6 +37,7 @@ COEFFS = {
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 2.0e5,
     "upload_message_s": 4.0e-5, "train_time_cv": 0.05, "aggregate_s_per_large_param": 1.8e-9,
     "aggregate_large_bytes": 1.0e6, "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.2e-10,
+    "train_s_per_conv_value": 3.0e-9,
 }
 
 
@@ -107,7 +108,8 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
 
     share = v["server_bits_per_s"] / v["clients_per_round"]
     step = k["step_overhead_s"] + v["params"] * k["step_s_per_param"]
-    per_sample = k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
+    per_sample = (k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
+                  + v["conv_input_values"] * k["train_s_per_conv_value"])
     train = k["train_s_per_visit"] + v["local_epochs"] * (v["samples_per_client"] * per_sample
                                                           + steps(v["samples_per_client"], v["samples_per_client_sd"],
                                                                   v["batch_size"]) * step)
@@ -136,7 +138,8 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     # spreads of original size and of augmented fraction added (the model's documented upper bound)
     spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
     step = k["step_overhead_s"] + v["params"] * k["step_s_per_param"]
-    per_sample = k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
+    per_sample = (k["train_s_per_sample"] + v["train_flops_per_sample"] / k["flops_per_s"]
+                  + v["conv_input_values"] * k["train_s_per_conv_value"])
     train = k["train_s_per_visit"] + v["local_epochs"] * (n_eff * per_sample
                                                           + steps(n_eff, spread, v["batch_size"]) * step)
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
@@ -279,7 +282,8 @@ _VALUE_STRATEGY = {
     "mediator_epochs": st.integers(1, 5), "mediator_size": st.integers(1, 30), "batch_size": st.integers(1, 64),
     "rounds": st.integers(1, 1000), "params": st.integers(1, 10_000_000), "bytes_per_param": st.sampled_from([2, 4]),
     "message_header_bytes": st.floats(0, 64), "train_flops_per_sample": st.floats(1e3, 1e9),
-    "sample_values": st.integers(1, 4000), "augmented_fraction": st.floats(0, 3), "augmented_fraction_sd": st.floats(0, 1),
+    "sample_values": st.integers(1, 4000), "conv_input_values": st.integers(0, 100_000),
+    "augmented_fraction": st.floats(0, 3), "augmented_fraction_sd": st.floats(0, 1),
     "mediator_load_spread": st.floats(0, 4), "client_load_spread": st.floats(0, 3), "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
     "downlink_bits_per_s": st.floats(1e5, 1e10), "server_bits_per_s": st.floats(1e6, 1e11),
 }

@@ -3,6 +3,7 @@
 import math
 
 import pytest
+import torch
 
 from reference_impl.config import RunConfig
 from reference_impl.engine import run
@@ -98,3 +99,20 @@ def test_thread_timer_measures_cpu_time_and_wall_timer_is_available():
     assert (training > 0).all()
     with pytest.raises(InputError, match=r"^'timer' must be one of thread, wall \(got 'cpu'\)\.$"):
         RunConfig(timer="cpu")
+
+
+def test_the_server_averages_into_the_same_buffer_every_round():
+    from reference_impl import astraea, fedavg
+    from reference_impl.engine import Engine
+
+    for protocol, algorithm in ((fedavg, "fedavg"), (astraea, "astraea")):
+        engine = Engine(RunConfig(algorithm=algorithm, dataset="digits", model="scaled", model_width=0.25, clients=6,
+                                  clients_per_round=4, gamma=2, rounds=2, batch_size=32, evaluate=False, threads=1))
+        buffer = engine.global_vector.data_ptr()
+        before = engine.global_vector.clone()
+        if algorithm == "astraea":
+            astraea.setup(engine)
+        for r in range(2):
+            protocol.run_round(engine, round=r, start_s=0.0)
+        assert engine.global_vector.data_ptr() == buffer            # no fresh allocation per round
+        assert not torch.equal(engine.global_vector, before)         # yet the model did change

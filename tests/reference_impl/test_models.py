@@ -153,3 +153,17 @@ def test_flop_count_is_cached_and_leaves_the_model_alone(monkeypatch: pytest.Mon
 def test_bad_batch_size_is_refused() -> None:
     with pytest.raises(InputError, match=r"^'batch_size' must be >= 1 \(got 0\)\.$"):
         train_flops_per_sample(nn.Linear(2, 2), (2,), batch_size=0)
+
+
+def test_conv_input_values_count_every_convolution_input_by_hand():
+    from torch import nn
+
+    from reference_impl.models import conv_input_values_per_sample, keras_cifar10_cnn, tpds_emnist_cnn
+
+    # TPDS on 1x28x28: conv1 sees 1x28x28, conv2 12x12x12 ((28-5)//2+1), conv3 18x5x5 ((12-3)//2+1)
+    assert conv_input_values_per_sample(tpds_emnist_cnn(47), (1, 28, 28)) == 784 + 12 * 12 * 12 + 18 * 5 * 5
+    # Keras on 3x32x32: 3x32x32, 32x32x32 (same padding), 32x15x15 (valid 30, pooled), 64x15x15 (same)
+    keras = keras_cifar10_cnn(10)
+    assert conv_input_values_per_sample(keras, (3, 32, 32)) == 3072 + 32 * 32 * 32 + 32 * 15 * 15 + 64 * 15 * 15
+    assert keras.training                                    # the count leaves the model's mode alone
+    assert conv_input_values_per_sample(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), (1, 28, 28)) == 0
