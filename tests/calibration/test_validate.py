@@ -65,7 +65,11 @@ def test_scenario_planned_from_the_configuration_matches_the_one_read_off_the_ru
     assert scenario.augmented_fraction == pytest.approx(planned.augmented_sizes.sum() / original.sum())
     assert scenario.removed_fraction == pytest.approx(planned.removed_sizes.sum() / original.sum())
     assert scenario.augmented_fraction_sd == pytest.approx(np.std(planned.trained_sizes / original - 1))
-    assert scenario.sample_values == 784 and scenario.mediator_load_spread >= 0
+    assert scenario.sample_values == 784    # the digits are resized to 1x28x28
+    spread = scenario.samples_per_client_sd * (1 + scenario.augmented_fraction - scenario.removed_fraction) \
+        + scenario.samples_per_client * scenario.augmented_fraction_sd
+    assert scenario.mediator_load_spread == pytest.approx(mediator_load_spread(planned, spread_samples=spread))
+    assert scenario.client_load_spread == pytest.approx(client_load_spread(planned))
     # the same numbers as the measured run's own (nothing measured is needed to get them)
     measured = scenario_from_run({name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
                                                                "mediator_epochs", "batch_size", "rounds")},
