@@ -60,7 +60,7 @@ MAX_PRINTED_ROWS = 60
 #: Command-line option (without dashes) of each input whose name is not simply dashed.
 _SPECIAL_OPTIONS: dict[str, tuple[str, ...]] = {
     "clients_total": ("clients-total", "clients"),
-    "mediator_size": ("mediator-size", "gamma"),
+    "mediator_size": ("gamma", "mediator-size"),     # gamma first: the papers' name, the one people type
     "uplink_bits_per_s": ("uplink", "uplink-bits-per-s"),
     "downlink_bits_per_s": ("downlink", "downlink-bits-per-s"),
     "server_bits_per_s": ("server-bandwidth", "server-bits-per-s"),
@@ -229,6 +229,8 @@ def parse_values(name: str, text: str) -> list[float]:
     try:
         check_input_array(name, values)
     except InputError as error:
+        if ":" not in text and "," not in text:        # one value: show it as it was typed
+            raise must(label, str(error).split(" must ", 1)[1].rsplit(" (got ", 1)[0], text) from None
         raise _relabel(error, name) from None
     return values
 

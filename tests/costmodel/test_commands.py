@@ -69,14 +69,14 @@ def test_parse_values_lists_ranges_units(name: str, text: str, values: list[floa
     [
         ("uplink_bits_per_s", "10 parsecs", "'uplink' must be a bandwidth such as '10 Mbit/s' (got '10 parsecs')."),
         ("uplink_bits_per_s", "-3 Mbit/s", "'uplink' must be > 0 (got '-3 Mbit/s')."),
-        ("clients_per_round", "0", "'clients-per-round' must be >= 1 (got 0.0)."),
+        ("clients_per_round", "0", "'clients-per-round' must be >= 1 (got '0')."),
         ("clients_per_round", "1.5", "'clients-per-round' must be a whole number (got '1.5')."),
         ("clients_per_round", "10:5:1", "'clients-per-round' must be a range whose stop is not below its start"),
         ("clients_per_round", "1:10", "'clients-per-round' must be a range start:stop:step or start:stop:xF"),
         ("clients_per_round", "1:10:0", "'clients-per-round' must have a range step > 0"),
         ("uplink_bits_per_s", "1Mbit/s:1Gbit/s:x1", "'uplink' must have a geometric factor xF with F > 1"),
         ("clients_per_round", "1:1e9:1", "'clients-per-round' must be a range of at most 100,000 values"),
-        ("mediator_size", "", "'mediator-size' must have a value (got '')."),
+        ("mediator_size", "", "'gamma' must have a value (got '')."),
     ],
 )
 def test_parse_values_errors_name_the_option(name: str, text: str, message: str) -> None:
@@ -282,7 +282,7 @@ def test_solve_sensitivity_lists_every_input_sorted_by_elasticity(capsys: pytest
         (["solve", "break-even", "--fedavg-rounds", "2.5"], "'fedavg-rounds' must be an integer (got 2.5)."),
         (["solve", "max-clients", "--budget", "30s", "--clients-per-round", "10,20"],
          "'clients-per-round' must be a single value for solve (got '10,20')."),
-        (["solve", "sensitivity", "--gamma", "0"], "'mediator-size' must be >= 1 (got 0.0)."),
+        (["solve", "sensitivity", "--gamma", "0"], "'gamma' must be >= 1 (got '0')."),
     ],
 )
 def test_solve_bad_input(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -405,7 +405,7 @@ def test_register_adds_report_to_a_one_line_parser(tmp_path: Path) -> None:
     assert (args.preset, args.budget, args.input_mediator_size) == ("cinic10", ["5s", "1min"], "5")
     scenario, description = report_cli._custom_scenario(args)
     assert scenario == Scenario.cinic10(mediator_size=5)
-    assert description == "from the cinic10 preset with --mediator-size 5."
+    assert description == "from the cinic10 preset with --gamma 5."
     assert report_cli._custom_scenario(parser.parse_args(["report"])) is None
 
 
