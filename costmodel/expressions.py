@@ -427,11 +427,12 @@ def aggregation_seconds(models: sp.Expr) -> sp.Expr:
 
     The server (``reference_impl.aggregation.weighted_average``) scales the first model into the
     global model's buffer and adds each other one to it, one pass per model: a fixed cost, a call
-    per model (``t_agg_m``, 1.6-1.8 us in the day's calibrations), the average's own parameters
+    per model (``t_agg_m``, 1.4-1.8 us in the day's calibrations), the average's own parameters
     (``t_agg_P``, the first pass writes them: ~0.2 ns/param) and every model's parameters
-    (``t_agg``, ~0.36 ns/param). Beyond ``S_agg`` bytes per model (fitted at 1.26 MB) the running
+    (``t_agg``, ~0.37 ns/param). Beyond ``S_agg`` bytes per model (fitted at 0.63 or 1.26 MB, the
+    midpoints either side of the sweep's 1.04 MB model: the sweep cannot tell them apart) the running
     average no longer stays in the core's cache between passes and every parameter of every model
-    costs ``t_agg_L`` more (0.06-0.08 ns/param; a step, fitted as the boundary between measured
+    costs ``t_agg_L`` more (0.05-0.08 ns/param; a step, fitted as the boundary between measured
     model sizes). Fitted on one torch thread on the aggregation rows of the calibration sweep;
     held out, averages of 0.15 M to 21 M parameter-models were predicted within 4.5-6% mean
     (``astraea-cost validate``). Before this form, a per-parameter-per-model rate with a regime on
