@@ -213,6 +213,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
     functions = _event_functions()
     records: list[dict[str, Any]] = []
     grouped = dict(tuple(trace.groupby("run_id", sort=False)))
+    planned: dict[str, Any] = {}
     for run in runs.itertuples(index=False):
         rows = grouped.get(run.run_id)
         if rows is None:
@@ -222,7 +223,9 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
                               if value is not None and not (isinstance(value, float) and math.isnan(value))})
         architecture = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "conv_input_values",
                                                               "sample_values")}
-        scenario = scenario_from_workload(plan_workload(config), architecture)
+        if run.config_key not in planned:        # repetitions share a configuration: plan it once
+            planned[run.config_key] = scenario_from_workload(plan_workload(config), architecture)
+        scenario = planned[run.config_key]
         inputs = scenario.as_dict()
         algorithm = run.algorithm
         model = str(getattr(run, "model", ""))

@@ -20,15 +20,8 @@ from costmodel.calibration_file import (
     write_calibration,
 )
 from costmodel.errors import InputError
+from fixed_names import COEFFICIENT_NAMES
 
-FIXED_NAMES = [
-    "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
-    "train_s_per_visit", "train_time_cv",
-    "augment_s_per_value", "augment_s_per_client", "augment_s_per_data_value", "augment_plan_s_per_class",
-    "augment_plan_s", "kl_s_per_term", "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param",
-    "aggregate_s_per_round", "aggregate_s_per_model", "aggregate_s_per_output_param", "aggregate_s_per_large_param", "aggregate_large_bytes", "serialize_s_per_byte", "serialize_s_per_uncached_byte", "cache_bytes",
-    "upload_message_s", "message_s", "latency_s", "link_efficiency", "message_overhead_bytes",
-]
 
 
 def _document() -> dict[str, Any]:
@@ -42,14 +35,14 @@ def _write(tmp_path: Path, document: object, *, raw: str | None = None) -> Path:
 
 
 def test_coefficient_list_is_the_fixed_project_list() -> None:
-    assert list(COEFFICIENT_UNITS) == FIXED_NAMES
+    assert list(COEFFICIENT_UNITS) == list(COEFFICIENT_NAMES)
     assert CALIBRATION_SCHEMA_VERSION == 3
 
 
 def test_embedded_default_loads_and_is_complete() -> None:
     calibration = load_calibration()
     assert calibration is default_calibration()
-    assert list(calibration.coefficients) == FIXED_NAMES
+    assert list(calibration.coefficients) == list(COEFFICIENT_NAMES)
     assert all(math.isfinite(v) and (v >= 0 if name in NONNEGATIVE_COEFFICIENTS else v > 0)
                for name, v in calibration.coefficients.items())
     assert 0 < calibration.coefficients["link_efficiency"] <= 1
