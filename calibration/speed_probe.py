@@ -20,10 +20,10 @@ scatter near 2%; an episode lasts far longer than the probe and shows in all thr
 The rule (:class:`SpeedGuard`): a run is disturbed when the slower of its probes (one just before,
 one just after the run) exceeds the machine's usual speed by more than ``tolerance`` (default 10%).
 The usual speed is the lower quartile of all the probes of the sweep (:func:`usual_probe_seconds`),
-not the fastest: over the 88 runs of one calibration sweep on a busy host the probes spread from
-9.7 ms (fastest) over 10.5 ms (lower quartile) and 10.9 ms (median) to 15 ms; the fastest alone
-would have marked 61 of the 88 runs as disturbed, the lower quartile marks the slow episodes
-(the upper fifth, 12-15 ms). The usual speed is only known at the end, so the sweep
+not the fastest, which is one lucky draw: over the 90 runs of a calibration sweep the probes spread
+from 9.8 ms (fastest) over 10.44 ms (lower quartile) and 10.57 ms (median) to 11.0 ms, so the
+fastest would put a 10% bar at 10.8 ms, inside the ordinary spread, and the quartile at 11.5 ms,
+above it and well below an episode (12-18 ms). The usual speed is only known at the end, so the sweep
 (:func:`calibration.sweep.run_sweep`) checks every run again once all have run, re-runs the
 disturbed ones (after a pause), and repeats this up to ``passes`` times; runs still disturbed then
 are kept and counted.

@@ -282,14 +282,21 @@ def _measured_alike(path: Path) -> bool:
     import torch
 
     from reference_impl.engine import MEASUREMENT_VERSION
+
+    summary = _summary(path)
+    return (summary.get("measurement_version") == MEASUREMENT_VERSION
+            and summary.get("torch_version") == torch.__version__)
+
+
+def _summary(path: Path) -> dict[str, Any]:
+    """The summary in a run folder's ``run.json`` ({} when it cannot be read)."""
     from reference_impl.trace import RUN_FILE
 
     try:
         summary = json.loads((path / RUN_FILE).read_text(encoding="utf-8")).get("summary", {})
     except (OSError, ValueError, AttributeError):
-        return False
-    return (summary.get("measurement_version") == MEASUREMENT_VERSION
-            and summary.get("torch_version") == torch.__version__)
+        return {}
+    return summary if isinstance(summary, dict) else {}
 
 
 def _measure(config: RunConfig, repetition: int, design: SweepDesign, *, probe: bool) -> tuple[Any, dict[str, Any]]:
@@ -311,14 +318,7 @@ def _write_run(result: Any, summary: dict[str, Any], path: Path) -> None:
 
 
 def _probes(path: Path) -> list[float]:
-    from reference_impl.trace import RUN_FILE
-
-    try:
-        summary = json.loads((path / RUN_FILE).read_text(encoding="utf-8")).get("summary", {})
-    except (OSError, ValueError):
-        return []
-    probes = summary.get("speed_probe_s") or []
-    return [float(p) for p in probes if p is not None]
+    return [float(p) for p in _summary(path).get("speed_probe_s") or [] if p is not None]
 
 
 def disturbed_runs(paths: Iterable[str | os.PathLike[str]], guard: SpeedGuard = DEFAULT_GUARD, *,
@@ -352,13 +352,10 @@ def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: Swe
 
     from tqdm.auto import tqdm
 
-    from reference_impl.trace import RUN_FILE
-
     for attempt in range(guard.passes):
         probes = {path: _probes(path) for _, path in runs}
-        usual = _usual(probes, reference_probe_s)
-        judged = set(disturbed_runs([path for _, path in runs], guard, reference_probe_s=reference_probe_s))
-        disturbed = [(job, path) for job, path in runs if path in judged]
+        usual = _usual(probes, reference_probe_s)     # recomputed each pass: re-runs replace slow probes
+        disturbed = [(job, path) for job, path in runs if guard.disturbed(probes[path], usual)]
         if not disturbed:
             return
         if progress:

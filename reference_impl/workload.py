@@ -81,20 +81,12 @@ class Workload:
         return self.original_sizes - self.removed_sizes + self.augmented_sizes
 
     @property
-    def original_samples(self) -> int:
-        return int(self.original_sizes.sum())
-
-    @property
     def net_growth(self) -> np.ndarray:
         """Each client's ``trained/original - 1`` (0 for an empty client)."""
         original = self.original_sizes.astype(np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
             growth = self.trained_sizes / original - 1.0
         return np.where(original > 0, growth, 0.0)
-
-    def selected_clients(self) -> np.ndarray:
-        """Every client selected in at least one round, ascending."""
-        return np.unique(np.concatenate([r.clients for r in self.rounds])) if self.rounds else np.array([], int)
 
 
 def plan_workload(config: RunConfig) -> Workload:
