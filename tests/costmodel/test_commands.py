@@ -16,6 +16,7 @@ from costmodel.calibration_file import default_calibration, write_calibration
 from costmodel.errors import InputError
 from costmodel.predict import predict_overhead, predict_rounds
 from costmodel.symbols import INPUTS, Scenario
+from cli_runner import run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,15 +26,6 @@ def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
     """Use the real dispatcher; add this module to it if the lead has not wired it yet."""
     if "costmodel.commands" not in cli.COMMAND_MODULES:
         monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "costmodel.commands"))
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = cli.main(argv)
-    except SystemExit as exit_:  # argparse's own errors
-        status = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 def test_every_model_input_has_an_option() -> None:

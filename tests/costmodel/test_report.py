@@ -21,6 +21,7 @@ from costmodel.errors import InputError
 from costmodel.predict import predict_overhead, predict_phases, predict_rounds
 from costmodel.symbols import Scenario
 from costmodel.units import format_bytes, format_fraction, format_seconds
+from cli_runner import run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 #: A small scenario of our own, given on the command line and as a Scenario.
@@ -28,15 +29,6 @@ CUSTOM = Scenario(clients_total=40, clients_per_round=20, samples_per_client_sd=
                   uplink_bits_per_s=5e6)
 CUSTOM_OPTIONS = ["--clients-total", "40", "--clients-per-round", "20", "--samples-per-client-sd", "20",
                   "--mediator-epochs", "2", "--uplink", "5Mbit/s"]
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = cli.main(argv)
-    except SystemExit as exit_:  # argparse's own errors
-        status = int(exit_.code or 0)
-    captured = capsys.readouterr()
-    return status, captured.out, captured.err
 
 
 @pytest.fixture(autouse=True)
