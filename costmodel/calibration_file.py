@@ -79,6 +79,8 @@ __all__ = [
     "Calibration",
     "DEFAULT_CALIBRATION_RESOURCE",
     "MACHINE_FIELDS",
+    "MIN_TRUSTED_R2",
+    "MIN_TRUSTED_RUNS",
     "NONNEGATIVE_COEFFICIENTS",
     "VALIDATION_FIELDS",
     "check_coefficient",
@@ -95,15 +97,16 @@ COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit fo
 #: Coefficients that may be 0: the fixed per-event costs, terms a fit may find absent, the link latency.
 NONNEGATIVE_COEFFICIENTS: tuple[str, ...] = tuple(spec.name for spec in COEFFICIENT_TABLE if spec.nonnegative)
 
-#: (rule text, test) per coefficient; the rule text is what the error message says.
+_SPEC = {spec.name: spec for spec in COEFFICIENT_TABLE}
+#: (rule text, test) per coefficient: both bounds (an error message states the one a value breaks).
 COEFFICIENT_RULES: Mapping[str, tuple[str, Any]] = MappingProxyType({
-    name: ("> 0", lambda v: v > 0) for name in COEFFICIENT_UNITS
-} | {
-    name: (">= 0", lambda v: v >= 0) for name in NONNEGATIVE_COEFFICIENTS
-} | {
-    spec.name: (f"in (0, {spec.maximum:g}]", lambda v, top=spec.maximum: 0 < v <= top)
-    for spec in COEFFICIENT_TABLE if spec.maximum is not None
+    spec.name: (spec.rule, spec.allows) for spec in COEFFICIENT_TABLE
 })
+
+#: Fewer fitted runs than this make a calibration weak (the quick sweep has 20).
+MIN_TRUSTED_RUNS = 10
+#: A local-training fit below this R^2 makes a calibration weak.
+MIN_TRUSTED_R2 = 0.95
 
 MACHINE_FIELDS: tuple[str, ...] = ("cpu", "threads", "torch_version", "python", "platform")
 VALIDATION_FIELDS: tuple[str, ...] = ("phase", "mape_percent", "max_ape_percent", "noise_percent", "n")
@@ -126,8 +129,9 @@ def check_coefficient(name: str, value: object, *, label: str | None = None) -> 
     number = float(value)
     if not math.isfinite(number):
         raise must(shown, "be finite", value)
-    if not COEFFICIENT_RULES[name][1](number):
-        raise must(shown, f"be {COEFFICIENT_RULES[name][0]}", value)
+    broken = _SPEC[name].broken_rule(number)
+    if broken:
+        raise must(shown, f"be {broken}", value)
     return number
 
 
@@ -214,6 +218,33 @@ class Calibration:
         object.__setattr__(self, "machine", _frozen(self.machine))
         object.__setattr__(self, "fit", _frozen(self.fit))
         object.__setattr__(self, "validation", tuple(_frozen(row) for row in self.validation))
+
+    def trust_problem(self) -> str | None:
+        """Why its predictions should not be trusted as they stand, in one sentence; ``None`` if none.
+
+        *Unvalidated*: no held-out table. *Weak*: fitted on fewer than :data:`MIN_TRUSTED_RUNS` runs,
+        a local-training fit with R^2 below :data:`MIN_TRUSTED_R2` (training dominates a round), or a
+        held-out round-time (or bytes) row above its target. Commands print it as one line.
+        """
+        runs = self.fit.get("runs") if self.fit else None
+        r2 = (self.fit.get("r2") or {}).get("local_training") if self.fit else None
+        if isinstance(runs, (int, float)) and runs < MIN_TRUSTED_RUNS:
+            return (f"is weak: it was fitted on {int(runs)} run(s), fewer than {MIN_TRUSTED_RUNS}; profile a "
+                    f"sweep ('astraea-cost profile') and calibrate again.")
+        if isinstance(r2, (int, float)) and not r2 >= MIN_TRUSTED_R2:
+            return (f"is weak: its local-training fit has R^2 {r2:.3g} (below {MIN_TRUSTED_R2}); the machine was "
+                    f"probably busy while profiling.")
+        if not self.validation:
+            return ("is unvalidated: it has no held-out table, so its predictions have unknown error "
+                    "(run 'astraea-cost validate').")
+        for row in self.validation:
+            phase = str(row.get("phase", ""))
+            target = row.get("target_percent")
+            if phase in ("round", "round_bytes", "setup_bytes") and isinstance(target, (int, float)) \
+                    and row["mape_percent"] > target:
+                return (f"is weak: held out, its {phase.replace('_', ' ')} is off by {row['mape_percent']:.3g}% "
+                        f"(target {target:g}%).")
+        return None
 
     def with_overrides(self, **values: float) -> Calibration:
         """A new Calibration with some coefficients replaced (a what-if on the platform).
@@ -342,8 +373,8 @@ def _parse_unnamed(data: object) -> Calibration:
               f"must give coefficient {name} as {{\"value\": ..., \"unit\": ...}} (got {entry!r})")
         value = entry["value"]
         _need(_is_number(value), f"must give {name} a finite numeric value (got {value!r})")
-        rule, test = COEFFICIENT_RULES[name]
-        _need(test(float(value)), f"must give {name} a value {rule} (got {value!r})")
+        broken = _SPEC[name].broken_rule(float(value))
+        _need(broken is None, f"must give {name} a value {broken} (got {value!r})")
         _need(entry.get("unit") == unit, f"must give {name} in unit {unit!r} (got {entry.get('unit')!r})")
         error = entry.get("stderr")
         _need(error is None or (_is_number(error) and error >= 0),
@@ -420,10 +451,14 @@ def default_calibration() -> Calibration:
     return _parse(_loads(resource.read_text(encoding="utf-8"), origin), origin)
 
 
-def write_calibration(path: str | os.PathLike[str], calibration: Calibration) -> Path:
-    """Write ``calibration`` to ``path`` atomically (temporary name, then rename); return the path."""
-    destination = Path(path)
-    if not destination.parent.is_dir():
-        raise InputError(f"'calibration' must be written into an existing folder (got {os.fspath(path)!r}).")
+def write_calibration(path: str | os.PathLike[str], calibration: Calibration, *, name: str = "calibration") -> Path:
+    """Write ``calibration`` to ``path`` atomically (temporary name, then rename); return the path.
+
+    ``name`` is the option an error message names (the path is checked by
+    :func:`costmodel.files.check_output_file`).
+    """
+    from costmodel.files import check_output_file
+
+    check_output_file(name, path)
     text = json.dumps(calibration.to_json_dict(), indent=2, allow_nan=False) + "\n"
-    return atomic_write_text(destination, text)
+    return atomic_write_text(path, text, name=name)

@@ -29,16 +29,61 @@ class CoefficientSpec:
     meaning: str
     nonnegative: bool = False
     maximum: float | None = None
+    minimum: float = 0.0
+
+    @property
+    def lower_rule(self) -> str:
+        """The lower bound as error messages state it, e.g. ``"> 0"``, ``">= 1000 FLOP/s"``."""
+        if self.minimum > 0:
+            return f">= {self.minimum:g}{self._unit}"
+        return ">= 0" if self.nonnegative else "> 0"
+
+    @property
+    def upper_rule(self) -> str:
+        """The upper bound as error messages state it, e.g. ``"<= 1000 s"``; empty without one."""
+        return "" if self.maximum is None else f"<= {self.maximum:g}{self._unit}"
+
+    @property
+    def rule(self) -> str:
+        """Both bounds, e.g. ``"> 0 and <= 1000 s"``."""
+        return self.lower_rule if self.maximum is None else f"{self.lower_rule} and {self.upper_rule}"
+
+    @property
+    def _unit(self) -> str:
+        return "" if self.unit == "1" else f" {self.unit}"
+
+    def broken_rule(self, value: float) -> str | None:
+        """The bound a finite ``value`` breaks (:attr:`lower_rule` or :attr:`upper_rule`), or ``None``."""
+        if self.minimum > 0:
+            low = value >= self.minimum
+        else:
+            low = value >= 0 if self.nonnegative else value > 0
+        if not low:
+            return self.lower_rule
+        if self.maximum is not None and value > self.maximum:
+            return self.upper_rule
+        return None
+
+    def allows(self, value: float) -> bool:
+        """Whether a finite ``value`` obeys :attr:`rule`."""
+        return self.broken_rule(value) is None
+
+
+#: Largest value per unit: a physically meaningful bound that also keeps every prediction finite.
+#: Seconds per event or per counted item: 1000 s; a relative spread: 10; sizes: 1 PB.
+_MAXIMUM_OF_UNIT = {"s": 1e3, "1": 10.0, "B": 1e15}
 
 
 def _c(name: str, symbol: str, unit: str, meaning: str, *, nonnegative: bool = False,
-       maximum: float | None = None) -> CoefficientSpec:
-    return CoefficientSpec(name, symbol, unit, meaning, nonnegative, maximum)
+       maximum: float | None = None, minimum: float = 0.0) -> CoefficientSpec:
+    if maximum is None:
+        maximum = _MAXIMUM_OF_UNIT.get("s" if unit.startswith("s/") else unit)
+    return CoefficientSpec(name, symbol, unit, meaning, nonnegative, maximum, minimum)
 
 
 #: Every coefficient, in the calibration file's order.
 COEFFICIENT_TABLE: tuple[CoefficientSpec, ...] = (
-    _c("flops_per_s", "theta", "FLOP/s", "effective training throughput"),
+    _c("flops_per_s", "theta", "FLOP/s", "effective training throughput", minimum=1e3, maximum=1e18),
     _c("train_s_per_sample", "t_samp", "s/sample",
        "seconds per training sample beyond its FLOPs (per-sample kernel overhead)", nonnegative=True),
     _c("train_s_per_conv_value", "t_conv", "s/value",

@@ -24,6 +24,7 @@ from pathlib import Path
 import sympy as sp
 
 from costmodel import expressions as ex
+from costmodel.calibration_file import COEFFICIENT_RULES
 from costmodel.phases import ALGORITHMS, CATEGORIES, PHASE_CATEGORY
 from costmodel.symbols import COEFFICIENTS, INPUTS
 
@@ -60,15 +61,21 @@ def _escape(text: str) -> str:
 def _symbols_section() -> list[str]:
     lines = ["## Symbols", "",
              "Inputs are what a what-if question varies (defaults: the TPDS EMNIST setup); coefficients are "
-             "fitted by calibration on a machine and never typed by hand. All values are SI.", "",
+             "fitted by calibration on a machine and never typed by hand. All values are SI. Every value "
+             "must lie within its bounds (physically meaningful ones, which also keep every prediction "
+             "finite); a value outside is refused with the bound it breaks.", "",
              "### Inputs", "",
-             "| symbol | name | unit | meaning | default |", "| :--- | :--- | :--- | :--- | ---: |"]
+             "| symbol | name | unit | meaning | default | bounds |",
+             "| :--- | :--- | :--- | :--- | ---: | :--- |"]
     for name, quantity in INPUTS.items():
+        bounds = quantity.bounds + (" (or inf: in process)" if quantity.allow_inf else "")
         lines.append(f"| {_inline(quantity.symbol)} | `{name}` | {quantity.unit} | {_escape(quantity.meaning)} | "
-                     f"{quantity.default:,.10g} |")
-    lines += ["", "### Coefficients", "", "| symbol | name | unit | meaning |", "| :--- | :--- | :--- | :--- |"]
+                     f"{quantity.default:,.10g} | {_escape(bounds)} |")
+    lines += ["", "### Coefficients", "", "| symbol | name | unit | meaning | bounds |",
+              "| :--- | :--- | :--- | :--- | :--- |"]
     for name, quantity in COEFFICIENTS.items():
-        lines.append(f"| {_inline(quantity.symbol)} | `{name}` | {quantity.unit} | {_escape(quantity.meaning)} |")
+        lines.append(f"| {_inline(quantity.symbol)} | `{name}` | {quantity.unit} | {_escape(quantity.meaning)} | "
+                     f"{_escape(COEFFICIENT_RULES[name][0])} |")
     return lines + [""]
 
 
@@ -215,10 +222,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{args.out} is out of date: run python -m costmodel.docs_gen", file=sys.stderr)
             return 1
         return 0
-    from costmodel.files import atomic_write_text, ensure_writable_dir
+    from costmodel.files import atomic_write_text, check_output_file
 
-    ensure_writable_dir("out", args.out.parent)
-    atomic_write_text(args.out, text)
+    check_output_file("out", args.out)
+    atomic_write_text(args.out, text, name="out")
     print(f"wrote {args.out}")
     return 0
 

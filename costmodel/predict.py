@@ -181,9 +181,16 @@ def _overhead_function() -> NumericFunction:
 
 def _evaluate(function: NumericFunction, inputs: _Inputs, coefficients: Mapping[str, float]) -> list[np.ndarray]:
     values = {**inputs.values, **coefficients}
-    result = function(**{name: values[name] for name in function.arguments})
-    parts = [result] if function.outputs == 1 else list(result)
-    return [np.broadcast_to(p, (inputs.count,)) for p in parts]
+    with np.errstate(all="ignore"):     # a non-finite result is refused below, in one line
+        result = function(**{name: values[name] for name in function.arguments})
+    parts = [np.broadcast_to(p, (inputs.count,)) for p in ([result] if function.outputs == 1 else list(result))]
+    for part in parts:
+        bad = ~np.isfinite(part)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"'scenarios' must give finite costs: scenario {inputs.ids[row]!r} gives "
+                             f"{float(part[row])} (its inputs or coefficients are too extreme to evaluate).")
+    return parts
 
 
 def _input_columns(inputs: _Inputs, repeat: int) -> dict[str, np.ndarray]:

@@ -149,8 +149,27 @@ class Quantity:
 
     @property
     def rule(self) -> str:
-        """The lower-bound rule as it appears in error messages, e.g. ``"be >= 1"``."""
-        return f"be {'>=' if self.minimum_inclusive else '>'} {self.minimum:g}"
+        """The lower-bound rule as it appears in error messages, e.g. ``"be >= 1"``, ``"be >= 1 bit/s"``."""
+        return f"be {'>=' if self.minimum_inclusive else '>'} {self._amount(self.minimum)}"
+
+    @property
+    def upper_rule(self) -> str:
+        """The upper-bound rule as it appears in error messages, e.g. ``"be <= 1e+09"``."""
+        return f"be {'<=' if self.maximum_inclusive else '<'} {self._amount(self.maximum)}"
+
+    @property
+    def bounds(self) -> str:
+        """Both bounds in words for help and docs, e.g. ``">= 1 and <= 1e+09"``."""
+        lower = self.rule.removeprefix("be ")
+        return lower if self.maximum is None else f"{lower} and {self.upper_rule.removeprefix('be ')}"
+
+    def _amount(self, value: float | None) -> str:
+        shown = f"{value:g}"
+        return f"{shown} {self.unit}" if self.unit in _UNITS_SHOWN_IN_RULES and value != 0 else shown
+
+
+#: Units a bound is stated with (counts and fractions read plainly without one).
+_UNITS_SHOWN_IN_RULES = frozenset({"bit/s", "B", "B/param", "FLOP", "FLOP/s", "s"})
 
 
 def _input(name: str, symbol: str, unit: str, meaning: str, default: float, *, integer: bool = False,
@@ -166,10 +185,11 @@ def _input(name: str, symbol: str, unit: str, meaning: str, default: float, *, i
 
 
 def _coefficient(name: str, symbol: str, unit: str, meaning: str, *, maximum: float | None = None,
-                 nonnegative: bool = False) -> Quantity:
+                 minimum: float = 0.0, nonnegative: bool = False) -> Quantity:
     assumptions = {"nonnegative": True} if nonnegative else {"positive": True}
     return Quantity(name=name, symbol=sp.Symbol(symbol, **assumptions), unit=unit, meaning=meaning,
-                    kind="coefficient", maximum=maximum, minimum_inclusive=nonnegative)
+                    kind="coefficient", maximum=maximum, minimum=minimum,
+                    minimum_inclusive=nonnegative or minimum > 0)
 
 
 #: EMNIST CNN (TPDS): parameters and training FLOPs per sample (see the module docstring).
@@ -185,60 +205,61 @@ CINIC10_CONV_INPUT_VALUES = 3072 + 32 * 32 * 32 + 32 * 15 * 15 + 64 * 15 * 15
 
 _INPUT_LIST: tuple[Quantity, ...] = (
     _input("clients_total", "N", "clients", "clients in the federation (all report their label histogram once)",
-           500, integer=True, minimum=1, minimum_inclusive=True),
+           500, integer=True, minimum=1, minimum_inclusive=True, maximum=1e9),
     _input("clients_per_round", "c", "clients", "clients selected per synchronization round",
-           50, integer=True, minimum=1, minimum_inclusive=True),
+           50, integer=True, minimum=1, minimum_inclusive=True, maximum=1e9),
     _input("classes", "K", "classes", "label classes (length of a distribution report)",
-           47, integer=True, minimum=1, minimum_inclusive=True),
+           47, integer=True, minimum=1, minimum_inclusive=True, maximum=1e6),
     _input("samples_per_client", "n", "samples", "mean training samples per client before augmentation",
-           112_800 / 500),
+           112_800 / 500, maximum=1e9),
     _input("samples_per_client_sd", "s_n", "samples", "standard deviation of samples per client",
-           0.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+           0.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e9),
     _input("local_epochs", "E", "epochs", "local epochs per client visit (E)",
-           1, integer=True, minimum=1, minimum_inclusive=True),
+           1, integer=True, minimum=1, minimum_inclusive=True, maximum=1e4),
     _input("mediator_epochs", "E_m", "epochs", "mediator epochs per round: passes over a mediator's clients (E_m)",
-           1, integer=True, minimum=1, minimum_inclusive=True),
+           1, integer=True, minimum=1, minimum_inclusive=True, maximum=1e4),
     _input("mediator_size", "gamma", "clients", "clients per mediator (gamma)",
-           10, integer=True, minimum=1, minimum_inclusive=True),
+           10, integer=True, minimum=1, minimum_inclusive=True, maximum=1e9),
     _input("batch_size", "B", "samples", "mini-batch size (B)",
-           10, integer=True, minimum=1, minimum_inclusive=True),
+           10, integer=True, minimum=1, minimum_inclusive=True, maximum=1e9),
     _input("rounds", "R", "rounds", "synchronization rounds (for totals)",
-           100, integer=True, minimum=1, minimum_inclusive=True),
+           100, integer=True, minimum=1, minimum_inclusive=True, maximum=1e9),
     _input("params", "P", "params", "model parameters (|w| in parameters)",
-           EMNIST_PARAMS, integer=True, minimum=1, minimum_inclusive=True),
-    _input("bytes_per_param", "b_p", "B/param", "bytes per serialized parameter (4 for float32)", 4.0),
+           EMNIST_PARAMS, integer=True, minimum=1, minimum_inclusive=True, maximum=1e13),
+    _input("bytes_per_param", "b_p", "B/param", "bytes per serialized parameter (4 for float32)", 4.0, maximum=16),
     _input("message_header_bytes", "h", "B", "header bytes of every message of the wire format",
-           16.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+           16.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e9),
     _input("train_flops_per_sample", "F", "FLOP", "training FLOPs per sample (forward + backward)",
-           float(EMNIST_TRAIN_FLOPS)),
+           float(EMNIST_TRAIN_FLOPS), maximum=1e18),
     _input("conv_input_values", "V_c", "values",
            "values entering the model's convolutions per sample (sum of C*H*W at each conv input)",
-           EMNIST_CONV_INPUT_VALUES, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True),
+           EMNIST_CONV_INPUT_VALUES, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e12),
     _input("sample_values", "V", "values", "values per sample (784 for 1x28x28)",
-           784, integer=True, minimum=1, minimum_inclusive=True),
+           784, integer=True, minimum=1, minimum_inclusive=True, maximum=1e12),
     _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
-           0.818, minimum=0, minimum_inclusive=True, nonnegative=True),
+           0.818, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
     _input("augmented_fraction_sd", "s_a", "1",
            "standard deviation across clients of the per-client augmented fraction",
-           0.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+           0.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
     _input("client_load_spread", "kappa_c", "x",
            "excess of the largest selected client over that of normally distributed client sizes (1: normal)",
-           1.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+           1.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=100),
     _input("mediator_load_spread", "kappa", "x",
            "spread of the mediators' training loads over that of randomly grouped clients (1: random)",
-           1.0, minimum=0, minimum_inclusive=True, nonnegative=True),
+           1.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=100),
     _input("removed_fraction", "r", "1", "samples dropped by downsampling per original sample",
            0.0, minimum=0, minimum_inclusive=True, maximum=1, maximum_inclusive=False, nonnegative=True),
     _input("uplink_bits_per_s", "b_up", "bit/s", "client uplink bandwidth (inf: in-process)",
-           10e6, allow_inf=True),
+           10e6, minimum=1, minimum_inclusive=True, maximum=1e15, allow_inf=True),
     _input("downlink_bits_per_s", "b_down", "bit/s", "client downlink bandwidth (inf: in-process)",
-           20e6, allow_inf=True),
+           20e6, minimum=1, minimum_inclusive=True, maximum=1e15, allow_inf=True),
     _input("server_bits_per_s", "b_srv", "bit/s", "server link bandwidth, shared by concurrent transfers",
-           1e9, allow_inf=True),
+           1e9, minimum=1, minimum_inclusive=True, maximum=1e15, allow_inf=True),
 )
 
 _COEFFICIENT_LIST: tuple[Quantity, ...] = tuple(
-    _coefficient(spec.name, spec.symbol, spec.unit, spec.meaning, maximum=spec.maximum, nonnegative=spec.nonnegative)
+    _coefficient(spec.name, spec.symbol, spec.unit, spec.meaning, maximum=spec.maximum, minimum=spec.minimum,
+                 nonnegative=spec.nonnegative)
     for spec in COEFFICIENT_TABLE)
 
 #: What-if inputs (domain variables), by name, in a fixed order.
@@ -279,10 +300,12 @@ def _python_number(value: Any) -> Any:
 MAX_EXACT_INTEGER = 2**53
 
 
-def check_input_value(name: str, value: Any) -> float | int:
+def check_input_value(name: str, value: Any, *, label: str | None = None, typed: Any = None) -> float | int:
     """Validate one value of input or coefficient ``name`` against its rule and return it.
 
-    Integers come back as ``int``, everything else as ``float``.
+    Integers come back as ``int``, everything else as ``float``. ``label`` is the name the message
+    shows (default ``name``; the command line passes the option as typed) and ``typed`` the value it
+    shows (default ``value``; the command line passes the text as typed).
 
     Raises
     ------
@@ -291,25 +314,25 @@ def check_input_value(name: str, value: Any) -> float | int:
     """
     quantity = QUANTITIES[name]
     value = _python_number(value)
+    shown = name if label is None else label
+    got = value if typed is None else typed
     if isinstance(value, bool):
-        raise must(name, "be a number", value)
+        raise must(shown, "be a number", got)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise must(name, "be a number", value) from None
+        raise must(shown, "be a number", got) from None
     if math.isnan(number):
-        raise must(name, "be a number", value)
+        raise must(shown, "be a number", got)
     if math.isinf(number) and not (quantity.allow_inf and number > 0):
-        raise must(name, "be finite" if not quantity.allow_inf else "be > 0 or inf", value)
+        raise must(shown, "be finite" if not quantity.allow_inf else "be > 0 or inf", got)
     if quantity.integer and not number.is_integer():
-        raise must(name, "be an integer", value)
-    if quantity.integer and number > MAX_EXACT_INTEGER:
-        raise must(name, f"be <= {MAX_EXACT_INTEGER:,} (2**53, exact in float64)", value)
+        raise must(shown, "be an integer", got)
     if (number < quantity.minimum) or (number == quantity.minimum and not quantity.minimum_inclusive):
-        raise must(name, quantity.rule, value)
-    if quantity.maximum is not None and (
+        raise must(shown, quantity.rule, got)
+    if quantity.maximum is not None and not math.isinf(number) and (
             number > quantity.maximum or (number == quantity.maximum and not quantity.maximum_inclusive)):
-        raise must(name, f"be {'<=' if quantity.maximum_inclusive else '<'} {quantity.maximum:g}", value)
+        raise must(shown, quantity.upper_rule, got)
     return int(number) if quantity.integer else number
 
 
@@ -333,7 +356,8 @@ def check_input_array(name: str, values: Any) -> np.ndarray:
             bad |= (array != np.floor(array)) | (array > MAX_EXACT_INTEGER)
     bad |= (array < quantity.minimum) if quantity.minimum_inclusive else (array <= quantity.minimum)
     if quantity.maximum is not None:
-        bad |= (array > quantity.maximum) if quantity.maximum_inclusive else (array >= quantity.maximum)
+        finite = np.isfinite(array)
+        bad |= finite & ((array > quantity.maximum) if quantity.maximum_inclusive else (array >= quantity.maximum))
     if bad.any():
         raw = np.asarray(values).reshape(-1)[int(np.flatnonzero(bad.reshape(-1))[0])]
         check_input_value(name, raw)  # raises with the precise rule

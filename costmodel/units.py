@@ -49,6 +49,7 @@ __all__ = [
     "parse_bandwidth_bits_per_s",
     "parse_bytes",
     "parse_count",
+    "parse_flop_rate",
     "parse_fraction",
     "parse_input",
     "parse_seconds",
@@ -115,9 +116,15 @@ def _size_factor(unit: str) -> float | None:
     return scale * (1.0 if is_bits else 8.0)
 
 
-def _finite_or_positive(name: str, value: float, text: object, *, allow_inf: bool, positive: bool) -> float:
+def _finite_or_positive(name: str, value: float, text: object, *, allow_inf: bool, positive: bool,
+                        signed: bool = False) -> float:
+    """``value`` if it obeys the sign rule (skipped with ``signed``: the caller applies its own rule)."""
     if math.isnan(value):
         raise must(name, "be a number", text)
+    if signed:
+        if math.isinf(value) and not (allow_inf and value > 0):
+            raise must(name, "be finite", text)
+        return value
     if positive and not value > 0:
         raise must(name, "be > 0", text)
     if not positive and value < 0:
@@ -127,7 +134,7 @@ def _finite_or_positive(name: str, value: float, text: object, *, allow_inf: boo
     return value
 
 
-def parse_bandwidth_bits_per_s(text: str | float, *, name: str = "bandwidth") -> float:
+def parse_bandwidth_bits_per_s(text: str | float, *, name: str = "bandwidth", signed: bool = False) -> float:
     """Parse a bandwidth into bits per second.
 
     ``"10 Mbit/s"``, ``"10Mbps"``, ``"10 Mb/s"`` -> 1e7; ``"1 MB/s"``, ``"1 MBps"`` -> 8e6;
@@ -147,10 +154,10 @@ def parse_bandwidth_bits_per_s(text: str | float, *, name: str = "bandwidth") ->
         if factor is None:
             raise must(name, f"be {kind}", text)
         value *= factor
-    return _finite_or_positive(name, value, text, allow_inf=True, positive=True)
+    return _finite_or_positive(name, value, text, allow_inf=True, positive=True, signed=signed)
 
 
-def parse_bytes(text: str | float, *, name: str = "size") -> float:
+def parse_bytes(text: str | float, *, name: str = "size", signed: bool = False) -> float:
     """Parse a size into bytes.
 
     ``"2.5MB"`` -> 2.5e6; ``"2.5 MiB"`` -> 2621440; ``"512 B"``, ``"512 bytes"``, ``"512"`` -> 512;
@@ -163,10 +170,10 @@ def parse_bytes(text: str | float, *, name: str = "size") -> float:
         if factor is None:
             raise must(name, f"be {kind}", text)
         value *= factor / 8.0
-    return _finite_or_positive(name, value, text, allow_inf=False, positive=False)
+    return _finite_or_positive(name, value, text, allow_inf=False, positive=False, signed=signed)
 
 
-def parse_count(text: str | float, *, name: str = "count") -> float:
+def parse_count(text: str | float, *, name: str = "count", signed: bool = False) -> float:
     """Parse a count: ``"68873"``, ``"1.25M params"``, ``"10k samples"``, ``"50 clients"``, ``"1e6"``.
 
     Suffixes ``k``/``K`` (1e3), ``M`` (1e6), ``G``/``B`` (1e9), ``T`` (1e12); an optional noun such as
@@ -180,10 +187,10 @@ def parse_count(text: str | float, *, name: str = "count") -> float:
         if match is None or match.group("noun").lower() not in _COUNT_NOUNS:
             raise must(name, f"be {kind}", text)
         value *= _COUNT_SUFFIX[match.group("suffix")]
-    return _finite_or_positive(name, value, text, allow_inf=False, positive=False)
+    return _finite_or_positive(name, value, text, allow_inf=False, positive=False, signed=signed)
 
 
-def parse_seconds(text: str | float, *, name: str = "duration") -> float:
+def parse_seconds(text: str | float, *, name: str = "duration", signed: bool = False) -> float:
     """Parse a duration into seconds: ``"500ms"`` -> 0.5, ``"1.5 s"``, ``"3 min"`` -> 180, ``"2 h"``, ``"30"``.
 
     Accepts ns, us/µs, ms, s, min, h, d and their spelled-out forms. Negative durations are refused.
@@ -193,10 +200,10 @@ def parse_seconds(text: str | float, *, name: str = "duration") -> float:
     factor = _SECONDS.get(unit) if unit in _SECONDS else _SECONDS.get(unit.lower())
     if factor is None:
         raise must(name, f"be {kind}", text)
-    return _finite_or_positive(name, value * factor, text, allow_inf=False, positive=False)
+    return _finite_or_positive(name, value * factor, text, allow_inf=False, positive=False, signed=signed)
 
 
-def parse_fraction(text: str | float, *, name: str = "fraction") -> float:
+def parse_fraction(text: str | float, *, name: str = "fraction", signed: bool = False) -> float:
     """Parse a fraction: ``"20%"`` -> 0.2, ``"0.2"`` -> 0.2, ``"150 %"`` -> 1.5.
 
     A bare number is the fraction itself (``"20"`` is twenty times, not twenty percent). Negative
@@ -208,15 +215,49 @@ def parse_fraction(text: str | float, *, name: str = "fraction") -> float:
         value /= 100.0
     elif unit:
         raise must(name, f"be {kind}", text)
-    return _finite_or_positive(name, value, text, allow_inf=False, positive=False)
+    return _finite_or_positive(name, value, text, allow_inf=False, positive=False, signed=signed)
 
 
-def _parse_plain(text: str | float, *, name: str = "value") -> float:
+def _parse_plain(text: str | float, *, name: str = "value", signed: bool = False) -> float:
     """Parse a bare number (a dimensionless input without a more specific unit)."""
     value, unit = _split(name, text, "a number")
     if unit:
         raise must(name, "be a number", text)
-    return _finite_or_positive(name, value, text, allow_inf=False, positive=False)
+    return _finite_or_positive(name, value, text, allow_inf=False, positive=False, signed=signed)
+
+
+_FLOP_RATE_UNIT = re.compile(r"^(?P<prefix>[kKMGTPE]?)\s*(?P<word>(?i:flop/s|flops|flop per second)?)$")
+_RATE_PREFIX = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18}
+
+
+def parse_flop_rate(text: str | float, *, name: str = "rate", signed: bool = False) -> float:
+    """Parse a FLOP rate: ``"99.5GFLOP/s"`` (as the report prints it), ``"99.5 GFLOPS"``, ``"99.5G"``,
+    ``"9.95e10"`` -> 9.95e10 FLOP/s."""
+    kind = "a FLOP rate such as '99.5 GFLOP/s'"
+    value, unit = _split(name, text, kind)
+    if unit:
+        match = _FLOP_RATE_UNIT.match(unit)
+        if match is None:
+            raise must(name, f"be {kind}", text)
+        value *= _RATE_PREFIX[match.group("prefix")]
+    return _finite_or_positive(name, value, text, allow_inf=False, positive=True, signed=signed)
+
+
+def _seconds_per(per: str) -> Callable[..., float]:
+    """A parser of seconds per ``per`` (``"5.56e-09 s/param"``, ``"5.56 ns/param"``, ``"5.56ns"``)."""
+
+    def parse(text: str | float, *, name: str = "value", signed: bool = False) -> float:
+        kind = f"seconds per {per} such as '5 ns/{per}'"
+        value, unit = _split(name, text, kind)
+        time_unit, slash, denominator = unit.partition("/")
+        if slash and denominator.strip() != per:
+            raise must(name, f"be {kind}", text)
+        factor = _SECONDS.get(time_unit.strip()) if time_unit.strip() in _SECONDS else None
+        if factor is None:
+            raise must(name, f"be {kind}", text)
+        return _finite_or_positive(name, value * factor, text, allow_inf=False, positive=False, signed=signed)
+
+    return parse
 
 
 #: Parser for each unit string an input or coefficient may declare (``symbols.INPUTS[name].unit``).
@@ -239,7 +280,7 @@ PARSERS: dict[str, Callable[..., float]] = {
     "count": parse_count,
     "FLOP": parse_count,
     "FLOP/sample": parse_count,
-    "FLOP/s": parse_count,
+    "FLOP/s": parse_flop_rate,
     "x": _parse_plain,          # a multiplier (1.85 means 1.85 times), not a fraction
 }
 
@@ -254,7 +295,9 @@ def parser_for_unit(unit: str) -> Callable[..., float]:
         return PARSERS[unit]
     if unit.endswith(("bit/s", "bits/s")):
         return parse_bandwidth_bits_per_s
-    if unit.endswith("/s") or unit.startswith(("s/", "1/")):
+    if unit.startswith("s/"):
+        return _seconds_per(unit[2:])
+    if unit.endswith("/s") or unit.startswith("1/"):
         return _parse_plain
     return parse_count
 
@@ -264,8 +307,9 @@ def parse_input(name: str, text: str | float, *, label: str | None = None) -> fl
 
     The unit comes from ``costmodel.symbols.INPUTS[name].unit``. Integer inputs (counts of clients,
     epochs, classes, rounds, params) must come out whole: ``"1.5 clients"`` is refused, ``"1.25M"``
-    is fine. ``label`` is the name shown in errors (the command-line spelling, e.g. ``uplink``);
-    it defaults to ``name``.
+    is fine. The value must obey the input's rule (:func:`costmodel.symbols.check_input_value`: its
+    bounds, stated in the message with the text as typed). ``label`` is the name shown in errors (the
+    command-line spelling, e.g. ``uplink``); it defaults to ``name``.
     """
     from costmodel import symbols  # imported here: units is usable before and without the model
 
@@ -274,9 +318,10 @@ def parse_input(name: str, text: str | float, *, label: str | None = None) -> fl
     if record is None:
         known = ", ".join(sorted(symbols.INPUTS))
         raise InputError(f"'{shown}' must be one of the model inputs ({known}) (got {name!r}).")
-    value = parser_for_unit(str(getattr(record, "unit", "")))(text, name=shown)
+    value = parser_for_unit(str(getattr(record, "unit", "")))(text, name=shown, signed=True)
     if _is_integer_input(record) and not float(value).is_integer():
         raise must(shown, "be a whole number", text)
+    symbols.check_input_value(name, value, label=shown, typed=text)   # the input's own rule, as typed
     return value
 
 
@@ -307,9 +352,14 @@ def _scaled(value: float, steps: tuple[tuple[float, str], ...], *, digits: int =
             chosen = (scale, unit)
     scale, unit = chosen
     mantissa = float(f"{value / scale:.{digits}g}")
+    if abs(mantissa) >= 10_000:   # beyond the largest unit: scientific, never a 20-digit integer
+        return f"{value / scale:.{digits - 1}e} {unit}".rstrip()
     # Avoid "1e+03 kB": if rounding pushed the mantissa to 1000 of this unit, the next unit was chosen.
     text = f"{mantissa:.{digits}g}" if abs(mantissa) < 10 ** digits else f"{mantissa:.0f}"
     return f"{text} {unit}".rstrip()
+
+
+_YEAR_S = 365.25 * 86400
 
 
 def format_seconds(seconds: float) -> str:
@@ -324,7 +374,9 @@ def format_seconds(seconds: float) -> str:
         return _scaled(value, ((60.0, "min"),))
     if magnitude < 2 * 86400:
         return _scaled(value, ((3600.0, "h"),))
-    return _scaled(value, ((86400.0, "d"),))
+    if magnitude < 2 * _YEAR_S:
+        return _scaled(value, ((86400.0, "d"),))
+    return _scaled(value, ((_YEAR_S, "yr"),))
 
 
 def format_bytes(n_bytes: float, *, binary: bool = False) -> str:
@@ -344,7 +396,8 @@ def format_bandwidth(bits_per_s: float) -> str:
 
 def format_count(count: float) -> str:
     """``68873`` -> ``'68.9k'``, ``1_250_000`` -> ``'1.25M'``, ``50`` -> ``'50'``."""
-    return _scaled(float(count), ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G")), digits=3).replace(" ", "")
+    return _scaled(float(count), ((1.0, ""), (1e3, "k"), (1e6, "M"), (1e9, "G"), (1e12, "T"), (1e15, "P"),
+                                  (1e18, "E")), digits=3).replace(" ", "")
 
 
 def format_fraction(fraction: float) -> str:

@@ -25,7 +25,7 @@ from fixed_names import COEFFICIENT_NAMES, INPUT_NAMES
 
 
 def good_coefficients() -> dict[str, float]:
-    return {name: 0.5 for name in COEFFICIENT_NAMES}
+    return {**{name: 0.5 for name in COEFFICIENT_NAMES}, "flops_per_s": 1e9}
 
 
 def test_names_are_the_fixed_ones_and_kept_apart() -> None:
@@ -106,8 +106,8 @@ def test_presets_take_overrides_and_replace_validates() -> None:
     ({"clients_per_round": 0}, "'clients_per_round' must be >= 1 (got 0)."),
     ({"mediator_size": 0}, "'mediator_size' must be >= 1 (got 0)."),
     ({"clients_per_round": 600}, "'clients_per_round' must be <= clients_total (500) (got 600)."),
-    ({"uplink_bits_per_s": -3.0}, "'uplink_bits_per_s' must be > 0 (got -3.0)."),
-    ({"server_bits_per_s": 0}, "'server_bits_per_s' must be > 0 (got 0)."),
+    ({"uplink_bits_per_s": -3.0}, "'uplink_bits_per_s' must be >= 1 bit/s (got -3.0)."),
+    ({"server_bits_per_s": 0}, "'server_bits_per_s' must be >= 1 bit/s (got 0)."),
     ({"downlink_bits_per_s": -math.inf}, "'downlink_bits_per_s' must be > 0 or inf (got -inf)."),
     ({"params": math.inf}, "'params' must be finite (got inf)."),
     ({"batch_size": 2.5}, "'batch_size' must be an integer (got 2.5)."),
@@ -140,7 +140,7 @@ def test_array_check_names_the_first_bad_value() -> None:
     assert good.dtype == np.float64 and good.tolist() == [1.0, 2.0, 3.0]
     with pytest.raises(InputError, match=r"^'mediator_size' must be >= 1 \(got 0\)\.$"):
         check_input_array("mediator_size", np.array([3, 0, -1]))
-    with pytest.raises(InputError, match=r"^'uplink_bits_per_s' must be > 0 \(got -5\.0\)\.$"):
+    with pytest.raises(InputError, match=r"^'uplink_bits_per_s' must be >= 1 bit/s \(got -5\.0\)\.$"):
         check_input_array("uplink_bits_per_s", [1e6, np.inf, -5.0])
     assert np.isinf(check_input_array("uplink_bits_per_s", [np.inf])[0])
 
@@ -152,8 +152,12 @@ def test_coefficients_all_required_positive_and_extra_keys_ignored() -> None:
     del missing["latency_s"]
     with pytest.raises(InputError, match=r"^'latency_s' must be given"):
         check_coefficients(missing)
-    with pytest.raises(InputError, match=r"^'flops_per_s' must be > 0 \(got -1\.0\)\.$"):
+    with pytest.raises(InputError, match=r"^'flops_per_s' must be >= 1000 FLOP/s \(got -1\.0\)\.$"):
         check_coefficients({**good_coefficients(), "flops_per_s": -1.0})
+    with pytest.raises(InputError, match=r"^'flops_per_s' must be <= 1e\+18 FLOP/s \(got 1e\+300\)\.$"):
+        check_coefficients({**good_coefficients(), "flops_per_s": 1e300})
+    with pytest.raises(InputError, match=r"^'step_overhead_s' must be <= 1000 s \(got 1e\+20\)\.$"):
+        check_coefficients({**good_coefficients(), "step_overhead_s": 1e20})
     # Fixed per-event costs and the latency may be 0 (a fitted 0 is legitimate), not below.
     zeros = check_coefficients({**good_coefficients(), **{name: 0.0 for name in NONNEGATIVE_COEFFICIENTS}})
     assert all(zeros[name] == 0.0 for name in NONNEGATIVE_COEFFICIENTS)
@@ -174,9 +178,20 @@ def test_as_dict_round_trips() -> None:
     assert isinstance(sym("params"), sp.Symbol)
 
 
-def test_integer_inputs_beyond_two_to_the_53_are_refused() -> None:
-    from costmodel.symbols import MAX_EXACT_INTEGER, check_input_array, check_input_value
-    assert check_input_value("rounds", MAX_EXACT_INTEGER) == MAX_EXACT_INTEGER
+def test_every_input_is_bounded_to_what_is_physically_meaningful() -> None:
+    # Every input has an upper bound (a bandwidth may also be inf: in process); integer bounds stay
+    # below 2**53, so counts travel exactly as float64.
+    from costmodel.symbols import MAX_EXACT_INTEGER
+    for name, quantity in INPUTS.items():
+        assert quantity.maximum is not None, name
+        if quantity.integer:
+            assert quantity.maximum < MAX_EXACT_INTEGER, name
+    assert check_input_value("rounds", 1e9) == 10**9
     for call in (lambda: check_input_value("rounds", 1e20), lambda: check_input_array("rounds", [10, 1e20])):
-        with pytest.raises(InputError, match=r"^'rounds' must be <= 9,007,199,254,740,992"):
+        with pytest.raises(InputError, match=r"^'rounds' must be <= 1e\+09 \(got 1e\+20\)\.$"):
             call()
+    with pytest.raises(InputError, match=r"^'params' must be <= 1e\+13 \(got 1e\+300\)\.$"):
+        check_input_value("params", 1e300)
+    with pytest.raises(InputError, match=r"^'bytes_per_param' must be <= 16 B/param \(got 1e\+300\)\.$"):
+        check_input_value("bytes_per_param", 1e300)
+    assert math.isinf(check_input_value("uplink_bits_per_s", math.inf))
