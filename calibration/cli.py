@@ -23,7 +23,6 @@ is one line and exit status 2 (raised as :class:`~costmodel.errors.InputError`, 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -44,17 +43,6 @@ def embedded_calibration_path() -> Path:
 
     package, name = DEFAULT_CALIBRATION_RESOURCE
     return Path(str(resources.files(package).joinpath(name)))
-
-
-def _writable_file(name: str, path: str | os.PathLike[str]) -> Path:
-    """Check that ``path`` can be written (its folder exists and is writable) before any work."""
-    destination = Path(path)
-    folder = destination.parent
-    if destination.is_dir():
-        raise InputError(f"'{name}' must be a file path, not a folder (got {str(destination)!r}).")
-    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise InputError(f"'{name}' must be in an existing writable folder (got {str(destination)!r}).")
-    return destination
 
 
 def _whole(name: str):
@@ -164,19 +152,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _profile(args: argparse.Namespace) -> int:
     import time
 
-    from costmodel.files import ensure_writable_dir
+    from costmodel.files import output_folder
 
     guard = _guard(args)
+    with output_folder("out", args.out, keep_contents=True) as out:   # resumable: finished runs stay
+        from calibration.sweep import default_sweep, quick_sweep, run_key, run_sweep
+        from reference_impl.trace import RUN_FILE
 
-    out = ensure_writable_dir("out", args.out)
-    from calibration.sweep import default_sweep, quick_sweep, run_key, run_sweep
-    from reference_impl.trace import RUN_FILE
-
-    design = quick_sweep() if args.quick else default_sweep()
-    done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
-    start = time.perf_counter()
-    paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
-    wall = time.perf_counter() - start
+        design = quick_sweep() if args.quick else default_sweep()
+        done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
+        start = time.perf_counter()
+        paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
+        wall = time.perf_counter() - start
     _report_disturbed(f"{design.name} sweep", paths, guard)
     print(f"{design.name} sweep: {len(design)} runs in {out} ({done} already there, {len(design) - done} run now "
           f"in {wall:.1f} s)")
@@ -184,8 +171,11 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    out = _writable_file("out", args.out)
-    embedded = _writable_file("embed", embedded_calibration_path()) if args.embed else None
+    from costmodel.files import check_distinct_outputs, check_output_file
+
+    out = check_output_file("out", args.out)
+    embedded = check_output_file("embed", embedded_calibration_path()) if args.embed else None
+    check_distinct_outputs(out=args.out, embed=embedded)
     from calibration.fit import fit_calibration, load_link_coefficients
 
     communication = load_link_coefficients(args.communication) if args.communication is not None else None
@@ -201,10 +191,10 @@ def _calibrate(args: argparse.Namespace) -> int:
                                speed_probe_s=folder_probe_seconds(args.runs))
     calibration = fit.to_calibration(machine)
     print(fit.report())
-    write_calibration(out, calibration)
-    print(f"wrote {out}", file=sys.stderr)
+    write_calibration(out, calibration, name="out")
+    print(f"wrote {args.out}", file=sys.stderr)
     if embedded is not None:
-        write_calibration(embedded, calibration)
+        write_calibration(embedded, calibration, name="embed")
         print(f"wrote the embedded default {embedded}", file=sys.stderr)
     return 0
 
@@ -213,34 +203,37 @@ def _validate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from costmodel.calibration_file import load_calibration, write_calibration
-    from costmodel.files import atomic_path, ensure_writable_dir
+    from costmodel.files import atomic_path, check_output_file, check_output_folder, output_folder
 
     guard = _guard(args)
     if args.embed and args.calibration is not None:
         raise InputError(f"'calibration' must not be given with --embed, which validates the embedded default "
                          f"(got {args.calibration!r}).")
-    source = _writable_file("embed", embedded_calibration_path()) if args.embed else None
+    source = check_output_file("embed", embedded_calibration_path()) if args.embed else None
     if args.calibration is not None:
-        source = _writable_file("calibration", args.calibration)
+        source = check_output_file("calibration", args.calibration)
     calibration = load_calibration(source)
-    out = ensure_writable_dir("out", args.out)
-    runs = ensure_writable_dir("runs", args.runs if args.runs is not None else out / "runs")
+    check_output_folder("out", args.out)
+    if args.runs is not None:
+        check_output_folder("runs", args.runs)
 
     from calibration.validate import parity_figure, run_validation
     from costmodel.plots import save_figure
 
-    result = run_validation(calibration, runs, progress=not args.quiet, guard=guard)
-    print(result.report())
-    with atomic_path(out / "validation.csv") as tmp:
-        result.table.to_csv(tmp, index=False)
-    with atomic_path(out / "validation_points.csv") as tmp:
-        result.points.to_csv(tmp, index=False)
-    save_figure(parity_figure(result.points), out / "parity.png")
-    validated = replace(calibration, validation=result.calibration_rows())
-    write_calibration(out / "calibration.json", validated)
+    with output_folder("out", args.out, keep_contents=True) as out:   # the held-out runs resume
+        with output_folder("runs", args.runs if args.runs is not None else out / "runs", keep_contents=True) as runs:
+            result = run_validation(calibration, runs, progress=not args.quiet, guard=guard)
+        print(result.report())
+        with atomic_path(out / "validation.csv", name="out") as tmp:
+            result.table.to_csv(tmp, index=False)
+        with atomic_path(out / "validation_points.csv", name="out") as tmp:
+            result.points.to_csv(tmp, index=False)
+        save_figure(parity_figure(result.points), out / "parity.png")
+        validated = replace(calibration, validation=result.calibration_rows())
+        write_calibration(out / "calibration.json", validated, name="out")
     written = [out / name for name in ("validation.csv", "validation_points.csv", "parity.png", "calibration.json")]
     if source is not None:
-        write_calibration(source, validated)
+        write_calibration(source, validated, name="calibration")
         written.append(source)
     print(f"held-out runs: {result.runs} in {runs} ({result.wall_s:.1f} s to run); wrote "
           f"{', '.join(str(p) for p in written)}", file=sys.stderr)

@@ -48,7 +48,7 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from costmodel.errors import InputError, check_int, check_number, must
 
@@ -447,24 +447,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _link_sweep_command(args: argparse.Namespace) -> int:
-    import json
+    import contextlib
 
-    from costmodel.files import atomic_write_text, ensure_writable_dir
-    from reference_impl.link_transfer import LinkTransferError
-    from reference_impl.netlab import NetlabError, netlab_available
+    from costmodel.files import check_output_folder, output_folder
+    from reference_impl.netlab import netlab_available
 
     repeats = check_int("repeats", args.repeats, minimum=1, maximum=1000)
-    out = ensure_writable_dir("out", args.out) if args.out is not None else None
+    if args.out is not None:
+        check_output_folder("out", args.out)
     ok, reason = netlab_available()
     if not ok:
         raise InputError(f"'link-sweep' must run as root with ip netns and tc tbf ({reason}).")
+    with output_folder("out", args.out) if args.out is not None else contextlib.nullcontext() as out:
+        return _link_sweep(args, repeats, out)
+
+
+def _link_sweep(args: argparse.Namespace, repeats: int, out: Any) -> int:
+    import json
+
+    from costmodel.files import atomic_write_text
+    from reference_impl.link_transfer import LinkTransferError
+    from reference_impl.netlab import NetlabError
+
     directions = ("uplink", "downlink") if args.directions == "both" else (args.directions,)
     settings = QUICK_SWEEP if args.quick else {}
     try:
         sweep = communication_sweep(repeats=repeats, directions=directions, **settings)
     except (NetlabError, LinkTransferError) as exc:
-        print(f"astraea-cost link-sweep: error: {exc}", file=sys.stderr)
-        return 1
+        raise SystemExit(f"astraea-cost link-sweep: error: {exc}") from None   # exit 1; --out is undone
     fit = sweep.fit()
     table = sweep.validate(fit)
     summary = summarize_validation(table)
@@ -474,13 +484,13 @@ def _link_sweep_command(args: argparse.Namespace) -> int:
     print()
     print(summary.report())
     if out is not None:
-        atomic_write_text(out / "fit_transfers.csv", sweep.fit_frame.to_csv(index=False))
-        atomic_write_text(out / "heldout_transfers.csv", sweep.heldout_frame.to_csv(index=False))
-        atomic_write_text(out / "validation.csv", table.to_csv(index=False))
+        atomic_write_text(out / "fit_transfers.csv", sweep.fit_frame.to_csv(index=False), name="out")
+        atomic_write_text(out / "heldout_transfers.csv", sweep.heldout_frame.to_csv(index=False), name="out")
+        atomic_write_text(out / "validation.csv", table.to_csv(index=False), name="out")
         document = {"coefficients": fit.coefficients(), "r_squared": fit.r_squared,
                     "residual_rms_pct": fit.residual_rms_pct, "n_transfers": fit.n_transfers,
                     "heldout_mape_pct": summary.mape_pct, "heldout_max_abs_pct_error": summary.max_abs_pct_error,
                     "noise_cv_pct": summary.noise_cv_pct}
-        atomic_write_text(out / "communication_fit.json", json.dumps(document, indent=2) + "\n")
+        atomic_write_text(out / "communication_fit.json", json.dumps(document, indent=2) + "\n", name="out")
         print(f"wrote {out}/fit_transfers.csv, heldout_transfers.csv, validation.csv, communication_fit.json")
     return 0

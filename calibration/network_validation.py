@@ -123,17 +123,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _validate_network_command(args: argparse.Namespace) -> int:
     from costmodel.calibration_file import load_calibration
     from costmodel.errors import InputError
-    from costmodel.files import atomic_path, ensure_writable_dir
+    from costmodel.files import atomic_path, check_output_folder, output_folder
     from reference_impl.netlab import netlab_available
 
+    check_output_folder("out", args.out)
     available, reason = netlab_available()
     if not available:
         raise InputError(f"'validate-network' must run where network namespaces can be made ({reason}).")
     calibration = load_calibration(args.calibration)
-    out = ensure_writable_dir("out", args.out)
-    table = validate_network(calibration, progress=not args.quiet)
-    with atomic_path(out / "network_validation.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    with output_folder("out", args.out) as out:
+        table = validate_network(calibration, progress=not args.quiet)
+        with atomic_path(out / "network_validation.csv", name="out") as tmp:
+            table.to_csv(tmp, index=False)
     shown = table.assign(uplink=table.uplink_bits_per_s / 1e6, downlink=table.downlink_bits_per_s / 1e6)
     print(shown[["algorithm", "uplink", "downlink", "quantity", "n", "measured_s", "predicted_s", "ape_percent",
                  "noise_percent"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))

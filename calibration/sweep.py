@@ -248,14 +248,14 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
     the validation passes the calibration's, so that held-out runs are measured at the speed the
     coefficients were fitted at, not merely at the speed of their own batch.
     """
-    from costmodel.files import ensure_writable_dir
+    from costmodel.files import create_output_folder
     from reference_impl.trace import RUN_FILE
 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
     if guard is not None and not isinstance(guard, SpeedGuard):
         raise must("guard", "be a SpeedGuard or None", type(guard).__name__)
-    root = ensure_writable_dir("out", folder)
+    root = create_output_folder("out", folder)
     todo = design.runs()
     paths: list[Path] = []
     from tqdm.auto import tqdm

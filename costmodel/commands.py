@@ -38,7 +38,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from costmodel.errors import InputError, must
+from costmodel.errors import InputError, must, relabel
 
 __all__ = [
     "MAX_PRINTED_ROWS",
@@ -48,6 +48,7 @@ __all__ = [
     "QUESTIONS",
     "parse_values",
     "register",
+    "scenario_from_args",
     "summary_frame",
 ]
 
@@ -137,8 +138,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Predict the round time, bytes on the wire and Astraea's overhead over FedAvg per category, "
                     "for one scenario or a grid of them, from the calibrated cost model.")
     _add_scenario_options(predict, multi=True)
-    predict.add_argument("--scope", choices=("round", "total"), default="round",
-                         help="scope of the overhead columns (total = setup + rounds x round)")
+    predict.add_argument("--scope", choices=("round", "total"), default=None,
+                         help="scope of the overhead columns: round (default) or total = setup + rounds x round")
     predict.add_argument("--phases", action="store_true", help="print (and write) the per-phase table instead")
     predict.add_argument("--csv", metavar="FILE", help="also write the table as CSV (SI units)")
     predict.add_argument("--json", metavar="FILE", help="also write the table as JSON records (SI units)")
@@ -151,12 +152,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     solve.add_argument("question", choices=QUESTIONS, metavar="QUESTION", help=", ".join(QUESTIONS))
     solve.add_argument("--budget", help="max-clients: round-time budget, e.g. 30s")
     solve.add_argument("--max-overhead", help="min-bandwidth: allowed overhead over FedAvg's round time, e.g. 20%%")
-    solve.add_argument("--link", choices=("both", "uplink", "downlink"), default="both",
-                       help="min-bandwidth: which client link varies")
+    solve.add_argument("--link", choices=("both", "uplink", "downlink"), default=None,
+                       help="min-bandwidth: which client link varies (default both)")
     solve.add_argument("--fedavg-rounds", help="break-even: FedAvg rounds to match, e.g. 200")
-    solve.add_argument("--algorithm", choices=("astraea", "fedavg"), default="astraea",
-                       help="max-clients and sensitivity: which algorithm's round time")
-    solve.add_argument("--latex", action="store_true", help="print the expression as LaTeX")
+    solve.add_argument("--algorithm", choices=("astraea", "fedavg"), default=None,
+                       help="max-clients and sensitivity: which algorithm's round time (default astraea)")
+    solve.add_argument("--expression", action="store_true", help="also print the sympy expression behind the answer")
+    solve.add_argument("--latex", action="store_true", help="also print that expression, as LaTeX")
     _add_scenario_options(solve, multi=False)
     solve.set_defaults(handler=_solve)
 
@@ -167,10 +169,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     plot.add_argument("--out", required=True, metavar="DIR", help="folder for the PNG files")
     plot.add_argument("--kind", action="append", choices=tuple(PLOT_KINDS), default=None,
                       help="which figure (repeatable; default: all)")
-    plot.add_argument("--scope", choices=("round", "setup", "total"), default="round",
-                      help="scope of the overhead figures")
-    plot.add_argument("--quantity", choices=("seconds", "bytes"), default="seconds",
-                      help="quantity of the overhead figures")
+    plot.add_argument("--scope", choices=("round", "setup", "total"), default=None,
+                      help="scope of the overhead figures (default round)")
+    plot.add_argument("--quantity", choices=("seconds", "bytes"), default=None,
+                      help="quantity of the overhead figures (default seconds)")
     _add_scenario_options(plot, multi=True)
     plot.set_defaults(handler=_plot)
 
@@ -182,8 +184,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     formula.add_argument("target", metavar="PHASE", help="a phase, round, setup, total, or an overhead category")
     formula.add_argument("--algorithm", choices=("astraea", "fedavg"), default="astraea")
     formula.add_argument("--quantity", choices=("seconds", "bytes", "flops"), default="seconds")
-    formula.add_argument("--scope", choices=("round", "setup", "total"), default="round",
-                         help="for an overhead category")
+    formula.add_argument("--scope", choices=("round", "setup", "total"), default=None,
+                         help="for an overhead category only (default round)")
     formula.add_argument("--latex", action="store_true", help="print LaTeX only")
     formula.set_defaults(handler=_formula)
 
@@ -196,11 +198,12 @@ def _label(name: str) -> str:
     return OPTION_OF[name][0]
 
 
-def _relabel(error: InputError, name: str) -> InputError:
-    """The same message, naming the command-line option instead of the model input."""
-    text = str(error)
-    prefix = f"'{name}'"
-    return InputError(f"'{_label(name)}'{text[len(prefix):]}") if text.startswith(prefix) else error
+def _relabel(error: InputError, name: str | None = None) -> InputError:
+    """The same message, naming the command-line options instead of the model inputs (the one that
+    starts it, or any input when ``name`` is None)."""
+    names = [name] if name is not None else list(OPTION_OF)
+    error = relabel(error, {n: _label(n) for n in names})
+    return InputError(str(error).replace("be <= clients_total (", "be <= clients ("))
 
 
 def parse_values(name: str, text: str) -> list[float]:
@@ -227,10 +230,8 @@ def parse_values(name: str, text: str) -> list[float]:
     else:
         values = [parse_input(name, part.strip(), label=label) for part in text.split(",")]
     try:
-        check_input_array(name, values)
+        check_input_array(name, values)   # a range's generated values
     except InputError as error:
-        if ":" not in text and "," not in text:        # one value: show it as it was typed
-            raise must(label, str(error).split(" must ", 1)[1].rsplit(" (got ", 1)[0], text) from None
         raise _relabel(error, name) from None
     return values
 
@@ -262,7 +263,10 @@ def _parse_range(name: str, label: str, text: str) -> list[float]:
             raise must(label, f"be a range of at most {MAX_SCENARIOS:,} values", text)
         values = [start * factor ** i for i in range(count)]
     else:
-        step = parse_input(name, step_text, label=label)
+        from costmodel.symbols import INPUTS
+        from costmodel.units import parser_for_unit
+
+        step = parser_for_unit(INPUTS[name].unit)(step_text, name=label, signed=True)
         if not step > 0:
             raise must(label, "have a range step > 0", text)
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
@@ -297,7 +301,12 @@ def _base_inputs(args: argparse.Namespace) -> dict[str, float]:
 
 
 def _coefficients(args: argparse.Namespace) -> Any:
-    from costmodel.calibration_file import COEFFICIENT_UNITS, load_calibration
+    """The calibration of ``--calibration`` (or the embedded default) with the ``--set`` overrides.
+
+    An override takes the units the report prints (``--set flops_per_s=99.5GFLOP/s``,
+    ``--set latency_s=5ms``); a coefficient set twice is refused (one value would be dropped).
+    """
+    from costmodel.calibration_file import COEFFICIENT_UNITS, check_coefficient, load_calibration
     from costmodel.units import parser_for_unit
 
     calibration = load_calibration(args.calibration)
@@ -309,7 +318,14 @@ def _coefficients(args: argparse.Namespace) -> Any:
             raise must("set", "be NAME=VALUE, e.g. latency_s=5ms", item)
         if name not in COEFFICIENT_UNITS:
             raise InputError(f"'set' must name a coefficient, one of {', '.join(COEFFICIENT_UNITS)} (got {name!r}).")
-        overrides[name] = parser_for_unit(COEFFICIENT_UNITS[name])(text.strip(), name=name)
+        if name in overrides:
+            raise InputError(f"'set' must give each coefficient once (got {name} twice).")
+        label = f"set {name}"
+        value = parser_for_unit(COEFFICIENT_UNITS[name])(text.strip(), name=label, signed=True)
+        try:
+            overrides[name] = check_coefficient(name, value, label=label)
+        except InputError as error:
+            raise InputError(str(error).replace(f"(got {value!r})", f"(got {text.strip()!r})")) from None
     return calibration.with_overrides(**overrides)
 
 
@@ -324,7 +340,14 @@ def _grid_frame(base: Mapping[str, float], given: Mapping[str, list[float]]) -> 
                          f"use fewer values per option.")
     ranges: dict[str, Any] = {name: [value] for name, value in base.items()}
     ranges.update(given)
-    return grid(**ranges)
+    from costmodel.predict import scenario_frame
+
+    frame = grid(**ranges)
+    try:
+        scenario_frame(frame)     # cross-input rules (c <= N), before any output exists
+    except InputError as error:
+        raise _relabel(error) from None
+    return frame
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -456,47 +479,52 @@ def _phase_rows(phases: Any, varying: Sequence[str]) -> list[dict[str, str]]:
     return rows
 
 
-def _json_ready(frame: Any) -> Any:
-    """JSON has no infinity: an infinite value (an in-process bandwidth) is written as the string
-    ``"inf"`` (``"-inf"``), NaN as null, so the file stays standard JSON and loses nothing."""
-    import numpy as np
+def _json_records(frame: Any) -> str:
+    """The frame as JSON records at full precision (every float as Python's shortest exact repr).
 
-    columns = {}
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype.kind == "f" and np.isinf(values.to_numpy()).any():
-            as_object = values.astype(object)
-            as_object[np.isposinf(values.to_numpy())] = "inf"
-            as_object[np.isneginf(values.to_numpy())] = "-inf"
-            columns[column] = as_object
-    return frame.assign(**columns) if columns else frame
+    JSON has no infinity: an infinite value (an in-process bandwidth) is written as the string
+    ``"inf"`` (``"-inf"``), NaN as null, so the file stays standard JSON and loses nothing.
+    """
+    import json
+    import math
+
+    def plain(value: Any) -> Any:
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float):
+            if math.isnan(value):
+                return None
+            if math.isinf(value):
+                return "inf" if value > 0 else "-inf"
+        return value
+
+    records = [{str(k): plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    return json.dumps(records, indent=1, allow_nan=False) + "\n"
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    """Refuse an unwritable ``--csv``/``--json`` before any work is done."""
+    """Refuse an unwritable or clashing ``--csv``/``--json`` before any work is done."""
+    from costmodel.files import check_distinct_outputs, check_output_file
+
     for option in ("csv", "json"):
         target = getattr(args, option)
-        if not target:
-            continue
-        folder = os.path.dirname(os.path.abspath(target))
-        if not os.path.isdir(folder) or not os.access(folder, os.W_OK | os.X_OK):
-            raise InputError(f"'{option}' must be a file in an existing, writable folder (got {target!r}).")
-        if os.path.isdir(target):
-            raise InputError(f"'{option}' must be a file, not a folder (got {target!r}).")
+        if target is not None:
+            check_output_file(option, target)
+    check_distinct_outputs(csv=args.csv, json=args.json)
 
 
 def _write_outputs(frame: Any, args: argparse.Namespace) -> None:
     from costmodel.files import atomic_path
 
-    for option, suffix in (("csv", "csv"), ("json", "json")):
+    for option in ("csv", "json"):
         target = getattr(args, option)
-        if not target:
+        if target is None:
             continue
-        with atomic_path(target) as tmp:
-            if suffix == "csv":
+        with atomic_path(target, name=option) as tmp:
+            if option == "csv":
                 frame.to_csv(tmp, index=False)
             else:
-                _json_ready(frame).to_json(tmp, orient="records", indent=1)
+                tmp.write_text(_json_records(frame), encoding="utf-8")
         print(f"wrote {target}", file=sys.stderr)
 
 
@@ -509,7 +537,29 @@ def _calibration_note(calibration: Any, args: argparse.Namespace) -> str:
     return note
 
 
+def _warn_about(calibration: Any, args: argparse.Namespace) -> None:
+    """One line on stderr when the calibration is unvalidated or weak (see ``Calibration.trust_problem``)."""
+    problem = calibration.trust_problem()
+    if problem:
+        print(f"note: the calibration ({args.calibration or 'embedded default'}) {problem}", file=sys.stderr)
+
+
+#: Inputs every answer states, varied or not: they decide round time and overhead most.
+_ASSUMED = ("clients_total", "clients_per_round", "mediator_size", "mediator_epochs", "local_epochs",
+            "batch_size", "params", "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s")
+
+
+def _assumptions(values: Mapping[str, float], skip: Sequence[str] = ()) -> str:
+    """The deciding inputs of a scenario as ``N=500, c=50, ..., server=1 Gbit/s``."""
+    return ", ".join(f"{_INPUT_SYMBOLS[name]}={_format_input(name, values[name])}"
+                     for name in _ASSUMED if name not in skip)
+
+
 def _predict(args: argparse.Namespace) -> int:
+    if args.phases and args.scope is not None:
+        raise InputError(f"'scope' must not be given with --phases, whose table shows each phase in its own "
+                         f"scope (got {args.scope!r}).")
+    scope = args.scope or "round"
     _check_outputs(args)
     given = _given_inputs(args)
     calibration = _coefficients(args)
@@ -526,13 +576,16 @@ def _predict(args: argparse.Namespace) -> int:
         table = phases
     else:
         summary = summary_frame(predict_rounds(frame, coefficients), predict_overhead(frame, coefficients),
-                                scope=args.scope)
-        _print_table(_summary_rows(summary, varying, args.scope), total=len(summary))
+                                scope=scope)
+        _print_table(_summary_rows(summary, varying, scope), total=len(summary))
         table = summary
     preset = args.preset or "defaults (TPDS EMNIST)"
-    fixed = [f"{_INPUT_SYMBOLS[n]}={_format_input(n, v[0])}" for n, v in given.items() if len(v) == 1]
-    print(f"\n{len(frame):,} scenario(s) from {preset}" + (f" with {', '.join(fixed)}" if fixed else "")
-          + f"; {_calibration_note(calibration, args)}.")
+    fixed = {**base, **{n: v[0] for n, v in given.items() if len(v) == 1}}
+    others = [f"{_INPUT_SYMBOLS[n]}={_format_input(n, v[0])}" for n, v in given.items()
+              if len(v) == 1 and n not in _ASSUMED]
+    print(f"\n{len(frame):,} scenario(s) from {preset}: {_assumptions(fixed, skip=varying)}"
+          + (f", {', '.join(others)}" if others else "") + f"; {_calibration_note(calibration, args)}.")
+    _warn_about(calibration, args)
     _write_outputs(table, args)
     return 0
 
@@ -541,21 +594,19 @@ def _predict(args: argparse.Namespace) -> int:
 # solve
 
 
-def _scenario(args: argparse.Namespace) -> Any:
+def scenario_from_args(args: argparse.Namespace, command: str = "solve") -> Any:
+    """The one :class:`~costmodel.symbols.Scenario` of the scenario options (one value each)."""
     from costmodel.symbols import Scenario
 
     values = _base_inputs(args)
     for name, parsed in _given_inputs(args).items():
         if len(parsed) != 1:
-            raise must(_label(name), "be a single value for solve", getattr(args, f"input_{name}"))
+            raise must(_label(name), f"be a single value for {command}", getattr(args, f"input_{name}"))
         values[name] = parsed[0]
     try:
         return Scenario(**values)
     except InputError as error:
-        for name in values:
-            if str(error).startswith(f"'{name}'"):
-                raise _relabel(error, name) from None
-        raise
+        raise _relabel(error) from None
 
 
 def _format_detail(name: str, value: float) -> str:
@@ -563,12 +614,14 @@ def _format_detail(name: str, value: float) -> str:
 
     if name.endswith("bits_per_s"):
         return format_bandwidth(value)
-    if name.endswith(("_seconds", "_s")):
+    if name.endswith(("_seconds", "_s")) or name.startswith("round_seconds"):
         return format_seconds(value)
     if "fraction" in name:
         return format_fraction(value)
     if name == "holds_everywhere":
         return "yes" if value else "no"
+    if name in ("clients_total", "max_astraea_rounds"):
+        return f"{value:,.0f}"
     return f"{value:g}"
 
 
@@ -579,7 +632,7 @@ def _format_answer(value: float, unit: str) -> str:
         text = format_bandwidth(value)
         return text if value < 1000 or math.isinf(value) else f"{text} ({value:.6g} bit/s)"
     if unit in ("clients", "rounds"):
-        return f"{value:.0f} {unit}"
+        return f"{value:,.0f} {unit}"
     return f"{value:.6g} {unit}"
 
 
@@ -591,6 +644,9 @@ def _required(args: argparse.Namespace, option: str, question: str) -> str:
 
 
 _EXAMPLES = {"budget": "--budget 30s", "max-overhead": "--max-overhead 20%", "fedavg-rounds": "--fedavg-rounds 200"}
+#: Options that only one question reads: giving one to another question is refused, not ignored.
+_QUESTION_OPTIONS = {"budget": ("max-clients",), "max_overhead": ("min-bandwidth",),
+                     "fedavg_rounds": ("break-even",), "link": ("min-bandwidth",)}
 
 
 def _print_expression(expression: Any, *, latex: bool, header: str = "expression") -> None:
@@ -600,52 +656,88 @@ def _print_expression(expression: Any, *, latex: bool, header: str = "expression
     print("  " + (sp.latex(expression) if latex else sp.sstr(expression)))
 
 
-def _solve(args: argparse.Namespace) -> int:
-    from costmodel.errors import check_int
-    from costmodel.units import parse_fraction, parse_seconds
+def _bounded(option: str, value: float, maximum: float, text: str, *, unit: str = "") -> float:
+    if not value > 0:
+        raise must(option, "be > 0", text)
+    if value > maximum:
+        raise must(option, f"be <= {maximum:g}{unit}", text)
+    return value
 
-    scenario = _scenario(args)
-    coefficients = _coefficients(args).coefficients
+
+def _solve(args: argparse.Namespace) -> int:
+    from costmodel.units import parse_count, parse_fraction, parse_seconds
+
+    for option, questions in _QUESTION_OPTIONS.items():
+        if getattr(args, option) is not None and args.question not in questions:
+            flag = option.replace("_", "-")
+            raise InputError(f"'{flag}' must not be given for solve {args.question}: only {', '.join(questions)} "
+                             f"reads it (got {getattr(args, option)!r}).")
+    if args.algorithm is not None and args.question not in ("max-clients", "sensitivity"):
+        raise InputError(f"'algorithm' must not be given for solve {args.question}: only max-clients and "
+                         f"sensitivity read it (got {args.algorithm!r}).")
+    algorithm = args.algorithm or "astraea"
     question = args.question
 
     from costmodel import solve
 
+    if question == "max-clients":
+        text = _required(args, "budget", question)
+        budget = _bounded("budget", parse_seconds(text, name="budget", signed=True), solve.MAX_BUDGET_S, text,
+                          unit=" s")
+    elif question == "min-bandwidth":
+        text = _required(args, "max-overhead", question)
+        bound = parse_fraction(text, name="max-overhead", signed=True)
+        if bound < 0 or bound > solve.MAX_OVERHEAD_FRACTION:
+            raise must("max-overhead", f"be >= 0 and <= {solve.MAX_OVERHEAD_FRACTION * 100:,.0f}%", text)
+    elif question == "break-even":
+        text = _required(args, "fedavg-rounds", question)
+        rounds = parse_count(text, name="fedavg-rounds", signed=True)
+        if not float(rounds).is_integer():
+            raise must("fedavg-rounds", "be a whole number", text)
+        fedavg_rounds = int(_bounded("fedavg-rounds", rounds, solve.MAX_FEDAVG_ROUNDS, text))
+    scenario = scenario_from_args(args)
+    calibration = _coefficients(args)
+    coefficients = calibration.coefficients
+    assumptions = (f"assumptions: {_assumptions(scenario.as_dict())} "
+                   f"({args.preset or 'defaults (TPDS EMNIST)'}); {_calibration_note(calibration, args)}.")
+
     if question == "sensitivity":
-        frame = solve.sensitivities(scenario, coefficients, args.algorithm)
+        frame = solve.sensitivities(scenario, coefficients, algorithm)
         from costmodel.units import format_seconds
 
         frame = frame.reindex(frame["elasticity"].abs().sort_values(ascending=False).index)
-        print(f"sensitivity of the {args.algorithm} round time ({format_seconds(frame.attrs['round_seconds'])}) "
+        print(f"sensitivity of the {algorithm} round time ({format_seconds(frame.attrs['round_seconds'])}) "
               f"to each input; elasticity = % change of round time per % change of the input")
         rows = [{"input": record["input"], "value": _format_input(record["input"], record["value"]),
-                 "d(round time)/d(input)": f"{record['derivative']:.4g} s"
+                 "d(round time)/d(input)": f"{record['derivative'] + 0.0:.4g} s"
                                            + ("" if record["unit"] == "1" else f" per {record['unit']}"),
-                 "elasticity": f"{record['elasticity']:+.4f}"}
+                 "elasticity": f"{record['elasticity'] + 0.0:+.4f}"}
                 for record in frame.to_dict(orient="records")]
         _print_table(rows, total=len(rows))
-        _print_expression(frame.attrs["expression"], latex=args.latex,
-                          header="round time differentiated (ceilings relaxed)")
+        print(assumptions)
+        _warn_about(calibration, args)
+        if args.expression or args.latex:
+            _print_expression(frame.attrs["expression"], latex=args.latex,
+                              header="round time differentiated (ceilings relaxed)")
         return 0
     if question == "max-clients":
-        budget = parse_seconds(_required(args, "budget", question), name="budget")
-        solution = solve.max_clients_per_round(budget, scenario, coefficients, args.algorithm)
+        solution = solve.max_clients_per_round(budget, scenario, coefficients, algorithm)
     elif question == "min-bandwidth":
-        bound = parse_fraction(_required(args, "max-overhead", question), name="max-overhead")
-        solution = solve.min_bandwidth_for_overhead(bound, scenario, coefficients, args.link)
+        solution = solve.min_bandwidth_for_overhead(bound, scenario, coefficients, args.link or "both")
     elif question == "crossover-bandwidth":
         solution = solve.crossover_bandwidth(scenario, coefficients)
     else:
-        text = _required(args, "fedavg-rounds", question)
-        from costmodel.units import parse_count
-
-        solution = solve.break_even_rounds(scenario, coefficients,
-                                           check_int("fedavg-rounds", parse_count(text, name="fedavg-rounds"),
-                                                     minimum=1))
+        solution = solve.break_even_rounds(scenario, coefficients, fedavg_rounds)
     print(solution.question)
-    print(f"  answer: {_format_answer(solution.value, solution.unit)}")
+    print(f"  answer: {_format_answer(solution.value, solution.unit) if solution.exists else 'none'}")
+    if not solution.exists:
+        print(f"  why: {solution.reason}")
     for name, value in solution.details.items():
         print(f"  {name}: {_format_detail(name, value)}")
-    _print_expression(solution.expression, latex=args.latex)
+    print(assumptions)
+    _warn_about(calibration, args)
+    if args.expression or args.latex:
+        _print_expression(solution.expression, latex=args.latex)
     return 0
 
 
@@ -668,43 +760,59 @@ def _default_clients(clients_total: float) -> list[float]:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from costmodel.files import ensure_writable_dir
-
-    out = ensure_writable_dir("out", args.out)
     given = _given_inputs(args)
     calibration = _coefficients(args)
     base = _base_inputs(args)
-    kinds = list(dict.fromkeys(args.kind or PLOT_KINDS))
-    swept = {_SWEEPS[kind][0] for kind in kinds}
+    chosen = list(dict.fromkeys(args.kind or ()))
+    kinds = chosen or list(PLOT_KINDS)
     for name, values in given.items():
-        if len(values) > 1 and name not in swept:
-            raise must(_label(name), "be a single value for plot (only the swept input takes several)",
+        if len(values) == 1:
+            continue
+        sweeping = [kind for kind in PLOT_KINDS if _SWEEPS[kind][0] == name]
+        if not sweeping:
+            raise must(_label(name), "be a single value for plot: no figure sweeps it", getattr(args, f"input_{name}"))
+        if not chosen:
+            kinds = sweeping     # the figures that draw the list the user gave, and only those
+        elif any(_SWEEPS[kind][0] != name for kind in kinds):
+            raise must(_label(name), f"be a single value for plot --kind {' --kind '.join(kinds)}: only "
+                                     f"{', '.join(sweeping)} sweep{'s' if len(sweeping) == 1 else ''} it",
                        getattr(args, f"input_{name}"))
     fixed = {**base, **{name: values[0] for name, values in given.items() if len(values) == 1}}
+    if args.scope is not None and not any(kind.startswith("overhead") for kind in kinds):
+        raise InputError(f"'scope' must only be given with an overhead figure (got --scope {args.scope} for "
+                         f"{', '.join(kinds)}).")
+    if args.quantity is not None and not any(kind.startswith("overhead") for kind in kinds):
+        raise InputError(f"'quantity' must only be given with an overhead figure (got --quantity {args.quantity} "
+                         f"for {', '.join(kinds)}).")
 
     from costmodel import plots
+    from costmodel.files import output_folder
     from costmodel.predict import predict_overhead, predict_rounds
 
     coefficients = calibration.coefficients
-    for kind in kinds:
-        against, default = _SWEEPS[kind]
-        if against in given and len(given[against]) > 1:
-            values = given[against]
-        elif against == "clients_per_round":
-            values = _default_clients(fixed["clients_total"])
-        else:
-            values = list(default)
-        frame = _grid_frame({k: v for k, v in fixed.items() if k != against}, {against: values})
-        if kind.startswith("overhead"):
-            overhead = predict_overhead(frame, coefficients)
-            figure = {"overhead-clients": plots.overhead_vs_clients, "overhead-params": plots.overhead_vs_params,
-                      "overhead-bandwidth": plots.overhead_vs_bandwidth}[kind](
-                overhead, scope=args.scope, quantity=args.quantity)
-        else:
-            rounds = predict_rounds(frame, coefficients)
-            figure = plots.round_time_vs_clients(rounds) if kind == "round-time" else plots.traffic_vs_clients(rounds)
-        path = plots.save_figure(figure, out / PLOT_KINDS[kind])
-        print(path)
+    with output_folder("out", args.out) as out:
+        for kind in kinds:
+            against, default = _SWEEPS[kind]
+            if against in given and len(given[against]) > 1:
+                values = given[against]
+            elif against == "clients_per_round":
+                values = _default_clients(fixed["clients_total"])
+            else:
+                values = list(default)
+            frame = _grid_frame({k: v for k, v in fixed.items() if k != against}, {against: values})
+            if kind.startswith("overhead"):
+                overhead = predict_overhead(frame, coefficients)
+                figure = {"overhead-clients": plots.overhead_vs_clients, "overhead-params": plots.overhead_vs_params,
+                          "overhead-bandwidth": plots.overhead_vs_bandwidth}[kind](
+                    overhead, scope=args.scope or "round", quantity=args.quantity or "seconds")
+            else:
+                rounds = predict_rounds(frame, coefficients)
+                figure = plots.round_time_vs_clients(rounds) if kind == "round-time" else plots.traffic_vs_clients(rounds)
+            path = plots.save_figure(figure, out / PLOT_KINDS[kind])
+            print(path)
+    print(f"figures of {args.preset or 'defaults (TPDS EMNIST)'}: {_assumptions(fixed)}; "
+          f"{_calibration_note(calibration, args)}.", file=sys.stderr)   # stdout: the paths alone
+    _warn_about(calibration, args)
     return 0
 
 
@@ -718,6 +826,10 @@ def _formula_expression(args: argparse.Namespace) -> tuple[str, Any]:
 
     target = args.target
     quantity = args.quantity
+    if args.scope is not None and target not in CATEGORIES:
+        raise InputError(f"'scope' must only be given for an overhead category ({', '.join(CATEGORIES)}); "
+                         f"{target!r} has its own scope (got --scope {args.scope}).")
+    scope = args.scope or "round"
     if target in ex.MODEL_PHASES:
         return (f"{args.algorithm} {target} {quantity} ({ex.PHASE_SCOPE[target]})",
                 getattr(ex.phase_costs(args.algorithm)[target], quantity))
@@ -729,8 +841,8 @@ def _formula_expression(args: argparse.Namespace) -> tuple[str, Any]:
     if target in CATEGORIES:
         if quantity == "flops":
             raise InputError("'quantity' must be seconds or bytes for an overhead category (got 'flops').")
-        return (f"overhead {target} {quantity} ({args.scope}), Astraea minus FedAvg",
-                getattr(ex.overhead(args.scope)[target], quantity))
+        return (f"overhead {target} {quantity} ({scope}), Astraea minus FedAvg",
+                getattr(ex.overhead(scope)[target], quantity))
     choices = ", ".join([*ex.MODEL_PHASES, *_FORMULA_TARGETS_EXTRA, *CATEGORIES])
     raise InputError(f"'PHASE' must be one of {choices} (got {target!r}).")
 

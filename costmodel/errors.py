@@ -6,7 +6,7 @@ follows attrs: ``'bandwidth' must be > 0 (got -3.0).``
 
 from __future__ import annotations
 
-__all__ = ["InputError", "check_int", "check_number", "must"]
+__all__ = ["InputError", "check_int", "check_number", "must", "relabel"]
 
 
 class InputError(ValueError):
@@ -16,6 +16,17 @@ class InputError(ValueError):
 def must(name: str, rule: str, value: object) -> InputError:
     """Build the standard message: ``'name' must rule (got value).``"""
     return InputError(f"'{name}' must {rule} (got {value!r}).")
+
+
+def relabel(error: InputError, labels: dict[str, str] | None = None, **more: str) -> InputError:
+    """The same message naming the option as the user typed it: ``'num_clients' must ...`` becomes
+    ``'clients' must ...`` for ``labels={'num_clients': 'clients'}``. Unchanged if no name matches."""
+    text = str(error)
+    for name, label in {**(labels or {}), **more}.items():
+        prefix = f"'{name}'"
+        if text.startswith(prefix):
+            return InputError(f"'{label}'{text[len(prefix):]}")
+    return error
 
 
 def check_number(name: str, value: object, *, minimum: float | None = None,

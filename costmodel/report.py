@@ -68,7 +68,7 @@ from costmodel.augmentation_volume import long_tail_class_sizes, long_tail_volum
 from costmodel.bridge import numeric_function
 from costmodel.calibration_file import COEFFICIENT_UNITS, Calibration, default_calibration
 from costmodel.errors import InputError, check_number, must
-from costmodel.files import atomic_write_text, ensure_writable_dir
+from costmodel.files import atomic_write_text, create_output_folder
 from costmodel.phases import ALGORITHMS, CATEGORIES, ROUND_PHASES
 from costmodel.predict import predict_overhead, predict_phases, predict_rounds, scenario_frame
 from costmodel.symbols import COEFFICIENTS, INPUTS, NAME_OF, Scenario, sym
@@ -545,14 +545,10 @@ def _capacity(scenarios: Sequence[ReportScenario], rounds: pd.DataFrame, coeffic
     rows: list[dict[str, Any]] = []
 
     def ask(index: int, question: str, algorithm: str, condition: str, call: Callable[[], Any]) -> None:
-        try:
-            solution = call()
-        except InputError as error:
-            rows.append({"scenario": index, "question": question, "algorithm": algorithm, "condition": condition,
-                         "value": np.nan, "unit": "", "text": str(error)})
-            return
+        solution = call()     # a question without an answer says why in solution.reason
         rows.append({"scenario": index, "question": question, "algorithm": algorithm, "condition": condition,
-                     "value": float(solution.value), "unit": solution.unit, "text": "",
+                     "value": float(solution.value), "unit": solution.unit if solution.exists else "",
+                     "text": solution.reason,
                      **{f"detail_{k}": float(v) for k, v in solution.details.items()}})
 
     for index, item in enumerate(scenarios):
@@ -1102,7 +1098,7 @@ def write_report(report: Report, out: str | os.PathLike[str], *, dpi: int = 100)
         raise must("report", "be a Report", type(report).__name__)
     from costmodel.plots import save_figure
 
-    folder = ensure_writable_dir("out", out)
+    folder = create_output_folder("out", out)
     figures = folder / _FIGURES
     if figures.exists() and not figures.is_dir():
         raise InputError(f"'out' must not hold a file named {_FIGURES!r} (the figures folder) (got {str(figures)!r}).")
@@ -1116,7 +1112,7 @@ def write_report(report: Report, out: str | os.PathLike[str], *, dpi: int = 100)
                 save_figure(_draw(kind, report.sweeps[item.key][kind]), stage / relative, dpi=dpi)
                 written.append(relative)
         atomic_write_text(stage / REPORT_FILE, render_markdown(report))
-        ensure_writable_dir("out", figures)
+        create_output_folder("out", figures)
         for relative in written:
             os.replace(stage / relative, folder / relative)
         os.replace(stage / REPORT_FILE, folder / REPORT_FILE)

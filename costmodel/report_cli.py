@@ -47,66 +47,37 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _custom_scenario(args: argparse.Namespace) -> tuple[Any, str] | None:
     """The user's scenario and a description of how it was given, or None if no scenario option was."""
-    from costmodel.commands import OPTION_OF, parse_values
-    from costmodel.errors import InputError, must
-    from costmodel.symbols import Scenario
+    from costmodel.commands import OPTION_OF, scenario_from_args
 
     given = {name: getattr(args, f"input_{name}") for name in OPTION_OF if getattr(args, f"input_{name}") is not None}
     if args.preset is None and not given:
         return None
-    values: dict[str, float] = {}
-    for name, text in given.items():
-        parsed = parse_values(name, text)
-        if len(parsed) != 1:
-            raise must(OPTION_OF[name][0], "be a single value for report", text)
-        values[name] = parsed[0]
-    start = {"emnist": Scenario.emnist, "cinic10": Scenario.cinic10}.get(args.preset, Scenario)
-    try:
-        scenario = start(**values)
-    except InputError as error:
-        text = str(error)
-        for name in OPTION_OF:
-            if text.startswith(f"'{name}'"):
-                raise InputError(f"'{OPTION_OF[name][0]}'{text[len(name) + 2:]}") from None
-        raise
+    scenario = scenario_from_args(args, "report")
     origin = f"the {args.preset} preset" if args.preset else "the input defaults (the TPDS EMNIST setup)"
     options = ", ".join(f"--{OPTION_OF[name][0]} {text}" for name, text in given.items())
     return scenario, "from " + origin + (f" with {options}" if options else "") + "."
 
 
-def _check_out(out: str) -> None:
-    """Refuse an ``--out`` that cannot become a writable folder, before any work and without creating it.
-
-    An existing path must be a writable folder; otherwise its nearest existing ancestor must be one
-    (the report creates the missing folders only when it writes).
-    """
+def _budgets(texts: list[str]) -> list[float]:
+    from costmodel.commands import _bounded
     from costmodel.errors import InputError
+    from costmodel.solve import MAX_BUDGET_S
+    from costmodel.units import parse_seconds
 
-    path = os.path.abspath(out)
-    if os.path.exists(path):
-        if not os.path.isdir(path):
-            raise InputError(f"'out' must be a folder (got {out!r}, which is a file).")
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise InputError(f"'out' must be a writable folder (got {out!r}).")
-        return
-    parent = os.path.dirname(path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent) or not os.access(parent, os.W_OK | os.X_OK):
-        raise InputError(f"'out' must be a writable folder (got {out!r}: {parent!r} is not a writable folder).")
+    budgets = [_bounded("budget", parse_seconds(text, name="budget", signed=True), MAX_BUDGET_S, text, unit=" s")
+               for text in texts]
+    if len(set(budgets)) != len(budgets):
+        raise InputError(f"'budget' must not repeat a budget (got {', '.join(texts)}).")
+    return budgets
 
 
 def _report(args: argparse.Namespace) -> int:
-    from costmodel.commands import _coefficients
-    from costmodel.errors import InputError
-    from costmodel.units import parse_seconds
+    from costmodel.commands import _coefficients, _warn_about
+    from costmodel.files import check_output_folder, output_folder
 
     out = os.fspath(args.out)
-    _check_out(out)
-    budgets = [parse_seconds(text, name="budget") for text in args.budget]
-    for text, budget in zip(args.budget, budgets):
-        if not budget > 0:
-            raise InputError(f"'budget' must be > 0 (got {text!r}).")
+    check_output_folder("out", out)
+    budgets = _budgets(args.budget)
     custom = _custom_scenario(args)
     calibration = _coefficients(args)
 
@@ -121,7 +92,9 @@ def _report(args: argparse.Namespace) -> int:
         origin += " with " + ", ".join(args.overrides)
     report = build_report(scenarios=scenarios, calibration=calibration, calibration_origin=origin,
                           budgets_s=budgets)
-    path = write_report(report, out)
+    with output_folder("out", out) as folder:
+        path = write_report(report, folder)
     figures = len(report.scenarios) * len(FIGURE_KINDS)
     print(f"wrote {path} and {figures} figures in {os.path.join(out, 'figures')}")
+    _warn_about(calibration, args)
     return 0

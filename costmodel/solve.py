@@ -2,8 +2,8 @@
 
 Built on the symbolic model of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg in
 :mod:`costmodel.expressions`. Each answer is a frozen :class:`Solution`: the value with its unit,
-the sympy expression it came from, and the numbers behind it; impossible questions raise an
-:class:`~costmodel.errors.InputError` that says why in one sentence.
+the sympy expression it came from, and the numbers behind it; a question without an answer gets a
+Solution that says why in one sentence with units.
 
 * :func:`max_clients_per_round`: the largest whole c whose round time fits a budget. The round
   time never decreases with c (more clients share the server link, the order statistic grows, a
@@ -14,13 +14,16 @@ the sympy expression it came from, and the numbers behind it; impossible questio
   not fall with bandwidth: on slow, client-bound links it tends to ``E_m*g - 1``; it peaks where
   FedAvg's c concurrent transfers saturate the server link while Astraea's M do not yet; with
   fast links it tends to the compute ratio. So it is scanned on a log grid from 1 bit/s to
-  1e16 bit/s and refined by bisection at the last crossing.
+  1e15 bit/s and refined by bisection at the last crossing.
 * :func:`crossover_bandwidth`: the client bandwidth (uplink = downlink = b) at which Astraea's
   per-round communication time equals its compute time. Symbolic: on client-bound links the
   communication time is ``C0 + K1/b``, so ``b* = K1/(compute - C0)`` (sympy ``solve``); it is
   valid while ``b* <= b_srv/M`` (beyond, the shared server link bounds every transfer).
 * :func:`break_even_rounds`: how many rounds Astraea must save against ``R_f`` FedAvg rounds:
   ``R_f - floor((R_f*T_F - S_A)/T_A)``.
+* "No answer" is an answer: when nothing satisfies a question (no number of clients fits the
+  budget, no bandwidth meets the bound, ...), the :class:`Solution` has ``value`` NaN and a
+  ``reason`` sentence with units; only malformed input raises :class:`~costmodel.errors.InputError`.
 * :func:`sensitivities`: ``d(round time)/d(input)`` and the elasticity
   ``input/round_time * derivative`` per input. Derivatives relax every ``ceiling(x)`` to ``x``
   (the ceilings are piecewise constant, so their true derivative is 0 almost everywhere, which
@@ -49,6 +52,10 @@ from costmodel.symbols import INPUTS, Scenario, check_coefficients, sym
 
 __all__ = [
     "BANDWIDTH_SCAN_BITS_PER_S",
+    "BUDGET_RELATIVE_TOLERANCE",
+    "MAX_BUDGET_S",
+    "MAX_FEDAVG_ROUNDS",
+    "MAX_OVERHEAD_FRACTION",
     "Solution",
     "break_even_rounds",
     "crossover_bandwidth",
@@ -58,10 +65,13 @@ __all__ = [
 ]
 
 #: Range of client bandwidths scanned by :func:`min_bandwidth_for_overhead`, bit/s.
-BANDWIDTH_SCAN_BITS_PER_S: tuple[float, float] = (1.0, 1e16)
-_SCAN_POINTS = 1601  # 100 per decade
+BANDWIDTH_SCAN_BITS_PER_S: tuple[float, float] = (1.0, 1e15)
+_SCAN_POINTS = 1501  # 100 per decade
 _LINKS = {"uplink": ("uplink_bits_per_s",), "downlink": ("downlink_bits_per_s",),
           "both": ("uplink_bits_per_s", "downlink_bits_per_s")}
+_LINK_WORDS = {"uplink": "uplink", "downlink": "downlink", "both": "uplink and downlink"}
+#: Largest overhead bound the min-bandwidth question takes (+100,000%).
+MAX_OVERHEAD_FRACTION = 1000.0
 
 
 @dataclass(frozen=True)
@@ -87,13 +97,20 @@ class Solution:
     unit: str
     expression: sp.Expr
     details: Mapping[str, float] = field(default_factory=dict)
+    reason: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "details", MappingProxyType(dict(self.details)))
 
+    @property
+    def exists(self) -> bool:
+        """Whether the question has an answer; if not, ``value`` is NaN and ``reason`` says why."""
+        return math.isfinite(self.value)
+
     def report(self) -> str:
-        """A short readable report: question, answer, details."""
-        lines = [self.question, f"  answer: {self.value:.6g} {self.unit}"]
+        """A short readable report: question, answer (or why there is none), details."""
+        answer = f"{self.value:.6g} {self.unit}" if self.exists else f"none: {self.reason}"
+        lines = [self.question, f"  answer: {answer}"]
         lines += [f"  {name}: {value:.6g}" for name, value in self.details.items()]
         return "\n".join(lines)
 
@@ -117,42 +134,63 @@ def _call(expression: sp.Expr, values: Mapping[str, Any]) -> Any:
 
 # --------------------------------------------------------------------------- clients per round
 
+#: A round time within this relative distance of a budget fits it: the same number computed by two
+#: compiled functions (the table of ``predict``, the solver's) can differ in its last bits.
+BUDGET_RELATIVE_TOLERANCE = 1e-9
+#: Largest round-time budget a question takes (about 31.7 years), in seconds.
+MAX_BUDGET_S = 1e9
+#: Largest number of FedAvg rounds the break-even question takes.
+MAX_FEDAVG_ROUNDS = 10**9
+
+
 def max_clients_per_round(budget_s: float, scenario: Scenario, coefficients: Mapping[str, float],
                           algorithm: str = "astraea") -> Solution:
     """The largest whole number of clients per round whose round time fits ``budget_s``.
 
-    Searched over ``1..clients_total`` (every other input as in ``scenario``).
-
-    Raises
-    ------
-    InputError
-        If even one client per round exceeds the budget.
+    Searched over ``1..clients_total`` (every other input as in ``scenario``). A round time within
+    :data:`BUDGET_RELATIVE_TOLERANCE` of the budget fits it. If even one client per round exceeds
+    the budget, the :class:`Solution` has no answer (``value`` NaN, ``reason`` says by how much).
     """
-    budget = check_number("budget_s", budget_s, exclusive_minimum=0)
+    budget = check_number("budget_s", budget_s, exclusive_minimum=0, maximum=MAX_BUDGET_S)
     values = _values(scenario, coefficients)
     expression = ex.round_seconds(_algorithm(algorithm))
+    question = f"largest clients per round with {algorithm} round time <= {_seconds(budget)}"
+    limit = budget * (1 + BUDGET_RELATIVE_TOLERANCE)
 
     def seconds(clients: int) -> float:
         return float(_call(expression, {**values, "clients_per_round": float(clients)}))
 
     one = seconds(1)
-    if one > budget:
-        raise InputError(f"no number of clients per round fits a round-time budget of {budget:.3g} s "
-                         f"(one client alone takes {one:.3g} s).")
+    if one > limit:
+        return Solution(question=question, value=math.nan, unit="clients", expression=expression,
+                        details={"round_seconds_one_client": one, "budget_s": budget},
+                        reason=f"no number of clients per round fits a round-time budget of {_seconds(budget)}: "
+                               f"one client alone takes {_seconds(one)}.")
     low, high = 1, int(values["clients_total"])
-    if seconds(high) <= budget:
+    if seconds(high) <= limit:
         low = high
-    while high - low > 1:  # invariant: seconds(low) <= budget < seconds(high)
+    while high - low > 1:  # invariant: seconds(low) <= limit < seconds(high)
         middle = (low + high) // 2
-        if seconds(middle) <= budget:
+        if seconds(middle) <= limit:
             low = middle
         else:
             high = middle
     details = {"round_seconds": seconds(low), "budget_s": budget, "clients_total": values["clients_total"]}
     if low < values["clients_total"]:
         details["round_seconds_one_more"] = seconds(low + 1)
-    return Solution(question=f"largest clients per round with {algorithm} round time <= {budget:.6g} s",
-                    value=float(low), unit="clients", expression=expression, details=details)
+    return Solution(question=question, value=float(low), unit="clients", expression=expression, details=details)
+
+
+def _seconds(value: float) -> str:
+    from costmodel.units import format_seconds
+
+    return format_seconds(value)
+
+
+def _percent(fraction: float) -> str:
+    from costmodel.units import format_fraction
+
+    return format_fraction(fraction)
 
 
 # --------------------------------------------------------------------------- bandwidth
@@ -188,12 +226,10 @@ def min_bandwidth_for_overhead(max_fraction: float, scenario: Scenario, coeffici
         and ``holds_everywhere`` (1 if the bound holds at every bandwidth scanned, in which case
         ``value`` is the lowest one, 1 bit/s).
 
-    Raises
-    ------
-    InputError
-        If even unlimited client links do not meet the bound.
+    If even unlimited client links do not meet the bound, the :class:`Solution` has no answer
+    (``value`` NaN; ``reason`` gives the overhead that remains).
     """
-    bound = check_number("max_fraction", max_fraction, minimum=0)
+    bound = check_number("max_fraction", max_fraction, minimum=0, maximum=MAX_OVERHEAD_FRACTION)
     if which not in _LINKS:
         raise InputError(f"'which' must be one of {', '.join(_LINKS)} (got {which!r}).")
     values = _values(scenario, coefficients)
@@ -206,10 +242,15 @@ def min_bandwidth_for_overhead(max_fraction: float, scenario: Scenario, coeffici
     scan = np.geomspace(low_end, high_end, _SCAN_POINTS)
     fractions = fraction(scan)
     unlimited = float(fraction(math.inf))
+    links = _LINK_WORDS[which]
+    question = (f"client {links} bandwidth from which on Astraea's round overhead stays within "
+                f"+{_percent(bound)} of FedAvg's round time")
     if unlimited > bound or fractions[-1] > bound:
-        raise InputError(
-            f"no client bandwidth keeps Astraea's round overhead within {bound:.3g} of FedAvg's round time "
-            f"(even unlimited client links leave {unlimited:.3g}: compute, latency and the server link remain).")
+        return Solution(question=question, value=math.nan, unit="bit/s", expression=expression,
+                        details={"fraction_unlimited": unlimited},
+                        reason=f"no client bandwidth keeps Astraea's round overhead within +{_percent(bound)} of "
+                               f"FedAvg's round time: even unlimited client links leave +{_percent(unlimited)} "
+                               f"(compute, latency and the server link remain).")
     failing = np.flatnonzero(fractions > bound)
     if failing.size == 0:
         answer = float(scan[0])
@@ -226,9 +267,7 @@ def min_bandwidth_for_overhead(max_fraction: float, scenario: Scenario, coeffici
         answer = above
     details = {"fraction_at_answer": float(fraction(answer)), "fraction_unlimited": unlimited,
                "holds_everywhere": float(failing.size == 0)}
-    return Solution(question=f"client {which} bandwidth from which on Astraea's round overhead stays <= "
-                             f"{bound:.6g} x FedAvg round time",
-                    value=answer, unit="bit/s", expression=expression, details=details)
+    return Solution(question=question, value=answer, unit="bit/s", expression=expression, details=details)
 
 
 _B = sp.Symbol("b", positive=True)
@@ -267,32 +306,33 @@ def crossover_bandwidth(scenario: Scenario, coefficients: Mapping[str, float]) -
     client-bound links (``b <= b_srv/M``): ``b* = K1/(compute - C0)`` with ``C0`` the latency and
     serialization part of communication and ``K1/b`` its link part.
 
-    Raises
-    ------
-    InputError
-        If communication exceeds compute at every client bandwidth (latency and serialization
-        alone, or the shared server link, already outweigh compute).
+    If communication exceeds compute at every client bandwidth (latency and serialization alone,
+    or the shared server link, already outweigh compute), the :class:`Solution` has no answer.
     """
     values = _values(scenario, coefficients)
     closed, communication, compute, share = _crossover_parts()
     compute_s = float(_call(compute, values))
     share_bits = float(_call(share, values))
     fixed_s = float(_call(communication, {**values, "b": math.inf}))
+    question = ("client bandwidth (uplink = downlink) at which Astraea's per-round communication time equals "
+                "its compute time")
+    details = {"compute_seconds": compute_s, "server_share_bits_per_s": share_bits}
     if fixed_s >= compute_s:
-        raise InputError(f"Astraea's communication outweighs its compute at every client bandwidth: latency "
-                         f"and serialization alone take {fixed_s:.3g} s per round against {compute_s:.3g} s "
-                         f"of compute.")
+        return Solution(question=question, value=math.nan, unit="bit/s", expression=closed, details=details,
+                        reason=f"Astraea's communication outweighs its compute at every client bandwidth: latency "
+                               f"and serialization alone take {_seconds(fixed_s)} per round against "
+                               f"{_seconds(compute_s)} of compute.")
     answer = float(_call(closed, values))
     if answer > share_bits:
+        from costmodel.units import format_bandwidth
+
         at_share = float(_call(communication, {**values, "b": share_bits}))
-        raise InputError(f"Astraea's communication outweighs its compute at every client bandwidth: the shared "
-                         f"server link ({share_bits:.3g} bit/s per mediator) alone makes it {at_share:.3g} s per "
-                         f"round against {compute_s:.3g} s of compute.")
-    return Solution(question="client bandwidth at which Astraea's per-round communication time equals its "
-                             "compute time", value=answer, unit="bit/s", expression=closed,
-                    details={"compute_seconds": compute_s,
-                             "communication_seconds": float(_call(communication, {**values, "b": answer})),
-                             "server_share_bits_per_s": share_bits})
+        return Solution(question=question, value=math.nan, unit="bit/s", expression=closed, details=details,
+                        reason=f"Astraea's communication outweighs its compute at every client bandwidth: the shared "
+                               f"server link ({format_bandwidth(share_bits)} per mediator) alone makes it "
+                               f"{_seconds(at_share)} per round against {_seconds(compute_s)} of compute.")
+    details["communication_seconds"] = float(_call(communication, {**values, "b": answer}))
+    return Solution(question=question, value=answer, unit="bit/s", expression=closed, details=details)
 
 
 # --------------------------------------------------------------------------- rounds
@@ -312,27 +352,26 @@ def break_even_rounds(scenario: Scenario, coefficients: Mapping[str, float], fed
     Astraea breaks even with at most ``R_a = floor((R_f*T_F - S_A)/T_A)`` rounds, ``T`` the round
     times and ``S_A`` its setup; the answer is ``R_f - R_a`` rounds saved.
 
-    Raises
-    ------
-    InputError
-        If Astraea's setup plus one round already takes longer than all FedAvg rounds.
+    If Astraea's setup plus one round already takes longer than all FedAvg rounds, the
+    :class:`Solution` has no answer.
     """
-    rounds = check_int("fedavg_rounds", fedavg_rounds, minimum=1)
+    rounds = check_int("fedavg_rounds", fedavg_rounds, minimum=1, maximum=MAX_FEDAVG_ROUNDS)
     values = _values(scenario, coefficients)
     fedavg_s = float(_call(ex.round_seconds("fedavg"), values))
     astraea_s = float(_call(ex.round_seconds("astraea"), values))
     setup_s = float(_call(ex.setup_seconds("astraea"), values))
     budget = rounds * fedavg_s
     most = math.floor((budget - setup_s) / astraea_s)
+    question = f"rounds Astraea must save to match {rounds:,} FedAvg rounds in time"
+    details = {"fedavg_round_seconds": fedavg_s, "astraea_round_seconds": astraea_s, "astraea_setup_seconds": setup_s}
     if most < 1:
-        raise InputError(f"Astraea cannot break even against {rounds} FedAvg rounds ({budget:.3g} s): its setup "
-                         f"and one round already take {setup_s + astraea_s:.3g} s.")
+        return Solution(question=question, value=math.nan, unit="rounds", expression=_break_even_expression(),
+                        details=details,
+                        reason=f"Astraea cannot break even against {rounds:,} FedAvg rounds ({_seconds(budget)}): its "
+                               f"setup and one round already take {_seconds(setup_s + astraea_s)}.")
     saved = rounds - most
-    return Solution(question=f"rounds Astraea must save to match {rounds} FedAvg rounds in time",
-                    value=float(saved), unit="rounds", expression=_break_even_expression(),
-                    details={"max_astraea_rounds": float(most), "saved_fraction": saved / rounds,
-                             "fedavg_round_seconds": fedavg_s, "astraea_round_seconds": astraea_s,
-                             "astraea_setup_seconds": setup_s})
+    return Solution(question=question, value=float(saved), unit="rounds", expression=_break_even_expression(),
+                    details={"max_astraea_rounds": float(most), "saved_fraction": saved / rounds, **details})
 
 
 # --------------------------------------------------------------------------- sensitivities

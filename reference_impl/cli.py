@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import fields
+from typing import Any
 
+from costmodel.errors import InputError, relabel
 
 __all__ = ["register"]
-
 
 
 def _whole(name: str):
@@ -66,27 +67,27 @@ def _add_run_options(p: argparse.ArgumentParser, plans, run_config) -> None:
     p.add_argument("--samples", type=_whole("samples"), default=defaults["samples"],
                    help="samples to generate for the shape-only datasets")
     p.add_argument("--model", default=defaults["model"], help="tpds, keras-cifar or scaled")
-    p.add_argument("--model-width", type=_real("model_width"), default=defaults["model_width"])
+    p.add_argument("--model-width", type=_real("model-width"), default=defaults["model_width"])
     p.add_argument("--clients", type=_whole("clients"), default=defaults["clients"], help="N, all clients")
-    p.add_argument("--clients-per-round", type=_whole("clients_per_round"), default=defaults["clients_per_round"],
+    p.add_argument("--clients-per-round", type=_whole("clients-per-round"), default=defaults["clients_per_round"],
                    help="c")
     p.add_argument("--gamma", type=_whole("gamma"), default=defaults["gamma"], help="clients per mediator")
-    p.add_argument("--local-epochs", "-E", type=_whole("local_epochs"), default=defaults["local_epochs"])
-    p.add_argument("--mediator-epochs", type=_whole("mediator_epochs"), default=defaults["mediator_epochs"],
+    p.add_argument("--local-epochs", "-E", type=_whole("local-epochs"), default=defaults["local_epochs"])
+    p.add_argument("--mediator-epochs", type=_whole("mediator-epochs"), default=defaults["mediator_epochs"],
                    help="E_m")
-    p.add_argument("--batch-size", "-B", type=_whole("batch_size"), default=defaults["batch_size"])
+    p.add_argument("--batch-size", "-B", type=_whole("batch-size"), default=defaults["batch_size"])
     p.add_argument("--rounds", type=_whole("rounds"), default=defaults["rounds"])
-    p.add_argument("--learning-rate", type=_real("learning_rate"), default=defaults["learning_rate"])
+    p.add_argument("--learning-rate", type=_real("learning-rate"), default=defaults["learning_rate"])
     p.add_argument("--plan", choices=plans, default=defaults["plan"])
-    p.add_argument("--tau-d", "--threshold", dest="tau_d", type=_real("tau_d"), default=defaults["tau_d"],
+    p.add_argument("--tau-d", "--threshold", dest="tau_d", type=_real("tau-d"), default=defaults["tau_d"],
                    help="z-score threshold of the TPDS plan")
     p.add_argument("--alpha", type=_real("alpha"), default=defaults["alpha"], help="exponent of the ICCD plan")
     p.add_argument("--global-imbalance", choices=("none", "long-tail", "half-normal"),
                    default=defaults["global_imbalance"])
-    p.add_argument("--imbalance-ratio", type=_real("imbalance_ratio"), default=defaults["imbalance_ratio"],
+    p.add_argument("--imbalance-ratio", type=_real("imbalance-ratio"), default=defaults["imbalance_ratio"],
                    help="rarest class / largest class")
-    p.add_argument("--classes-per-client", type=_whole("classes_per_client"), default=defaults["classes_per_client"])
-    p.add_argument("--size-skew", type=_real("size_skew"), default=defaults["size_skew"],
+    p.add_argument("--classes-per-client", type=_whole("classes-per-client"), default=defaults["classes_per_client"])
+    p.add_argument("--size-skew", type=_real("size-skew"), default=defaults["size_skew"],
                    help="0 for equal clients, else the sigma of a lognormal size spread")
     p.add_argument("--seed", type=_whole("seed"), default=defaults["seed"])
     p.add_argument("--threads", type=_whole("threads"), default=defaults["threads"])
@@ -97,44 +98,80 @@ def _add_run_options(p: argparse.ArgumentParser, plans, run_config) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _config(args: argparse.Namespace):
+#: RunConfig and DataConfig field -> the option that sets it, for error messages.
+_FLAG_OF = {"num_clients": "clients", "size_sigma": "size-skew", "evaluate": "no-eval"}
+
+
+def _flag(name: str) -> str:
+    return _FLAG_OF.get(name, name.replace("_", "-"))
+
+
+def _relabelled(error: InputError) -> InputError:
+    text = str(error)
+    name = text[1:text.index("'", 1)] if text.startswith("'") and "'" in text[1:] else ""
+    return relabel(error, {name: _flag(name)}) if name else error
+
+
+def _config(args: argparse.Namespace, **changes: Any):
+    """The run configuration of the parsed options, checked as far as it can be without training: the
+    data partition is planned (no pixels, no model), so impossible splits fail before any folder exists."""
     from reference_impl.config import RunConfig
 
-    return RunConfig(**{f.name: getattr(args, f.name) for f in fields(RunConfig)})
+    try:
+        config = RunConfig(**{f.name: changes.get(f.name, getattr(args, f.name)) for f in fields(RunConfig)})
+        from reference_impl.data import client_labels
+        from reference_impl.engine import data_config
+
+        client_labels(data_config(config))
+    except InputError as error:
+        raise _relabelled(error) from None
+    return config
 
 
 def _run(args: argparse.Namespace) -> int:
-    from costmodel.files import ensure_writable_dir
+    from costmodel.files import output_folder
+    from reference_impl.distributed import options_from_args
 
     config = _config(args)
-    out = ensure_writable_dir("out", args.out)
+    options = options_from_args(args)
+    with output_folder("out", args.out) as out:
+        from reference_impl.distributed import run_with_network
 
-    from reference_impl.distributed import run_with_network
-
-    result = run_with_network(args, config, out)  # in-process, or distributed over real links; writes out
-    table = result.rounds.assign(bytes=lambda f: f["bytes"].map(lambda b: f"{b / 1e6:.3f} MB"))
+        result = run_with_network(options, config, out, progress=not args.quiet)
+    rounds = result.rounds
+    if not config.evaluate:
+        rounds = rounds.drop(columns=["accuracy"])
+    table = rounds.assign(bytes=lambda f: f["bytes"].map(lambda b: f"{b / 1e6:.3f} MB"))
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     s = result.summary
+    accuracy = f"final accuracy {s['final_accuracy']:.4f}" if config.evaluate else "accuracy not evaluated (--no-eval)"
     print(f"\n{config.algorithm}: {s['params']:,} parameters, {s['train_flops_per_sample']:.4g} training FLOP/sample, "
           f"setup {s['setup_s']:.3f} s, total {s['total_s']:.3f} s on the virtual clock, "
-          f"{s['wall_s']:.1f} s wall; final accuracy {s['final_accuracy']:.4f}")
+          f"{s['wall_s']:.1f} s wall; {accuracy}")
     print(f"wrote {out / 'trace.csv'} and {out / 'run.json'}", file=sys.stderr)
     return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from costmodel.files import atomic_path, ensure_writable_dir
+    from costmodel.files import atomic_path, output_folder
 
-    config = _config(args)
-    out = ensure_writable_dir("out", args.out)
+    seeds = list(dict.fromkeys(args.seeds))
+    if len(seeds) != len(args.seeds):
+        raise InputError(f"'seeds' must not repeat a seed (got {' '.join(str(s) for s in args.seeds)}).")
+    for seed in seeds:
+        try:
+            config = _config(args, seed=seed)
+        except InputError as error:
+            raise relabel(error, seed="seeds") from None
+    config = _config(args, seed=seeds[0])
+    with output_folder("out", args.out) as out:
+        from reference_impl.study import compare_algorithms, summarize_comparison
 
-    from reference_impl.study import compare_algorithms, summarize_comparison
-
-    rounds = compare_algorithms(config, list(args.seeds), progress=not args.quiet)
-    table = summarize_comparison(rounds)
-    for name, frame in (("compare.csv", rounds), ("summary.csv", table)):
-        with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
+        rounds = compare_algorithms(config, seeds, progress=not args.quiet)
+        table = summarize_comparison(rounds)
+        for name, frame in (("compare.csv", rounds), ("summary.csv", table)):
+            with atomic_path(out / name, name="out") as tmp:
+                frame.to_csv(tmp, index=False)
     print(f"{config.rounds} rounds, {config.clients} clients, {config.clients_per_round} per round, "
           f"gamma {config.gamma}, dataset {config.dataset}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from costmodel.errors import InputError, check_int, check_number, must
+from costmodel.errors import InputError, check_int, check_number, must, relabel
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -446,25 +446,27 @@ def options_from_args(args: argparse.Namespace) -> DistributedOptions | None:
     if network == "inprocess":
         return None
     try:
-        return DistributedOptions(network=network, workers=workers, uplink_bits_per_s=uplink,
-                                  downlink_bits_per_s=downlink, timeout_s=timeout_s)
+        options = DistributedOptions(network=network, workers=workers, uplink_bits_per_s=uplink,
+                                     downlink_bits_per_s=downlink, timeout_s=timeout_s)
     except InputError as exc:  # name the command-line argument, not the field
-        text = str(exc)
-        for field_name, flag in (("uplink_bits_per_s", "uplink"), ("downlink_bits_per_s", "downlink"),
-                                 ("timeout_s", "timeout")):
-            text = text.replace(f"'{field_name}'", f"'{flag}'")
-        raise InputError(text) from None
+        raise relabel(exc, uplink_bits_per_s="uplink", downlink_bits_per_s="downlink", timeout_s="timeout") from None
+    if network == "emulated":   # before any output exists
+        from reference_impl.netlab import netlab_available
+
+        ok, reason = netlab_available()
+        if not ok:
+            raise InputError(f"'network' cannot be 'emulated' on this machine: {reason}.")
+    return options
 
 
-def run_with_network(args: argparse.Namespace, config: RunConfig, out: str | Path) -> RunResult:
-    """Run ``config`` on the network ``args.network`` asks for, write it to ``out``, and return it.
+def run_with_network(options: DistributedOptions | None, config: RunConfig, out: str | Path, *,
+                     progress: bool = True) -> RunResult:
+    """Run ``config`` on the network ``options`` ask for (:func:`options_from_args`; ``None``: in
+    process), write it to ``out``, and return it.
 
     ``inprocess`` runs the in-process engine; ``local`` and ``emulated`` run :func:`run_distributed`.
-    Bad options raise :class:`InputError` (exit status 2); a failed distributed run exits with status 1
-    and its one-line reason on stderr, never a traceback.
+    A failed distributed run exits with status 1 and its one-line reason on stderr, never a traceback.
     """
-    options = options_from_args(args)
-    progress = not getattr(args, "quiet", False)
     if options is None:
         from reference_impl.engine import run
 

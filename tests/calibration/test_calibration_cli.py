@@ -22,8 +22,9 @@ TINY = dict(model="scaled", model_width=0.25, clients=4, clients_per_round=2, ga
 def tiny_design(seed: int = 4) -> SweepDesign:
     digits = RunConfig(algorithm="astraea", dataset="digits", **dict(TINY, seed=seed))
     emnist = RunConfig(algorithm="astraea", dataset="emnist-shape", samples=200, **dict(TINY, seed=seed))
-    configs = (digits, replace(digits, algorithm="fedavg"), emnist, replace(emnist, algorithm="fedavg"))
-    return SweepDesign(configs=configs, repetitions=(2, 1, 1, 1), name="tiny")
+    wider = replace(emnist, model_width=0.5, clients_per_round=3)   # other conv sizes and c: terms told apart
+    configs = (digits, replace(digits, algorithm="fedavg"), emnist, replace(emnist, algorithm="fedavg"), wider)
+    return SweepDesign(configs=configs, repetitions=(2, 1, 1, 1, 1), name="tiny")
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +60,9 @@ def test_calibrate_writes_a_loadable_file_and_embeds_only_when_asked(profiled, t
     out = tmp_path / "calibration.json"
     assert main(["calibrate", "--runs", str(profiled), "--out", str(out), "--bootstrap", "5"]) == 0
     printed = capsys.readouterr().out
-    assert "Calibration fit on 5 runs" in printed and "flops_per_s" in printed
+    assert "Calibration fit on 6 runs" in printed and "flops_per_s" in printed
     calibration = load_calibration(out)
-    assert calibration.fit["runs"] == 5 and "fixed_s" in calibration.fit
+    assert calibration.fit["runs"] == 6 and "fixed_s" in calibration.fit
     assert not embedded.exists()
     assert main(["calibrate", "--runs", str(profiled), "--out", str(out), "--bootstrap", "0", "--embed"]) == 0
     assert load_calibration(embedded).coefficients == load_calibration(out).coefficients
@@ -86,18 +87,22 @@ def test_calibrate_takes_link_coefficients_from_a_link_sweep(profiled, tmp_path,
     (["calibrate", "--runs", "{tmp}/absent"], "'runs' must be an existing folder"),
     (["calibrate", "--runs", "{tmp}"], "'runs' must hold finished runs"),
     (["calibrate", "--runs", "{profiled}", "--out", "{tmp}/no/such/folder/c.json"],
-     "'out' must be in an existing writable folder"),
-    (["calibrate", "--runs", "{profiled}", "--out", "{tmp}"], "'out' must be a file path, not a folder"),
+     "'out' must be a file in an existing folder"),
+    (["calibrate", "--runs", "{profiled}", "--out", "{tmp}"], "'out' must be a file, not a folder"),
+    (["calibrate", "--runs", "{profiled}", "--out", "/proc/c.json"], "'out' must be in a folder where files can"),
+    (["calibrate", "--runs", "{profiled}", "--out", "{tmp}/" + "c" * 300 + ".json"],
+     "'out' must have names of at most 255 bytes"),
     (["calibrate", "--runs", "{profiled}", "--out", "{tmp}/c.json", "--communication", "{tmp}/none.json"],
      "'communication' must be a readable file"),
     (["calibrate", "--bootstrap", "-3"], "'bootstrap' must be"),
-    (["profile", "--out", "{file}"], "'out' must be a writable folder"),
+    (["profile", "--out", "{file}"], "'out' must be a folder (got"),
+    (["profile", "--out", ""], "'out' must be a path, not an empty string"),
     (["validate", "--calibration", "{tmp}/missing/absent.json", "--out", "{tmp}/v"],
-     "'calibration' must be in an existing"),
+     "'calibration' must be a file in an existing folder"),
     (["validate", "--calibration", "{tmp}/absent.json", "--out", "{tmp}/v"], "must be readable"),
     (["validate", "--calibration", "{file}", "--out", "{tmp}/v"], "calibration file"),
     (["validate", "--embed", "--calibration", "{file}"], "'calibration' must not be given with --embed"),
-    (["validate", "--out", "{file}"], "'out' must be a writable folder"),
+    (["validate", "--out", "{file}"], "'out' must be a folder (got"),
     (["profile", "--out", "{tmp}/p", "--speed-tolerance", "0"],
      "'speed-tolerance' must be a finite percentage > 0 (got '0')"),
     (["validate", "--out", "{tmp}/v", "--speed-tolerance", "inf"],
@@ -135,12 +140,26 @@ def test_validate_runs_the_heldout_design_and_stores_the_table(profiled, tmp_pat
     out = tmp_path / "validation"
     assert main(["validate", "--calibration", str(cal), "--out", str(out), "--quiet", "--speed-tolerance", "50"]) == 0
     printed = capsys.readouterr().out
-    assert "Validation on 5 held-out runs" in printed and "round_bytes" in printed
+    assert "Validation on 6 held-out runs" in printed and "round_bytes" in printed
     for name in ("validation.csv", "validation_points.csv", "parity.png", "calibration.json"):
         assert (out / name).is_file()
-    assert len(list((out / "runs").iterdir())) == 5
+    assert len(list((out / "runs").iterdir())) == 6
     stored = load_calibration(cal)
     phases = {row["phase"] for row in stored.validation}
     assert {"local_training", "round", "round_bytes"} <= phases
     assert load_calibration(out / "calibration.json").validation == stored.validation
     assert not any(p.name.endswith(".tmp") for p in out.iterdir())
+
+
+def test_a_design_that_cannot_identify_the_coefficients_is_refused(profiled, tmp_path, main, capsys):
+    import shutil
+
+    one = tmp_path / "one-run"
+    first = sorted(p for p in profiled.iterdir() if p.is_dir())[0]
+    shutil.copytree(first, one / first.name)
+    out = tmp_path / "c.json"
+    assert main(["calibrate", "--runs", str(one), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("astraea-cost calibrate: error: 'runs' must vary what the ") and err.count("\n") == 1
+    assert "cannot be told apart: their regressors are proportional in every row" in err
+    assert not out.exists()

@@ -60,7 +60,9 @@ def test_parse_values_lists_ranges_units(name: str, text: str, values: list[floa
     ("name", "text", "message"),
     [
         ("uplink_bits_per_s", "10 parsecs", "'uplink' must be a bandwidth such as '10 Mbit/s' (got '10 parsecs')."),
-        ("uplink_bits_per_s", "-3 Mbit/s", "'uplink' must be > 0 (got '-3 Mbit/s')."),
+        ("uplink_bits_per_s", "-3 Mbit/s", "'uplink' must be >= 1 bit/s (got '-3 Mbit/s')."),
+        ("clients_per_round", "-5", "'clients-per-round' must be >= 1 (got '-5')."),   # the rule enforced
+        ("params", "1e300", "'params' must be <= 1e+13 (got '1e300')."),
         ("clients_per_round", "0", "'clients-per-round' must be >= 1 (got '0')."),
         ("clients_per_round", "1.5", "'clients-per-round' must be a whole number (got '1.5')."),
         ("clients_per_round", "10:5:1", "'clients-per-round' must be a range whose stop is not below its start"),
@@ -91,7 +93,8 @@ def test_predict_one_scenario_prints_the_model_numbers(capsys: pytest.CaptureFix
 
     assert format_seconds(astraea) in row
     assert format_bytes(rounds.loc[rounds["algorithm"] == "fedavg", "round_bytes"].item()) in row
-    assert "1 scenario(s) from defaults (TPDS EMNIST); calibration: embedded default" in out
+    assert ("1 scenario(s) from defaults (TPDS EMNIST): N=500, c=50, gamma=10, E_m=1, E=1, B=10, P=68.9k, "
+            "uplink=10 Mbit/s, downlink=20 Mbit/s, server=1 Gbit/s; calibration: embedded default") in out
 
 
 def test_load_spreads_are_multipliers_not_fractions(capsys: pytest.CaptureFixture[str]) -> None:
@@ -133,7 +136,7 @@ def test_predict_grid_writes_csv_and_json_matching_the_library(tmp_path: Path,
     assert "wrote" in err and not list(tmp_path.glob("*.tmp"))
     # The varied inputs are columns of the printed table; the fixed one is in the footer.
     assert out.splitlines()[0].split()[:3] == ["scenario", "c", "uplink"]
-    assert "with E_m=2" in out
+    assert "E_m=2" in out.splitlines()[-1] and "server=1 Gbit/s" in out.splitlines()[-1]
 
 
 def test_predict_preset_and_overrides_change_the_numbers(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -189,20 +192,32 @@ def test_predict_long_grid_prints_a_head_and_says_so(capsys: pytest.CaptureFixtu
     [
         (["predict", "--uplink", "10 parsecs"],
          "astraea-cost predict: error: 'uplink' must be a bandwidth such as '10 Mbit/s' (got '10 parsecs').\n"),
-        (["predict", "--uplink", "-3 Mbit/s"], "astraea-cost predict: error: 'uplink' must be > 0 (got '-3 Mbit/s').\n"),
+        (["predict", "--uplink", "-3 Mbit/s"],
+         "astraea-cost predict: error: 'uplink' must be >= 1 bit/s (got '-3 Mbit/s').\n"),
         (["predict", "--clients-per-round", "600"],
-         "astraea-cost predict: error: 'clients_per_round' must be <= clients_total (500) (got 600).\n"),
+         "astraea-cost predict: error: 'clients-per-round' must be <= clients (500) (got 600).\n"),
         (["predict", "--set", "latency_s"],
          "astraea-cost predict: error: 'set' must be NAME=VALUE, e.g. latency_s=5ms (got 'latency_s').\n"),
-        (["predict", "--set", "latency_s=-1"], "astraea-cost predict: error: 'latency_s' must be >= 0 (got '-1').\n"),
+        (["predict", "--set", "latency_s=-1"],
+         "astraea-cost predict: error: 'set latency_s' must be >= 0 (got '-1').\n"),
         (["predict", "--set", "link_efficiency=150%"],
-         "astraea-cost predict: error: 'link_efficiency' must be in (0, 1] (got 1.5).\n"),
+         "astraea-cost predict: error: 'set link_efficiency' must be <= 1 (got '150%').\n"),
+        (["predict", "--set", "flops_per_s=1e-300"],
+         "astraea-cost predict: error: 'set flops_per_s' must be >= 1000 FLOP/s (got '1e-300').\n"),
+        (["predict", "--set", "latency_s=1ms", "--set", "latency_s=2ms"],
+         "astraea-cost predict: error: 'set' must give each coefficient once (got latency_s twice).\n"),
         (["predict", "--calibration", "/nonexistent/cal.json"],
          "astraea-cost predict: error: calibration file '/nonexistent/cal.json' must be readable "
          "(No such file or directory).\n"),
         (["predict", "--csv", "/nonexistent/folder/p.csv"],
-         "astraea-cost predict: error: 'csv' must be a file in an existing, writable folder "
-         "(got '/nonexistent/folder/p.csv').\n"),
+         "astraea-cost predict: error: 'csv' must be a file in an existing folder "
+         "(got '/nonexistent/folder/p.csv': /nonexistent/folder is not a folder).\n"),
+        (["predict", "--csv", "/proc/x.csv"],
+         "astraea-cost predict: error: 'csv' must be in a folder where files can be created (got '/proc/x.csv': "
+         "/proc refuses new files: No such file or directory).\n"),
+        (["predict", "--phases", "--scope", "total"],
+         "astraea-cost predict: error: 'scope' must not be given with --phases, whose table shows each phase in "
+         "its own scope (got 'total').\n"),
         (["predict", "--clients-per-round", "1:1000:1", "--params", "1:1000:1"],
          "astraea-cost predict: error: 'grid' must have at most 100,000 scenarios (got 1,000,000); "
          "use fewer values per option.\n"),
@@ -234,6 +249,11 @@ def test_solve_max_clients_matches_the_library(capsys: pytest.CaptureFixture[str
     scenario = Scenario(clients_total=2000, mediator_size=20)
     expected = solve.max_clients_per_round(5.0, scenario, default_calibration().coefficients)
     assert f"  answer: {expected.value:.0f} clients" in out.splitlines()
+    assert "expression:" not in out          # kilobytes of sympy only when asked for
+    assert "server=1 Gbit/s" in out          # the assumptions that decide the answer, always
+    status, out, err = run(["solve", "max-clients", "--budget", "5s", "--clients", "2000", "--mediator-size", "20",
+                            "--expression"], capsys)
+    assert status == 0, err
     assert "expression:" in out and "Min(c, gamma)" in out
 
 
@@ -247,11 +267,14 @@ def test_solve_break_even_and_crossover(capsys: pytest.CaptureFixture[str]) -> N
     assert "bit/s" in out and "\\frac" in out
 
 
-def test_solve_min_bandwidth_reports_an_impossible_bound_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+def test_solve_min_bandwidth_answers_an_impossible_bound_with_a_sentence(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(["solve", "min-bandwidth", "--max-overhead", "1%"], capsys)
-    assert status == 2
-    assert err.startswith("astraea-cost solve: error: no client bandwidth keeps Astraea's round overhead within")
-    assert err.count("\n") == 1
+    assert status == 0, err   # "no answer exists" is an answer, not a usage error
+    assert "  answer: none" in out.splitlines()
+    why = next(line for line in out.splitlines() if line.startswith("  why: "))
+    assert why.startswith("  why: no client bandwidth keeps Astraea's round overhead within +1% of FedAvg's round "
+                          "time: even unlimited client links leave +")
+    assert why.endswith("(compute, latency and the server link remain).")
 
 
 def test_solve_sensitivity_lists_every_input_sorted_by_elasticity(capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,7 +294,13 @@ def test_solve_sensitivity_lists_every_input_sorted_by_elasticity(capsys: pytest
         (["solve", "max-clients"], "'budget' must be given for solve max-clients (e.g. --budget 30s)."),
         (["solve", "max-clients", "--budget", "soon"],
          "'budget' must be a duration such as '1.5 s' or '500 ms' (got 'soon')."),
-        (["solve", "break-even", "--fedavg-rounds", "2.5"], "'fedavg-rounds' must be an integer (got 2.5)."),
+        (["solve", "break-even", "--fedavg-rounds", "2.5"], "'fedavg-rounds' must be a whole number (got '2.5')."),
+        (["solve", "break-even", "--fedavg-rounds", "-5"], "'fedavg-rounds' must be > 0 (got '-5')."),
+        (["solve", "break-even", "--fedavg-rounds", "1e308"], "'fedavg-rounds' must be <= 1e+09 (got '1e308')."),
+        (["solve", "max-clients", "--budget", "0"], "'budget' must be > 0 (got '0')."),
+        (["solve", "max-clients", "--budget", "1e308"], "'budget' must be <= 1e+09 s (got '1e308')."),
+        (["solve", "crossover-bandwidth", "--budget", "5s"],
+         "'budget' must not be given for solve crossover-bandwidth: only max-clients reads it (got '5s')."),
         (["solve", "max-clients", "--budget", "30s", "--clients-per-round", "10,20"],
          "'clients-per-round' must be a single value for solve (got '10,20')."),
         (["solve", "sensitivity", "--gamma", "0"], "'gamma' must be >= 1 (got '0')."),
@@ -297,6 +326,7 @@ def test_plot_writes_every_figure_and_prints_paths(tmp_path: Path, capsys: pytes
     assert status == 0, err
     paths = [Path(line) for line in out.splitlines()]
     assert [p.name for p in paths] == list(commands.PLOT_KINDS.values())
+    assert "server=1 Gbit/s" in err
     for path in paths:
         assert path.read_bytes()[:4] == b"\x89PNG"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(commands.PLOT_KINDS.values())
@@ -312,9 +342,18 @@ def test_plot_one_kind_with_a_given_sweep(tmp_path: Path, capsys: pytest.Capture
 def test_plot_refuses_a_second_varying_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = run(["plot", "--out", str(tmp_path), "--kind", "traffic", "--mediator-epochs", "1,2"], capsys)
     assert status == 2
-    assert err == ("astraea-cost plot: error: 'mediator-epochs' must be a single value for plot "
-                   "(only the swept input takes several) (got '1,2').\n")
+    assert err == ("astraea-cost plot: error: 'mediator-epochs' must be a single value for plot: no figure sweeps "
+                   "it (got '1,2').\n")
     assert list(tmp_path.iterdir()) == []
+    status, _, err = run(["plot", "--out", str(tmp_path), "--kind", "traffic", "--uplink", "1Mbit/s,10Mbit/s"],
+                         capsys)
+    assert status == 2
+    assert err == ("astraea-cost plot: error: 'uplink' must be a single value for plot --kind traffic: only "
+                   "overhead-bandwidth sweeps it (got '1Mbit/s,10Mbit/s').\n")
+    # without --kind, a list draws the figures that sweep it, and only those
+    status, out, err = run(["plot", "--out", str(tmp_path / "bw"), "--uplink", "1Mbit/s,10Mbit/s"], capsys)
+    assert status == 0, err
+    assert [Path(line).name for line in out.splitlines()] == ["overhead_vs_bandwidth.png"]
 
 
 # --------------------------------------------------------------------------- formula
@@ -371,7 +410,8 @@ def test_cold_predict_of_one_scenario_finishes_without_torch() -> None:
             "sys.exit(status)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "1 scenario(s) from defaults (TPDS EMNIST) with uplink=5 Mbit/s" in result.stdout
+    assert "1 scenario(s) from defaults (TPDS EMNIST): " in result.stdout
+    assert "uplink=5 Mbit/s, downlink=20 Mbit/s, server=1 Gbit/s" in result.stdout
 
 
 def test_help_lists_the_unit_aware_options(capsys: pytest.CaptureFixture[str]) -> None:

@@ -164,7 +164,9 @@ def test_emulated_without_namespaces_says_why_in_one_line(monkeypatch, tmp_path)
     args = _parse("--network", "emulated", "--quiet")
     with pytest.raises(InputError, match=r"^'network' cannot be 'emulated' on this machine: needs root "
                                          r"\(running as uid 1000\)\.$"):
-        run_with_network(args, RunConfig(**TINY, rounds=1), tmp_path)
+        options_from_args(args)   # before any output folder exists
+    with pytest.raises(InputError, match=r"^'network' cannot be 'emulated' on this machine"):
+        run_distributed(RunConfig(**TINY, rounds=1), network="emulated", progress=False)
     assert not list(tmp_path.iterdir())  # nothing written
 
 
@@ -176,11 +178,12 @@ def test_a_failed_distributed_run_exits_with_one_line(monkeypatch, tmp_path):
 
     monkeypatch.setattr(distributed, "run_distributed", fail)
     with pytest.raises(SystemExit, match=r"^astraea-cost run: error: distributed run failed: rank 2 \(worker\)"):
-        run_with_network(_parse("--network", "local", "--quiet"), RunConfig(**TINY, rounds=1), tmp_path)
+        run_with_network(options_from_args(_parse("--network", "local")), RunConfig(**TINY, rounds=1), tmp_path,
+                         progress=False)
 
 
 def test_run_with_network_inprocess_writes_the_run(tmp_path):
-    result = run_with_network(_parse("--quiet"), RunConfig(algorithm="fedavg", **TINY, rounds=1), tmp_path)
+    result = run_with_network(None, RunConfig(algorithm="fedavg", **TINY, rounds=1), tmp_path, progress=False)
     stored = read_run(tmp_path)
     assert stored.run_id == result.run_id and len(stored.trace) == len(result.trace)
 

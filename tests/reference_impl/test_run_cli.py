@@ -13,10 +13,16 @@ from costmodel.cli import main
     (["--clients", "0"], "'clients' must be >= 1 (got 0)."),
     (["--clients", "-4"], "'clients' must be >= 1 (got -4)."),
     (["--gamma", "0"], "'gamma' must be >= 1 (got 0)."),
-    (["--clients", "5", "--clients-per-round", "6"], "'clients_per_round' must be <= 'clients' (5) (got 6)."),
+    (["--clients", "5", "--clients-per-round", "6"], "'clients-per-round' must be <= 'clients' (5) (got 6)."),
+    (["--clients", "10000", "--clients-per-round", "10"],
+     "'clients' must be <= the 539 samples left after global imbalance (got 10000)."),   # before any work
+    (["--batch-size", "0"], "'batch-size' must be >= 1 (got 0)."),
+    (["--seed", "-1"], "'seed' must be >= 0 (got -1)."),
+    (["--uplink", "5 parsecs"], "'uplink' must be a bandwidth such as '10 Mbit/s' (got '5 parsecs')."),
+    (["--out", ""], "'out' must be a path, not an empty string (got '')."),
     (["--dataset", "mnist"], "'dataset' must be one of digits, emnist-shape, cinic-shape (got 'mnist')."),
     (["--clients", "ten"], "'clients' must be an integer (got 'ten')."),
-    (["--tau-d", "abc"], "'tau_d' must be a number (got 'abc')."),
+    (["--tau-d", "abc"], "'tau-d' must be a number (got 'abc')."),
     (["--rounds", "2.5"], "'rounds' must be an integer (got '2.5')."),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, capsys):
@@ -26,7 +32,7 @@ def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1, err
-    assert not (tmp_path / "o" / "trace.csv").exists()
+    assert list(tmp_path.iterdir()) == []     # nothing created, not even the folder
 
 
 def test_unwritable_output_folder_exits_2(tmp_path, capsys):
@@ -34,7 +40,7 @@ def test_unwritable_output_folder_exits_2(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["run", "--out", str(blocker / "sub")]) == 2
     err = capsys.readouterr().err
-    assert "'out' must be a writable folder" in err and err.count("\n") == 1
+    assert "'out' must be a folder path" in err and err.count("\n") == 1
 
 
 def test_a_small_run_from_the_command_line(tmp_path):
@@ -44,6 +50,11 @@ def test_a_small_run_from_the_command_line(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "round_s" in proc.stdout and "final accuracy" in proc.stdout
+    no_eval = subprocess.run([sys.executable, "-m", "costmodel.cli", "run", "--clients", "6", "--clients-per-round",
+                              "4", "--gamma", "2", "--rounds", "1", "--quiet", "--no-eval", "--out", str(tmp_path / "n")],
+                             capture_output=True, text=True, timeout=300)
+    assert no_eval.returncode == 0, no_eval.stderr
+    assert "accuracy not evaluated (--no-eval)" in no_eval.stdout and "nan" not in no_eval.stdout.lower()
     meta = json.loads((out / "run.json").read_text())
     assert meta["schema_version"] == 1 and meta["config"]["gamma"] == 2
 
