@@ -103,6 +103,7 @@ __all__ = [
     "CalibrationFit",
     "GroupFit",
     "LinkCoefficients",
+    "check_identifiable",
     "design_matrix",
     "fit_calibration",
     "fit_group",
@@ -366,6 +367,49 @@ def _choose_boundary(group: str, rows: pd.DataFrame, y: np.ndarray, weights: np.
     return best
 
 
+#: A design is rank-deficient when a singular value of its column-normalised matrix falls below this
+#: fraction of the largest: such a term is a linear combination of the others in every row.
+_RANK_TOLERANCE = 1e-9
+
+
+def _coefficient_names(group: str) -> list[str]:
+    names = ["flops_per_s" if term == "per_flop_s" else term for term, _ in _TERMS[group]]
+    return [*names, FIXED_COEFFICIENT[group]]
+
+
+def check_identifiable(group: str, rows: pd.DataFrame, x: np.ndarray) -> None:
+    """Refuse a design whose rows cannot tell ``group``'s coefficients apart.
+
+    ``x`` is the group's design matrix with the fixed column last. Columns that are zero in every row
+    are terms the runs do not exercise (no convolution, no second regime): they are left out here
+    and reported as absent by the fit. The rest must have full column rank; otherwise NNLS would
+    return numbers that the data do not determine (one 2-round run gave flops_per_s = 1.77e15 FLOP/s).
+
+    Raises
+    ------
+    InputError
+        Naming the group, the coefficients that cannot be told apart and what the runs lack.
+    """
+    names = _coefficient_names(group)
+    used = np.flatnonzero(np.abs(x).max(axis=0) > 0)
+    if used.size == 0:
+        return
+    xs = x[:, used] / np.linalg.norm(x[:, used], axis=0)
+    singular = np.linalg.svd(xs, compute_uv=False)
+    rank = int((singular > _RANK_TOLERANCE * singular[0]).sum())
+    if rank == used.size:
+        return
+    configurations = int(rows["config_key"].nunique()) if "config_key" in rows.columns else \
+        int(rows["run_id"].nunique())
+    _, _, vt = np.linalg.svd(xs)
+    null = np.abs(vt[rank:]).max(axis=0)
+    tangled = [names[used[i]] for i in np.flatnonzero(null > 1e-6)]
+    why = f"{', '.join(tangled)} cannot be told apart: their regressors are proportional in every row"
+    raise InputError(f"'runs' must vary what the {group} formula counts: {why} ({len(rows)} events from "
+                     f"{configurations} configuration(s)); profile a sweep ('astraea-cost profile', or "
+                     f"--quick) and calibrate on it.")
+
+
 def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: int = 0) -> GroupFit:
     """Fit ``group``'s formula plus a fixed per-event term on its phase rows of ``trace``.
 
@@ -384,9 +428,11 @@ def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: in
                          f"(got none).")
     y = _column(rows, "duration_s")
     weights = _config_weights(rows)
+    check_identifiable(group, rows, _with_fixed(design_matrix(group, rows)))
     boundary = _choose_boundary(group, rows, y, weights) if group in _BOUNDARY_GROUPS else None
     formula = design_matrix(group, rows, boundary_bytes=boundary)
     x = _with_fixed(formula)
+    check_identifiable(group, rows, x)
     coefficients = _irls(x, y, weights)
     prediction = x @ coefficients
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -233,8 +233,12 @@ def test_the_fit_becomes_a_calibration_file_that_loads_back(tmp_path):
 
 def test_standard_errors_come_from_resampling_runs():
     trace = synthetic_trace(noise=0.05)
-    single = fit_group("aggregation", trace[trace["run_id"] == "run0"], bootstrap=50)
-    assert all(math.isnan(e) for e in single.stderr)                  # one run: no error estimate
+    with pytest.raises(InputError, match=r"^'runs' must vary what the aggregation formula counts: "
+                                         r"aggregate_s_per_model, .* cannot be told apart"):
+        fit_group("aggregation", trace[trace["run_id"] == "run0"], bootstrap=50)   # one run: one size
+    two = trace[trace["config_key"].isin(["cfg0", "cfg1", "cfg2", "cfg3"]) & trace["run_id"].isin(
+        ["run0", "run2", "run4", "run6"])]                             # one run per configuration
+    assert all(math.isnan(e) for e in fit_group("aggregation", two, bootstrap=0).stderr)   # no bootstrap
     many = fit_group("aggregation", trace, bootstrap=50)
     assert all(e > 0 for e in many.stderr)
 
