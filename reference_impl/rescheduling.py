@@ -68,8 +68,10 @@ TIE_TOLERANCE_NATS = 1e-12
 #: Largest pooled class count for which n log n is looked up in a table rather than computed.
 _TABLE_LIMIT = 1 << 22
 
-#: Placed clients are dropped from the candidate arrays once they are this share of them.
+#: Placed clients are dropped from the candidate arrays once they are this share of them and at least
+#: ``_COMPACT_MIN`` (dropping them costs about as much as scoring a few thousand dead slots).
 _COMPACT_SHARE = 0.1
+_COMPACT_MIN = 64
 
 
 def _histograms(name: str, histograms: object) -> np.ndarray:
@@ -243,7 +245,7 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
     Each step costs O(slots) for the scores, plus, when the mediator stays open, one sparse
     product over the slots' (class, count) pairs (sum of |supp h_k|) and O(distinct counts of the
     chosen client's classes) to build D. Placed clients stay in the slots (scored -inf) until they
-    are ``_COMPACT_SHARE`` of them.
+    are ``_COMPACT_SHARE`` of them and at least ``_COMPACT_MIN``.
     """
     gamma = check_int("gamma", gamma, minimum=1)
     counts = _histograms("histograms", histograms)
@@ -307,19 +309,23 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
             if support.size:
                 old = pooled[support]
                 new = old + added[support]
-                by_rank = slots.counts_by_rank if support.size == num_classes else slots.counts_by_rank[support]
+                every_class = support.size == num_classes
+                by_rank = slots.counts_by_rank if every_class else slots.counts_by_rank[support]
                 change = g(by_rank + new[:, None])
                 change -= g(by_rank + old[:, None])
                 change -= (g(new) - g(old))[:, None]
-                d[support] = change
-                delta += slots.pairs @ d.ravel()
-                d[support] = 0.0
+                if every_class:
+                    delta += slots.pairs @ change.ravel()
+                else:
+                    d[support] = change
+                    delta += slots.pairs @ d.ravel()
+                    d[support] = 0.0
                 pooled[support] = new
                 pooled_size += float(own_sizes[chosen])
                 pooled_xlogx = float(g(pooled).sum())
                 class_updates += alive_entries
 
-        if dead >= _COMPACT_SHARE * alive.size and remaining > 1:
+        if dead >= max(_COMPACT_SHARE * alive.size, _COMPACT_MIN) and remaining > 1:
             kept = slots.keep(alive)
             sizes, base, entropy, delta = sizes[kept], base[kept], entropy[kept], delta[kept]
             alive = np.ones(kept.size, dtype=bool)

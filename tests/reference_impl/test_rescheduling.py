@@ -226,15 +226,18 @@ def test_matches_the_rule_scored_from_scratch(seed: int) -> None:
     assert as_lists(form_mediators(histograms, gamma=gamma)) == from_scratch(histograms, gamma)
 
 
-@pytest.mark.parametrize(("table_limit", "compact_share"), [
-    (1 << 22, 0.1),    # n log n table, drop placed clients at 10%
-    (1, 0.1),          # no table: logarithms
-    (1 << 22, 1e-9),   # drop placed clients after every pick
-    (1 << 22, 2.0),    # never drop them
+@pytest.mark.parametrize(("table_limit", "compact_share", "compact_min"), [
+    (1 << 22, 0.1, 64),    # n log n table, drop placed clients at 10% (and 64)
+    (1, 0.1, 64),          # no table: logarithms
+    (1 << 22, 1e-9, 1),    # drop placed clients after every pick
+    (1 << 22, 0.2, 3),     # drop them now and then
+    (1 << 22, 2.0, 64),    # never drop them
 ])
-def test_every_path_matches_the_rule(monkeypatch: pytest.MonkeyPatch, table_limit: int, compact_share: float) -> None:
+def test_every_path_matches_the_rule(monkeypatch: pytest.MonkeyPatch, table_limit: int, compact_share: float,
+                                     compact_min: int) -> None:
     monkeypatch.setattr(rescheduling, "_TABLE_LIMIT", table_limit)
     monkeypatch.setattr(rescheduling, "_COMPACT_SHARE", compact_share)
+    monkeypatch.setattr(rescheduling, "_COMPACT_MIN", compact_min)
     rng = np.random.default_rng(12)
     for _ in range(20):
         histograms, gamma = random_histograms(rng)
