@@ -10,8 +10,10 @@ mediator may have fewer than gamma clients. An empty mediator takes first the cl
 distribution is closest to uniform. The papers give the cost as O(c^2) in the clients per round.
 
 Counting. Every greedy step scores every remaining client once: c + (c - 1) + ... + 1 = c(c + 1) / 2
-KL evaluations for c clients, in c greedy steps. Those counts go to the trace (``steps`` column).
-The work that depends on the data is counted too (``class_updates``, see below).
+KL evaluations for c clients, in c greedy steps. The work that depends on the data is counted too
+(``class_updates`` and ``level_updates``, see below); the cost per call is about
+
+    t0 + t_step * c + t_eval * c(c + 1)/2 + t_class * class_updates + t_level * level_updates.
 
 Computation. KL(P || U) = log K - H(P), so only the entropy of the pooled counts matters: with
 S = sum_y n_y and f = sum_y g(n_y), g(x) = x log x (0 log 0 = 0), H = log S - f / S. For the current
@@ -20,19 +22,20 @@ mediator's pooled counts p (size S_p, F_p = sum_y g(p_y)) each remaining client 
     delta_k = sum_{y in supp h_k} g(p_y + h_ky) - g(p_y),    so that    f_k = F_p + delta_k,
 
 and its score is H_k = log(S_p + n_k) - (F_p + delta_k) / (S_p + n_k): a few numpy expressions over
-the remaining clients per step. Adding the chosen client j (counts a on supp a) moves p to p + a, and
-delta_k by sum_{y in supp h_k} D_y(h_ky) with
+the remaining clients per step. Adding the chosen client j (counts a on supp a) to a mediator that
+stays open moves p to p + a, and delta_k by sum_{y in supp h_k} D_y(h_ky) with
 
     D_y(v) = g(p_y + a_y + v) - g(p_y + v) - g(p_y + a_y) + g(p_y),    0 unless y in supp a.
 
-D is built once per step for the (class, value) pairs that occur (as many as the distinct counts of
-supp a's classes), and every candidate's update is one sparse matrix-vector product: a 0/1 matrix
-with a row per candidate and a 1 at each of its (class, count) pairs, times D. A step thus reads
-each remaining candidate's |supp h_k| entries once; ``class_updates`` sums those reads, the
-remaining candidates' support sizes over the steps that update (every step but the last of each
-mediator). Opening a mediator resets delta_k to sum_y g(h_ky). Whole-number counts look n log n up
-in a table of 0..max_y min(class total + largest count, gamma * largest count), the largest
-argument g can get (``_pooled_bound``).
+Each class's distinct non-zero counts (at most L of them) are its "levels"; D is built for supp a's
+classes at every level (|supp a| * L entries: ``level_updates``), and every candidate's update is one
+sparse matrix-vector product: a 0/1 matrix with a row per candidate and a 1 at each of its (class,
+level) pairs, times D. A step thus reads each remaining candidate's |supp h_k| entries once;
+``class_updates`` sums those reads over the steps that update (every step but the last of each
+mediator): K_c * c(c - ceil(c / gamma)) / 2 for clients of K_c classes each. Opening a mediator
+resets delta_k to sum_y g(h_ky). Whole-number counts look n log n up in a table of
+0..max_y min(class total + largest count, gamma * largest count), the largest argument g can get
+(``_pooled_bound``).
 
 Choices where the papers are silent:
 
@@ -139,8 +142,11 @@ class MediatorAssignment:
     class_updates : int
         Entries the incremental update read: over the steps that add a client with samples to a
         mediator that stays open (c - ceil(c / gamma) steps when no client is empty), the sum of
-        the remaining clients' support sizes |supp h_k| (classes with a non-zero count). About s * (1 - 1/gamma) * c^2 / 2 for clients
-        holding s classes each.
+        the remaining clients' support sizes |supp h_k| (classes with a non-zero count):
+        K_c * c * (c - ceil(c / gamma)) / 2 when every client holds K_c classes and gamma divides c.
+    level_updates : int
+        Entries of D built over the same steps: |supp h_j| * L for the chosen client j, L the
+        largest number of distinct non-zero counts a class takes among the c clients.
     """
 
     mediators: tuple[np.ndarray, ...]
@@ -148,6 +154,7 @@ class MediatorAssignment:
     kl_evaluations: int
     greedy_steps: int
     class_updates: int
+    level_updates: int
 
     @property
     def num_mediators(self) -> int:
@@ -238,7 +245,7 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
     -------
     MediatorAssignment
         ceil(c / gamma) mediators, c (c + 1) / 2 KL evaluations, c greedy steps, and the class
-        updates the data needed.
+        and level updates the data needed.
 
     Notes
     -----
@@ -277,7 +284,8 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
 
     mediators: list[np.ndarray] = []
     members: list[int] = []
-    class_updates = 0
+    class_updates = level_updates = 0
+    levels = slots.counts_by_rank.shape[1]
     for step in range(num_clients):
         remaining = num_clients - step
         if pooled_size > 0:
@@ -324,6 +332,7 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
                 pooled_size += float(own_sizes[chosen])
                 pooled_xlogx = float(g(pooled).sum())
                 class_updates += alive_entries
+                level_updates += support.size * levels
 
         if dead >= max(_COMPACT_SHARE * alive.size, _COMPACT_MIN) and remaining > 1:
             kept = slots.keep(alive)
@@ -334,4 +343,4 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
     for members_array in mediators:
         members_array.setflags(write=False)
     return MediatorAssignment(mediators=tuple(mediators), gamma=gamma, kl_evaluations=num_clients * (num_clients + 1) // 2,
-                              greedy_steps=num_clients, class_updates=class_updates)
+                              greedy_steps=num_clients, class_updates=class_updates, level_updates=level_updates)

@@ -85,16 +85,20 @@ def as_lists(assignment: MediatorAssignment) -> list[list[int]]:
     return [m.tolist() for m in assignment.mediators]
 
 
-def class_updates_by_hand(histograms: np.ndarray, mediators: list[list[int]], gamma: int) -> int:
-    """Sum over the picks that leave their mediator open and add samples of the unplaced clients' supports."""
-    support = (np.asarray(histograms) > 0).sum(axis=1)
+def updates_by_hand(histograms: np.ndarray, mediators: list[list[int]], gamma: int) -> tuple[int, int]:
+    """Over the picks that leave their mediator open and add samples: the unplaced clients' supports
+    (class updates), and the pick's support times the most distinct counts of a class (level updates)."""
+    counts = np.asarray(histograms)
+    support = (counts > 0).sum(axis=1)
+    levels = max([np.unique(column[column > 0]).size for column in counts.T] + [1])
     order = [client for members in mediators for client in members]
-    total = 0
+    classes = levels_total = 0
     for step, client in enumerate(order):
         closes = (step + 1) % gamma == 0 or step + 1 == len(order)
         if not closes and support[client] > 0:
-            total += int(support[order[step + 1:]].sum())
-    return total
+            classes += int(support[order[step + 1:]].sum())
+            levels_total += int(support[client]) * levels
+    return classes, levels_total
 
 
 def test_hand_worked_example_gamma_2() -> None:
@@ -106,6 +110,9 @@ def test_hand_worked_example_gamma_2() -> None:
     # Supports: c0 1, c1 2, c2 1, c3 2. Picking c3 leaves its mediator open: c0, c1, c2 are updated
     # (1 + 2 + 1); c1 closes it; c0 opens the next and c2 is updated (1); c2 closes it.
     assert assignment.class_updates == 4 + 1
+    # Class 0 takes the counts 4, 3, 1 and class 1 the counts 1, 2: L = 3 levels. D is built for
+    # c3's two classes, then for c0's one.
+    assert assignment.level_updates == 2 * 3 + 1 * 3
 
 
 def test_hand_worked_example_gamma_3_fills_with_the_balancing_client() -> None:
@@ -139,13 +146,14 @@ def test_class_updates_of_full_support_clients_follow_the_formula(clients: int, 
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_class_updates_count_the_unplaced_supports(seed: int) -> None:
+def test_updates_count_the_unplaced_supports_and_the_levels(seed: int) -> None:
     rng = np.random.default_rng(100 + seed)
     histograms = rng.integers(0, 9, (60, 8)) * (rng.random((60, 8)) < 0.3)
     histograms[rng.random(60) < 0.1] = 0          # some clients without samples
     gamma = int(rng.integers(2, 9))
     assignment = form_mediators(histograms, gamma=gamma)
-    assert assignment.class_updates == class_updates_by_hand(histograms, as_lists(assignment), gamma)
+    expected = updates_by_hand(histograms, as_lists(assignment), gamma)
+    assert (assignment.class_updates, assignment.level_updates) == expected
 
 
 @pytest.mark.parametrize("gamma", [9, 10, 1000])
