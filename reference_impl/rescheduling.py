@@ -180,14 +180,12 @@ class MediatorAssignment:
         return np.stack([counts[m].sum(axis=0) for m in self.mediators])
 
 
-
-
 class _Candidates:
     """The clients still to place, as "slots" in ascending client order, and their update matrix.
 
-    ``counts_by_rank`` (K x L) lists each class's distinct non-zero counts in ascending order (the
-    rank of a count), padded with 0; ``pairs`` (slots x K*L) holds a 1 at ``y * L + rank`` for each
-    class y a slot's client holds, the rank being that of its count of y.
+    ``counts_by_rank`` (K x L) lists each class's levels (distinct non-zero counts) in ascending
+    order, padded with 0; ``pairs`` (slots x K*L) holds a 1 at ``y * L + rank`` for each class y a
+    slot's client holds, the rank being that of its count of y among y's levels.
     """
 
     def __init__(self, counts: np.ndarray) -> None:
@@ -250,9 +248,9 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
     Notes
     -----
     Each step costs O(slots) for the scores, plus, when the mediator stays open, one sparse
-    product over the slots' (class, count) pairs (sum of |supp h_k|) and O(distinct counts of the
-    chosen client's classes) to build D. Placed clients stay in the slots (scored -inf) until they
-    are ``_COMPACT_SHARE`` of them and at least ``_COMPACT_MIN``.
+    product over the slots' (class, level) pairs (sum of |supp h_k|) and |supp a| * L entries to
+    build D. Placed clients stay in the slots (scored -inf) until they are ``_COMPACT_SHARE`` of
+    them and at least ``_COMPACT_MIN``.
     """
     gamma = check_int("gamma", gamma, minimum=1)
     counts = _histograms("histograms", histograms)
@@ -342,5 +340,6 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
 
     for members_array in mediators:
         members_array.setflags(write=False)
-    return MediatorAssignment(mediators=tuple(mediators), gamma=gamma, kl_evaluations=num_clients * (num_clients + 1) // 2,
-                              greedy_steps=num_clients, class_updates=class_updates, level_updates=level_updates)
+    return MediatorAssignment(mediators=tuple(mediators), gamma=gamma,
+                              kl_evaluations=num_clients * (num_clients + 1) // 2, greedy_steps=num_clients,
+                              class_updates=class_updates, level_updates=level_updates)
