@@ -10,15 +10,32 @@ mediator may have fewer than gamma clients. An empty mediator takes first the cl
 distribution is closest to uniform. The papers give the cost as O(c^2) in the clients per round.
 
 Counting. Every greedy step scores every remaining client once: c + (c - 1) + ... + 1 = c(c + 1) / 2
-KL evaluations for c clients, in c greedy steps. Those counts go to the trace (``steps`` column).
+KL evaluations for c clients, in c greedy steps. The work that depends on the data is counted too
+(``class_updates`` and ``level_updates``, see below); the cost per call is about
 
-Computation. KL(P || U) = log K - H(P), so only the entropy of the pooled counts matters:
-with S = sum_y n_y and f = sum_y n_y log n_y (0 log 0 = 0), H = log S - f / S. Each remaining client k
-keeps f_k = sum_y g(p_y + h_ky), g(x) = x log x, for the current mediator's pooled counts p. Adding the
-chosen client j changes p only on the classes where h_j > 0, so f_k is updated on those columns alone:
-a few numpy expressions over (remaining x |supp h_j|) per step, O(remaining * K) at worst and much
-less for the non-IID clients Astraea is made for, with no Python loop over candidates. Opening a
-mediator resets f_k to sum_y g(h_ky). Whole-number counts look n log n up in a table (see ``_Gains``).
+    t0 + t_step * c + t_eval * c(c + 1)/2 + t_class * class_updates + t_level * level_updates.
+
+Computation. KL(P || U) = log K - H(P), so only the entropy of the pooled counts matters: with
+S = sum_y n_y and f = sum_y g(n_y), g(x) = x log x (0 log 0 = 0), H = log S - f / S. For the current
+mediator's pooled counts p (size S_p, F_p = sum_y g(p_y)) each remaining client k keeps
+
+    delta_k = sum_{y in supp h_k} g(p_y + h_ky) - g(p_y),    so that    f_k = F_p + delta_k,
+
+and its score is H_k = log(S_p + n_k) - (F_p + delta_k) / (S_p + n_k): a few numpy expressions over
+the remaining clients per step. Adding the chosen client j (counts a on supp a) to a mediator that
+stays open moves p to p + a, and delta_k by sum_{y in supp h_k} D_y(h_ky) with
+
+    D_y(v) = g(p_y + a_y + v) - g(p_y + v) - g(p_y + a_y) + g(p_y),    0 unless y in supp a.
+
+Each class's distinct non-zero counts (at most L of them) are its "levels"; D is built for supp a's
+classes at every level (|supp a| * L entries: ``level_updates``), and every candidate's update is one
+sparse matrix-vector product: a 0/1 matrix with a row per candidate and a 1 at each of its (class,
+level) pairs, times D. A step thus reads each remaining candidate's |supp h_k| entries once;
+``class_updates`` sums those reads over the steps that update (every step but the last of each
+mediator): K_c * c(c - ceil(c / gamma)) / 2 for clients of K_c classes each. Opening a mediator
+resets delta_k to sum_y g(h_ky). Whole-number counts look n log n up in a table of
+0..max_y min(class total + largest count, gamma * largest count), the largest argument g can get
+(``_pooled_bound``).
 
 Choices where the papers are silent:
 
@@ -26,7 +43,7 @@ Choices where the papers are silent:
 - A client with no samples leaves any pooled distribution unchanged; on its own (empty mediator) its
   entropy is taken as 0, i.e. KL = log K, as far from uniform as a one-class client. ``kl_to_uniform``
   reports log K for an all-zero row likewise.
-- The first selection is scored like every other (it costs c evaluations), as the rule states.
+- The first selection is scored like every other (it counts c evaluations), as the rule states.
 """
 
 from __future__ import annotations
@@ -35,6 +52,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.special import xlogy
 
 from costmodel.errors import check_int, must
@@ -50,14 +68,13 @@ __all__ = [
 #: Two candidates whose KL to uniform differ by less than this (nats) are tied.
 TIE_TOLERANCE_NATS = 1e-12
 
-#: Largest class total for which n log n is looked up in a table rather than computed.
+#: Largest pooled class count for which n log n is looked up in a table rather than computed.
 _TABLE_LIMIT = 1 << 22
 
-#: Candidates updated per numpy call: keeps the (classes x chunk) temporaries in cache.
-_SLOT_CHUNK = 1024
-
-#: Use the per-step difference tables for whole-number counts (False: two table lookups per entry).
-_DIFFERENCE_TABLES = True
+#: Placed clients are dropped from the candidate arrays once they are this share of them and at least
+#: ``_COMPACT_MIN`` (dropping them costs about as much as scoring a few thousand dead slots).
+_COMPACT_SHARE = 0.1
+_COMPACT_MIN = 64
 
 
 def _histograms(name: str, histograms: object) -> np.ndarray:
@@ -122,12 +139,22 @@ class MediatorAssignment:
         KL scores computed, c (c + 1) / 2 for c clients.
     greedy_steps : int
         Clients placed, c.
+    class_updates : int
+        Entries the incremental update read: over the steps that add a client with samples to a
+        mediator that stays open (c - ceil(c / gamma) steps when no client is empty), the sum of
+        the remaining clients' support sizes |supp h_k| (classes with a non-zero count):
+        K_c * c * (c - ceil(c / gamma)) / 2 when every client holds K_c classes and gamma divides c.
+    level_updates : int
+        Entries of D built over the same steps: |supp h_j| * L for the chosen client j, L the
+        largest number of distinct non-zero counts a class takes among the c clients.
     """
 
     mediators: tuple[np.ndarray, ...]
     gamma: int
     kl_evaluations: int
     greedy_steps: int
+    class_updates: int
+    level_updates: int
 
     @property
     def num_mediators(self) -> int:
@@ -153,63 +180,53 @@ class MediatorAssignment:
         return np.stack([counts[m].sum(axis=0) for m in self.mediators])
 
 
-def _xlogx(values: np.ndarray) -> np.ndarray:
-    """x log x elementwise for x >= 0, with 0 log 0 = 0 and no warning."""
-    return values * np.log(np.where(values > 0, values, 1.0))
+class _Candidates:
+    """The clients still to place, as "slots" in ascending client order, and their update matrix.
 
-
-class _Gains:
-    """Per-candidate change of f = sum_y g(p_y + h_ky) when the pooled counts p grow by ``added``.
-
-    gain_k = sum_{y in support} g(p_y + added_y + h_ky) - g(p_y + h_ky), g(x) = x log x.
-    Whole-number counts look g up in a table of n log n for n = 0..2 * max class total (twice: a
-    masked-out slot of a client already in the mediator is still updated, then ignored, and may add
-    its own counts twice); when the classes' count ranges are short enough, a per-step table
-    d_y(h) = g(p_y + added_y + h) - g(p_y + h) replaces the two lookups per entry by one. Other counts
-    use logarithms directly.
+    ``counts_by_rank`` (K x L) lists each class's levels (distinct non-zero counts) in ascending
+    order, padded with 0; ``pairs`` (slots x K*L) holds a 1 at ``y * L + rank`` for each class y a
+    slot's client holds, the rank being that of its count of y among y's levels.
     """
 
     def __init__(self, counts: np.ndarray) -> None:
-        self.table: np.ndarray | None = None
-        whole = bool(np.all(counts == np.floor(counts)))
-        limit = 2.0 * float(counts.sum(axis=0).max()) if counts.size else 0.0
-        if whole and limit < _TABLE_LIMIT:
-            values = np.arange(int(limit) + 1, dtype=np.float64)
-            self.table = xlogy(values, values)
-            self.counts_by_class = np.ascontiguousarray(counts.T.astype(np.int64))
-            self.largest = self.counts_by_class.max(axis=1)
-        else:
-            self.counts_by_class = np.ascontiguousarray(counts.T)
+        num_clients, num_classes = counts.shape
+        clients, classes = np.nonzero(counts)                 # by client, then class
+        values = counts[clients, classes]
+        order = np.lexsort((values, classes))                 # by class, then count
+        starts = np.ones(order.size, dtype=bool)
+        starts[1:] = (np.diff(classes[order]) != 0) | (np.diff(values[order]) != 0)
+        pair = np.cumsum(starts) - 1                          # distinct (class, count), in order
+        pair_class = classes[order][starts]
+        first = np.searchsorted(pair_class, np.arange(num_classes))
+        rank = np.arange(pair_class.size) - first[pair_class]
+        width = int(rank.max()) + 1 if rank.size else 1
+        self.counts_by_rank = np.zeros((num_classes, width), dtype=counts.dtype)
+        self.counts_by_rank[pair_class, rank] = values[order][starts]
+        column = np.empty(order.size, dtype=np.int64)
+        column[order] = (pair_class * width + rank)[pair]
+        row_starts = np.concatenate(([0], np.cumsum(np.bincount(clients, minlength=num_clients))))
+        index = np.int32 if max(order.size, num_classes * width) < np.iinfo(np.int32).max else np.int64
+        self.pairs = sparse.csr_array((np.ones(order.size), column.astype(index), row_starts.astype(index)),
+                                      shape=(num_clients, num_classes * width))
+        self.support_sizes = np.diff(row_starts)
+        self.ids = np.arange(num_clients)
 
-    def add_to(self, f: np.ndarray, slot_counts: np.ndarray, support: np.ndarray, base: np.ndarray,
-               added: np.ndarray) -> None:
-        """f += gains, for every slot (column of ``slot_counts``), in cache-sized chunks."""
-        rows = slice(None) if support.size == slot_counts.shape[0] else support
-        width = slot_counts.shape[1]
-        table = self.table
-        if table is None:
-            def gain(block: np.ndarray) -> np.ndarray:
-                return (_xlogx(block + (base + added)[:, None]) - _xlogx(block + base[:, None])).sum(axis=0)
-        else:
-            lengths = self.largest[support] + 1
-            if _DIFFERENCE_TABLES and int(lengths.sum()) <= width * support.size:
-                offsets = np.cumsum(lengths) - lengths
-                h = np.arange(int(lengths.sum())) - np.repeat(offsets, lengths)
-                differences = (table.take(np.repeat(base + added, lengths) + h)
-                               - table.take(np.repeat(base, lengths) + h))
+    def keep(self, alive: np.ndarray) -> np.ndarray:
+        """Drop the slots not ``alive``; return the kept slots' old positions."""
+        kept = np.flatnonzero(alive)
+        self.pairs = self.pairs[kept]
+        self.ids = self.ids[kept]
+        return kept
 
-                def gain(block: np.ndarray) -> np.ndarray:
-                    return differences.take(block + offsets[:, None]).sum(axis=0)
-            else:
-                def gain(block: np.ndarray) -> np.ndarray:
-                    index = block + (base + added)[:, None]
-                    result = table.take(index)
-                    index -= added[:, None]
-                    result -= table.take(index)
-                    return result.sum(axis=0)
-        for start in range(0, width, _SLOT_CHUNK):
-            stop = start + _SLOT_CHUNK
-            f[start:stop] += gain(slot_counts[rows, start:stop])
+
+def _pooled_bound(counts: np.ndarray, gamma: int) -> float:
+    """Largest argument of g in a step: a class's pooled count (at most gamma - 1 clients') plus any
+    client's count of it (D is built for every count that occurs, a member's own included), i.e.
+    max_y min(class total + largest count, gamma * largest count)."""
+    if counts.size == 0:
+        return 0.0
+    largest = counts.max(axis=0)
+    return float(np.minimum(counts.sum(axis=0) + largest, gamma * largest).max())
 
 
 def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
@@ -225,14 +242,15 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
     Returns
     -------
     MediatorAssignment
-        ceil(c / gamma) mediators, c (c + 1) / 2 KL evaluations, c greedy steps.
+        ceil(c / gamma) mediators, c (c + 1) / 2 KL evaluations, c greedy steps, and the class
+        and level updates the data needed.
 
     Notes
     -----
-    Candidates live in "slots": client ids ascending (so the first maximum is the lowest index) and
-    their counts stored class-major (a step reads the chosen client's support classes contiguously).
-    A placed client's slot is masked out; the slots are compacted once a quarter of them are dead.
-    Each step costs O(slots * |supp h_j|) for the update plus O(slots) for the scores.
+    Each step costs O(slots) for the scores, plus, when the mediator stays open, one sparse
+    product over the slots' (class, level) pairs (sum of |supp h_k|) and |supp a| * L entries to
+    build D. Placed clients stay in the slots (scored -inf) until they are ``_COMPACT_SHARE`` of
+    them and at least ``_COMPACT_MIN``.
     """
     gamma = check_int("gamma", gamma, minimum=1)
     counts = _histograms("histograms", histograms)
@@ -240,54 +258,88 @@ def form_mediators(histograms: object, *, gamma: int) -> MediatorAssignment:
     if num_clients == 0:
         raise must("histograms", "have at least one client (row)", counts.shape)
 
-    gains = _Gains(counts)
-    counts_by_class = gains.counts_by_class
     own_sizes = counts.sum(axis=1)
     own_xlogx = xlogy(counts, counts).sum(axis=1)
+    own_entropy = _entropy(own_sizes, own_xlogx)
+    bound = _pooled_bound(counts, gamma)
+    if bound < _TABLE_LIMIT and np.all(counts == np.floor(counts)):
+        values = np.arange(int(bound) + 1, dtype=np.float64)
+        g = xlogy(values, values).take          # g(x) = x log x for whole x, by table
+        counts = counts.astype(np.int64)
+    else:
+        def g(x: np.ndarray) -> np.ndarray:
+            return xlogy(x, x)
 
-    ids = np.arange(num_clients)
-    slot_counts = counts_by_class
-    slot_sizes = own_sizes
+    slots = _Candidates(counts)
+    d = np.zeros(slots.counts_by_rank.shape)    # D_y(count of rank r) at [y, r]; 0 between steps
+    sizes, base, entropy = own_sizes, own_xlogx, own_entropy.copy()
+    delta = base.copy()                        # delta_k = f_k - F_p; +inf once placed
     alive = np.ones(num_clients, dtype=bool)
     dead = 0
-    f = own_xlogx.copy()       # f_k = sum_y g(p_y + h_ky) for the current mediator's pooled counts p
-    pooled = np.zeros(num_classes, dtype=counts_by_class.dtype)
-    pooled_size = 0.0
+    alive_entries = int(slots.support_sizes.sum())
+    pooled = np.zeros(num_classes, dtype=counts.dtype)
+    pooled_size, pooled_xlogx = 0.0, 0.0
 
     mediators: list[np.ndarray] = []
     members: list[int] = []
-    evaluations = 0
+    class_updates = level_updates = 0
+    levels = slots.counts_by_rank.shape[1]
     for step in range(num_clients):
         remaining = num_clients - step
-        evaluations += remaining
-        entropy = _entropy(pooled_size + slot_sizes, f)
-        entropy[~alive] = -np.inf
-        position = int(np.argmax(entropy >= entropy.max() - TIE_TOLERANCE_NATS))
-        chosen = int(ids[position])
+        if pooled_size > 0:
+            total = sizes + pooled_size
+            scores = (delta + pooled_xlogx) / total
+            np.subtract(np.log(total), scores, out=scores)
+        else:                                   # nothing pooled yet: the clients' own entropies
+            scores = entropy
+        position = int(scores.argmax())
+        if position and scores[position] - TIE_TOLERANCE_NATS <= scores[:position].max():
+            position = int(np.argmax(scores[:position] >= scores[position] - TIE_TOLERANCE_NATS))
+        chosen = int(slots.ids[position])
         members.append(chosen)
         alive[position] = False
         dead += 1
+        entropy[position] = -np.inf
+        delta[position] = np.inf
+        alive_entries -= int(slots.support_sizes[chosen])
 
         if len(members) == gamma or remaining == 1:
             mediators.append(np.array(members, dtype=np.int64))
             members = []
             pooled[:] = 0
-            pooled_size = 0.0
-            f = own_xlogx[ids]
+            pooled_size, pooled_xlogx = 0.0, 0.0
+            delta = np.where(alive, base, np.inf)
         else:
-            support = np.flatnonzero(counts_by_class[:, chosen])
+            added = counts[chosen]
+            support = np.flatnonzero(added)
             if support.size:
-                added = counts_by_class[support, chosen]
-                gains.add_to(f, slot_counts, support, pooled[support], added)
-                pooled[support] += added
+                old = pooled[support]
+                new = old + added[support]
+                every_class = support.size == num_classes
+                by_rank = slots.counts_by_rank if every_class else slots.counts_by_rank[support]
+                change = g(by_rank + new[:, None])
+                change -= g(by_rank + old[:, None])
+                change -= (g(new) - g(old))[:, None]
+                if every_class:
+                    delta += slots.pairs @ change.ravel()
+                else:
+                    d[support] = change
+                    delta += slots.pairs @ d.ravel()
+                    d[support] = 0.0
+                pooled[support] = new
                 pooled_size += float(own_sizes[chosen])
+                pooled_xlogx = float(g(pooled).sum())
+                class_updates += alive_entries
+                level_updates += support.size * levels
 
-        if dead * 4 >= ids.size and remaining > 1:
-            ids, slot_counts, slot_sizes, f = ids[alive], slot_counts[:, alive], slot_sizes[alive], f[alive]
-            alive = np.ones(ids.size, dtype=bool)
+        if dead >= max(_COMPACT_SHARE * alive.size, _COMPACT_MIN) and remaining > 1:
+            kept = slots.keep(alive)
+            sizes, base, entropy, delta = sizes[kept], base[kept], entropy[kept], delta[kept]
+            alive = np.ones(kept.size, dtype=bool)
             dead = 0
 
     for members_array in mediators:
         members_array.setflags(write=False)
-    return MediatorAssignment(mediators=tuple(mediators), gamma=gamma, kl_evaluations=int(evaluations),
-                              greedy_steps=num_clients)
+    return MediatorAssignment(mediators=tuple(mediators), gamma=gamma,
+                              kl_evaluations=num_clients * (num_clients + 1) // 2, greedy_steps=num_clients,
+                              class_updates=class_updates, level_updates=level_updates)
