@@ -3,28 +3,32 @@
 
 Plans (Duan et al., ICCD 2019; TPDS 32(1), 2021), on the global class sizes ``C_1..C_K``:
 
-TPDS z-score plan (default)
+TPDS z-score plans
     ``mu``, ``sigma`` = mean and *population* standard deviation of the class sizes,
     ``Z_y = (C_y - mu)/sigma``, threshold ``tau_d`` (the papers recommend 3.0 or 3.5),
     ``tau_a = -1/tau_d``.
 
-    * ``Z_y < tau_a``: class y is augmented to ``mu - sigma*sqrt(|Z_y*tau_a|)``.
+    * ``Z_y < tau_a``: class y is augmented, to a target that depends on the reading (below).
     * ``Z_y > tau_d``: class y is downsampled to ``mu + sigma*sqrt(Z_y*tau_d)``.
 
     The ratio ``R_y = target/C_y``; each client makes ``R_y - 1`` new samples per original sample
     (in expectation: the fractional part is one extra copy with that probability), or keeps each
     sample with probability ``R_y`` when downsampling.
 
-    **Choice.** The papers' text puts the augmentation target between ``C_y`` and
+    **Two readings of the augmentation target.** The papers' text puts it between ``C_y`` and
     ``mu + sigma*tau_a`` (just as the downsampling target lies between ``mu + sigma*tau_d`` and
-    ``C_y``: the geometric mean of ``Z_y`` and ``tau_d`` in z units). The printed formula has
-    ``+`` where the text needs ``-``, and ``sqrt(|Z_y/tau_a|) = sqrt(|Z_y|*tau_d)`` under the root,
-    which puts the target *below* ``C_y`` whenever ``|Z_y| < tau_d`` -- that is, for practically
-    every class (an "augmentation" that shrinks it). The form consistent with the text and with the
-    downsampling rule is the geometric mean of ``|Z_y|`` and ``|tau_a|``,
-    ``mu - sigma*sqrt(|Z_y*tau_a|)``, which is what ``target_rule='geometric'`` (default) uses.
-    ``target_rule='printed'`` reproduces ``mu - sigma*sqrt(|Z_y/tau_a|)`` for comparison; there a
-    target below ``C_y`` leaves the class untouched (``R_y = 1``).
+    ``C_y``: the geometric mean of ``Z_y`` and the threshold in z units); their printed formula is
+    ``mu + sigma*sqrt(|Z_y/tau_a|)``, which lifts every augmented class above the mean.
+
+    * ``target_rule='text'`` (default; plan ``'tpds'``): ``mu - sigma*sqrt(|Z_y*tau_a|)``. It adds
+      at most about 16% data on a long tail.
+    * ``target_rule='printed'`` (plan ``'tpds-printed'``): ``mu + sigma*sqrt(|Z_y/tau_a|)``
+      ``= mu + sigma*sqrt(|Z_y|*tau_d)``. It reproduces the papers' reported growth (+81.8% on
+      EMNIST at ``tau_d = 3.5``, +103.8% on CINIC-10) on ordinary long tails
+      (:data:`EMNIST_HISTOGRAM`, :data:`CINIC10_HISTOGRAM`).
+
+    Both are exactly what the reference implementation's plans of the same names compute
+    (``reference_impl.augmentation.tpds_plan`` and ``tpds_printed_plan``; tested).
 
 ICCD plan
     Every class below the mean is augmented by the factor ``(mu/C_y)**alpha``, ``alpha`` in [0, 1];
@@ -34,18 +38,51 @@ An empty class (``C_y = 0``) has nothing to augment from and is left alone.
 
 ``augmented_fraction = sum_y max(target_y - C_y, 0)/sum_y C_y`` over augmented classes and
 ``removed_fraction = sum_y (C_y - target_y)/sum_y C_y`` over downsampled classes: per original
-sample, as the cost model's inputs (:mod:`costmodel.symbols`) expect. This assumes every client
-holds the global class proportions on average; the cost model applies the fractions to the mean
-client.
+sample, as the cost model's inputs (:mod:`costmodel.symbols`) expect. Both follow from the global
+histogram alone, however the classes are spread over the clients.
+
+Spread across clients (:func:`augmentation_inputs`)
+    A client of ``n`` samples with label proportions ``pi`` grows by ``G = sum_y pi_y*g_y`` plus the
+    plan's draw noise, ``g_y = R_y - 1`` (net: new samples minus dropped ones, per sample). Over the
+    clients ``G`` has mean ``a - r`` and variance
+
+    ``s_a**2 = w*V_q + sum_y q_y*v_y/n``,
+
+    ``q`` the global class frequencies, ``V_q = sum_y q_y*g_y**2 - (sum_y q_y*g_y)**2`` (how unequal
+    the classes' growth is), ``v_y`` the per-sample draw variance (``f*(1 - f)`` for an augmented
+    class, ``f = frac(R_y - 1)``; ``R_y*(1 - R_y)`` for a downsampled one) and ``w`` the weight of
+    the label mix, set by the local imbalance (``reference_impl.data.partition``):
+
+    * ``'none'`` (IID): ``w = 1/n``;
+    * ``'classes'`` (``m`` label-sorted shards, each in class y with probability ``q_y``): ``w = 1/m``;
+    * ``'dirichlet'`` (``pi ~ Dirichlet(alpha*K*q)``, then ``n`` draws): with ``b = alpha*K``,
+      ``w = 1/(b + 1) + b/((b + 1)*n)``.
+
+    ``s_a`` is the model's ``augmented_fraction_sd`` as the calibration measures it (the population
+    standard deviation of each client's ``trained/original - 1``). It ignores shards that straddle a
+    class boundary and classes that run out while clients are filled; the tests compare it with
+    planned partitions. Clients holding few classes get very different fractions: with two classes
+    per client ``s_a`` is ``sqrt(V_q/2)``, of the order of the mean growth itself.
 
 Long tail. :func:`long_tail_expressions` gives the fractions as sympy ``Sum``\\ s of ``Piecewise``
 terms for ``C_k = C_max*rho**(k/(K - 1))``, ``k = 0..K-1`` (``rho = C_min/C_max``, the imbalance
-ratio); ``C_max`` cancels. :func:`long_tail_volume` evaluates the same numerically.
+ratio); ``C_max`` cancels. :func:`long_tail_volume` evaluates the same numerically, and
+:func:`long_tail_ratio_for_fraction` finds the ratio at which a plan adds a given fraction.
+
+The papers' setups (:data:`EMNIST_HISTOGRAM`, :data:`CINIC10_HISTOGRAM`)
+    Long tails whose imbalance ratio makes the printed plan add the papers' reported growth:
+    rho = 0.09897 for 47 classes at tau_d = 3.5 (+81.8%), rho = 0.05442 for 10 classes at
+    tau_d = 3.5 (+103.8%; 0.04392 at tau_d = 3.0). No class of such a tail lies ``tau_d`` standard
+    deviations above the mean (``Z_max = sqrt(K - 1)`` at most, 2.36 and 2.19 here), so nothing is
+    downsampled: gross and net growth are the same figure. Local imbalance: Dirichlet with
+    ``alpha = 2`` (:data:`PAPERS_DIRICHLET_ALPHA`), which gives the TPDS paper's mean client KL to
+    uniform of 0.550 nats on EMNIST (``reference_impl.imbalance_study``).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -56,18 +93,34 @@ import sympy as sp
 from costmodel.errors import InputError, check_int, check_number, must
 
 __all__ = [
+    "CINIC10_HISTOGRAM",
+    "EMNIST_HISTOGRAM",
+    "LOCAL_IMBALANCES",
+    "PAPERS_DIRICHLET_ALPHA",
+    "PLANS",
+    "TARGET_RULES",
+    "AugmentationInputs",
     "AugmentationVolume",
     "LongTailExpressions",
-    "TARGET_RULES",
+    "StatedHistogram",
+    "augmentation_inputs",
     "iccd_volume",
     "long_tail_class_sizes",
     "long_tail_expressions",
+    "long_tail_ratio_for_fraction",
     "long_tail_volume",
+    "plan_volume",
     "tpds_volume",
 ]
 
 #: Augmentation-target rules of the TPDS plan (see the module docstring).
-TARGET_RULES: tuple[str, ...] = ("geometric", "printed")
+TARGET_RULES: tuple[str, ...] = ("text", "printed")
+#: The plans, named as the reference implementation names them (``RunConfig.plan``).
+PLANS: tuple[str, ...] = ("tpds", "tpds-printed", "iccd", "none")
+#: Local imbalances, named as ``reference_impl.data.partition`` names them.
+LOCAL_IMBALANCES: tuple[str, ...] = ("none", "classes", "dirichlet")
+#: Dirichlet concentration of the papers' clients (mean KL to uniform 0.550 nats on TPDS's EMNIST).
+PAPERS_DIRICHLET_ALPHA = 2.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,7 +130,7 @@ class AugmentationVolume:
     Attributes
     ----------
     plan : str
-        ``'tpds'`` or ``'iccd'``.
+        One of :data:`PLANS`.
     class_sizes : tuple of float
         The global class sizes ``C_y``.
     ratios : tuple of float
@@ -133,7 +186,7 @@ def _volume(plan: str, sizes: np.ndarray, targets: np.ndarray) -> AugmentationVo
 
 
 def tpds_volume(class_sizes: Sequence[float], threshold: float = 3.0, *,
-                target_rule: str = "geometric") -> AugmentationVolume:
+                target_rule: str = "text") -> AugmentationVolume:
     """The TPDS z-score plan applied to a global class histogram.
 
     Parameters
@@ -142,14 +195,16 @@ def tpds_volume(class_sizes: Sequence[float], threshold: float = 3.0, *,
         ``C_1..C_K`` (at least two classes, >= 0, not all zero).
     threshold : float
         ``tau_d`` > 0; ``tau_a = -1/tau_d``.
-    target_rule : {'geometric', 'printed'}
-        Augmentation target ``mu - sigma*sqrt(|Z*tau_a|)`` (default) or the printed
-        ``mu - sigma*sqrt(|Z/tau_a|)``; see the module docstring.
+    target_rule : {'text', 'printed'}
+        Augmentation target ``mu - sigma*sqrt(|Z*tau_a|)`` (the papers' text, plan ``'tpds'``) or
+        ``mu + sigma*sqrt(|Z/tau_a|)`` (as printed, plan ``'tpds-printed'``); see the module docstring.
 
     Examples
     --------
     >>> round(tpds_volume([100, 100, 100, 100, 10], 3.0).augmented_fraction, 5)
     0.10392
+    >>> round(tpds_volume([100, 100, 100, 100, 10], 3.0, target_rule="printed").augmented_fraction, 5)
+    0.39069
     """
     sizes = _class_sizes(class_sizes)
     tau_d = check_number("threshold", threshold, exclusive_minimum=0)
@@ -159,14 +214,15 @@ def tpds_volume(class_sizes: Sequence[float], threshold: float = 3.0, *,
     targets = sizes.copy()
     if sigma > 0:
         z = (sizes - mu) / sigma
-        tau_a = -1.0 / tau_d
-        low = z < tau_a
-        scale = np.abs(z * tau_a) if target_rule == "geometric" else np.abs(z / tau_a)
-        raised = mu - sigma * np.sqrt(scale)
-        targets = np.where(low, np.maximum(raised, sizes), targets)
+        low = z < -1.0 / tau_d
+        depth = np.where(low, -z, 0.0)  # |Z_y| of the augmented classes
+        if target_rule == "text":
+            targets = np.where(low, mu - sigma * np.sqrt(depth / tau_d), targets)
+        else:
+            targets = np.where(low, mu + sigma * np.sqrt(depth * tau_d), targets)
         high = z > tau_d
         targets = np.where(high, mu + sigma * np.sqrt(np.where(high, z, 0.0) * tau_d), targets)
-    return _volume("tpds", sizes, targets)
+    return _volume("tpds" if target_rule == "text" else "tpds-printed", sizes, targets)
 
 
 def iccd_volume(class_sizes: Sequence[float], alpha: float) -> AugmentationVolume:
@@ -180,6 +236,25 @@ def iccd_volume(class_sizes: Sequence[float], alpha: float) -> AugmentationVolum
     return _volume("iccd", sizes, targets)
 
 
+def plan_volume(plan: str, class_sizes: Sequence[float], *, threshold: float = 3.0,
+                alpha: float = 0.5) -> AugmentationVolume:
+    """The volume of the reference implementation's plan ``plan`` (one of :data:`PLANS`).
+
+    ``'tpds'`` and ``'tpds-printed'`` use ``threshold`` (:func:`tpds_volume`), ``'iccd'`` uses
+    ``alpha`` (:func:`iccd_volume`), ``'none'`` leaves every class as it is.
+    """
+    if plan == "tpds":
+        return tpds_volume(class_sizes, threshold, target_rule="text")
+    if plan == "tpds-printed":
+        return tpds_volume(class_sizes, threshold, target_rule="printed")
+    if plan == "iccd":
+        return iccd_volume(class_sizes, alpha)
+    if plan == "none":
+        sizes = _class_sizes(class_sizes)
+        return _volume("none", sizes, sizes.copy())
+    raise InputError(f"'plan' must be one of {', '.join(PLANS)} (got {plan!r}).")
+
+
 def long_tail_class_sizes(classes: int, imbalance_ratio: float, max_class_size: float = 1.0) -> np.ndarray:
     """``C_k = C_max*rho**(k/(K - 1))`` for ``k = 0..K-1``: from ``C_max`` down to ``rho*C_max``."""
     count = check_int("classes", classes, minimum=2)
@@ -189,19 +264,184 @@ def long_tail_class_sizes(classes: int, imbalance_ratio: float, max_class_size: 
 
 
 def long_tail_volume(classes: int, imbalance_ratio: float, threshold: float = 3.0, *, plan: str = "tpds",
-                     alpha: float = 1.0, target_rule: str = "geometric") -> AugmentationVolume:
+                     alpha: float = 1.0) -> AugmentationVolume:
     """The plan's volume on a long-tail histogram (numeric twin of :func:`long_tail_expressions`)."""
-    sizes = long_tail_class_sizes(classes, imbalance_ratio)
-    if plan == "tpds":
-        return tpds_volume(sizes, threshold, target_rule=target_rule)
-    if plan == "iccd":
-        return iccd_volume(sizes, alpha)
-    raise InputError(f"'plan' must be one of tpds, iccd (got {plan!r}).")
+    return plan_volume(plan, long_tail_class_sizes(classes, imbalance_ratio), threshold=threshold, alpha=alpha)
 
 
+def long_tail_ratio_for_fraction(classes: int, fraction: float, threshold: float = 3.0, *,
+                                 plan: str = "tpds-printed", alpha: float = 1.0) -> float:
+    """The imbalance ratio rho at which ``plan`` adds ``fraction`` new samples per original sample on
+    the long tail of ``classes`` classes (:func:`long_tail_volume`).
+
+    Bisection in ``log rho`` over ``[1e-6, 1]`` (the added fraction falls as rho grows; at rho = 1
+    nothing is added), to a relative width of 1e-12. Raises :class:`InputError` when no ratio in the
+    range gives ``fraction``.
+    """
+    target = check_number("fraction", fraction, exclusive_minimum=0)
+
+    def added(rho: float) -> float:
+        return long_tail_volume(classes, rho, threshold, plan=plan, alpha=alpha).augmented_fraction
+
+    low, high = 1e-6, 1.0
+    if not added(low) >= target:
+        raise must("fraction", f"be at most {added(low):.6g}, what {plan} adds at rho = {low:g}", fraction)
+    while math.log(high / low) > 1e-12:
+        middle = math.sqrt(low * high)
+        if added(middle) > target:
+            low = middle
+        else:
+            high = middle
+    return math.sqrt(low * high)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AugmentationInputs:
+    """The cost model's augmentation inputs derived from a histogram, a plan and a partition.
+
+    Attributes
+    ----------
+    volume : AugmentationVolume
+        The plan on the global histogram.
+    augmented_fraction, removed_fraction : float
+        ``a`` and ``r`` (from ``volume``).
+    augmented_fraction_sd : float
+        ``s_a``, the spread across clients of their net growth (module docstring).
+    label_mix_sd : float
+        The part of ``s_a`` due to the clients' label mixes alone, ``sqrt(w*V_q)``.
+    local_imbalance : str
+    samples_per_client : float
+    """
+
+    volume: AugmentationVolume
+    augmented_fraction: float
+    removed_fraction: float
+    augmented_fraction_sd: float
+    label_mix_sd: float
+    local_imbalance: str
+    samples_per_client: float
+
+    def as_inputs(self) -> dict[str, float]:
+        """``{augmented_fraction, augmented_fraction_sd, removed_fraction}``, as a Scenario takes them."""
+        return {"augmented_fraction": self.augmented_fraction, "augmented_fraction_sd": self.augmented_fraction_sd,
+                "removed_fraction": self.removed_fraction}
+
+
+def augmentation_inputs(class_sizes: Sequence[float], plan: str = "tpds-printed", *, samples_per_client: float,
+                        threshold: float = 3.0, alpha: float = 0.5, local_imbalance: str = "dirichlet",
+                        classes_per_client: int = 2,
+                        dirichlet_alpha: float = PAPERS_DIRICHLET_ALPHA) -> AugmentationInputs:
+    """``a``, ``s_a`` and ``r`` of ``plan`` on the global ``class_sizes``, with clients of
+    ``samples_per_client`` samples drawn by ``local_imbalance`` (formula in the module docstring).
+
+    Parameters
+    ----------
+    class_sizes : sequence of float
+        Global class sizes ``C_y``.
+    plan : str
+        One of :data:`PLANS`; ``threshold`` (tau_d) and ``alpha`` as :func:`plan_volume`.
+    samples_per_client : float
+        ``n``, the clients' original size (> 0).
+    local_imbalance : {'none', 'classes', 'dirichlet'}
+        With ``classes_per_client`` (``m`` >= 1) or ``dirichlet_alpha`` (> 0).
+
+    Examples
+    --------
+    Two classes of 10 and 30 samples, ICCD with alpha = 1: the small class doubles (g = 1, no draw
+    noise), so a = 10/40, V_q = 0.25*1 - 0.25**2 = 0.1875; one class per client gives s_a = sqrt(V_q).
+
+    >>> inputs = augmentation_inputs([10, 30], "iccd", alpha=1.0, samples_per_client=4,
+    ...                              local_imbalance="classes", classes_per_client=1)
+    >>> inputs.augmented_fraction, round(inputs.augmented_fraction_sd ** 2, 6)
+    (0.25, 0.1875)
+    """
+    volume = plan_volume(plan, class_sizes, threshold=threshold, alpha=alpha)
+    n = check_number("samples_per_client", samples_per_client, exclusive_minimum=0)
+    if local_imbalance not in LOCAL_IMBALANCES:
+        raise InputError(f"'local_imbalance' must be one of {', '.join(LOCAL_IMBALANCES)} "
+                         f"(got {local_imbalance!r}).")
+    sizes = np.asarray(volume.class_sizes)
+    q = sizes / sizes.sum()
+    ratios = np.asarray(volume.ratios)
+    growth = ratios - 1.0
+    spread_q = max(float(q @ growth**2 - (q @ growth) ** 2), 0.0)
+    extra = np.maximum(growth, 0.0)
+    fraction = extra - np.floor(extra)
+    draw = np.where(ratios > 1, fraction * (1 - fraction), ratios * (1 - ratios) * (ratios < 1))
+    if local_imbalance == "none":
+        weight = 1.0 / n
+    elif local_imbalance == "classes":
+        weight = 1.0 / check_int("classes_per_client", classes_per_client, minimum=1)
+    else:
+        b = check_number("dirichlet_alpha", dirichlet_alpha, exclusive_minimum=0) * sizes.size
+        weight = 1.0 / (b + 1.0) + b / ((b + 1.0) * n)
+    return AugmentationInputs(volume=volume, augmented_fraction=volume.augmented_fraction,
+                              removed_fraction=volume.removed_fraction,
+                              augmented_fraction_sd=math.sqrt(weight * spread_q + float(q @ draw) / n),
+                              label_mix_sd=math.sqrt(weight * spread_q), local_imbalance=local_imbalance,
+                              samples_per_client=n)
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatedHistogram:
+    """A stated setup from which a preset's augmentation inputs are derived, not typed.
+
+    Attributes
+    ----------
+    name : str
+    classes, imbalance_ratio : int, float
+        The long tail ``C_k = rho**(k/(K - 1))``.
+    threshold : float
+        tau_d.
+    plan : str
+        One of :data:`PLANS`.
+    reported_growth : float
+        The data growth the paper reports for this setup (the ratio is chosen to give it).
+    samples_per_client : float
+        ``n``.
+    local_imbalance, dirichlet_alpha, classes_per_client :
+        The clients' label mix (as :func:`augmentation_inputs`).
+    """
+
+    name: str
+    classes: int
+    imbalance_ratio: float
+    threshold: float
+    plan: str
+    reported_growth: float
+    samples_per_client: float
+    local_imbalance: str = "dirichlet"
+    dirichlet_alpha: float = PAPERS_DIRICHLET_ALPHA
+    classes_per_client: int = 2
+
+    def class_sizes(self) -> np.ndarray:
+        """The long tail, largest class 1."""
+        return long_tail_class_sizes(self.classes, self.imbalance_ratio)
+
+    def inputs(self, **changes: Any) -> AugmentationInputs:
+        """:func:`augmentation_inputs` of this setup; ``changes`` override its partition or plan
+        arguments (``local_imbalance``, ``dirichlet_alpha``, ``classes_per_client``,
+        ``samples_per_client``, ``threshold``, ``plan``)."""
+        arguments = dict(plan=self.plan, samples_per_client=self.samples_per_client, threshold=self.threshold,
+                         local_imbalance=self.local_imbalance, classes_per_client=self.classes_per_client,
+                         dirichlet_alpha=self.dirichlet_alpha)
+        unknown = sorted(set(changes) - set(arguments))
+        if unknown:
+            raise must("changes", f"name only {', '.join(sorted(arguments))}", unknown)
+        arguments.update(changes)
+        plan = arguments.pop("plan")
+        return augmentation_inputs(self.class_sizes(), plan, **arguments)
+
+
+#: TPDS imbalanced EMNIST: 47 classes, 500 clients of 112,800/500 samples, tau_d = 3.5, +81.8%.
+EMNIST_HISTOGRAM = StatedHistogram(name="emnist", classes=47, imbalance_ratio=0.09897, threshold=3.5,
+                                   plan="tpds-printed", reported_growth=0.818, samples_per_client=112_800 / 500)
+#: TPDS imbalanced CINIC-10: 10 classes, 100 clients of 90,000/100 samples, tau_d = 3.5, +103.8%.
+CINIC10_HISTOGRAM = StatedHistogram(name="cinic10", classes=10, imbalance_ratio=0.05442, threshold=3.5,
+                                    plan="tpds-printed", reported_growth=1.038, samples_per_client=90_000 / 100)
 @dataclass(frozen=True)
 class LongTailExpressions:
-    """The TPDS plan on a long tail, symbolically.
+    """The TPDS plan on a long tail, symbolically (one target rule).
 
     Attributes
     ----------
@@ -249,9 +489,11 @@ class LongTailExpressions:
 
 
 @functools.cache
-def long_tail_expressions() -> LongTailExpressions:
+def long_tail_expressions(target_rule: str = "text") -> LongTailExpressions:
     """The TPDS plan's ``augmented_fraction`` and ``removed_fraction`` on ``C_k = C_max*rho**(k/(K-1))``
-    as sympy expressions (``target_rule='geometric'``)."""
+    as sympy expressions, with the augmentation target of ``target_rule`` (:data:`TARGET_RULES`)."""
+    if target_rule not in TARGET_RULES:
+        raise InputError(f"'target_rule' must be one of {', '.join(TARGET_RULES)} (got {target_rule!r}).")
     big_k = sp.Symbol("K", positive=True, integer=True)
     rho = sp.Symbol("rho", positive=True)
     tau = sp.Symbol("tau_d", positive=True)
@@ -262,7 +504,8 @@ def long_tail_expressions() -> LongTailExpressions:
     mean = total / big_k
     std = sp.sqrt(sp.Sum(size**2, (k, 0, big_k - 1)) / big_k - mean**2)
     z = (size - mean) / std
-    added = sp.Piecewise((mean - std * sp.sqrt(-z / tau) - size, z < -1 / tau), (0, True))
+    target = mean - std * sp.sqrt(-z / tau) if target_rule == "text" else mean + std * sp.sqrt(-z * tau)
+    added = sp.Piecewise((target - size, z < -1 / tau), (0, True))
     removed = sp.Piecewise((size - mean - std * sp.sqrt(z * tau), z > tau), (0, True))
     return LongTailExpressions(class_size=size, mean=mean, std=std,
                                augmented_fraction=sp.Sum(added, (k, 0, big_k - 1)) / total,

@@ -4,8 +4,9 @@ Setup (once):
 
 1. ``distribution_report``: every client sends its label histogram (wire format, int64 counts); the
    server sums them into the global class sizes. Clients report in parallel.
-2. ``augmentation_plan``: the server computes the TPDS z-score plan (threshold ``tau_d``) or the
-   ICCD ``alpha`` plan (:mod:`reference_impl.augmentation`).
+2. ``augmentation_plan``: the server computes the TPDS z-score plan (threshold ``tau_d``; the
+   minority target of the papers' text or, ``tpds-printed``, as printed) or the ICCD ``alpha`` plan
+   (:mod:`reference_impl.augmentation`).
 3. ``augmentation``: every client, in parallel, downsamples and augments its data with batched
    random shift, rotation, shear and zoom. Augmented samples stay in the client's data, so every later
    epoch is longer.
@@ -36,8 +37,9 @@ from typing import Any
 
 import numpy as np
 
+from costmodel.errors import must
 from costmodel.phases import SETUP_ROUND
-from reference_impl.augmentation import AugmentationPlan, iccd_plan, tpds_plan
+from reference_impl.augmentation import AugmentationPlan, iccd_plan, tpds_plan, tpds_printed_plan
 from reference_impl.config import RunConfig
 from reference_impl.engine import Branch, Engine, Hop, Visit
 from reference_impl.rescheduling import form_mediators, kl_to_uniform
@@ -46,10 +48,15 @@ __all__ = ["make_plan", "run_round", "setup", "setup_summary"]
 
 
 def make_plan(config: RunConfig, class_sizes: np.ndarray) -> AugmentationPlan:
-    """The server's augmentation plan for the global class sizes (TPDS z-score or ICCD alpha)."""
+    """The server's augmentation plan for the global class sizes: ``config.plan`` is ``tpds`` (z-score,
+    the text's minority target), ``tpds-printed`` (z-score, the printed target) or ``iccd`` (alpha)."""
     if config.plan == "tpds":
         return tpds_plan(class_sizes, tau_d=config.tau_d)
-    return iccd_plan(class_sizes, alpha=config.alpha)
+    if config.plan == "tpds-printed":
+        return tpds_printed_plan(class_sizes, tau_d=config.tau_d)
+    if config.plan == "iccd":
+        return iccd_plan(class_sizes, alpha=config.alpha)
+    raise must("plan", "name an augmentation plan (tpds, tpds-printed or iccd) to make one", config.plan)
 
 
 def setup(engine: Engine) -> float:

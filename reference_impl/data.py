@@ -43,7 +43,10 @@ Local imbalance (``local_imbalance``)
       ``Dirichlet(alpha * K * q)``, ``q`` the global class frequencies, so ``alpha = 1`` on balanced
       data is the uniform distribution over the simplex and smaller ``alpha`` concentrates each
       client on fewer classes (Hsu et al., 2019). Clients are filled in random order and without
-      replacement; a class that runs out is renormalised away.
+      replacement; a class that runs out is renormalised away. ``alpha = 2`` gives the TPDS paper's
+      mean client KL to uniform of 0.550 nats on its EMNIST setup (47 classes, 500 clients of 225.6
+      samples, long tail of ratio 0.09897), where two classes per client give 3.16
+      (:mod:`reference_impl.imbalance_study`).
     * ``"none"``: IID (a random split).
 
 Client sizes (``size_skew``)

@@ -152,9 +152,9 @@ def data_config(config: RunConfig) -> DataConfig:
     return DataConfig(
         dataset=config.dataset, samples=None if config.dataset == "digits" else config.samples,
         num_clients=config.clients, global_imbalance=config.global_imbalance,
-        imbalance_ratio=config.imbalance_ratio, classes_per_client=config.classes_per_client,
-        size_skew="skewed" if config.size_skew > 0 else "equal", size_sigma=config.size_skew,
-        seed=config.seed)
+        imbalance_ratio=config.imbalance_ratio, local_imbalance=config.local_imbalance,
+        classes_per_client=config.classes_per_client, dirichlet_alpha=config.dirichlet_alpha,
+        size_skew="skewed" if config.size_skew > 0 else "equal", size_sigma=config.size_skew, seed=config.seed)
 
 
 def selected_clients(config: RunConfig, round_index: int) -> np.ndarray:

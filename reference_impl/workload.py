@@ -66,6 +66,10 @@ class Workload:
         Samples the plan makes (augmentation) and drops (downsampling) at each client; 0 for
         FedAvg or ``plan='none'``.
     rounds : tuple of RoundWorkload
+    original_histograms, trained_histograms : np.ndarray of int64, shape (N, K), optional
+        Each client's label counts before the plan (what it reports) and after it (what the
+        rescheduling groups and every epoch trains on; equal to the original for FedAvg or
+        ``plan='none'``). ``None`` when the workload was not planned from labels.
     """
 
     config: RunConfig
@@ -74,6 +78,8 @@ class Workload:
     augmented_sizes: np.ndarray
     removed_sizes: np.ndarray
     rounds: tuple[RoundWorkload, ...]
+    original_histograms: np.ndarray | None = None
+    trained_histograms: np.ndarray | None = None
 
     @property
     def trained_sizes(self) -> np.ndarray:
@@ -101,7 +107,8 @@ def plan_workload(config: RunConfig) -> Workload:
         raise must("config", "be a RunConfig", type(config).__name__)
     labels = client_labels(data_config(config))
     num_classes = int(data_config(config).spec.num_classes)
-    histograms = np.stack([np.bincount(y, minlength=num_classes) for y in labels]).astype(np.int64)
+    original_histograms = np.stack([np.bincount(y, minlength=num_classes) for y in labels]).astype(np.int64)
+    histograms = original_histograms.copy()
     original = histograms.sum(axis=1)
     augmented, removed = np.zeros_like(original), np.zeros_like(original)
     if config.algorithm == "astraea" and config.plan != "none":
@@ -120,4 +127,5 @@ def plan_workload(config: RunConfig) -> Workload:
             mediators = tuple(chosen[members] for members in assignment.mediators)
         rounds.append(RoundWorkload(round=r, clients=chosen, mediators=mediators))
     return Workload(config=config, num_classes=num_classes, original_sizes=original, augmented_sizes=augmented,
-                    removed_sizes=removed, rounds=tuple(rounds))
+                    removed_sizes=removed, rounds=tuple(rounds), original_histograms=original_histograms,
+                    trained_histograms=histograms)

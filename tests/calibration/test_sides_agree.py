@@ -8,10 +8,16 @@ the augmentation volume of the TPDS and ICCD plans.
 import numpy as np
 import pytest
 
-from costmodel.augmentation_volume import iccd_volume, tpds_volume
+from costmodel.augmentation_volume import (
+    PAPERS_DIRICHLET_ALPHA,
+    augmentation_inputs,
+    iccd_volume,
+    plan_volume,
+    tpds_volume,
+)
 from costmodel.symbols import Scenario
 from reference_impl import wire
-from reference_impl.augmentation import iccd_plan, tpds_plan
+from reference_impl.augmentation import iccd_plan, tpds_plan, tpds_printed_plan
 from reference_impl.models import (
     build_model,
     conv_input_values_per_sample,
@@ -40,8 +46,63 @@ def test_augmentation_volume_matches_the_reference_plans(seed):
     sizes = np.sort(rng.integers(1, 5000, size=47))[::-1] * (rng.random(47) < 0.9)
     sizes[0] = 20000  # one dominant class, so something is downsampled too
     for tau_d in (1.0, 3.0, 3.5):
-        plan, volume = tpds_plan(sizes, tau_d=tau_d), tpds_volume(sizes, tau_d)
-        np.testing.assert_allclose(plan.ratios, volume.ratios, rtol=1e-12)
-        assert plan.storage_growth(sizes) == pytest.approx(volume.growth_fraction, rel=1e-9, abs=1e-12)
+        for plan, volume in ((tpds_plan(sizes, tau_d=tau_d), tpds_volume(sizes, tau_d)),
+                             (tpds_printed_plan(sizes, tau_d=tau_d), tpds_volume(sizes, tau_d, target_rule="printed"))):
+            assert volume.plan == plan.kind
+            np.testing.assert_allclose(plan.ratios, volume.ratios, rtol=1e-12)
+            assert plan.expected_new_samples(sizes) == pytest.approx(volume.augmented_samples, rel=1e-12)
+            assert sizes.sum() - plan.expected_kept(sizes) == pytest.approx(volume.removed_samples, rel=1e-12, abs=1e-9)
+            assert plan.storage_growth(sizes) == pytest.approx(volume.growth_fraction, rel=1e-9, abs=1e-12)
     plan, volume = iccd_plan(sizes, alpha=0.5), iccd_volume(sizes, 0.5)
     np.testing.assert_allclose(plan.ratios, volume.ratios, rtol=1e-12)
+    assert plan.expected_new_samples(sizes) == pytest.approx(volume.augmented_samples, rel=1e-12)
+
+
+def test_both_sides_state_the_papers_partition_alike():
+    from costmodel.augmentation_volume import EMNIST_HISTOGRAM, PLANS
+    from reference_impl.config import AUGMENTATION_PLANS
+    from reference_impl.config import PAPERS_DIRICHLET_ALPHA as REFERENCE_ALPHA
+    from reference_impl.imbalance_study import PAPERS_EMNIST_IMBALANCE_RATIO
+
+    assert PAPERS_DIRICHLET_ALPHA == REFERENCE_ALPHA == EMNIST_HISTOGRAM.dirichlet_alpha
+    assert PAPERS_EMNIST_IMBALANCE_RATIO == EMNIST_HISTOGRAM.imbalance_ratio
+    assert set(PLANS) == set(AUGMENTATION_PLANS)
+
+
+@pytest.mark.parametrize("plan", ["tpds", "tpds-printed", "iccd"])
+def test_volume_of_a_configured_plan_is_the_plan_a_run_makes(plan):
+    from reference_impl.astraea import make_plan
+    from reference_impl.config import RunConfig
+
+    sizes = np.round(6000 * 0.05 ** (np.arange(47) / 46)).astype(np.int64)
+    config = RunConfig(plan=plan, tau_d=3.5, alpha=0.7)
+    made, volume = make_plan(config, sizes), plan_volume(plan, sizes, threshold=3.5, alpha=0.7)
+    assert volume.plan == made.kind
+    assert made.expected_new_samples(sizes) == pytest.approx(volume.augmented_samples, rel=1e-12)
+
+
+@pytest.mark.parametrize("partition", [dict(local_imbalance="none"),
+                                       dict(local_imbalance="classes", classes_per_client=2),
+                                       dict(local_imbalance="dirichlet", dirichlet_alpha=PAPERS_DIRICHLET_ALPHA)],
+                         ids=lambda p: p["local_imbalance"])
+def test_derived_spread_is_that_of_planned_partitions(partition):
+    """The closed-form s_a against the reference partition and plan draw (the papers' EMNIST setup).
+
+    Planned over two seeds: none 0.116 (formula 0.116), classes 1.22 (1.22), Dirichlet 0.233 (0.212: the
+    last clients filled get what is left of each class, which the formula does not model), hence 15%.
+    """
+    from reference_impl.config import RunConfig
+    from reference_impl.workload import plan_workload
+
+    spreads, volumes = [], []
+    for seed in (0, 1):
+        config = RunConfig(dataset="emnist-shape", samples=112_800, clients=500, clients_per_round=2, gamma=2, rounds=1,
+                           plan="tpds-printed", tau_d=3.5, global_imbalance="long-tail", imbalance_ratio=0.09897,
+                           seed=seed, **partition)
+        planned = plan_workload(config)
+        spreads.append(planned.net_growth.std())
+        volumes.append(planned.augmented_sizes.sum() / planned.original_sizes.sum())
+        sizes = planned.original_histograms.sum(axis=0)
+    derived = augmentation_inputs(sizes, "tpds-printed", threshold=3.5, samples_per_client=225.6, **partition)
+    assert np.mean(volumes) == pytest.approx(derived.augmented_fraction, rel=0.01)
+    assert np.mean(spreads) == pytest.approx(derived.augmented_fraction_sd, rel=0.15)

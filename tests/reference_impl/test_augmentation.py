@@ -21,8 +21,11 @@ from reference_impl.augmentation import (
     plan_client_samples,
     random_theta,
     tpds_plan,
+    tpds_printed_plan,
     warp,
 )
+from reference_impl.astraea import make_plan
+from reference_impl.config import RunConfig
 
 # Ten classes of 10 and one of 120: mu = 20, sigma = sqrt((10 * 10^2 + 100^2) / 11) = sqrt(1000),
 # Z_small = -10 / sqrt(1000) = -1/sqrt(10) = -0.3162, Z_big = 100 / sqrt(1000) = sqrt(10) = 3.1623.
@@ -75,6 +78,50 @@ def test_tpds_targets_lie_between_the_class_size_and_the_threshold(sizes: list[i
     untouched = np.setdiff1d(np.arange(c.size), np.concatenate([up, down]))
     assert np.all(plan.ratios[untouched] == 1.0)
     assert np.all(plan.ratios[c == 0] == 1.0)
+
+
+def test_tpds_printed_hand_worked_tau_4_lifts_the_small_classes_above_the_mean() -> None:
+    plan = tpds_printed_plan(SIZES, tau_d=4.0)
+    # Z_small = -1/sqrt(10) < tau_a = -1/4: target 20 + sqrt(1000) * sqrt(4/sqrt(10)) = 55.566 (text: 11.109).
+    target = 20 + math.sqrt(1000 * 4 / math.sqrt(10))
+    assert target == pytest.approx(55.566, abs=0.001)
+    np.testing.assert_allclose(plan.ratios, [target / 10] * 10 + [1.0], rtol=1e-12)
+    assert plan.kind == "tpds-printed" and plan.parameters["tau_a"] == -0.25
+    # At tau_d = 3 nothing is augmented and the big class is downsampled exactly as the text plan does.
+    np.testing.assert_array_equal(tpds_printed_plan(SIZES, tau_d=3.0).ratios, tpds_plan(SIZES, tau_d=3.0).ratios)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10_000), min_size=2, max_size=60),
+       st.sampled_from([1.0, 2.0, 3.0, 3.5, 5.0]))
+def test_tpds_printed_targets_lie_above_the_mean_and_downsampling_is_the_text_plan_s(sizes: list[int],
+                                                                                      tau_d: float) -> None:
+    if not any(sizes):
+        return
+    printed, text = tpds_printed_plan(sizes, tau_d=tau_d), tpds_plan(sizes, tau_d=tau_d)
+    c = np.asarray(sizes, dtype=float)
+    mu, sigma = c.mean(), c.std()
+    up = printed.augmented_classes
+    assert np.array_equal(up, text.augmented_classes)
+    z = (c[up] - mu) / sigma if sigma > 0 else np.zeros(0)
+    np.testing.assert_allclose(printed.targets[up], mu + sigma * np.sqrt(-z * tau_d), rtol=1e-12)
+    assert np.all(printed.targets[up] > mu)
+    np.testing.assert_array_equal(printed.ratios[printed.downsampled_classes], text.ratios[text.downsampled_classes])
+    assert np.all(printed.ratios[c == 0] == 1.0)
+
+
+@pytest.mark.parametrize("plan,expected", [("tpds", "tpds"), ("tpds-printed", "tpds-printed"), ("iccd", "iccd")])
+def test_make_plan_builds_the_configured_plan(plan: str, expected: str) -> None:
+    made = make_plan(RunConfig(plan=plan, tau_d=4.0, alpha=0.5), np.asarray(SIZES))
+    assert made.kind == expected
+    reference = {"tpds": tpds_plan(SIZES, tau_d=4.0), "tpds-printed": tpds_printed_plan(SIZES, tau_d=4.0),
+                 "iccd": iccd_plan(SIZES, alpha=0.5)}[plan]
+    np.testing.assert_array_equal(made.ratios, reference.ratios)
+
+
+def test_make_plan_refuses_plan_none() -> None:
+    with pytest.raises(InputError, match=r"^'plan' must name an augmentation plan .* \(got 'none'\)\.$"):
+        make_plan(RunConfig(plan="none"), np.asarray(SIZES))
 
 
 def test_tpds_equal_sizes_change_nothing() -> None:

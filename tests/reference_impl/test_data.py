@@ -312,3 +312,26 @@ def test_client_index_out_of_range_is_refused() -> None:
     data = build_federated_data(DataConfig(dataset="emnist-shape", samples=100, num_clients=5))
     with pytest.raises(InputError, match=r"^'client' must be <= 4 \(got 5\)\.$"):
         data.client_data(5)
+
+
+def test_run_config_names_the_data_module_s_local_imbalances_and_passes_them_through() -> None:
+    from reference_impl.config import LOCAL_IMBALANCES, RunConfig
+    from reference_impl.data import LOCAL_IMBALANCE_KINDS
+    from reference_impl.engine import data_config
+
+    assert set(LOCAL_IMBALANCES) == set(LOCAL_IMBALANCE_KINDS)
+    config = data_config(RunConfig(local_imbalance="dirichlet", dirichlet_alpha=0.7, classes_per_client=3))
+    assert (config.local_imbalance, config.dirichlet_alpha, config.classes_per_client) == ("dirichlet", 0.7, 3)
+    assert RunConfig().local_imbalance == "classes"   # the default partition is unchanged
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    (dict(local_imbalance="shards"), r"^'local_imbalance' must be one of classes, dirichlet, none \(got 'shards'\)\.$"),
+    (dict(dirichlet_alpha=0), r"^'dirichlet_alpha' must be > 0 \(got 0\)\.$"),
+    (dict(plan="printed"), r"^'plan' must be one of tpds, tpds-printed, iccd, none \(got 'printed'\)\.$"),
+])
+def test_run_config_refuses_bad_partition_and_plan_values(kwargs: dict, message: str) -> None:
+    from reference_impl.config import RunConfig
+
+    with pytest.raises(InputError, match=message):
+        RunConfig(**kwargs)

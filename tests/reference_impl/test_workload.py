@@ -29,9 +29,14 @@ def test_client_labels_are_the_labels_each_client_holds_in_a_run():
         assert np.array_equal(y, data.client_data(k)[1].numpy())
 
 
-@pytest.fixture(scope="module")
-def astraea_run():
-    config = RunConfig(algorithm="astraea", **SKEWED)
+#: The papers' regime: Dirichlet clients and the printed TPDS target (much more augmentation).
+DIRICHLET_PRINTED = {**SKEWED, "size_skew": 0.0, "local_imbalance": "dirichlet", "dirichlet_alpha": 0.5,
+                     "plan": "tpds-printed", "tau_d": 3.5}
+
+
+@pytest.fixture(scope="module", params=[SKEWED, DIRICHLET_PRINTED], ids=["skewed-tpds", "dirichlet-printed"])
+def astraea_run(request):
+    config = RunConfig(algorithm="astraea", **request.param)
     return config, run(config, progress=False).trace
 
 
@@ -46,7 +51,21 @@ def test_planned_sizes_are_the_run_s_reported_and_trained_sizes(astraea_run):
     visits = trace[trace["phase"] == "local_training"]
     assert np.array_equal(planned.trained_sizes[_entity_ids(visits["entity"])],
                           visits["samples"].to_numpy() // config.local_epochs)
-    assert planned.augmented_sizes.sum() > 0 and len(set(planned.original_sizes)) > 1   # skewed and augmented
+    assert planned.augmented_sizes.sum() > 0
+    if config.size_skew > 0:
+        assert len(set(planned.original_sizes)) > 1
+    hist = planned.trained_histograms
+    assert np.array_equal(hist.sum(axis=1), planned.trained_sizes)
+    assert np.array_equal(planned.original_histograms.sum(axis=1), planned.original_sizes)
+
+
+def test_dirichlet_printed_run_holds_the_planned_labels_and_adds_the_papers_volume():
+    config = RunConfig(algorithm="astraea", **DIRICHLET_PRINTED)
+    planned = plan_workload(config)
+    data = build_federated_data(data_config(config))
+    assert np.array_equal(planned.original_histograms, data.label_histograms())
+    assert (planned.original_histograms > 0).sum(axis=1).mean() < 20     # skewed: far fewer than 47 classes each
+    assert planned.augmented_sizes.sum() / planned.original_sizes.sum() > 0.5
 
 
 def test_planned_mediators_are_the_run_s_mediators_in_training_order(astraea_run):
