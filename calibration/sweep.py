@@ -65,7 +65,8 @@ __all__ = [
 CONFIG_COLUMNS: tuple[str, ...] = (
     "algorithm", "dataset", "samples", "model", "model_width", "clients", "clients_per_round", "gamma",
     "local_epochs", "mediator_epochs", "batch_size", "rounds", "learning_rate", "plan", "tau_d", "alpha",
-    "global_imbalance", "imbalance_ratio", "classes_per_client", "size_skew", "seed", "threads", "evaluate",
+    "global_imbalance", "imbalance_ratio", "local_imbalance", "classes_per_client", "dirichlet_alpha", "size_skew",
+    "seed", "threads", "evaluate",
 )
 
 #: Configuration fields whose name is taken by a trace column get another name on trace rows.
