@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m pytest benchmarks/test_bench_costmodel.py --benchmark-enable``.
 Rates go to ``extra_info`` (``scenarios_per_s``); nothing here asserts a time (the machine is
-shared), the figures are read from the report. The bar (DESIGN.md section 5): >= 10 million
+shared), the figures are read from the report. The bar (docs/design.md, the bar): >= 10 million
 scenarios per second for the round time of both algorithms, and each solve in milliseconds.
 """
 
@@ -11,11 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from costmodel import expressions as ex
-from costmodel import solve
-from costmodel.bridge import numeric_function
-from costmodel.predict import grid, predict_rounds
-from costmodel.symbols import INPUTS, Scenario
+from costmodel import model as ex
+from costmodel.analysis import solve
+from costmodel.model.bridge import numeric_function
+from costmodel.analysis.predict import grid, predict_rounds
+from costmodel.model.quantities import INPUTS
+from costmodel.model.scenario import Scenario
 
 COEFFS = {
     "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9,

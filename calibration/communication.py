@@ -16,7 +16,7 @@ Choices (the papers give no communication measurements at all):
 
 * **Relative weighting.** Each measured transfer is weighted by ``1 / (mean measured time of its
   rate and size)``: the fit minimises relative, not absolute, residuals. Run-to-run spread grows
-  with the transfer time, and the bar (DESIGN.md section 5) is a percentage error; unweighted least
+  with the transfer time, and the bar (docs/design.md, the bar) is a percentage error; unweighted least
   squares would let the slowest transfers decide and misfit short messages.
 * **Standard errors** from the covariance of the weighted least-squares estimate
   (``s^2 (X'X)^-1``), carried to ``link_efficiency`` and ``message_overhead_bytes`` by the delta
@@ -38,7 +38,7 @@ Fitting and held-out points must differ in both rate and size: :func:`communicat
 2, 8 and 32 Mbit/s with 64 KiB to 1 MiB messages and validates at 5 and 20 Mbit/s with the two
 models of the papers (the 68,873-parameter EMNIST CNN: 275,508 bytes; the 1,250,858-parameter
 Keras CIFAR CNN: 5,003,448 bytes). Target: mean absolute percentage error <= 8% on the held-out
-points (DESIGN.md section 5).
+points (docs/design.md, the bar).
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ __all__ = [
 EMNIST_MODEL_BYTES = 16 + 4 * 68_873
 #: Wire size of the Keras cifar10_cnn example (1,250,858 float32 parameters) used for CINIC-10.
 KERAS_CIFAR_MODEL_BYTES = 16 + 4 * 1_250_858
-#: DESIGN.md section 5: transfer time over shaped links, held-out MAPE.
+#: The bar (docs/design.md): transfer time over shaped links, held-out MAPE.
 HELDOUT_TARGET_PCT = 8.0
 
 COEFFICIENT_UNITS: dict[str, str] = {
@@ -304,7 +304,7 @@ class CommunicationValidation:
     """Summary of a validation table: held-out MAPE against the bar and against the noise.
 
     ``meets_target`` is ``mape_pct <= target_pct``; ``within_twice_noise`` compares the MAPE with
-    twice the mean run-to-run coefficient of variation (DESIGN.md section 5 asks for both).
+    twice the mean run-to-run coefficient of variation (docs/design.md asks for both).
     """
 
     mape_pct: float
@@ -427,70 +427,3 @@ QUICK_SWEEP: dict[str, tuple] = {
     "heldout_rates_bits_per_s": (10e6, 40e6),
     "heldout_sizes_bytes": (EMNIST_MODEL_BYTES, 600_000),
 }
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``astraea-cost link-sweep`` (measure, fit and validate the communication coefficients)."""
-    parser = subparsers.add_parser(
-        "link-sweep",
-        help="measure transfers over emulated shaped links, fit the communication coefficients, "
-             "validate on held-out rates and sizes (needs root)",
-        description="Builds network namespaces joined by veth pairs shaped with tc tbf, measures real TCP "
-                    "transfers at fitting and held-out rates and sizes, fits latency_s, link_efficiency and "
-                    "message_overhead_bytes, and prints the held-out error table. About 90 s (--quick: 5 s).")
-    parser.add_argument("--repeats", type=int, default=3, help="transfers per rate, size and direction (default 3)")
-    parser.add_argument("--directions", choices=("uplink", "downlink", "both"), default="both")
-    parser.add_argument("--quick", action="store_true", help="a small sweep at higher rates (about 5 s)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="also write the measured transfers, the validation table and the fit there")
-    parser.set_defaults(handler=_link_sweep_command)
-
-
-def _link_sweep_command(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from costmodel.files import check_output_folder, output_folder
-    from reference_impl.netlab import netlab_available
-
-    repeats = check_int("repeats", args.repeats, minimum=1, maximum=1000)
-    if args.out is not None:
-        check_output_folder("out", args.out)
-    ok, reason = netlab_available()
-    if not ok:
-        raise InputError(f"'link-sweep' must run as root with ip netns and tc tbf ({reason}).")
-    with output_folder("out", args.out) if args.out is not None else contextlib.nullcontext() as out:
-        return _link_sweep(args, repeats, out)
-
-
-def _link_sweep(args: argparse.Namespace, repeats: int, out: Any) -> int:
-    import json
-
-    from costmodel.files import atomic_write_text
-    from reference_impl.link_transfer import LinkTransferError
-    from reference_impl.netlab import NetlabError
-
-    directions = ("uplink", "downlink") if args.directions == "both" else (args.directions,)
-    settings = QUICK_SWEEP if args.quick else {}
-    try:
-        sweep = communication_sweep(repeats=repeats, directions=directions, **settings)
-    except (NetlabError, LinkTransferError) as exc:
-        raise SystemExit(f"astraea-cost link-sweep: error: {exc}") from None   # exit 1; --out is undone
-    fit = sweep.fit()
-    table = sweep.validate(fit)
-    summary = summarize_validation(table)
-    print(fit.report())
-    print()
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.5g}"))
-    print()
-    print(summary.report())
-    if out is not None:
-        atomic_write_text(out / "fit_transfers.csv", sweep.fit_frame.to_csv(index=False), name="out")
-        atomic_write_text(out / "heldout_transfers.csv", sweep.heldout_frame.to_csv(index=False), name="out")
-        atomic_write_text(out / "validation.csv", table.to_csv(index=False), name="out")
-        document = {"coefficients": fit.coefficients(), "r_squared": fit.r_squared,
-                    "residual_rms_pct": fit.residual_rms_pct, "n_transfers": fit.n_transfers,
-                    "heldout_mape_pct": summary.mape_pct, "heldout_max_abs_pct_error": summary.max_abs_pct_error,
-                    "noise_cv_pct": summary.noise_cv_pct}
-        atomic_write_text(out / "communication_fit.json", json.dumps(document, indent=2) + "\n", name="out")
-        print(f"wrote {out}/fit_transfers.csv, heldout_transfers.csv, validation.csv, communication_fit.json")
-    return 0

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from costmodel.calibration_file import Calibration
+from costmodel.contracts.calibration_file import Calibration
 
 __all__ = ["NetworkPoint", "default_network_points", "register", "validate_network"]
 
@@ -70,7 +70,7 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
     from tqdm.auto import tqdm
 
     from calibration.scenario import scenario_from_workload
-    from costmodel.predict import predict_phases, predict_rounds
+    from costmodel.analysis.predict import predict_phases, predict_rounds
     from reference_impl.distributed import run_distributed
     from reference_impl.workload import plan_workload
 
@@ -106,39 +106,3 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
                              noise_percent=100.0 * float(measured.std() / measured.mean()),
                              predicted_s=predicted_round, ape_percent=_ape(predicted_round, float(measured.mean()))))
     return pd.DataFrame(rows)
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "validate-network", help="check transfer and round times on distributed runs over shaped links (root)",
-        description="Run Astraea and FedAvg as separate processes over emulated, tbf-shaped links (one process "
-                    "per client), predict the same runs with the cost model, and print measured against predicted "
-                    "per-message transfer times and round times (wall clock and virtual clock). Needs root.")
-    parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: the embedded default)")
-    parser.add_argument("--out", metavar="DIR", default="network-validation", help="folder for network_validation.csv")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    parser.set_defaults(handler=_validate_network_command)
-
-
-def _validate_network_command(args: argparse.Namespace) -> int:
-    from costmodel.calibration_file import load_calibration
-    from costmodel.errors import InputError
-    from costmodel.files import atomic_path, check_output_folder, output_folder
-    from reference_impl.netlab import netlab_available
-
-    check_output_folder("out", args.out)
-    available, reason = netlab_available()
-    if not available:
-        raise InputError(f"'validate-network' must run where network namespaces can be made ({reason}).")
-    calibration = load_calibration(args.calibration)
-    with output_folder("out", args.out) as out:
-        table = validate_network(calibration, progress=not args.quiet)
-        with atomic_path(out / "network_validation.csv", name="out") as tmp:
-            table.to_csv(tmp, index=False)
-    shown = table.assign(uplink=table.uplink_bits_per_s / 1e6, downlink=table.downlink_bits_per_s / 1e6)
-    print(shown[["algorithm", "uplink", "downlink", "quantity", "n", "measured_s", "predicted_s", "ape_percent",
-                 "noise_percent"]].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    for quantity in ("client_download", "client_upload", "round (virtual)", "round (wall)"):
-        part = table[table.quantity == quantity]
-        print(f"{quantity}: MAPE {part.ape_percent.mean():.1f}%, max {part.ape_percent.max():.1f}%")
-    return 0

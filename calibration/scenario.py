@@ -3,7 +3,7 @@
 A run of the reference implementation of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) or
 FedAvg is described by its configuration (:class:`reference_impl.config.RunConfig`), its summary
 (parameters, training FLOPs per sample, sample shape, classes, augmentation fractions) and its trace.
-:func:`scenario_from_run` turns the three into a :class:`costmodel.symbols.Scenario`:
+:func:`scenario_from_run` turns the three into a :class:`costmodel.model.scenario.Scenario`:
 
 =======================  ===============================================================================
 input                    from
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.errors import InputError
-from costmodel.symbols import Scenario
+from costmodel.model.scenario import Scenario
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,7 +120,7 @@ def augmented_fraction_spread(trace: pd.DataFrame, *, local_epochs: int) -> floa
 
 
 def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], trace: pd.DataFrame) -> Scenario:
-    """The :class:`~costmodel.symbols.Scenario` of one measured in-process run (see the module docstring).
+    """The :class:`~costmodel.model.scenario.Scenario` of one measured in-process run (see the module docstring).
 
     Parameters
     ----------
@@ -188,14 +188,14 @@ def mediator_load_spread(workload: Workload, *, spread_samples: float) -> float:
 
     The model prices the slowest of a round's M mediators as a full one (``g = Min(gamma, c)``
     clients) whose per-pass load exceeds ``g`` mean clients by ``z_M*kappa*sqrt(g)*sd``
-    (:mod:`costmodel.expressions`; ``sd`` = ``spread_samples``, the model's spread of the samples
+    (:mod:`costmodel.model`; ``sd`` = ``spread_samples``, the model's spread of the samples
     a client trains on, ``z_M`` Blom's expected largest of M normals). Over the planned rounds
     with at least two mediators, kappa is the measured excess of the most loaded mediator over
     ``g`` times the round's mean client, summed, over the model's excess at kappa = 1, summed:
     ``sum_r (max_m L_rm - g*mean_r) / sum_r (z_M*sqrt(g)*sd)``, at least 0. 1 (random grouping)
     when no round has two mediators or ``spread_samples`` is 0.
     """
-    from costmodel.expressions import blom_z_values
+    from costmodel.model import blom_z_values
 
     config = workload.config
     trained = workload.trained_sizes.astype(np.float64)
@@ -222,7 +222,7 @@ def client_load_spread(workload: Workload) -> float:
     distributed sizes, more for skewed ones. 1 when ``s_n`` is 0 or no round has two clients. The
     sizes are the original ones, as ``s_n`` (FedAvg trains on them).
     """
-    from costmodel.expressions import blom_z_values
+    from costmodel.model import blom_z_values
 
     sizes = workload.original_sizes.astype(np.float64)
     spread = float(sizes.std())
@@ -239,7 +239,7 @@ def client_load_spread(workload: Workload) -> float:
 
 
 def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scenario:
-    """The :class:`~costmodel.symbols.Scenario` of a run planned from its configuration alone.
+    """The :class:`~costmodel.model.scenario.Scenario` of a run planned from its configuration alone.
 
     ``workload`` is :func:`reference_impl.workload.plan_workload` of the configuration (the
     clients' sizes, the augmentation plan's draw, the rounds' mediators: no training, no timing);

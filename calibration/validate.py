@@ -1,7 +1,7 @@
 """Validate a calibration on held-out measured runs: per phase, for the round, and for the bytes.
 
 The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg is trusted only
-as far as its predictions match runs it was not fitted on (DESIGN.md section 5). This module runs a
+as far as its predictions match runs it was not fitted on (docs/design.md, the bar). This module runs a
 held-out design *outside* the calibration sweep's ranges (:func:`heldout_design`), predicts each run
 with the cost model from its configuration alone, and compares:
 
@@ -35,8 +35,8 @@ figures (parameters, FLOPs per sample, sample shape) are the run's. Nothing the 
 no count the run produced, enters a prediction; the planned counts equal the run's (tested), so
 what is validated is the timing model, not a guess of the data.
 
-The predictions come from the model's own expressions (:mod:`costmodel.expressions`, compiled by
-:func:`costmodel.bridge.numeric_function`) and frames (:func:`costmodel.predict.predict_rounds`),
+The predictions come from the model's own expressions (:mod:`costmodel.model`, compiled by
+:func:`costmodel.model.bridge.numeric_function`) and frames (:func:`costmodel.analysis.predict.predict_rounds`),
 so this checks the shipped model, not a re-derivation of it.
 
 Columns of the table: ``phase, n`` (runs compared), ``mape_percent, max_ape_percent``,
@@ -50,7 +50,7 @@ Its ``local_training`` and ``round`` points therefore form their own rows, label
 ``local_training (keras-cifar)`` and ``round (keras-cifar)``; its other points (transfers,
 aggregation, ... which do not depend on the layers) stay in the ordinary rows.
 
-Verdict (DESIGN.md: within the target, "and never worse than twice the run-to-run noise"): ``pass``
+Verdict (docs/design.md: within the target, "and never worse than twice the run-to-run noise"): ``pass``
 when the MAPE is at most the target and at most twice the noise (timings; bytes have no noise and
 answer to the target alone); otherwise ``fail: above target`` or ``fail: above 2x noise``.
 
@@ -76,7 +76,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from calibration.sweep import SweepDesign
-    from costmodel.calibration_file import Calibration
+    from costmodel.contracts.calibration_file import Calibration
 
 __all__ = [
     "BYTES_TARGET_PERCENT",
@@ -156,9 +156,9 @@ def _inprocess_coefficients(calibration: Calibration) -> dict[str, float]:
 def _event_functions() -> dict[str, Any]:
     import sympy as sp
 
-    from costmodel import expressions as ex
-    from costmodel.bridge import numeric_function
-    from costmodel.symbols import sym
+    from costmodel import model as ex
+    from costmodel.model.bridge import numeric_function
+    from costmodel.model.quantities import sym
 
     astraea = ex.phase_costs("astraea")
     n = sym("samples_per_client")
@@ -204,7 +204,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
 
     from calibration.scenario import scenario_from_workload
     from calibration.sweep import CONFIG_COLUMNS
-    from costmodel.predict import predict_rounds
+    from costmodel.analysis.predict import predict_rounds
     from reference_impl.config import RunConfig
     from reference_impl.workload import plan_workload
 
@@ -333,8 +333,8 @@ def validation_rows(table: pd.DataFrame) -> tuple[dict[str, Any], ...]:
 
 
 def parity_figure(points: pd.DataFrame) -> Figure:
-    """Predicted against measured seconds, per phase and for the round (costmodel.plots.parity)."""
-    from costmodel.plots import parity
+    """Predicted against measured seconds, per phase and for the round (costmodel.report.plots.parity)."""
+    from costmodel.report.plots import parity
 
     timed = points[(points["unit"] == "s") & (points["measured"] > 0) & (points["predicted"] > 0)]
     if timed.empty:

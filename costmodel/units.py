@@ -44,6 +44,7 @@ __all__ = [
     "format_bytes",
     "format_count",
     "format_fraction",
+    "format_input",
     "format_seconds",
     "format_value",
     "parse_bandwidth_bits_per_s",
@@ -305,13 +306,13 @@ def parser_for_unit(unit: str) -> Callable[..., float]:
 def parse_input(name: str, text: str | float, *, label: str | None = None) -> float:
     """Parse the text given for what-if input ``name`` with the parser its declared unit calls for.
 
-    The unit comes from ``costmodel.symbols.INPUTS[name].unit``. Integer inputs (counts of clients,
+    The unit comes from ``costmodel.model.quantities.INPUTS[name].unit``. Integer inputs (counts of clients,
     epochs, classes, rounds, params) must come out whole: ``"1.5 clients"`` is refused, ``"1.25M"``
-    is fine. The value must obey the input's rule (:func:`costmodel.symbols.check_input_value`: its
+    is fine. The value must obey the input's rule (:func:`costmodel.model.quantities.check_input_value`: its
     bounds, stated in the message with the text as typed). ``label`` is the name shown in errors (the
     command-line spelling, e.g. ``uplink``); it defaults to ``name``.
     """
-    from costmodel import symbols  # imported here: units is usable before and without the model
+    from costmodel.model import quantities as symbols  # imported here: units is usable without the model
 
     shown = label or name
     record = symbols.INPUTS.get(name)
@@ -323,6 +324,30 @@ def parse_input(name: str, text: str | float, *, label: str | None = None) -> fl
         raise must(shown, "be a whole number", text)
     symbols.check_input_value(name, value, label=shown, typed=text)   # the input's own rule, as typed
     return value
+
+
+def format_input(name: str, value: float, *, compact: bool = True) -> str:
+    """Format a value of what-if input ``name`` with its unit: the inverse of :func:`parse_input`.
+
+    ``compact`` (tables on a terminal): ``68.9k``, ``10 Mbit/s``, ``in-process``; otherwise (the
+    report) exact counts: ``68,873``, ``4 B/param``, ``in-process (∞)``.
+    """
+    from costmodel.model import quantities
+
+    unit = quantities.INPUTS[name].unit
+    if unit == "bit/s":
+        return ("in-process" if compact else "in-process (∞)") if math.isinf(value) else format_bandwidth(value)
+    if unit == "1":
+        return format_fraction(value)
+    if unit in ("B", "B/param"):
+        return format_bytes(value) if compact else f"{value:g} {unit}"
+    if name in ("params", "train_flops_per_sample"):
+        if compact:
+            return format_count(value)
+        return f"{int(value):,}" if float(value).is_integer() else f"{value:,.6g}"
+    if not compact and unit in ("clients", "classes", "epochs", "rounds", "samples", "values"):
+        return f"{value:,.6g}"
+    return f"{value:g}"
 
 
 def _is_integer_input(record: object) -> bool:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from costmodel.errors import must
-from costmodel.phases import SETUP_ROUND
+from costmodel.contracts.vocabulary import SETUP_ROUND
 from reference_impl.augmentation import AugmentationPlan, iccd_plan, tpds_plan, tpds_printed_plan
 from reference_impl.config import RunConfig
 from reference_impl.engine import Branch, Engine, Hop, Visit

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from costmodel.errors import InputError, check_int, check_number, must
-from costmodel.phases import ALGORITHMS
+from costmodel.model.protocols import ALGORITHMS
 
 __all__ = ["AUGMENTATION_PLANS", "DATASET_NAMES", "LOCAL_IMBALANCES", "MODEL_NAMES", "PAPERS_DIRICHLET_ALPHA",
            "TIMERS", "RunConfig"]

@@ -45,7 +45,7 @@ import pandas as pd
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
-from costmodel.phases import EVALUATION
+from costmodel.contracts.vocabulary import EVALUATION
 from reference_impl import wire
 from reference_impl.aggregation import weighted_average
 from reference_impl.allocator import keep_freed_memory

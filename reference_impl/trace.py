@@ -11,8 +11,8 @@ calibration reads it. A run folder holds two files, both written atomically:
     ============  =======  =====================================================================
     run_id        str      the run this event belongs to
     algorithm     str      ``astraea`` or ``fedavg``
-    round         int      0-based round, or :data:`~costmodel.phases.SETUP_ROUND` (-1) for setup
-    phase         str      one of :data:`costmodel.phases.ALL_PHASES`
+    round         int      0-based round, or :data:`~costmodel.contracts.vocabulary.SETUP_ROUND` (-1) for setup
+    phase         str      one of :data:`costmodel.contracts.vocabulary.ALL_PHASES`
     entity        str      ``server``, ``mediator:3`` or ``client:17``
     start_s       float    start on the run's virtual clock (critical path of the protocol), s
     duration_s    float    measured duration of the event itself, s
@@ -55,7 +55,8 @@ import pandas as pd
 
 from costmodel.errors import InputError
 from costmodel.files import atomic_path, atomic_write_text
-from costmodel.phases import ALGORITHMS, ALL_PHASES, SETUP_ROUND
+from costmodel.contracts.vocabulary import ALL_PHASES, SETUP_ROUND
+from costmodel.model.protocols import ALGORITHMS
 
 __all__ = [
     "RUN_FILE",

@@ -12,7 +12,7 @@ import calibration.cli as calibration_cli
 import calibration.validate as validate_module
 from calibration.sweep import SweepDesign, run_sweep
 from costmodel import cli
-from costmodel.calibration_file import load_calibration
+from costmodel.contracts.calibration_file import load_calibration
 from reference_impl.config import RunConfig
 
 TINY = dict(model="scaled", model_width=0.25, clients=4, clients_per_round=2, gamma=2, rounds=2, batch_size=32,
@@ -35,23 +35,21 @@ def profiled(tmp_path_factory):
 
 
 @pytest.fixture
-def main(monkeypatch):
-    if "calibration.cli" not in cli.COMMAND_MODULES:  # wired by the lead since; add it only where it is not
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "calibration.cli"))
+def main():
     return cli.main
 
 
-def test_register_adds_three_commands_with_their_defaults():
-    parser = cli.OneLineParser(prog="astraea-cost")
-    subparsers = parser.add_subparsers(dest="command", parser_class=cli.OneLineParser)
-    calibration_cli.register(subparsers)
+def test_the_three_commands_are_declared_with_their_defaults():
+    from costmodel.cli.dispatch import build_parser
+
+    parser = build_parser()
     args = parser.parse_args(["calibrate"])
     assert (args.runs, args.out, args.embed, args.bootstrap, args.communication) == \
         ("calibration-runs", "calibration.json", False, 200, None)
     args = parser.parse_args(["validate", "--out", "v"])
     assert (args.calibration, args.out, args.runs, args.embed) == (None, "v", None, False)
     args = parser.parse_args(["profile", "--quick"])
-    assert args.quick and args.out == "calibration-runs" and args.handler is not None
+    assert args.quick and args.out == "calibration-runs" and args.handler == "calibration.cli:profile"
 
 
 def test_calibrate_writes_a_loadable_file_and_embeds_only_when_asked(profiled, tmp_path, main, monkeypatch, capsys):

@@ -20,8 +20,10 @@ from calibration.fit import (
     load_link_coefficients,
     visit_time_cv,
 )
-from costmodel.calibration_file import COEFFICIENT_UNITS, load_calibration, write_calibration
+from costmodel.contracts.calibration_file import COEFFICIENT_UNITS, load_calibration, write_calibration
 from costmodel.errors import InputError
+from costmodel.model.bridge import numeric_function
+from costmodel.model.events import EVENT_STATEMENTS, GROUP_OF_PHASE
 
 #: Known coefficients, of the magnitudes measured on the reference machine.
 TRUE = {
@@ -44,19 +46,30 @@ FIXED = {"local_training": 4e-4, "augmentation": 4e-4, "augmentation_plan": 1.8e
 INPROCESS_LATENCY_S = 2.5e-6
 
 
+#: Every coefficient the event statements use, for generating traces.
+STATEMENT_COEFFICIENTS = {**TRUE, **{FIXED_COEFFICIENT[g]: v for g, v in FIXED.items()},
+                          "message_s": INPROCESS_LATENCY_S, "cache_bytes": CACHE_BYTES,
+                          "aggregate_large_bytes": AGGREGATE_BYTES}
+
+
+def event_seconds(phase: str, **counts: float) -> float:
+    """One event's seconds from its group's one statement (costmodel.model.events) at ``counts``
+    (the statement's column names): the synthetic traces are the model's own, not a restatement."""
+    statement = EVENT_STATEMENTS[GROUP_OF_PHASE[phase]]
+    function = numeric_function(statement.seconds)
+    values = {**STATEMENT_COEFFICIENTS, **counts}
+    return float(function(**{name: values[name] for name in function.arguments}))
+
+
 def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, seed: int = 3,
                     rate_exponent: float = 0.0, flops_per_param: float = 15.0) -> pd.DataFrame:
-    """Trace rows whose durations follow the model's formulas (+ fixed terms) with multiplicative
+    """Trace rows whose durations follow the event statements (+ fixed terms) with multiplicative
     lognormal ``noise``; a fraction ``stalls`` of rows takes 3x as long (another process ran).
     ``rate_exponent`` makes the FLOP rate grow as ``params**rate_exponent`` (bigger layers run
     closer to the peak: a dependence the model does not have)."""
     rng = np.random.default_rng(seed)
     rows = []
     widths = [6e3, 2e4, 7e4, 2.6e5, 5.7e5]
-
-    def serialize(size: float) -> float:
-        return (INPROCESS_LATENCY_S + size * TRUE["serialize_s_per_byte"]
-                + max(0.0, size - CACHE_BYTES) * TRUE["serialize_s_per_uncached_byte"])
 
     for r in range(runs):
         config = r // 2                                       # two repetitions of each configuration
@@ -70,12 +83,12 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         c = [4, 8, 12, 16, 20][config % 5]
         run_id = f"run{r}"
 
-        def add(phase, duration, entity="server", **columns):
+        def add(phase, seconds, entity="server", **columns):
             factor = math.exp(noise * rng.standard_normal())
             if rng.random() < stalls:
                 factor *= 3.0
             rows.append(dict(run_id=run_id, config_key=f"cfg{config}", phase=phase, entity=entity,
-                             duration_s=duration * factor,
+                             duration_s=seconds * factor,
                              params=params, sample_values=values, num_classes=classes, batch_size=batch,
                              conv_input_values=conv_values,
                              **{k: 0 for k in ("bytes", "flops", "samples", "steps")} | columns))
@@ -83,36 +96,46 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         for _ in range(20):
             n = int(cfg_rng.integers(40, 400))
             steps = math.ceil(n / batch)
-            step_cost = TRUE["step_overhead_s"] + params * TRUE["step_s_per_param"]
-            rate = TRUE["flops_per_s"] * (params / 7e4) ** rate_exponent
-            add("local_training", n * (flops_per_sample / rate + TRUE["train_s_per_sample"]
-                                       + conv_values * TRUE["train_s_per_conv_value"]) + steps * step_cost
-                + FIXED["local_training"], flops=n * flops_per_sample, samples=n, steps=steps)
+            slower = (params / 7e4) ** -rate_exponent          # the FLOPs the rate makes it pay
+            add("local_training", event_seconds("local_training", flops=n * flops_per_sample * slower, samples=n,
+                                                steps=steps, params=params, conv_input_values=conv_values),
+                flops=n * flops_per_sample, samples=n, steps=steps)
         report = 16 + 8 * classes
         for client in range(10):
             held = int(rng.integers(50, 400))                  # the client's original size (its report)
-            add("distribution_report", serialize(report), entity=f"client:{client}", bytes=report, samples=held)
+            add("distribution_report", event_seconds("distribution_report", bytes=report, upload=0),
+                entity=f"client:{client}", bytes=report, samples=held)
             augmented = int(rng.integers(0, 80))
-            add("augmentation", augmented * values * TRUE["augment_s_per_value"]
-                + held * values * TRUE["augment_s_per_data_value"] + FIXED["augmentation"],
+            add("augmentation", event_seconds("augmentation", augmented=augmented, client_samples=held,
+                                              sample_values=values),
                 entity=f"client:{client}", samples=augmented)
-        add("augmentation_plan", classes * TRUE["augment_plan_s_per_class"] + FIXED["augmentation_plan"],
-            samples=5000)
+        add("augmentation_plan", event_seconds("augmentation_plan", num_classes=classes), samples=5000)
         evaluations = c * (c + 1) // 2
         for _ in range(3):
-            add("rescheduling", c * TRUE["reschedule_s_per_step"] + evaluations * classes * TRUE["kl_s_per_term"]
-                + FIXED["rescheduling"], samples=c, steps=evaluations)
+            add("rescheduling", event_seconds("rescheduling", clients=c, kl_evaluations=evaluations,
+                                              num_classes=classes), samples=c, steps=evaluations)
             for models in (c, math.ceil(c / 4)):
-                large = TRUE["aggregate_s_per_large_param"] if 4 * params > AGGREGATE_BYTES else 0.0
-                add("aggregation", models * TRUE["aggregate_s_per_model"] + params * TRUE["aggregate_s_per_output_param"]
-                    + models * params * (TRUE["aggregate_s_per_param"] + large) + FIXED["aggregation"],
+                add("aggregation", event_seconds("aggregation", models=models, params=params, bytes_per_param=4),
                     samples=models, flops=2 * models * params)
         message = 16 + 4 * int(params)
         for phase in ("model_broadcast", "client_download", "client_upload", "mediator_upload"):
-            extra = TRUE["upload_message_s"] if phase == "client_upload" else 0.0
             for _ in range(5):
-                add(phase, serialize(message) + extra, bytes=message)
+                add(phase, event_seconds(phase, bytes=message, upload=int(phase == "client_upload")), bytes=message)
     return pd.DataFrame(rows)
+
+
+def test_the_generator_agrees_with_a_hand_derivation():
+    # one local-training event and one serialization beyond the cache, by hand
+    n, batch, params, flops, conv = 100, 10, 7e4, 1e6, 2962
+    by_hand = (FIXED["local_training"] + n * flops / TRUE["flops_per_s"]
+               + n * (TRUE["train_s_per_sample"] + conv * TRUE["train_s_per_conv_value"])
+               + math.ceil(n / batch) * (TRUE["step_overhead_s"] + params * TRUE["step_s_per_param"]))
+    assert event_seconds("local_training", flops=n * flops, samples=n, steps=10, params=params,
+                         conv_input_values=conv) == pytest.approx(by_hand, rel=1e-12)
+    size = 2e6
+    by_hand = (INPROCESS_LATENCY_S + size * TRUE["serialize_s_per_byte"]
+               + (size - CACHE_BYTES) * TRUE["serialize_s_per_uncached_byte"] + TRUE["upload_message_s"])
+    assert event_seconds("client_upload", bytes=size, upload=1) == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_exact_traces_give_every_coefficient_and_fixed_term_back():
@@ -195,7 +218,7 @@ def test_a_term_without_evidence_is_stored_tiny_and_noted():
 def test_link_coefficients_come_from_the_link_fit_or_are_carried_over():
     trace = synthetic_trace()
     carried = fit_calibration(trace, bootstrap=0)
-    from costmodel.calibration_file import default_calibration
+    from costmodel.contracts.calibration_file import default_calibration
 
     assert carried.coefficients["link_efficiency"] == default_calibration().coefficients["link_efficiency"]
     assert any("carried over" in note for note in carried.notes)
@@ -234,7 +257,7 @@ def test_the_fit_becomes_a_calibration_file_that_loads_back(tmp_path):
 def test_standard_errors_come_from_resampling_runs():
     trace = synthetic_trace(noise=0.05)
     with pytest.raises(InputError, match=r"^'runs' must vary what the aggregation formula counts: "
-                                         r"aggregate_s_per_model, .* cannot be told apart"):
+                                         r"aggregate_s_per_param, aggregate_s_per_model, .* cannot be told apart"):
         fit_group("aggregation", trace[trace["run_id"] == "run0"], bootstrap=50)   # one run: one size
     two = trace[trace["config_key"].isin(["cfg0", "cfg1", "cfg2", "cfg3"]) & trace["run_id"].isin(
         ["run0", "run2", "run4", "run6"])]                             # one run per configuration

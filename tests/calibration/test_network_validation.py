@@ -13,7 +13,7 @@ AVAILABLE, WHY = netlab_available()
 @pytest.mark.skipif(not AVAILABLE, reason=f"needs root and ip netns: {WHY}")
 def test_transfers_over_shaped_links_match_the_model():
     from calibration.network_validation import NetworkPoint, default_network_points, validate_network
-    from costmodel.calibration_file import default_calibration
+    from costmodel.contracts.calibration_file import default_calibration
 
     astraea = default_network_points()[0]
     point = NetworkPoint(label="test", config=dataclasses.replace(astraea.config, rounds=1),

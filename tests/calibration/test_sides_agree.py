@@ -8,14 +8,14 @@ the augmentation volume of the TPDS and ICCD plans.
 import numpy as np
 import pytest
 
-from costmodel.augmentation_volume import (
+from costmodel.model.augmentation_volume import (
     PAPERS_DIRICHLET_ALPHA,
     augmentation_inputs,
     iccd_volume,
     plan_volume,
     tpds_volume,
 )
-from costmodel.symbols import Scenario
+from costmodel.model.scenario import Scenario
 from reference_impl import wire
 from reference_impl.augmentation import iccd_plan, tpds_plan, tpds_printed_plan
 from reference_impl.models import (
@@ -59,7 +59,7 @@ def test_augmentation_volume_matches_the_reference_plans(seed):
 
 
 def test_both_sides_state_the_papers_partition_alike():
-    from costmodel.augmentation_volume import EMNIST_HISTOGRAM, PLANS
+    from costmodel.model.augmentation_volume import EMNIST_HISTOGRAM, PLANS
     from reference_impl.config import AUGMENTATION_PLANS
     from reference_impl.config import PAPERS_DIRICHLET_ALPHA as REFERENCE_ALPHA
     from reference_impl.imbalance_study import PAPERS_EMNIST_IMBALANCE_RATIO

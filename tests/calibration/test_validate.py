@@ -30,7 +30,7 @@ from calibration.validate import (
     validate_runs,
     validation_rows,
 )
-from costmodel.calibration_file import default_calibration, load_calibration, write_calibration
+from costmodel.contracts.calibration_file import default_calibration, load_calibration, write_calibration
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
 from reference_impl.engine import run

@@ -1,4 +1,4 @@
-"""The fixed project-wide names of the cost model's inputs and coefficients (shared_names.md), in
+"""The fixed project-wide names of the cost model's inputs and coefficients (docs/design.md), in
 order: the lists the symbols, the calibration file and every helper build on. One copy for the tests
 that pin them (test_symbols.py, test_calibration_file.py).
 """

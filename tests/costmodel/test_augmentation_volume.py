@@ -11,7 +11,7 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel.augmentation_volume import (
+from costmodel.model.augmentation_volume import (
     CINIC10_HISTOGRAM,
     EMNIST_HISTOGRAM,
     augmentation_inputs,

@@ -11,11 +11,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel import bridge
-from costmodel import expressions as ex
-from costmodel.bridge import NumericFunction, argument_names, numeric_function
+from costmodel.model import bridge
+from costmodel import model as ex
+from costmodel.model.bridge import NumericFunction, argument_names, numeric_function
 from costmodel.errors import InputError
-from costmodel.symbols import COEFFICIENTS, INPUTS, sym
+from costmodel.model.quantities import COEFFICIENTS, INPUTS, sym
 from hand_coefficients import HAND_COEFFICIENTS
 
 COEFFS = HAND_COEFFICIENTS

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from costmodel.calibration_file import (
+from costmodel.contracts.calibration_file import (
     CALIBRATION_SCHEMA_VERSION,
     NONNEGATIVE_COEFFICIENTS,
     COEFFICIENT_UNITS,
@@ -228,7 +228,7 @@ def test_report_lists_every_coefficient_with_unit() -> None:
 
 
 def test_contract_matches_the_model_coefficients() -> None:
-    from costmodel.symbols import COEFFICIENTS, check_coefficients
+    from costmodel.model.quantities import COEFFICIENTS, check_coefficients
 
     assert list(COEFFICIENTS) == list(COEFFICIENT_UNITS)
     assert {name: q.unit for name, q in COEFFICIENTS.items()} == dict(COEFFICIENT_UNITS)

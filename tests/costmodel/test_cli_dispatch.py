@@ -1,23 +1,36 @@
-"""The dispatcher imports only the chosen command's module: predictions never load the reference side."""
+"""The dispatcher: commands declared by each package through entry points; predictions never load torch."""
 
 import subprocess
 import sys
 
-from costmodel import cli
+from costmodel.cli import dispatch as dispatcher
+from costmodel.cli.registry import Command
 
 
-def test_every_command_is_mapped_to_the_module_that_registers_it():
-    for command, module in cli.COMMAND_MODULE_OF.items():
-        parser = cli.build_parser(command)
-        subparsers = next(a for a in parser._actions if a.dest == "command")
-        assert command in subparsers.choices, (command, module)
-    full = next(a for a in cli.build_parser()._actions if a.dest == "command")
-    assert set(full.choices) == set(cli.COMMAND_MODULE_OF)
+def test_every_package_declares_its_commands_and_names_are_unique():
+    commands = dispatcher.commands()
+    names = [command.name for command in commands]
+    assert names == ["run", "compare", "predict", "solve", "plot", "formula", "report", "profile", "calibrate",
+                     "validate", "link-sweep", "validate-network"]
+    assert all(isinstance(command, Command) and ":" in command.handler for command in commands)
+    parser = dispatcher.build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command")
+    assert list(subparsers.choices) == names
 
 
-def test_predict_loads_neither_torch_nor_the_reference_implementation_nor_calibration():
+def test_each_handler_is_a_function_of_its_own_package():
+    import importlib
+
+    for command in dispatcher.commands():
+        module, _, function = command.handler.partition(":")
+        assert callable(getattr(importlib.import_module(module), function)), command.handler
+
+
+def test_predict_loads_neither_torch_nor_more_than_the_declarations_of_the_other_packages():
     code = ("import sys; from costmodel.cli import main; main(['predict']);"
-            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'reference_impl', 'calibration'));"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'reference_impl', 'calibration')"
+            " and m not in ('reference_impl', 'reference_impl.commands', 'reference_impl.config', "
+            "'reference_impl.distributed', 'calibration', 'calibration.commands'));"
             "print('LOADED', bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -12,10 +12,10 @@ import pandas as pd
 import pytest
 
 from cli_runner import run
-from costmodel import solve
-from costmodel.calibration_file import default_calibration, write_calibration
-from costmodel.predict import predict_rounds
-from costmodel.symbols import Scenario
+from costmodel.analysis import solve
+from costmodel.contracts.calibration_file import default_calibration, write_calibration
+from costmodel.analysis.predict import predict_rounds
+from costmodel.model.scenario import Scenario
 
 COEFFS = default_calibration().coefficients
 
@@ -25,8 +25,8 @@ def _interrupt(*args: object, **kwargs: object) -> None:
 
 
 @pytest.mark.parametrize(("argv", "target"), [
-    (["plot", "--out", "{out}", "--kind", "traffic"], "costmodel.plots.save_figure"),
-    (["report", "--out", "{out}"], "costmodel.report.write_report"),
+    (["plot", "--out", "{out}", "--kind", "traffic"], "costmodel.report.plots.save_figure"),
+    (["report", "--out", "{out}"], "costmodel.cli.report.write_report"),
     (["run", "--out", "{out}", "--clients", "6", "--clients-per-round", "4", "--gamma", "2", "--rounds", "1",
       "--quiet"], "reference_impl.distributed.run_with_network"),
     (["compare", "--out", "{out}", "--clients", "6", "--clients-per-round", "4", "--gamma", "2", "--rounds", "1",

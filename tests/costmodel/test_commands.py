@@ -11,21 +11,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from costmodel import cli, commands
-from costmodel.calibration_file import default_calibration, write_calibration
+from costmodel import cli
+from costmodel.cli import commands, scenario_options, tables
+from costmodel.contracts.calibration_file import default_calibration, write_calibration
 from costmodel.errors import InputError
-from costmodel.predict import predict_overhead, predict_rounds
-from costmodel.symbols import INPUTS, Scenario
+from costmodel.analysis.predict import predict_overhead, predict_rounds
+from costmodel.model.quantities import INPUTS
+from costmodel.model.scenario import Scenario
 from cli_runner import run
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-@pytest.fixture(autouse=True)
-def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use the real dispatcher; add this module to it if the lead has not wired it yet."""
-    if "costmodel.commands" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "costmodel.commands"))
 
 
 def test_every_model_input_has_an_option() -> None:
@@ -53,7 +49,7 @@ def test_every_model_input_has_an_option() -> None:
     ],
 )
 def test_parse_values_lists_ranges_units(name: str, text: str, values: list[float]) -> None:
-    assert commands.parse_values(name, text) == pytest.approx(values, rel=1e-12)
+    assert scenario_options.parse_values(name, text) == pytest.approx(values, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -75,7 +71,7 @@ def test_parse_values_lists_ranges_units(name: str, text: str, values: list[floa
 )
 def test_parse_values_errors_name_the_option(name: str, text: str, message: str) -> None:
     with pytest.raises(InputError) as error:
-        commands.parse_values(name, text)
+        scenario_options.parse_values(name, text)
     assert str(error.value).startswith(message)
 
 
@@ -184,7 +180,7 @@ def test_predict_total_scope(capsys: pytest.CaptureFixture[str], tmp_path: Path)
 def test_predict_long_grid_prints_a_head_and_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(["predict", "--clients-per-round", "1:100:1"], capsys)
     assert status == 0
-    assert f"... {100 - commands.MAX_PRINTED_ROWS} more rows; write them all with --csv or --json." in out
+    assert f"... {100 - tables.MAX_PRINTED_ROWS} more rows; write them all with --csv or --json." in out
 
 
 @pytest.mark.parametrize(
@@ -241,7 +237,7 @@ def test_unknown_coefficient_in_set(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_solve_max_clients_matches_the_library(capsys: pytest.CaptureFixture[str]) -> None:
-    from costmodel import solve
+    from costmodel.analysis import solve
 
     status, out, err = run(["solve", "max-clients", "--budget", "5s", "--clients", "2000",
                             "--mediator-size", "20"], capsys)
@@ -395,7 +391,8 @@ def test_formula_unknown_target(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_registration_and_prediction_never_import_torch_or_matplotlib() -> None:
-    code = ("import sys, costmodel.commands, costmodel.predict; "
+    code = ("import sys, costmodel.cli.dispatch, costmodel.cli.predict, costmodel.analysis.predict; "
+            "costmodel.cli.dispatch.build_parser(); "
             "assert 'torch' not in sys.modules, 'torch'; assert 'matplotlib' not in sys.modules, 'matplotlib'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
 
@@ -403,8 +400,6 @@ def test_registration_and_prediction_never_import_torch_or_matplotlib() -> None:
 def test_cold_predict_of_one_scenario_finishes_without_torch() -> None:
     code = ("import sys\n"
             "from costmodel import cli\n"
-            "if 'costmodel.commands' not in cli.COMMAND_MODULES:\n"
-            "    cli.COMMAND_MODULES = (*cli.COMMAND_MODULES, 'costmodel.commands')\n"
             "status = cli.main(['predict', '--uplink', '5Mbit/s'])\n"
             "assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules\n"
             "sys.exit(status)\n")

@@ -11,11 +11,12 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costmodel import expressions as ex
-from costmodel.bridge import numeric_function
+from costmodel import model as ex
+from costmodel.model.bridge import numeric_function
 from costmodel.errors import InputError
-from costmodel.phases import CATEGORIES, ROUND_PHASES, SETUP_PHASES
-from costmodel.symbols import COEFFICIENTS, INPUTS, sym
+from costmodel.contracts.vocabulary import CATEGORIES, ROUND_PHASES, SETUP_PHASES
+from costmodel.model.quantities import COEFFICIENTS, INPUTS, sym
+from costmodel.model.order_statistic import _normal_quantile as normal_quantile
 
 c, gamma, e_m, n_total, k_classes = (sym(x) for x in ("clients_per_round", "mediator_size", "mediator_epochs",
                                                       "clients_total", "classes"))
@@ -272,7 +273,7 @@ def test_blom_numeric_table_and_direct_paths_agree_with_normal_quantile() -> Non
 
 def test_normal_quantile_covers_all_three_as241_regions() -> None:
     p = np.array([1e-300, 1e-20, 0.01, 0.2, 0.5, 0.9, 0.999, 1 - 1e-12])
-    np.testing.assert_allclose(ex._normal_quantile(p), [NormalDist().inv_cdf(x) for x in p], rtol=1e-13)
+    np.testing.assert_allclose(normal_quantile(p), [NormalDist().inv_cdf(x) for x in p], rtol=1e-13)
 
 
 _VALUE_STRATEGY = {

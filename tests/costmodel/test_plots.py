@@ -11,11 +11,11 @@ import pytest
 from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
-from costmodel import plots
-from costmodel.calibration_file import default_calibration
+from costmodel.report import plots
+from costmodel.contracts.calibration_file import default_calibration
 from costmodel.errors import InputError
-from costmodel.phases import CATEGORIES
-from costmodel.predict import grid, predict_overhead, predict_rounds
+from costmodel.contracts.vocabulary import CATEGORIES
+from costmodel.analysis.predict import grid, predict_overhead, predict_rounds
 
 CLIENTS = [10, 20, 50, 100]
 

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from costmodel.errors import InputError
-from costmodel.expressions import MODEL_PHASES
-from costmodel.phases import CATEGORIES
-from costmodel.predict import grid, predict_overhead, predict_phases, predict_rounds, scenario_frame
-from costmodel.symbols import INPUTS, Scenario
+from costmodel.model import MODEL_PHASES
+from costmodel.contracts.vocabulary import CATEGORIES
+from costmodel.analysis.predict import grid, predict_overhead, predict_phases, predict_rounds, scenario_frame
+from costmodel.model.quantities import INPUTS
+from costmodel.model.scenario import Scenario
 from hand_coefficients import HAND_COEFFICIENTS
 
 COEFFS = HAND_COEFFICIENTS
@@ -154,6 +155,6 @@ def test_bad_coefficients_and_grids_raise_input_errors() -> None:
 
 
 def test_prediction_imports_neither_torch_nor_scipy() -> None:
-    code = "import sys, costmodel.predict; print('torch' in sys.modules, 'scipy' in sys.modules)"
+    code = "import sys, costmodel.analysis.predict; print('torch' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]

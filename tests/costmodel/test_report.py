@@ -13,14 +13,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from costmodel import cli, report_cli, solve
-from costmodel import expressions as ex
+from costmodel import cli
+from costmodel.analysis import solve
+from costmodel.cli import report as report_cli
+from costmodel import model as ex
 from costmodel import report as rp
-from costmodel.calibration_file import default_calibration, write_calibration
+from costmodel.contracts.calibration_file import default_calibration, write_calibration
 from costmodel.errors import InputError
-from costmodel.predict import predict_overhead, predict_phases, predict_rounds
-from costmodel.bridge import numeric_function
-from costmodel.symbols import Scenario
+from costmodel.analysis.predict import predict_overhead, predict_phases, predict_rounds
+from costmodel.model.bridge import numeric_function
+from costmodel.model.augmentation_volume import long_tail_volume
+from costmodel.model.scenario import Scenario
 from costmodel.units import format_bytes, format_fraction, format_seconds
 from cli_runner import run
 
@@ -32,24 +35,11 @@ CUSTOM_OPTIONS = ["--clients-total", "40", "--clients-per-round", "20", "--sampl
                   "--mediator-epochs", "2", "--uplink", "5Mbit/s"]
 
 
-@pytest.fixture(autouse=True)
-def _wired(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Use the real dispatcher; add the report command to it if the lead has not wired it yet."""
-    if "costmodel.report_cli" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "costmodel.report_cli"))
-
-
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real ``astraea-cost report`` run with the custom scenario (the papers' two setups + ours)."""
     out = tmp_path_factory.mktemp("report") / "nested" / "out"
-    modules = cli.COMMAND_MODULES
-    if "costmodel.report_cli" not in modules:
-        cli.COMMAND_MODULES = (*modules, "costmodel.report_cli")
-    try:
-        assert cli.main(["report", "--out", str(out), "--budget", "30s", *CUSTOM_OPTIONS]) == 0
-    finally:
-        cli.COMMAND_MODULES = modules
+    assert cli.main(["report", "--out", str(out), "--budget", "30s", *CUSTOM_OPTIONS]) == 0
     return out
 
 
@@ -203,7 +193,8 @@ def test_storage_claims_confront_the_papers_growth(report: rp.Report) -> None:
     emnist = rows.loc[("emnist", 3.5)]
     assert emnist.paper_fraction == Scenario.emnist().augmented_fraction
     assert emnist.tpds_max_fraction < emnist.paper_fraction  # the minus form cannot reach it on a long tail
-    assert rp.printed_plus_fraction(47, emnist.printed_ratio, 3.5) == pytest.approx(emnist.paper_fraction, rel=1e-9)
+    printed = long_tail_volume(47, emnist.printed_ratio, 3.5, plan="tpds-printed").augmented_fraction
+    assert printed == pytest.approx(emnist.paper_fraction, rel=1e-9)
     assert emnist.paper_storage_bytes_per_client == 4 * Scenario.emnist().samples_per_client * 784 * 0.818
 
 
@@ -212,8 +203,9 @@ def test_printed_plus_form_by_hand() -> None:
     rho, tau = 0.2, 3.0
     mu, sigma = 0.6, 0.4
     target = mu + sigma * math.sqrt(1 * tau)
-    assert rp.printed_plus_fraction(2, rho, tau) == pytest.approx((target - rho) / (1 + rho), rel=1e-12)
-    assert rp.printed_plus_fraction(10, 1.0, tau) == 0.0  # no imbalance, nothing to augment
+    printed = long_tail_volume(2, rho, tau, plan="tpds-printed").augmented_fraction
+    assert printed == pytest.approx((target - rho) / (1 + rho), rel=1e-12)
+    assert long_tail_volume(10, 1.0, tau, plan="tpds-printed").augmented_fraction == 0.0  # nothing to augment
 
 
 # --------------------------------------------------------------------------- growth orders
@@ -259,8 +251,8 @@ def test_straggler_term_grows_as_root_log_c() -> None:
              + scenario.conv_input_values * COEFFS["train_s_per_conv_value"]
              + (COEFFS["step_overhead_s"] + scenario.params * COEFFS["step_s_per_param"]) / scenario.batch_size)
     # the slowest of c clients: (slope*s_n + cv_t*t_train(n)) * z_c, with z_c -> sqrt(2 log c)
-    from costmodel.bridge import numeric_function
-    from costmodel.symbols import sym
+    from costmodel.model.bridge import numeric_function
+    from costmodel.model.quantities import sym
     visit = numeric_function(ex.training_seconds(sym("samples_per_client"), sym("samples_per_client_sd")))
     t_train = float(visit(**{name: np.asarray(values(scenario)[name], dtype=float) for name in visit.arguments}))
     expected = (slope * 30.0 + COEFFS["train_time_cv"] * t_train) * math.sqrt(2)
@@ -338,7 +330,9 @@ def test_a_failing_figure_leaves_the_previous_report_untouched(report: rp.Report
                             scenarios=[rp.ReportScenario(key="small", title="Small", scenario=CUSTOM)])
     (tmp_path / "report.md").write_text("previous report\n")
     calls = []
-    real = rp._draw
+    from costmodel.report import write as report_write
+
+    real = report_write._draw
 
     def failing(kind: str, frame: pd.DataFrame):  # noqa: ANN202
         calls.append(kind)
@@ -346,7 +340,7 @@ def test_a_failing_figure_leaves_the_previous_report_untouched(report: rp.Report
             raise RuntimeError("disk full")
         return real(kind, frame)
 
-    monkeypatch.setattr(rp, "_draw", failing)
+    monkeypatch.setattr(report_write, "_draw", failing)
     with pytest.raises(RuntimeError, match="disk full"):
         rp.write_report(small, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md"]  # no figures, no staging folder
@@ -388,19 +382,20 @@ def test_a_preset_given_again_is_not_repeated() -> None:
 # --------------------------------------------------------------------------- command line
 
 
-def test_register_adds_report_to_a_one_line_parser(tmp_path: Path) -> None:
-    parser = cli.OneLineParser(prog="astraea-cost")
-    subparsers = parser.add_subparsers(dest="command", parser_class=cli.OneLineParser)
-    report_cli.register(subparsers)
+def test_the_report_command_is_declared_with_its_defaults(tmp_path: Path) -> None:
+    from costmodel.cli.commands import DEFAULT_REPORT_OUT
+    from costmodel.cli.dispatch import build_parser
+
+    parser = build_parser()
     args = parser.parse_args(["report"])
-    assert args.out == report_cli.DEFAULT_OUT and args.budget == [] and args.handler is report_cli._report
+    assert args.out == DEFAULT_REPORT_OUT and args.budget == [] and args.handler == "costmodel.cli.report:run"
     args = parser.parse_args(["report", "--out", str(tmp_path), "--preset", "cinic10", "--budget", "5s",
                               "--budget", "1min", "--gamma", "5"])
     assert (args.preset, args.budget, args.input_mediator_size) == ("cinic10", ["5s", "1min"], "5")
-    scenario, description = report_cli._custom_scenario(args)
+    scenario, description = report_cli.custom_scenario(args)
     assert scenario == Scenario.cinic10(mediator_size=5)
     assert description == "from the cinic10 preset with --gamma 5."
-    assert report_cli._custom_scenario(parser.parse_args(["report"])) is None
+    assert report_cli.custom_scenario(parser.parse_args(["report"])) is None
 
 
 @pytest.mark.parametrize(
@@ -455,9 +450,9 @@ def test_a_calibration_file_and_overrides_reach_the_report(tmp_path: Path) -> No
     calibration = default_calibration().with_overrides(latency_s=0.02)
     path = write_calibration(tmp_path / "mine.json", calibration)
     args = argparse.Namespace(calibration=str(path), overrides=["kl_s_per_term=1e-6"])
-    from costmodel.commands import _coefficients
+    from costmodel.cli.scenario_options import calibration_from_args
 
-    loaded = _coefficients(args)
+    loaded = calibration_from_args(args)
     built = rp.build_report(calibration=loaded, calibration_origin=str(path), include_presets=False,
                             scenarios=[rp.ReportScenario(key="small", title="Small", scenario=CUSTOM)])
     assert built.coefficients["latency_s"] == 0.02 and built.coefficients["kl_s_per_term"] == 1e-6

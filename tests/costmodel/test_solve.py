@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from costmodel import expressions as ex
-from costmodel import solve
+from costmodel import model as ex
+from costmodel.analysis import solve
 from costmodel.errors import InputError
-from costmodel.predict import grid, predict_phases, predict_rounds
-from costmodel.symbols import INPUTS, Scenario
+from costmodel.analysis.predict import grid, predict_phases, predict_rounds
+from costmodel.model.quantities import INPUTS
+from costmodel.model.scenario import Scenario
 from hand_coefficients import HAND_COEFFICIENTS
 
 COEFFS = HAND_COEFFICIENTS

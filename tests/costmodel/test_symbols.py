@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from costmodel.calibration_file import NONNEGATIVE_COEFFICIENTS
+from costmodel.contracts.calibration_file import NONNEGATIVE_COEFFICIENTS
 from costmodel.errors import InputError
-from costmodel.symbols import (
+from costmodel.model.quantities import (
     COEFFICIENTS,
     INPUTS,
     NAME_OF,
     SYMBOL_OF,
-    Scenario,
     check_coefficients,
     check_input_array,
     check_input_value,
     sym,
 )
+from costmodel.model.scenario import Scenario
 from fixed_names import COEFFICIENT_NAMES, INPUT_NAMES
 
 
@@ -181,7 +181,7 @@ def test_as_dict_round_trips() -> None:
 def test_every_input_is_bounded_to_what_is_physically_meaningful() -> None:
     # Every input has an upper bound (a bandwidth may also be inf: in process); integer bounds stay
     # below 2**53, so counts travel exactly as float64.
-    from costmodel.symbols import MAX_EXACT_INTEGER
+    from costmodel.model.quantities import MAX_EXACT_INTEGER
     for name, quantity in INPUTS.items():
         assert quantity.maximum is not None, name
         if quantity.integer:

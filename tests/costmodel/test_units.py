@@ -265,7 +265,7 @@ def test_formatted_seconds_parse_back_within_rounding(seconds: float) -> None:
     assert parse_seconds(format_seconds(seconds)) == pytest.approx(seconds, rel=5e-3)
 
 
-# parse_input picks the parser from the declared unit of each model input (costmodel.symbols.INPUTS).
+# parse_input picks the parser from the declared unit of each model input (costmodel.model.quantities.INPUTS).
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from costmodel import cli
+from costmodel.cli import dispatch
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -59,7 +60,7 @@ def test_the_pages_show_command_lines_to_run() -> None:
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_every_command_named_exists(page: Path) -> None:
-    commands = set(cli.COMMAND_MODULE_OF)
+    commands = {command.name for command in dispatch.commands()}
     for line in command_lines(page):
         name = shlex.split(line)[1]
         assert name in commands, f"{page.name}: {line!r} names no command"

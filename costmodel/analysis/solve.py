@@ -1,7 +1,7 @@
 """Capacity questions answered from the cost model, and the round time's sensitivities.
 
 Built on the symbolic model of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg in
-:mod:`costmodel.expressions`. Each answer is a frozen :class:`Solution`: the value with its unit,
+:mod:`costmodel.model`. Each answer is a frozen :class:`Solution`: the value with its unit,
 the sympy expression it came from, and the numbers behind it; a question without an answer gets a
 Solution that says why in one sentence with units.
 
@@ -45,10 +45,12 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from costmodel import expressions as ex
-from costmodel.bridge import numeric_function
+from costmodel import model as ex
+from costmodel.model.bridge import numeric_function
 from costmodel.errors import InputError, check_int, check_number, must
-from costmodel.symbols import INPUTS, Scenario, check_coefficients, sym
+from costmodel.model.quantities import INPUTS, check_coefficients, sym
+from costmodel.model.scenario import Scenario
+from costmodel.units import format_bandwidth, format_fraction, format_seconds
 
 __all__ = [
     "BANDWIDTH_SCAN_BITS_PER_S",
@@ -182,14 +184,10 @@ def max_clients_per_round(budget_s: float, scenario: Scenario, coefficients: Map
 
 
 def _seconds(value: float) -> str:
-    from costmodel.units import format_seconds
-
     return format_seconds(value)
 
 
 def _percent(fraction: float) -> str:
-    from costmodel.units import format_fraction
-
     return format_fraction(fraction)
 
 
@@ -324,8 +322,6 @@ def crossover_bandwidth(scenario: Scenario, coefficients: Mapping[str, float]) -
                                f"{_seconds(compute_s)} of compute.")
     answer = float(_call(closed, values))
     if answer > share_bits:
-        from costmodel.units import format_bandwidth
-
         at_share = float(_call(communication, {**values, "b": share_bits}))
         return Solution(question=question, value=math.nan, unit="bit/s", expression=closed, details=details,
                         reason=f"Astraea's communication outweighs its compute at every client bandwidth: the shared "

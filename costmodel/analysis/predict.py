@@ -1,21 +1,21 @@
 """Tidy prediction frames: phase by phase, per round and in total, and Astraea's overhead over FedAvg.
 
-The numbers are the symbolic model of :mod:`costmodel.expressions` (Astraea: Duan et al., ICCD 2019
+The numbers are the symbolic model of :mod:`costmodel.model` (Astraea: Duan et al., ICCD 2019
 and TPDS 32(1), 2021; FedAvg: McMahan et al., AISTATS 2017) compiled once by
-:func:`costmodel.bridge.numeric_function` and evaluated for every scenario at once.
+:func:`costmodel.model.bridge.numeric_function` and evaluated for every scenario at once.
 
-``scenarios`` is a :class:`~costmodel.symbols.Scenario`, a list of them, or a DataFrame (or a
+``scenarios`` is a :class:`~costmodel.model.scenario.Scenario`, a list of them, or a DataFrame (or a
 mapping of names to arrays) of input columns, one row per scenario; missing columns take the
 inputs' defaults (the TPDS EMNIST setup), an optional ``scenario`` column names the rows (else they
 are numbered from 0), and any other column is an error. ``coefficients`` is a mapping that holds
-every name of :data:`~costmodel.symbols.COEFFICIENTS` (a calibration's ``.coefficients``).
+every name of :data:`~costmodel.model.quantities.COEFFICIENTS` (a calibration's ``.coefficients``).
 
 Frames (columns fixed project-wide):
 
 * :func:`predict_phases`: ``scenario``, the inputs, ``algorithm``, ``phase``, ``scope``
   (``setup``/``round``), ``seconds`` (the phase's share of the critical path), ``bytes`` (all the
   phase's messages in one round or in the setup), ``flops``. Every phase of
-  :data:`~costmodel.expressions.MODEL_PHASES` appears for both algorithms (zero where an algorithm
+  :data:`~costmodel.model.MODEL_PHASES` appears for both algorithms (zero where an algorithm
   does not have it), so pivots and group-bys need no special cases.
 * :func:`predict_rounds`: ``scenario``, the inputs, ``algorithm``, ``round_seconds``,
   ``round_bytes``, ``setup_seconds``, ``setup_bytes``, ``total_seconds`` (= setup + rounds*round),
@@ -36,15 +36,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from costmodel import expressions as ex
-from costmodel.bridge import NumericFunction, numeric_function
+from costmodel import model as ex
+from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.errors import InputError, must
-from costmodel.phases import ALGORITHMS, CATEGORIES
-from costmodel.symbols import INPUTS, Scenario, check_coefficients, check_input_array
+from costmodel.contracts.vocabulary import CATEGORIES
+from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT, check_algorithm
+from costmodel.model.quantities import INPUTS, check_coefficients, check_input_array
+from costmodel.model.scenario import Scenario
 
-__all__ = ["grid", "predict_overhead", "predict_phases", "predict_rounds", "scenario_frame"]
+__all__ = ["DEFAULT_ALGORITHMS", "grid", "predict_overhead", "predict_phases", "predict_rounds", "scenario_frame",
+           "summary_frame"]
 
 _OVERHEAD_SCOPES = ex.OVERHEAD_SCOPES
+#: The algorithms a prediction prices unless told otherwise: Astraea and its default baseline.
+DEFAULT_ALGORITHMS: tuple[str, ...] = (SUBJECT, BASELINES[0])
 
 
 # --------------------------------------------------------------------------- scenarios in
@@ -170,9 +175,9 @@ def _round_function(algorithm: str) -> NumericFunction:
 
 
 @functools.cache
-def _overhead_function() -> NumericFunction:
-    per_round, setup = ex.overhead("round"), ex.overhead("setup")
-    outputs = [ex.round_seconds("fedavg")]
+def _overhead_function(baseline: str) -> NumericFunction:
+    per_round, setup = ex.overhead("round", baseline), ex.overhead("setup", baseline)
+    outputs = [ex.round_seconds(baseline)]
     for costs in (per_round, setup):
         for category in CATEGORIES:
             outputs += [costs[category].seconds, costs[category].bytes, costs[category].storage_bytes]
@@ -202,38 +207,50 @@ def _input_columns(inputs: _Inputs, repeat: int) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- frames out
 
-def predict_phases(scenarios: Any, coefficients: Mapping[str, float]) -> pd.DataFrame:
-    """Seconds, bytes and FLOPs of every phase, for both algorithms and every scenario.
+def _algorithms(algorithms: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(algorithms, str) or not isinstance(algorithms, Sequence) or not algorithms:
+        raise must("algorithms", f"be a non-empty list of algorithms ({', '.join(ALGORITHMS)})", algorithms)
+    chosen = tuple(check_algorithm(name, label="algorithms") for name in algorithms)
+    if len(set(chosen)) != len(chosen):
+        raise must("algorithms", "name each algorithm once", list(algorithms))
+    return chosen
+
+
+def predict_phases(scenarios: Any, coefficients: Mapping[str, float], *,
+                   algorithms: Sequence[str] = DEFAULT_ALGORITHMS) -> pd.DataFrame:
+    """Seconds, bytes and FLOPs of every phase, for ``algorithms`` and every scenario.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``scenario``, the inputs, ``algorithm``, ``phase``, ``scope``, ``seconds``,
-        ``bytes``, ``flops``; rows ordered by scenario, algorithm (astraea, fedavg), phase.
+        ``bytes``, ``flops``; rows ordered by scenario, algorithm (as given), phase.
     """
+    chosen = _algorithms(algorithms)
     inputs = _inputs(scenarios)
     checked = check_coefficients(coefficients)
     phases = ex.MODEL_PHASES
-    per = len(ALGORITHMS) * len(phases)
-    blocks = {what: np.empty((inputs.count, len(ALGORITHMS), len(phases))) for what in ("seconds", "bytes", "flops")}
-    for a, algorithm in enumerate(ALGORITHMS):
+    per = len(chosen) * len(phases)
+    blocks = {what: np.empty((inputs.count, len(chosen), len(phases))) for what in ("seconds", "bytes", "flops")}
+    for a, algorithm in enumerate(chosen):
         values = _evaluate(_phase_function(algorithm), inputs, checked)
         for p in range(len(phases)):
             blocks["seconds"][:, a, p] = values[3 * p]
             blocks["bytes"][:, a, p] = values[3 * p + 1]
             blocks["flops"][:, a, p] = values[3 * p + 2]
     columns = _input_columns(inputs, per)
-    columns["algorithm"] = np.tile(np.repeat(np.array(ALGORITHMS, dtype=object), len(phases)), inputs.count)
-    columns["phase"] = np.tile(np.array(phases, dtype=object), len(ALGORITHMS) * inputs.count)
+    columns["algorithm"] = np.tile(np.repeat(np.array(chosen, dtype=object), len(phases)), inputs.count)
+    columns["phase"] = np.tile(np.array(phases, dtype=object), len(chosen) * inputs.count)
     columns["scope"] = np.tile(np.array([ex.PHASE_SCOPE[p] for p in phases], dtype=object),
-                               len(ALGORITHMS) * inputs.count)
+                               len(chosen) * inputs.count)
     for what, block in blocks.items():
         columns[what] = block.reshape(-1)
     return pd.DataFrame(columns)
 
 
-def predict_rounds(scenarios: Any, coefficients: Mapping[str, float]) -> pd.DataFrame:
-    """Round, setup and total seconds and bytes of both algorithms for every scenario.
+def predict_rounds(scenarios: Any, coefficients: Mapping[str, float], *,
+                   algorithms: Sequence[str] = DEFAULT_ALGORITHMS) -> pd.DataFrame:
+    """Round, setup and total seconds and bytes of ``algorithms`` for every scenario.
 
     ``total = setup + rounds*round``.
 
@@ -242,18 +259,19 @@ def predict_rounds(scenarios: Any, coefficients: Mapping[str, float]) -> pd.Data
     pandas.DataFrame
         Columns ``scenario``, the inputs, ``algorithm``, ``round_seconds``, ``round_bytes``,
         ``setup_seconds``, ``setup_bytes``, ``total_seconds``, ``total_bytes``; rows ordered by
-        scenario, then algorithm (astraea, fedavg).
+        scenario, then algorithm (as given).
     """
+    chosen = _algorithms(algorithms)
     inputs = _inputs(scenarios)
     checked = check_coefficients(coefficients)
-    results = np.empty((inputs.count, len(ALGORITHMS), 4))
-    for a, algorithm in enumerate(ALGORITHMS):
+    results = np.empty((inputs.count, len(chosen), 4))
+    for a, algorithm in enumerate(chosen):
         for i, value in enumerate(_evaluate(_round_function(algorithm), inputs, checked)):
             results[:, a, i] = value
     rounds = np.repeat(np.broadcast_to(np.asarray(inputs.values["rounds"], dtype=np.float64), (inputs.count,)),
-                       len(ALGORITHMS))
-    columns = _input_columns(inputs, len(ALGORITHMS))
-    columns["algorithm"] = np.tile(np.array(ALGORITHMS, dtype=object), inputs.count)
+                       len(chosen))
+    columns = _input_columns(inputs, len(chosen))
+    columns["algorithm"] = np.tile(np.array(chosen, dtype=object), inputs.count)
     flat = results.reshape(-1, 4)
     columns["round_seconds"], columns["round_bytes"] = flat[:, 0], flat[:, 1]
     columns["setup_seconds"], columns["setup_bytes"] = flat[:, 2], flat[:, 3]
@@ -262,23 +280,26 @@ def predict_rounds(scenarios: Any, coefficients: Mapping[str, float]) -> pd.Data
     return pd.DataFrame(columns)
 
 
-def predict_overhead(scenarios: Any, coefficients: Mapping[str, float]) -> pd.DataFrame:
-    """Astraea's overhead over FedAvg in the four categories, per round, in setup and in total.
+def predict_overhead(scenarios: Any, coefficients: Mapping[str, float], *,
+                     baseline: str = BASELINES[0]) -> pd.DataFrame:
+    """Astraea's overhead over ``baseline`` in the four categories, per round, in setup and in total.
 
-    The categories of one scope sum exactly to Astraea's minus FedAvg's seconds (bytes) of that
+    The categories of one scope sum exactly to Astraea's minus the baseline's seconds (bytes) of that
     scope; ``total = setup + rounds*round``.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``scenario``, the inputs, ``category``, ``scope``, ``seconds``, ``bytes``,
-        ``fraction_of_fedavg``, ``storage_bytes``; rows ordered by scenario, scope (round, setup,
-        total), category (:data:`~costmodel.phases.CATEGORIES` order).
+        ``fraction_of_<baseline>`` (e.g. ``fraction_of_fedavg``), ``storage_bytes``; rows ordered by
+        scenario, scope (round, setup, total), category
+        (:data:`~costmodel.contracts.vocabulary.CATEGORIES` order).
     """
+    baseline = check_algorithm(baseline, label="baseline", choices=BASELINES)
     inputs = _inputs(scenarios)
     checked = check_coefficients(coefficients)
-    values = _evaluate(_overhead_function(), inputs, checked)
-    fedavg_round = values[0]
+    values = _evaluate(_overhead_function(baseline), inputs, checked)
+    baseline_round = values[0]
     ncat = len(CATEGORIES)
     seconds = np.empty((inputs.count, len(_OVERHEAD_SCOPES), ncat))
     bytes_ = np.empty_like(seconds)
@@ -293,14 +314,47 @@ def predict_overhead(scenarios: Any, coefficients: Mapping[str, float]) -> pd.Da
     storage[:, 2, :] = storage[:, 1, :]
     fraction = np.full_like(seconds, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
-        fraction[:, 0, :] = seconds[:, 0, :] / fedavg_round[:, None]
-        fraction[:, 2, :] = seconds[:, 2, :] / (rounds * fedavg_round[:, None])
+        fraction[:, 0, :] = seconds[:, 0, :] / baseline_round[:, None]
+        fraction[:, 2, :] = seconds[:, 2, :] / (rounds * baseline_round[:, None])
     per = len(_OVERHEAD_SCOPES) * ncat
     columns = _input_columns(inputs, per)
     columns["category"] = np.tile(np.array(CATEGORIES, dtype=object), len(_OVERHEAD_SCOPES) * inputs.count)
     columns["scope"] = np.tile(np.repeat(np.array(_OVERHEAD_SCOPES, dtype=object), ncat), inputs.count)
     columns["seconds"] = seconds.reshape(-1)
     columns["bytes"] = bytes_.reshape(-1)
-    columns["fraction_of_fedavg"] = fraction.reshape(-1)
+    columns[f"fraction_of_{baseline}"] = fraction.reshape(-1)
     columns["storage_bytes"] = storage.reshape(-1)
     return pd.DataFrame(columns)
+
+
+def summary_frame(rounds: pd.DataFrame, overhead: pd.DataFrame, *, scope: str = "round",
+                  baseline: str = BASELINES[0]) -> pd.DataFrame:
+    """One row per scenario: inputs, Astraea's and ``baseline``'s round/setup/total seconds and bytes
+    (:func:`predict_rounds`), and the overhead per category of ``scope`` (:func:`predict_overhead`
+    against the same baseline), seconds and bytes, with its fraction of the baseline (SI units).
+
+    Columns: ``scenario``, the inputs, ``astraea_round_seconds``, ..., ``<baseline>_total_bytes``, then
+    ``<category>_seconds`` and ``<category>_bytes`` per category, ``overhead_seconds``,
+    ``overhead_bytes`` and ``overhead_fraction_of_<baseline>``.
+    """
+    keys = ["scenario", *INPUTS]
+    subject = rounds[rounds["algorithm"] == SUBJECT].set_index("scenario")
+    other = rounds[rounds["algorithm"] == baseline].set_index("scenario")
+    frame = subject[list(INPUTS)].copy()
+    for prefix, part in ((SUBJECT, subject), (baseline, other)):
+        for column in ("round_seconds", "round_bytes", "setup_seconds", "setup_bytes", "total_seconds", "total_bytes"):
+            frame[f"{prefix}_{column}"] = part[column]
+    rows = overhead[overhead["scope"] == scope].set_index("scenario")
+    for category in CATEGORIES:
+        part = rows[rows["category"] == category]
+        frame[f"{category}_seconds"] = part["seconds"]
+        frame[f"{category}_bytes"] = part["bytes"]
+    net = rows.groupby(level=0)["seconds"].sum()
+    frame["overhead_seconds"] = net
+    frame["overhead_bytes"] = rows.groupby(level=0)["bytes"].sum()
+    denominator = other["round_seconds"] if scope == "round" else other["total_seconds"]
+    frame[f"overhead_fraction_of_{baseline}"] = net / denominator
+    frame = frame.reset_index()
+    frame.attrs["scope"] = scope
+    frame.attrs["baseline"] = baseline
+    return pd.DataFrame(frame, columns=[*keys, *[c for c in frame.columns if c not in keys]])

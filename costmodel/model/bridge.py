@@ -1,16 +1,16 @@
 """The one bridge from a sympy expression to a fast vectorised numpy function.
 
 As in tensorwaves, a single function, :func:`numeric_function`, turns an expression of the cost
-model of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg (:mod:`costmodel.expressions`,
-in the symbols of :mod:`costmodel.symbols`) into a
+model of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg (:mod:`costmodel.model`,
+in the symbols of :mod:`costmodel.model.quantities`) into a
 :class:`NumericFunction` that records the argument order by *name* (the project's input and
 coefficient names), so callers pass keyword arrays or a DataFrame and never depend on positions.
 
 How it is made fast (the bar: >= 10 million scenarios per second on one core)
 * ``sympy.lambdify`` with common-subexpression elimination (``cse=True``) and a numpy printer
   that prints ``Min``/``Max`` as nested ``numpy.minimum``/``numpy.maximum``, ``ceiling`` as
-  ``numpy.ceil`` and :class:`~costmodel.expressions.BlomZ` as a table look-up
-  (:func:`~costmodel.expressions.blom_z_values`). No scipy, no Python-level per-scenario work.
+  ``numpy.ceil`` and :class:`~costmodel.model.BlomZ` as a table look-up
+  (:func:`~costmodel.model.blom_z_values`). No scipy, no Python-level per-scenario work.
 * Arguments that do not vary stay scalars, so every sub-expression of fixed inputs and
   coefficients is computed once, not per scenario.
 * Long one-dimensional inputs are evaluated in cache-sized chunks (:data:`CHUNK`), which keeps the
@@ -32,8 +32,8 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from costmodel.errors import InputError
-from costmodel.expressions import blom_z_values
-from costmodel.symbols import COEFFICIENTS, INPUTS, NAME_OF
+from costmodel.model import blom_z_values
+from costmodel.model.quantities import COEFFICIENTS, INPUTS, NAME_OF
 
 __all__ = ["CHUNK", "NumericFunction", "argument_names", "numeric_function"]
 
@@ -159,7 +159,7 @@ def numeric_function(expression: sp.Basic | Sequence[sp.Basic]) -> NumericFuncti
     Parameters
     ----------
     expression : sympy.Basic or sequence of sympy.Basic
-        In the symbols of :mod:`costmodel.symbols`; other symbols become arguments named after
+        In the symbols of :mod:`costmodel.model.quantities`; other symbols become arguments named after
         themselves. A sequence compiles to one function returning a tuple, sharing common
         sub-expressions.
     """

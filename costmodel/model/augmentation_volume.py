@@ -38,7 +38,7 @@ An empty class (``C_y = 0``) has nothing to augment from and is left alone.
 
 ``augmented_fraction = sum_y max(target_y - C_y, 0)/sum_y C_y`` over augmented classes and
 ``removed_fraction = sum_y (C_y - target_y)/sum_y C_y`` over downsampled classes: per original
-sample, as the cost model's inputs (:mod:`costmodel.symbols`) expect. Both follow from the global
+sample, as the cost model's inputs (:mod:`costmodel.model.quantities`) expect. Both follow from the global
 histogram alone, however the classes are spread over the clients.
 
 Spread across clients (:func:`augmentation_inputs`)

@@ -8,7 +8,7 @@ against the inputs a deployment varies, and how predictions compare with measure
 
 Every function draws on a fresh :class:`matplotlib.figure.Figure` (no pyplot, no global state), so
 it works headless and in parallel; :func:`save_figure` writes one atomically. The functions take the
-tidy frames of :mod:`costmodel.predict` (they render, they do not model):
+tidy frames of :mod:`costmodel.analysis.predict` (they render, they do not model):
 
 * :func:`overhead_vs_clients`, :func:`overhead_vs_params`, :func:`overhead_vs_bandwidth`: the overhead
   per category (``predict_overhead`` frame), stacked bars, one bar per value of the varied input;
@@ -36,12 +36,14 @@ from matplotlib.ticker import FuncFormatter
 
 from costmodel.errors import InputError
 from costmodel.files import atomic_path
-from costmodel.phases import ALGORITHMS, CATEGORIES
+from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_COLORS, CATEGORY_NAMES
+from costmodel.model.bridge import numeric_function
+from costmodel.model.papers import paper_round_bytes
+from costmodel.model.protocols import ALGORITHM_COSTS, ALGORITHMS
+from costmodel.model.quantities import INPUTS
 from costmodel.units import format_bandwidth, format_count, format_value
 
 __all__ = [
-    "CATEGORY_COLORS",
-    "CATEGORY_LABELS",
     "PARITY_BAND",
     "overhead_vs_bandwidth",
     "overhead_vs_clients",
@@ -50,23 +52,9 @@ __all__ = [
     "round_time_vs_clients",
     "save_figure",
     "traffic_vs_clients",
+    "traffic_vs_mediator_epochs",
 ]
 
-#: Legend text of each overhead category.
-CATEGORY_LABELS: dict[str, str] = {
-    "training_compute": "training compute",
-    "data_augmentation": "data augmentation",
-    "communication": "communication",
-    "coordination": "coordination and synchronization",
-}
-#: One fixed colour per category (colour-blind safe Okabe-Ito), the same in every figure.
-CATEGORY_COLORS: dict[str, str] = {
-    "training_compute": "#0072B2",
-    "data_augmentation": "#E69F00",
-    "communication": "#009E73",
-    "coordination": "#CC79A7",
-}
-_ALGORITHM_STYLE = {"astraea": dict(color="#D55E00", marker="o"), "fedavg": dict(color="#0072B2", marker="s")}
 #: Relative half-width of the parity plot's band.
 PARITY_BAND = 0.10
 
@@ -106,8 +94,6 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 
 def _single_varying(frame: pd.DataFrame, against: str, what: str) -> None:
     """Refuse a frame in which an input other than ``against`` takes more than one value."""
-    from costmodel.symbols import INPUTS
-
     for name in INPUTS:
         if name != against and name in frame.columns and frame[name].nunique(dropna=False) > 1:
             raise InputError(f"'{what}' must vary only {against!r} for this figure "
@@ -166,7 +152,7 @@ def _stacked_overhead(frame: pd.DataFrame, *, against: str, scope: str, quantity
         values = table[category].to_numpy(dtype=float)
         bottom = np.where(values >= 0, upward, downward)
         axis.bar(positions, values, bottom=bottom, width=0.7, color=CATEGORY_COLORS[category],
-                 label=CATEGORY_LABELS[category])
+                 label=CATEGORY_NAMES[category])
         upward += np.where(values >= 0, values, 0.0)
         downward += np.where(values < 0, values, 0.0)
     axis.plot(positions, table.sum(axis=1).to_numpy(), linestyle="none", marker="D", color="black",
@@ -226,7 +212,8 @@ def _algorithm_lines(rounds: pd.DataFrame, column: str, what: str,
         if part.empty:
             continue
         axis.plot(part["clients_per_round"].to_numpy(), part[column].to_numpy(dtype=float) / factor,
-                  label="Astraea" if algorithm == "astraea" else "FedAvg", **_ALGORITHM_STYLE[algorithm])
+                  label=ALGORITHM_COSTS[algorithm].title, color=ALGORITHM_COSTS[algorithm].color,
+                  marker=ALGORITHM_COSTS[algorithm].marker)
     axis.set_xlabel(_AXIS_LABELS["clients_per_round"])
     axis.set_ylim(bottom=0)
     axis.grid(True, alpha=0.3)
@@ -246,15 +233,12 @@ def traffic_vs_clients(rounds: pd.DataFrame, *, paper_formula: bool = True) -> F
     """Bytes on the wire per round of Astraea and FedAvg against clients per round.
 
     With ``paper_formula`` (default) a dashed line adds the papers' Astraea traffic,
-    ``2*|w|*(ceil(c/gamma) + c)`` (:func:`costmodel.expressions.paper_round_bytes`), evaluated on the
+    ``2*|w|*(ceil(c/gamma) + c)`` (:func:`costmodel.model.paper_round_bytes`), evaluated on the
     Astraea rows' inputs: where E_m > 1 it falls short of the modelled traffic by the E_m it omits.
     """
     figure, axis, factor, unit = _algorithm_lines(rounds, "round_bytes", "rounds", _BYTE_SCALES)
     astraea = rounds[rounds["algorithm"] == "astraea"].sort_values("clients_per_round")
     if paper_formula and not astraea.empty:
-        from costmodel.bridge import numeric_function
-        from costmodel.expressions import paper_round_bytes
-
         function = numeric_function(paper_round_bytes("astraea"))
         missing = [name for name in function.arguments if name not in astraea.columns]
         if missing:
@@ -322,3 +306,28 @@ def save_figure(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 150)
     with atomic_path(destination) as tmp:
         figure.savefig(tmp, format="png", dpi=dpi)
     return destination
+
+
+def traffic_vs_mediator_epochs(rounds: pd.DataFrame) -> Figure:
+    """Bars of bytes per round against E_m: the model's Astraea and FedAvg and the papers' Astraea formula."""
+    astraea = rounds[rounds["algorithm"] == "astraea"].sort_values("mediator_epochs")
+    fedavg = rounds[rounds["algorithm"] == "fedavg"].sort_values("mediator_epochs")
+    paper = np.broadcast_to(numeric_function(paper_round_bytes("astraea"))(astraea), (len(astraea),))
+    values = np.concatenate([astraea["round_bytes"].to_numpy(float), paper, fedavg["round_bytes"].to_numpy(float)])
+    factor, unit = next(((scale, unit) for scale, unit in ((1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB"))
+                         if values.max() >= scale), (1.0, "B"))
+    figure = Figure(figsize=(7.0, 4.6), layout="constrained")
+    axis = figure.add_subplot()
+    positions = np.arange(len(astraea))
+    axis.bar(positions - 0.2, astraea["round_bytes"].to_numpy(float) / factor, width=0.4, color="#D55E00",
+             label="Astraea, model 2|w|(ceil(c/gamma) + E_m c)")
+    axis.bar(positions + 0.2, paper / factor, width=0.4, color="0.6", label="Astraea, papers' 2|w|(ceil(c/gamma) + c)")
+    axis.plot(positions, fedavg["round_bytes"].to_numpy(float) / factor, color="#0072B2", marker="s",
+              label="FedAvg 2c|w|")
+    axis.set_xticks(positions, [f"{m:g}" for m in astraea["mediator_epochs"]])
+    axis.set_xlabel("mediator epochs E_m")
+    axis.set_ylabel(f"bytes on the wire per round ({unit})")
+    axis.set_title("Traffic per round: the papers' formula leaves out E_m")
+    axis.grid(True, axis="y", alpha=0.3)
+    axis.legend(fontsize="small")
+    return figure

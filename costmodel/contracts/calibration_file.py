@@ -36,7 +36,7 @@ Coefficient rules: every value is finite; the marginal costs are > 0 (their symb
 positive, which is what lets sympy simplify and solve; a fit that finds one negligible reports a tiny
 positive value with its standard error, not zero); the fixed per-event costs and the link latency
 (:data:`NONNEGATIVE_COEFFICIENTS`) are >= 0, since a fitted 0 is legitimate there (an emulated link
-has no latency of its own); ``link_efficiency`` is in (0, 1]. ``costmodel.symbols.check_coefficients``
+has no latency of its own); ``link_efficiency`` is in (0, 1]. ``costmodel.model.quantities.check_coefficients``
 applies the same rules when a prediction starts.
 
 Schema history: version 2 added the fixed per-event costs (``train_s_per_visit``,
@@ -68,7 +68,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from costmodel.coefficient_table import COEFFICIENT_TABLE
+from costmodel.contracts.coefficients import COEFFICIENT_TABLE
 from costmodel.errors import InputError, must
 from costmodel.files import atomic_write_text
 
@@ -91,7 +91,7 @@ __all__ = [
 
 CALIBRATION_SCHEMA_VERSION = 3
 
-#: The fixed coefficient list (:data:`costmodel.coefficient_table.COEFFICIENT_TABLE`) and the SI unit of each.
+#: The fixed coefficient list (:data:`costmodel.contracts.coefficients.COEFFICIENT_TABLE`) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})
 
 #: Coefficients that may be 0: the fixed per-event costs, terms a fit may find absent, the link latency.
@@ -163,7 +163,7 @@ class Calibration:
     ----------
     coefficients
         Read-only mapping name -> value in SI units; exactly the names of :data:`COEFFICIENT_UNITS`.
-        This is what ``costmodel.predict`` takes.
+        This is what ``costmodel.analysis.predict`` takes.
     stderr
         name -> standard error of the fit (same unit), or None where the value was not fitted.
     fitted_from

@@ -2,8 +2,8 @@
 
 The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg prices every
 phase with coefficients fitted on a machine (:mod:`calibration.fit`) and carried in a calibration
-file. Two modules need the list: :mod:`costmodel.symbols` (the sympy symbols the expressions are
-written in) and :mod:`costmodel.calibration_file` (the file's contract, read without sympy). Both
+file. Two modules need the list: :mod:`costmodel.model.quantities` (the sympy symbols the expressions are
+written in) and :mod:`costmodel.contracts.calibration_file` (the file's contract, read without sympy). Both
 build on this table, so a coefficient is declared once. Plain Python only: no sympy, no numpy.
 
 Each :class:`CoefficientSpec` holds the project-wide ``name`` (the calibration file's key), the

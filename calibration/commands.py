@@ -1,0 +1,139 @@
+"""The calibration's sub-commands of ``astraea-cost``, declared: ``profile``, ``calibrate``, ``validate``,
+``link-sweep`` and ``validate-network``.
+
+They turn measured runs of the reference implementation of Astraea (Duan et al., ICCD 2019; IEEE
+TPDS 32(1), 2021) and FedAvg into the cost model's coefficients and its error table. Declarations
+only (:mod:`costmodel.cli.registry`); the handlers are :mod:`calibration.cli`:
+
+* ``profile [--out DIR] [--quick]``: run the calibration sweep, one sub-folder per run, resumable;
+* ``calibrate [--runs DIR] [--out FILE] [--embed] [--communication FILE]``: fit the coefficients and
+  write the calibration file; ``--embed`` writes it over the package's embedded default;
+* ``validate [--calibration FILE] [--out DIR] [--embed]``: run the held-out design and store its
+  error table in the validated calibration file;
+* ``link-sweep`` and ``validate-network`` (root): real transfers over tbf-shaped links.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from costmodel.cli.registry import Command
+from costmodel.errors import check_int
+
+__all__ = ["COMMANDS", "DEFAULT_CALIBRATION_FILE", "DEFAULT_RUNS", "DEFAULT_VALIDATION"]
+
+DEFAULT_RUNS = "calibration-runs"
+DEFAULT_CALIBRATION_FILE = "calibration.json"
+DEFAULT_VALIDATION = "validation"
+
+
+def _whole(name: str):
+    def parse(text: str) -> int:
+        try:
+            return check_int(name, float(text), minimum=0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{name}' must be an integer >= 0 (got {text!r}).") from None
+    return parse
+
+
+def _percent(name: str):
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip().removesuffix("%"))
+        except ValueError:
+            value = float("nan")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"'{name}' must be a finite percentage > 0 (got {text!r}).")
+        return value
+    return parse
+
+
+def _add_guard_options(parser: argparse.ArgumentParser, against: str) -> None:
+    parser.add_argument("--speed-tolerance", type=_percent("speed-tolerance"), default=None, metavar="PERCENT",
+                        help=f"re-run a run whose speed probe was more than PERCENT slower than {against} "
+                             f"(a slow episode of the host; default 10)")
+    parser.add_argument("--no-speed-guard", action="store_true",
+                        help="no speed probes, no re-runs (every run is kept as measured)")
+
+
+def _profile(profile: argparse.ArgumentParser) -> None:
+    profile.add_argument("--out", default=DEFAULT_RUNS, metavar="DIR",
+                         help=f"folder for the runs (default {DEFAULT_RUNS})")
+    profile.add_argument("--quick", action="store_true", help="a small sweep (20 runs)")
+    profile.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_guard_options(profile, "the sweep's usual probe (its lower quartile)")
+
+
+def _calibrate(calibrate: argparse.ArgumentParser) -> None:
+    calibrate.add_argument("--runs", default=DEFAULT_RUNS, metavar="DIR",
+                           help=f"folder of profiled runs (default {DEFAULT_RUNS})")
+    calibrate.add_argument("--out", default=DEFAULT_CALIBRATION_FILE, metavar="FILE",
+                           help=f"calibration file to write (default {DEFAULT_CALIBRATION_FILE})")
+    calibrate.add_argument("--embed", action="store_true",
+                           help="also write it over the package's embedded default calibration")
+    calibrate.add_argument("--communication", default=None, metavar="FILE",
+                           help="communication_fit.json from 'astraea-cost link-sweep --out DIR'")
+    calibrate.add_argument("--bootstrap", type=_whole("bootstrap"), default=200,
+                           help="bootstrap resamples of the runs for standard errors (default 200)")
+
+
+def _validate(validate: argparse.ArgumentParser) -> None:
+    validate.add_argument("--calibration", default=None, metavar="FILE",
+                          help="calibration file to validate (default: the embedded default)")
+    validate.add_argument("--out", default=DEFAULT_VALIDATION, metavar="DIR",
+                          help=f"folder for the table, the points, the parity plot and the runs "
+                               f"(default {DEFAULT_VALIDATION})")
+    validate.add_argument("--runs", default=None, metavar="DIR", help="folder of the held-out runs (default OUT/runs)")
+    validate.add_argument("--embed", action="store_true",
+                          help="validate the embedded default and store the table in it")
+    validate.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_guard_options(validate, "the calibration's recorded probe (when measured on this machine; else the "
+                                 "held-out runs' usual probe)")
+
+
+def _link_sweep(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repeats", type=int, default=3, help="transfers per rate, size and direction (default 3)")
+    parser.add_argument("--directions", choices=("uplink", "downlink", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="a small sweep at higher rates (about 5 s)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="also write the measured transfers, the validation table and the fit there")
+
+
+def _validate_network(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: the embedded default)")
+    parser.add_argument("--out", metavar="DIR", default="network-validation", help="folder for network_validation.csv")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(name="profile", rank=30, arguments=_profile, handler="calibration.cli:profile",
+            help="run the calibration sweep of measured runs (resumable)",
+            description="Run the calibration sweep: small measured runs of Astraea and FedAvg that vary samples per "
+                        "client, batch size, model size, clients per round, gamma, E_m, classes, imbalance and "
+                        "augmentation volume, some repeated for noise. Each run goes to its own sub-folder; finished "
+                        "runs are skipped, so an interrupted sweep resumes. About a minute (--quick: 20 s)."),
+    Command(name="calibrate", rank=31, arguments=_calibrate, handler="calibration.cli:calibrate",
+            help="fit the cost model's platform coefficients to profiled runs",
+            description="Fit every coefficient on the trace rows of its own phase (robust relative NNLS, bootstrap "
+                        "standard errors over runs), print the fit report with its formula checks, and write the "
+                        "calibration file. Link coefficients come from --communication (a link-sweep result) or are "
+                        "carried over from the embedded default."),
+    Command(name="validate", rank=32, arguments=_validate, handler="calibration.cli:validate",
+            help="check a calibration on held-out measured runs",
+            description="Run the held-out design (more clients per round and larger models than any fitted, other "
+                        "batch sizes and imbalance, three repetitions each; resumable), predict every run with the "
+                        "cost model, and print the per-phase, round and bytes error table. Writes validation.csv, "
+                        "validation_points.csv, parity.png and calibration.json to --out, and stores the table in the "
+                        "validated calibration file (--calibration FILE, or the embedded default with --embed)."),
+    Command(name="link-sweep", rank=33, arguments=_link_sweep, handler="calibration.cli:link_sweep",
+            help="measure transfers over emulated shaped links, fit the communication coefficients, "
+                 "validate on held-out rates and sizes (needs root)",
+            description="Builds network namespaces joined by veth pairs shaped with tc tbf, measures real TCP "
+                        "transfers at fitting and held-out rates and sizes, fits latency_s, link_efficiency and "
+                        "message_overhead_bytes, and prints the held-out error table. About 90 s (--quick: 5 s)."),
+    Command(name="validate-network", rank=34, arguments=_validate_network, handler="calibration.cli:validate_network",
+            help="check transfer and round times on distributed runs over shaped links (root)",
+            description="Run Astraea and FedAvg as separate processes over emulated, tbf-shaped links (one process "
+                        "per client), predict the same runs with the cost model, and print measured against predicted "
+                        "per-message transfer times and round times (wall clock and virtual clock). Needs root."),
+)

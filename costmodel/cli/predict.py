@@ -1,0 +1,134 @@
+"""``astraea-cost predict``: round time, traffic and Astraea's overhead for one scenario or a grid.
+
+Parses the scenario options (:mod:`costmodel.cli.scenario_options`), calls :mod:`costmodel.analysis.predict`,
+prints a table (:mod:`costmodel.cli.tables`) and writes ``--csv``/``--json``. ``--algorithm`` chooses
+what is priced: ``astraea,BASELINE`` (default ``astraea,fedavg``: Astraea's overhead over the
+baseline, by category), or one algorithm alone (its own round, setup and total cost).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+import pandas as pd
+
+from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_overhead, predict_phases, predict_rounds, summary_frame
+from costmodel.cli import scenario_options as options
+from costmodel.cli import tables
+from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_SHORT_NAMES
+from costmodel.errors import InputError, must
+from costmodel.model.protocols import BASELINES, SUBJECT, check_algorithm
+from costmodel.units import format_bytes, format_fraction, format_input, format_seconds
+
+__all__ = ["algorithms_from_args", "run"]
+
+
+def algorithms_from_args(text: str | None) -> tuple[str, ...]:
+    """The algorithms of ``--algorithm`` (a comma list; default Astraea and FedAvg)."""
+    if text is None:
+        return DEFAULT_ALGORITHMS
+    names = tuple(part.strip() for part in text.split(",") if part.strip())
+    for name in names:
+        check_algorithm(name)
+    if not names or len(set(names)) != len(names):
+        raise must("algorithm", "be one algorithm, or astraea and one baseline, each once", text)
+    if len(names) == 2 and not (names[0] == SUBJECT and names[1] in BASELINES):
+        raise must("algorithm", f"be {SUBJECT},BASELINE with a baseline of {', '.join(BASELINES)} to compare two", text)
+    if len(names) > 2:
+        raise must("algorithm", f"be one algorithm or {SUBJECT},BASELINE", text)
+    return names
+
+
+def _summary_rows(summary: pd.DataFrame, varying: Sequence[str], scope: str, baseline: str) -> list[dict[str, str]]:
+    which = "round" if scope == "round" else "total"
+    rows = []
+    for record in tables.head(summary).to_dict(orient="records"):
+        row = {"scenario": str(record["scenario"])}
+        for name in varying:
+            row[tables.INPUT_LABELS[name]] = format_input(name, record[name])
+        row[f"{SUBJECT} {which}"] = format_seconds(record[f"{SUBJECT}_{which}_seconds"])
+        row[f"{baseline} {which}"] = format_seconds(record[f"{baseline}_{which}_seconds"])
+        row["overhead"] = format_seconds(record["overhead_seconds"])
+        fraction = record[f"overhead_fraction_of_{baseline}"]
+        row[f"vs {baseline}"] = ("+" if fraction >= 0 else "") + format_fraction(fraction)
+        for category in CATEGORIES:
+            row[CATEGORY_SHORT_NAMES[category]] = format_seconds(record[f"{category}_seconds"])
+        row[f"{SUBJECT} bytes"] = format_bytes(record[f"{SUBJECT}_{which}_bytes"])
+        row[f"{baseline} bytes"] = format_bytes(record[f"{baseline}_{which}_bytes"])
+        row[f"{SUBJECT} setup"] = format_seconds(record[f"{SUBJECT}_setup_seconds"])
+        rows.append(row)
+    return rows
+
+
+def _single_rows(rounds: pd.DataFrame, varying: Sequence[str]) -> list[dict[str, str]]:
+    rows = []
+    for record in tables.head(rounds).to_dict(orient="records"):
+        row = {"scenario": str(record["scenario"])}
+        for name in varying:
+            row[tables.INPUT_LABELS[name]] = format_input(name, record[name])
+        row["algorithm"] = record["algorithm"]
+        row["round"] = format_seconds(record["round_seconds"])
+        row["round bytes"] = format_bytes(record["round_bytes"])
+        row["setup"] = format_seconds(record["setup_seconds"])
+        row["total"] = format_seconds(record["total_seconds"])
+        row["total bytes"] = format_bytes(record["total_bytes"])
+        rows.append(row)
+    return rows
+
+
+def _phase_rows(phases: pd.DataFrame, varying: Sequence[str], algorithms: Sequence[str]) -> list[dict[str, str]]:
+    wide = phases.pivot_table(index=["scenario", "phase", "scope"], columns="algorithm",
+                              values=["seconds", "bytes"], sort=False)
+    inputs = phases.drop_duplicates("scenario").set_index("scenario")
+    rows = []
+    for (scenario, phase, scope), record in tables.head(wide).iterrows():
+        row = {"scenario": str(scenario)}
+        for name in varying:
+            row[tables.INPUT_LABELS[name]] = format_input(name, inputs.loc[scenario, name])
+        row["phase"] = phase
+        row["scope"] = scope
+        for algorithm in algorithms:
+            row[f"{algorithm} s"] = format_seconds(record[("seconds", algorithm)])
+            row[f"{algorithm} bytes"] = format_bytes(record[("bytes", algorithm)])
+        rows.append(row)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``astraea-cost predict``."""
+    algorithms = algorithms_from_args(args.algorithm)
+    if args.phases and args.scope is not None:
+        raise InputError(f"'scope' must not be given with --phases, whose table shows each phase in its own "
+                         f"scope (got {args.scope!r}).")
+    if len(algorithms) == 1 and args.scope is not None:
+        raise InputError(f"'scope' must only be given when Astraea is compared with a baseline, for the overhead "
+                         f"columns (got --scope {args.scope} with --algorithm {algorithms[0]}).")
+    scope = args.scope or "round"
+    tables.check_outputs(args)
+    given = options.given_inputs(args)
+    calibration = options.calibration_from_args(args)
+    base = options.base_inputs(args)
+    frame = options.grid_frame(base, given)
+    coefficients = calibration.coefficients
+    varying = [name for name in given if len(given[name]) > 1]
+    if args.phases:
+        table = predict_phases(frame, coefficients, algorithms=algorithms)
+        tables.print_table(_phase_rows(table, varying, algorithms), total=len(table) // len(algorithms))
+    elif len(algorithms) == 1:
+        table = predict_rounds(frame, coefficients, algorithms=algorithms)
+        tables.print_table(_single_rows(table, varying), total=len(table))
+    else:
+        baseline = algorithms[1]
+        table = summary_frame(predict_rounds(frame, coefficients, algorithms=algorithms),
+                              predict_overhead(frame, coefficients, baseline=baseline), scope=scope, baseline=baseline)
+        tables.print_table(_summary_rows(table, varying, scope, baseline), total=len(table))
+    preset = args.preset or "defaults (TPDS EMNIST)"
+    fixed = {**base, **{n: v[0] for n, v in given.items() if len(v) == 1}}
+    others = [f"{tables.INPUT_LABELS[n]}={format_input(n, v[0])}" for n, v in given.items()
+              if len(v) == 1 and n not in tables.ASSUMED_INPUTS]
+    print(f"\n{len(frame):,} scenario(s) from {preset}: {tables.assumptions(fixed, skip=varying)}"
+          + (f", {', '.join(others)}" if others else "") + f"; {tables.calibration_note(calibration, args)}.")
+    tables.warn_about(calibration, args)
+    tables.write_outputs(table, args)
+    return 0

@@ -1,0 +1,50 @@
+"""How a package declares its sub-commands of ``astraea-cost``: one light :class:`Command` each.
+
+Every package that contributes commands (the cost model, the reference implementation, the
+calibration) lists them in one tuple of :class:`Command` and names that tuple once, as a Python entry
+point of the group :data:`ENTRY_POINT_GROUP` in ``pyproject.toml``; :mod:`costmodel.cli.dispatch`
+discovers them there, so ``costmodel`` never names the packages built on it. A declaration imports
+nothing but ``argparse``: its ``arguments`` function adds the options, and ``handler`` names the
+function that runs the command (``"package.module:function"``), imported only when that command runs,
+so ``astraea-cost predict`` never loads PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["ENTRY_POINT_GROUP", "Command"]
+
+#: The entry-point group the command declarations are registered under.
+ENTRY_POINT_GROUP = "astraea_cost.commands"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Command:
+    """One sub-command of ``astraea-cost``.
+
+    Attributes
+    ----------
+    name : str
+        What the user types, e.g. ``"predict"``.
+    help : str
+        One line for ``astraea-cost --help``.
+    description : str
+        The paragraph of ``astraea-cost NAME --help``.
+    arguments : callable
+        Adds the command's options to its parser (argparse only: no heavy import).
+    handler : str
+        ``"module:function"``: the function that runs the command on the parsed arguments and returns
+        the exit status.
+    rank : int
+        Its place in ``--help`` (smaller first).
+    """
+
+    name: str
+    help: str
+    description: str
+    arguments: Callable[[argparse.ArgumentParser], None]
+    handler: str
+    rank: int

@@ -1,0 +1,74 @@
+"""``astraea-cost report``: the overhead report of Astraea over FedAvg as Markdown with PNG figures.
+
+Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) against FedAvg on the papers' two setups and,
+when any scenario option is given, on the user's scenario too. The handler parses the options, calls
+:func:`costmodel.report.build.build_report` and :func:`costmodel.report.write.write_report`, and prints
+where the report went; nothing here computes anything.
+
+Options: ``--out DIR`` (default ``./astraea-cost-report``), ``--budget DURATION`` (an extra round-time
+budget for the clients-per-round question, repeatable), and the scenario options of ``astraea-cost
+solve`` (one value each), shared through :mod:`costmodel.cli.scenario_options` so the spellings
+agree. Every bad input is checked before any work and becomes one line with exit status 2; a failed
+or interrupted report leaves no folder it created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from costmodel.analysis.solve import MAX_BUDGET_S
+from costmodel.cli import scenario_options as options
+from costmodel.cli import tables
+from costmodel.cli.commands import OPTION_OF
+from costmodel.errors import InputError
+from costmodel.files import check_output_folder, output_folder
+from costmodel.model.scenario import Scenario
+from costmodel.report.build import FIGURE_KINDS, ReportScenario, build_report
+from costmodel.report.write import write_report
+from costmodel.units import parse_seconds
+
+__all__ = ["run"]
+
+
+def custom_scenario(args: argparse.Namespace) -> tuple[Scenario, str] | None:
+    """The user's scenario and a description of how it was given, or None if no scenario option was."""
+    given = {name: getattr(args, f"input_{name}") for name in OPTION_OF if getattr(args, f"input_{name}") is not None}
+    if args.preset is None and not given:
+        return None
+    scenario = options.scenario_from_args(args, "report")
+    origin = f"the {args.preset} preset" if args.preset else "the input defaults (the TPDS EMNIST setup)"
+    given_text = ", ".join(f"--{OPTION_OF[name][0]} {text}" for name, text in given.items())
+    return scenario, "from " + origin + (f" with {given_text}" if given_text else "") + "."
+
+
+def _budgets(texts: list[str]) -> list[float]:
+    budgets = [options.bounded("budget", parse_seconds(text, name="budget", signed=True), MAX_BUDGET_S, text,
+                               unit=" s") for text in texts]
+    if len(set(budgets)) != len(budgets):
+        raise InputError(f"'budget' must not repeat a budget (got {', '.join(texts)}).")
+    return budgets
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``astraea-cost report``."""
+    out = os.fspath(args.out)
+    check_output_folder("out", out)
+    budgets = _budgets(args.budget)
+    custom = custom_scenario(args)
+    calibration = options.calibration_from_args(args)
+    scenarios = []
+    if custom is not None:
+        scenarios.append(ReportScenario(key="custom", title="Your scenario", scenario=custom[0],
+                                        description=custom[1]))
+    origin = args.calibration or "embedded default"
+    if args.overrides:
+        origin += " with " + ", ".join(args.overrides)
+    report = build_report(scenarios=scenarios, calibration=calibration, calibration_origin=origin,
+                          budgets_s=budgets)
+    with output_folder("out", out) as folder:
+        path = write_report(report, folder)
+    figures = len(report.scenarios) * len(FIGURE_KINDS)
+    print(f"wrote {path} and {figures} figures in {os.path.join(out, 'figures')}")
+    tables.warn_about(calibration, args)
+    return 0
