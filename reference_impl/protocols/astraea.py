@@ -6,16 +6,16 @@ Setup (once):
    server sums them into the global class sizes. Clients report in parallel.
 2. ``augmentation_plan``: the server computes the TPDS z-score plan (threshold ``tau_d``; the
    minority target of the papers' text or, ``tpds-printed``, as printed) or the ICCD ``alpha`` plan
-   (:mod:`reference_impl.augmentation`).
+   (:mod:`reference_impl.protocols.augmentation_plans`).
 3. ``augmentation``: every client, in parallel, downsamples and augments its data with batched
-   random shift, rotation, shear and zoom. Augmented samples stay in the client's data, so every later
-   epoch is longer.
+   random shift, rotation, shear and zoom (:mod:`reference_impl.data.augmentation`). Augmented
+   samples stay in the client's data, so every later epoch is longer.
 
 Per round:
 
 4. ``rescheduling``: the server forms mediators from the round's selected clients by greedy
-   KL-to-uniform (:mod:`reference_impl.rescheduling`). The papers state its cost as O(c^2) in the
-   clients per round, so it runs on the round's clients, every round. The server knows each client's
+   KL-to-uniform (:mod:`reference_impl.protocols.rescheduling`). The papers state its cost as O(c^2) in
+   the clients per round, so it runs on the round's clients, every round. The server knows each client's
    post-augmentation histogram (it follows from the report and the plan; we use the exact counts).
 5. ``model_broadcast``: the server sends the global model to each mediator (virtual, on the server
    or an edge server; the papers count these messages in their traffic, so we serialize them).
@@ -23,43 +23,63 @@ Per round:
    through its clients one after another (``client_download``, ``local_training`` with E local
    epochs, ``client_upload``): sequential SGD.
 7. ``mediator_upload`` and ``aggregation``: the server averages the mediators' models weighted by
-   their clients' sample counts (:mod:`reference_impl.aggregation` explains the sign misprint).
+   their clients' sample counts (:mod:`reference_impl.engine.aggregation` explains the sign misprint).
 
-This module is the one statement of that order. It drives an :class:`~reference_impl.engine.Engine`
-(in-process) or the distributed server (a subclass): each mediator's chain of steps 5-7 is a
-:class:`~reference_impl.engine.Branch`, and the engine runs the mediators' branches one after another
-on the virtual clock or concurrently on worker processes.
+This module is the one statement of that order. It drives any engine that provides
+:class:`~reference_impl.protocols.steps.ProtocolEngine` (the in-process engine or the distributed
+server): each mediator's chain of steps 5-7 is a :class:`~reference_impl.protocols.steps.Branch`, and
+the engine runs the mediators' branches one after another on the virtual clock or concurrently on
+worker processes. :data:`PROTOCOL` registers it (:mod:`reference_impl.protocols`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from costmodel.errors import must
 from costmodel.phases import SETUP_ROUND
-from reference_impl.augmentation import AugmentationPlan, iccd_plan, tpds_plan, tpds_printed_plan
 from reference_impl.config import RunConfig
-from reference_impl.engine import Branch, Engine, Hop, Visit
-from reference_impl.rescheduling import form_mediators, kl_to_uniform
+from reference_impl.protocols.augmentation_plans import AugmentationPlan, iccd_plan, tpds_plan, tpds_printed_plan
+from reference_impl.protocols.protocol import Protocol
+from reference_impl.protocols.rescheduling import form_mediators, kl_to_uniform
+from reference_impl.protocols.steps import Branch, Hop, ProtocolEngine, Visit
 
-__all__ = ["make_plan", "run_round", "setup", "setup_summary"]
+__all__ = ["PLAN_MAKERS", "PROTOCOL", "make_plan", "plan_augmentation", "plan_groups", "run_round", "setup",
+           "setup_summary"]
+
+
+#: ``config.plan`` -> the server's plan for the global class sizes: ``tpds`` (z-score, the text's
+#: minority target), ``tpds-printed`` (z-score, the printed target) or ``iccd`` (alpha).
+PLAN_MAKERS: dict[str, Callable[[RunConfig, np.ndarray], AugmentationPlan]] = {
+    "tpds": lambda config, class_sizes: tpds_plan(class_sizes, tau_d=config.tau_d),
+    "tpds-printed": lambda config, class_sizes: tpds_printed_plan(class_sizes, tau_d=config.tau_d),
+    "iccd": lambda config, class_sizes: iccd_plan(class_sizes, alpha=config.alpha),
+}
 
 
 def make_plan(config: RunConfig, class_sizes: np.ndarray) -> AugmentationPlan:
     """The server's augmentation plan for the global class sizes: ``config.plan`` is ``tpds`` (z-score,
     the text's minority target), ``tpds-printed`` (z-score, the printed target) or ``iccd`` (alpha)."""
-    if config.plan == "tpds":
-        return tpds_plan(class_sizes, tau_d=config.tau_d)
-    if config.plan == "tpds-printed":
-        return tpds_printed_plan(class_sizes, tau_d=config.tau_d)
-    if config.plan == "iccd":
-        return iccd_plan(class_sizes, alpha=config.alpha)
-    raise must("plan", "name an augmentation plan (tpds, tpds-printed or iccd) to make one", config.plan)
+    maker = PLAN_MAKERS.get(config.plan)
+    if maker is None:
+        raise must("plan", "name an augmentation plan (tpds, tpds-printed or iccd) to make one", config.plan)
+    return maker(config, class_sizes)
 
 
-def setup(engine: Engine) -> float:
+def plan_augmentation(config: RunConfig, class_sizes: np.ndarray) -> AugmentationPlan | None:
+    """:func:`make_plan`, or ``None`` for ``plan='none'`` (no augmentation step)."""
+    return None if config.plan == "none" else make_plan(config, class_sizes)
+
+
+def plan_groups(config: RunConfig, histograms: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The mediators the greedy rescheduling forms from a round's (clients x K) histograms, as row indices."""
+    return form_mediators(histograms, gamma=config.gamma).mediators
+
+
+def setup(engine: ProtocolEngine) -> float:
     """Distribution report, augmentation plan and augmentation; return the setup's end time."""
     config = engine.config
     recorder = engine.recorder
@@ -97,7 +117,7 @@ def setup(engine: Engine) -> float:
     return setup_end
 
 
-def setup_summary(engine: Engine) -> dict[str, Any]:
+def setup_summary(engine: ProtocolEngine) -> dict[str, Any]:
     original = engine.original_samples
     return {
         "original_samples": original,
@@ -110,7 +130,7 @@ def setup_summary(engine: Engine) -> dict[str, Any]:
     }
 
 
-def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, float, float]:
+def run_round(engine: ProtocolEngine, *, round: int, start_s: float) -> tuple[float, float, float]:
     """One synchronization round; return (end time, mean KL of clients, mean KL of mediators)."""
     config = engine.config
     selected = engine.select_clients(round)
@@ -132,3 +152,8 @@ def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, flo
     end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
     pooled = np.stack([histograms[members].sum(axis=0) for members in assignment.mediators])
     return end_s, float(np.mean(kl_to_uniform(histograms))), float(np.mean(kl_to_uniform(pooled)))
+
+
+#: Astraea in the registry (:mod:`reference_impl.protocols`).
+PROTOCOL = Protocol(name="astraea", title="Astraea", setup=setup, run_round=run_round, setup_summary=setup_summary,
+                    plan_augmentation=plan_augmentation, plan_groups=plan_groups)

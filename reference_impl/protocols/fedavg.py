@@ -2,9 +2,10 @@
 
 Per round the server sends the global model to the c selected clients, each trains E local epochs in
 parallel and returns its model, and the server averages the models weighted by the clients' sample
-counts. Each client's download-train-upload is one :class:`~reference_impl.engine.Branch`: on the
+counts. Each client's download-train-upload is one :class:`~reference_impl.protocols.steps.Branch`: on the
 virtual clock all clients start when the round starts, and the server aggregates when the slowest
-client's upload has arrived. FedAvg has no setup phase.
+client's upload has arrived. FedAvg has no setup phase, augments nothing and forms no groups.
+:data:`PROTOCOL` registers it (:mod:`reference_impl.protocols`).
 """
 
 from __future__ import annotations
@@ -13,22 +14,35 @@ from typing import Any
 
 import numpy as np
 
-from reference_impl.engine import Branch, Engine, Visit
-from reference_impl.rescheduling import kl_to_uniform
+from reference_impl.config import RunConfig
+from reference_impl.protocols.protocol import Protocol
+from reference_impl.protocols.rescheduling import kl_to_uniform
+from reference_impl.protocols.steps import Branch, ProtocolEngine, Visit
 
-__all__ = ["run_round", "setup", "setup_summary"]
+__all__ = ["PROTOCOL", "plan_augmentation", "plan_groups", "run_round", "setup", "setup_summary"]
 
 
-def setup(engine: Engine) -> float:
+def setup(engine: ProtocolEngine) -> float:
     """FedAvg needs no setup: the virtual clock starts its first round at 0 s."""
     return 0.0
 
 
-def setup_summary(engine: Engine) -> dict[str, Any]:
+def setup_summary(engine: ProtocolEngine) -> dict[str, Any]:
+    """Nothing to add: FedAvg has no setup."""
     return {}
 
 
-def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, float, float]:
+def plan_augmentation(config: RunConfig, class_sizes: np.ndarray) -> None:
+    """FedAvg augments nothing."""
+    return None
+
+
+def plan_groups(config: RunConfig, histograms: np.ndarray) -> tuple[np.ndarray, ...]:
+    """FedAvg's clients train on their own: no groups."""
+    return ()
+
+
+def run_round(engine: ProtocolEngine, *, round: int, start_s: float) -> tuple[float, float, float]:
     """One synchronization round; return (end time, mean KL of clients, mean KL of training groups)."""
     selected = engine.select_clients(round)
     histograms = engine.histograms(selected)
@@ -38,3 +52,8 @@ def run_round(engine: Engine, *, round: int, start_s: float) -> tuple[float, flo
     end_s = engine.aggregate(vectors, weights, round=round, start_s=max(ends))
     kl = float(np.mean(kl_to_uniform(histograms)))
     return end_s, kl, kl
+
+
+#: FedAvg in the registry (:mod:`reference_impl.protocols`).
+PROTOCOL = Protocol(name="fedavg", title="FedAvg", setup=setup, run_round=run_round, setup_summary=setup_summary,
+                    plan_augmentation=plan_augmentation, plan_groups=plan_groups)

@@ -1,4 +1,8 @@
-"""Astraea's mediator-based rescheduling: greedy mediator formation (setup step 4).
+"""Astraea's mediator-based rescheduling (greedy mediator formation, step 4), and KL to uniform.
+
+:func:`kl_to_uniform` is the project's one measure of how far a label distribution is from uniform:
+the greedy rule below minimises it, the rounds report it (``mean_kl_clients``, ``mean_kl_groups``)
+and the imbalance study measures it. An all-zero row (a client without samples) has KL = log K.
 
 Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) groups the clients of a round into virtual
 mediators of at most gamma clients whose pooled label distribution is as close to uniform as the
@@ -97,7 +101,12 @@ def _entropy(sizes: np.ndarray, xlogx_sums: np.ndarray) -> np.ndarray:
 
 
 def kl_to_uniform(histograms: object) -> np.ndarray:
-    """KL(P_i || U) per row, P_i the row normalised: log K - H(P_i), in nats (log K for a zero row)."""
+    """KL(P_i || U) per row, P_i the row normalised: log K - H(P_i), in nats.
+
+    ``KL = sum_y p_y ln(K p_y)`` with ``0 ln 0 = 0``. An all-zero row (no samples) has entropy 0 and
+    so KL = log K, as far from uniform as a one-class row: the greedy rescheduling scores an empty
+    client the same way.
+    """
     counts = _histograms("histograms", histograms)
     entropy = _entropy(counts.sum(axis=1), xlogy(counts, counts).sum(axis=1))
     return np.maximum(np.log(counts.shape[1]) - entropy, 0.0)

@@ -16,9 +16,9 @@ from previous_rescheduling import previous_form_mediators
 from scipy.special import xlogy
 
 from costmodel.errors import InputError
-from reference_impl import rescheduling
-from reference_impl.data import partition
-from reference_impl.rescheduling import (
+from reference_impl.data.partition import partition
+from reference_impl.protocols import rescheduling
+from reference_impl.protocols.rescheduling import (
     TIE_TOLERANCE_NATS,
     MediatorAssignment,
     form_mediators,
@@ -264,7 +264,7 @@ def emnist_shaped(clients: int, kind: str, seed: int) -> np.ndarray:
     if kind == "dense":
         return rng.integers(1, 50, (clients, 47))
     labels = np.repeat(np.arange(47), rng.integers(50, 150, 47) * clients // 20)
-    return partition(labels, num_clients=clients, local_imbalance=kind, seed=seed, num_classes=47).label_histograms(47)
+    return partition(labels, clients=clients, local_imbalance=kind, seed=seed, num_classes=47).label_histograms(47)
 
 
 @pytest.mark.parametrize("kind", ["noniid", "dense", "classes", "dirichlet"])
@@ -293,6 +293,13 @@ def test_a_client_without_samples_is_placed_and_changes_nothing() -> None:
     assert sorted(np.concatenate(assignment.mediators).tolist()) == [0, 1, 2, 3]
     assert as_lists(assignment) == brute_force(histograms, 2)
     assert kl_to_uniform(np.zeros((1, 4)))[0] == pytest.approx(math.log(4))
+
+
+def test_kl_to_uniform_hand_values() -> None:
+    # One class out of four: ln 4. Uniform: 0. Two of four equally: ln 2. Empty client: ln 4, as far
+    # from uniform as one class (the greedy rescheduling scores an empty client the same way).
+    kl = kl_to_uniform(np.array([[5, 0, 0, 0], [3, 3, 3, 3], [2, 2, 0, 0], [0, 0, 0, 0]]))
+    np.testing.assert_allclose(kl, [np.log(4), 0.0, np.log(2), np.log(4)], atol=1e-12)
 
 
 def test_result_is_read_only() -> None:

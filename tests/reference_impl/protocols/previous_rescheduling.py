@@ -1,4 +1,4 @@
-"""The greedy mediator formation as reference_impl.rescheduling computed it before the sparse update.
+"""The greedy mediator formation as reference_impl.protocols.rescheduling computed it before the sparse update.
 
 Kept verbatim (its validation and result type aside) so that tests can check the current
 implementation forms exactly the same mediators: per step it added every remaining client's gain
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import xlogy
 
-from reference_impl.rescheduling import TIE_TOLERANCE_NATS, _entropy
+from reference_impl.protocols.rescheduling import TIE_TOLERANCE_NATS, _entropy
 
 __all__ = ["previous_form_mediators"]
 
