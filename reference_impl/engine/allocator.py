@@ -4,7 +4,7 @@ The reference implementation of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1)
 allocates a fresh buffer for every model it encodes, decodes or averages. With glibc's defaults a
 buffer above the (dynamic) mmap threshold is a fresh mapping whose first touch page-faults, and
 whether a buffer of a given size is mapped or taken from the heap depends on what was freed before.
-Measured on one thread (``reference_impl.wire`` encode + decode of one model, 10 repetitions):
+Measured on one thread (``reference_impl.engine.wire`` encode + decode of one model, 10 repetitions):
 
 =============  ===============================  =================================
 parameters     glibc defaults, ms (min..max)    freed memory kept, ms (min..max)

@@ -1,4 +1,4 @@
-"""The in-process engine: runs Astraea or FedAvg for real and records every phase on a virtual clock.
+"""The in-process engine: runs a protocol for real and records every phase on a virtual clock.
 
 A 2-core machine cannot run 50 devices at once, so the engine executes every event for real, one after
 another, measures each event's own duration, and places it on a *virtual
@@ -14,21 +14,23 @@ measures ``time.perf_counter`` instead; on an idle machine the two agree. The pe
 is always wall time (of the round's protocol, without the evaluation).
 
 Transfers are real serializations: the sender encodes the model into the wire format
-(:mod:`reference_impl.wire`), the receiver decodes it; the event's bytes are the encoded length and its
+(:mod:`reference_impl.engine.wire`), the receiver decodes it; the event's bytes are the encoded length and its
 duration the encode + decode time (an in-process link has no bandwidth term; the distributed engine
 measures real links).
 
 One protocol, two transports
 ----------------------------
-The order of events of each algorithm is stated once, in its own module (:mod:`reference_impl.astraea`,
-:mod:`reference_impl.fedavg`), against the operations of :class:`Engine`. What runs in parallel on
-real devices the protocol hands over as :class:`Branch` es: a mediator's chain (``Hop`` to the
+The order of events of each algorithm is stated once, in its own module of
+:mod:`reference_impl.protocols`, against the operations of :class:`Engine`
+(:class:`~reference_impl.protocols.steps.ProtocolEngine`). What runs in parallel on real devices the
+protocol hands over as :class:`~reference_impl.protocols.steps.Branch` es: a mediator's chain (``Hop`` to the
 mediator, its clients' ``Visit`` s one after another, ``Hop`` back) or a FedAvg client's single visit.
 :meth:`Engine.run_branches` runs the branches one after another in this process; the distributed
-server (:mod:`reference_impl.distributed_worker`, a subclass) runs them concurrently on worker
+server (:mod:`reference_impl.distributed.server`, a subclass) runs them concurrently on worker
 processes and overrides only how clients are reached (``histograms``, ``report``, ``augment``,
 ``run_branches``). Both record a branch's events in step order from the round's dispatch time
 (:meth:`Engine.record_events`), so the trace rows, their order and the virtual clock are the same.
+:func:`reference_impl.engine.drive.drive` runs a protocol's setup and rounds on either.
 """
 
 from __future__ import annotations
@@ -36,151 +38,50 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 
 from costmodel.phases import EVALUATION
-from reference_impl import wire
-from reference_impl.aggregation import weighted_average
-from reference_impl.allocator import keep_freed_memory
-from reference_impl.augmentation import AugmentationParams, AugmentationPlan, apply_plan_to_client, plan_client_samples
 from reference_impl.config import RunConfig
-from reference_impl.data import DataConfig, build_federated_data
+from reference_impl.data.augmentation import AugmentationParams, apply_plan_to_client
+from reference_impl.data.federated import build_federated_data
+from reference_impl.engine import wire
+from reference_impl.engine.aggregation import weighted_average
+from reference_impl.engine.allocator import keep_freed_memory
+from reference_impl.engine.seeds import augmentation_rng, derive_seed, selected_clients
+from reference_impl.engine.trace import TraceRecorder
+from reference_impl.engine.training import evaluate_accuracy, train_local
 from reference_impl.models import (
     build_model,
     conv_input_values_per_sample,
     count_parameters,
     train_flops_per_sample,
 )
-from reference_impl.trace import RunRecord, TraceRecorder, write_run
-from reference_impl.training import evaluate_accuracy, train_local
+from reference_impl.protocols.augmentation_plans import AugmentationPlan, plan_client_samples
+from reference_impl.protocols.steps import Branch, Event, Hop
 
-__all__ = ["MEASUREMENT_VERSION", "Branch", "Engine", "Event", "Hop", "RoundStats", "RunResult", "Visit",
-           "augmentation_rng", "data_config",
-           "derive_seed", "drive", "run", "selected_clients"]
+__all__ = ["CLOCKS", "Engine"]
 
-
-@dataclass(frozen=True)
-class RoundStats:
-    """What one round did, for the per-round summary."""
-
-    round: int
-    round_s: float
-    bytes: int
-    wall_s: float
-    accuracy: float
-    mean_kl_clients: float
-    mean_kl_groups: float
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """A finished run: its trace, its per-round summary and its configuration."""
-
-    run_id: str
-    config: RunConfig
-    trace: pd.DataFrame = field(repr=False)
-    rounds: pd.DataFrame = field(repr=False)
-    summary: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, folder: str | Path) -> Path:
-        """Write ``trace.csv`` and ``run.json`` (atomically) into ``folder``."""
-        summary = dict(self.summary, rounds=self.rounds.to_dict(orient="records"))
-        return write_run(folder, RunRecord(run_id=self.run_id, algorithm=self.config.algorithm, trace=self.trace,
-                                           config=self.config.as_dict(), summary=summary))
-
-
-@dataclass(frozen=True)
-class Event:
-    """One measured event of a branch, not yet placed on the clock (a trace row without round and start)."""
-
-    phase: str
-    entity: str
-    duration_s: float
-    bytes: int = 0
-    flops: float = 0.0
-    samples: int = 0
-    steps: int = 0
-
-
-@dataclass(frozen=True)
-class Hop:
-    """A model transfer that stays on the server: to or from a (virtual) mediator (``phase`` and ``entity``)."""
-
-    phase: str
-    entity: str
-
-
-@dataclass(frozen=True)
-class Visit:
-    """Client ``client`` downloads the model, trains ``E`` local epochs and uploads it (its ``visit``-th visit)."""
-
-    client: int
-    visit: int = 0
-
-
-@dataclass(frozen=True, kw_only=True)
-class Branch:
-    """Steps that pass the model along one after another, starting from the global model.
-
-    The branches of a round run in parallel on real devices and all start at the round's dispatch
-    time; ``name`` ("mediator 3", "client 17") names the branch in error messages.
-    """
-
-    name: str
-    steps: tuple[Hop | Visit, ...]
-
-
-#: Bumped whenever a change to the engine alters what a run measures, so that a resumed sweep does
-#: not mix runs of two engines (:func:`calibration.sweep.run_sweep` redoes runs of another version).
-#: 2: the server averages into its buffer and the process keeps freed memory (calibration schema 3).
-MEASUREMENT_VERSION = 2
-
-
-def derive_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1)[0])
-
-
-def data_config(config: RunConfig) -> DataConfig:
-    """The federated data a run of ``config`` holds (its dataset, clients, imbalances and seed)."""
-    return DataConfig(
-        dataset=config.dataset, samples=None if config.dataset == "digits" else config.samples,
-        num_clients=config.clients, global_imbalance=config.global_imbalance,
-        imbalance_ratio=config.imbalance_ratio, local_imbalance=config.local_imbalance,
-        classes_per_client=config.classes_per_client, dirichlet_alpha=config.dirichlet_alpha,
-        size_skew="skewed" if config.size_skew > 0 else "equal", size_sigma=config.size_skew, seed=config.seed)
-
-
-def selected_clients(config: RunConfig, round_index: int) -> np.ndarray:
-    """The c clients of a round: uniformly at random without replacement, the same for both algorithms."""
-    rng = np.random.default_rng(derive_seed(config.seed, round_index, 0xC1))
-    return np.sort(rng.choice(config.clients, size=config.clients_per_round, replace=False))
-
-
-def augmentation_rng(config: RunConfig, client: int) -> np.random.Generator:
-    """The generator of client ``client``'s draw of the augmentation plan (seeded by seed and client alone)."""
-    return np.random.default_rng(derive_seed(config.seed, client, 0xA6))
+#: ``RunConfig.timer`` -> the clock of every event's duration (see the module docstring).
+CLOCKS: dict[str, Callable[[], float]] = {"thread": time.thread_time, "wall": time.perf_counter}
 
 
 class Engine:
     """Shared machinery of one run: data, model, trace recorder and the timed protocol operations.
 
-    It is also the in-process transport: clients are reached in this process, one after another.
+    It is also the in-process transport: clients are reached in this process, one after another. It
+    provides :class:`~reference_impl.protocols.steps.ProtocolEngine`, the operations protocols use.
     """
 
     def __init__(self, config: RunConfig, *, run_id: str | None = None) -> None:
         self.config = config
         self.run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
         torch.set_num_threads(config.threads)
-        #: How the process's allocator was set (:mod:`reference_impl.allocator`).
+        #: How the process's allocator was set (:mod:`reference_impl.engine.allocator`).
         self.allocator = keep_freed_memory()
-        self.data = build_federated_data(data_config(config))
+        self.data = build_federated_data(config)
         self.num_classes = self.data.num_classes
         self.sample_shape = tuple(self.data.train.sample_shape)
         torch.manual_seed(derive_seed(config.seed, 0x40DE1))
@@ -198,7 +99,7 @@ class Engine:
             self.client_y.append(y)
         self.recorder = TraceRecorder(run_id=self.run_id, algorithm=config.algorithm)
         #: The timer of every event's duration (see the module docstring).
-        self.clock = time.thread_time if config.timer == "thread" else time.perf_counter
+        self.clock = CLOCKS[config.timer]
 
     # -- what clients hold ------------------------------------------------------------------------
     def histograms(self, clients: Sequence[int]) -> np.ndarray:
@@ -319,71 +220,3 @@ class Engine:
         self.recorder.record(round=round, phase=EVALUATION, entity="server", start_s=start_s,
                              duration_s=self.clock() - t0, samples=int(test.x.shape[0]))
         return accuracy
-
-
-def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = None
-          ) -> tuple[list[RoundStats], dict[str, Any]]:
-    """Run the setup and every round of ``engine.config``'s protocol on ``engine`` (either transport).
-
-    Calls ``after_round`` with each round's statistics; returns them and the run's summary.
-    """
-    from reference_impl import astraea, fedavg
-
-    config = engine.config
-    protocol = astraea if config.algorithm == "astraea" else fedavg
-    wall0 = time.perf_counter()
-    clock_s = setup_s = protocol.setup(engine)
-    setup_wall_s = time.perf_counter() - wall0
-    stats: list[RoundStats] = []
-    for r in range(config.rounds):
-        rows_before = len(engine.recorder)
-        t_wall = time.perf_counter()
-        end_s, kl_clients, kl_groups = protocol.run_round(engine, round=r, start_s=clock_s)
-        wall_s = time.perf_counter() - t_wall
-        round_bytes = engine.recorder.bytes_since(rows_before)
-        accuracy = engine.evaluate(round=r, start_s=end_s)
-        stats.append(RoundStats(round=r, round_s=end_s - clock_s, bytes=round_bytes, wall_s=wall_s,
-                                accuracy=accuracy, mean_kl_clients=kl_clients, mean_kl_groups=kl_groups))
-        clock_s = end_s
-        if after_round is not None:
-            after_round(stats[-1])
-    summary = {
-        "params": engine.params,
-        "train_flops_per_sample": engine.flops_per_sample,
-        "conv_input_values": engine.conv_input_values,
-        "model_message_bytes": wire.message_bytes(engine.params),
-        "sample_shape": list(engine.sample_shape),
-        "num_classes": engine.num_classes,
-        "setup_s": setup_s,
-        "total_s": clock_s,
-        "wall_s": time.perf_counter() - wall0,
-        "setup_wall_s": setup_wall_s,
-        "final_accuracy": stats[-1].accuracy if stats else float("nan"),
-        "torch_version": torch.__version__,
-        "allocator": engine.allocator,
-        "measurement_version": MEASUREMENT_VERSION,
-        **protocol.setup_summary(engine),
-    }
-    return stats, summary
-
-
-def run(config: RunConfig, *, progress: bool = True, run_id: str | None = None) -> RunResult:
-    """Run ``config`` end to end in this process and return its trace and per-round summary.
-
-    Shows a progress bar on stderr when ``progress`` is true.
-    """
-    from tqdm.auto import tqdm
-
-    engine = Engine(config, run_id=run_id)
-    bar = tqdm(total=config.rounds, desc=f"{config.algorithm} rounds", unit="round", disable=not progress,
-               leave=False)
-
-    def show(stats: RoundStats) -> None:
-        bar.update()
-        bar.set_postfix(acc=f"{stats.accuracy:.3f}", round_s=f"{stats.round_s:.2f}")
-
-    stats, summary = drive(engine, after_round=show)
-    bar.close()
-    rounds = pd.DataFrame([s.__dict__ for s in stats])
-    return RunResult(run_id=engine.run_id, config=config, trace=engine.recorder.to_frame(), rounds=rounds,
-                     summary=summary)

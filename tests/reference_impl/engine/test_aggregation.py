@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from reference_impl.aggregation import weighted_average
+from reference_impl.engine.aggregation import weighted_average
 
 
 def test_weighted_average_matches_hand_computation():

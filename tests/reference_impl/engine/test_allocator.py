@@ -6,9 +6,9 @@ import platform
 
 import pytest
 
-from reference_impl.allocator import ALLOCATOR_SETTINGS, keep_freed_memory
 from reference_impl.config import RunConfig
-from reference_impl.engine import run
+from reference_impl.engine.allocator import ALLOCATOR_SETTINGS, keep_freed_memory
+from reference_impl.engine.drive import run
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc only")

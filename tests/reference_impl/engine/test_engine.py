@@ -5,8 +5,12 @@ import math
 import pytest
 import torch
 
+from costmodel.errors import InputError
 from reference_impl.config import RunConfig
-from reference_impl.engine import run
+from reference_impl.engine.drive import run
+from reference_impl.engine.in_process import Engine
+from reference_impl.engine.trace import read_run
+from reference_impl.protocols import astraea, fedavg
 
 SMALL = dict(dataset="digits", clients=12, clients_per_round=6, gamma=3, rounds=2, batch_size=16, seed=3)
 
@@ -83,7 +87,6 @@ def test_augmentation_grows_the_clients_data(astraea_run):
 
 
 def test_run_writes_trace_and_summary(astraea_run, tmp_path):
-    from reference_impl.trace import read_run
     astraea_run.write(tmp_path)
     back = read_run(tmp_path)
     assert len(back.trace) == len(astraea_run.trace)
@@ -91,7 +94,6 @@ def test_run_writes_trace_and_summary(astraea_run, tmp_path):
 
 
 def test_thread_timer_measures_cpu_time_and_wall_timer_is_available():
-    from costmodel.errors import InputError
     config = RunConfig(algorithm="fedavg", evaluate=False, **dict(SMALL, rounds=1))
     assert config.timer == "thread"
     wall = run(RunConfig(algorithm="fedavg", evaluate=False, timer="wall", **dict(SMALL, rounds=1)), progress=False)
@@ -102,9 +104,6 @@ def test_thread_timer_measures_cpu_time_and_wall_timer_is_available():
 
 
 def test_the_server_averages_into_the_same_buffer_every_round():
-    from reference_impl import astraea, fedavg
-    from reference_impl.engine import Engine
-
     for protocol, algorithm in ((fedavg, "fedavg"), (astraea, "astraea")):
         engine = Engine(RunConfig(algorithm=algorithm, dataset="digits", model="scaled", model_width=0.25, clients=6,
                                   clients_per_round=4, gamma=2, rounds=2, batch_size=32, evaluate=False, threads=1))

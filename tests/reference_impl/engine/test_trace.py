@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from costmodel.errors import InputError
-from reference_impl.trace import TRACE_COLUMNS, RunRecord, TraceRecorder, read_run, write_run
+from reference_impl.engine.trace import TRACE_COLUMNS, RunRecord, TraceRecorder, read_run, write_run
 
 
 def _recorder():

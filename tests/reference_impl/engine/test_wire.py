@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from reference_impl import wire
+from reference_impl.engine import wire
 from reference_impl.models import build_model, count_parameters
 from torch.nn.utils import parameters_to_vector
 
