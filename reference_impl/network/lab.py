@@ -1,4 +1,4 @@
-"""Emulated links on one machine: network namespaces, veth pairs, a bridge and token-bucket shaping.
+"""An emulated network on one machine: network namespaces, veth pairs, a bridge and shaped links.
 
 The cost model prices every transfer of Astraea (Duan et al., ICCD 2019; TPDS 32(1), 2021) and of
 FedAvg with the alpha-beta link model ``latency_s + 8*(W + message_overhead_bytes)/(link_efficiency*b)``.
@@ -30,143 +30,48 @@ Topology (our choice: a star around a bridge, so every host can reach every othe
 * IPv6 address generation is off on every lab interface (``addrgenmode none``), so no duplicate
   address detection, router solicitation or MLD chatter shares the shaped links with a measurement.
 
-Token-bucket parameters (``tc qdisc add dev X root tbf rate R burst B limit L``):
-
-``burst``
-    ``max(2 * 1514, ceil(rate_bytes_per_s * 0.002))`` bytes unless given. It must hold a full
-    Ethernet frame (1514 bytes at MTU 1500) or tbf drops the packet; it must hold the tokens that
-    accrue while the qdisc waits for its timer (tbf sleeps on a high-resolution timer, so 2 ms of
-    tokens cover the wake-up latency of a busy 2-core VM; the old ``rate/HZ`` rule is that bound
-    for a 100-1000 Hz tick), or the link runs below its rate. Any more is a gift: a full bucket lets
-    the head of a message pass at memory speed and shortens it by ``burst/rate``, which is why a
-    "generous" burst skews measured rates at small messages. Back-to-back messages on a persistent
-    connection find the bucket nearly empty (it refills only during the acknowledgement gap), so
-    this gift stays below ``burst`` bytes per message.
-``limit``
-    ``ceil(rate_bytes_per_s * queue_latency_s) + burst`` bytes (what tc's ``latency`` option
-    computes): the queue that a sender may build before tbf drops. 1 s by default: measured here, a
-    2 Mbit/s link with 0.4 s dropped about 40% of the packets of a 1 MB message (TCP recovered, but a
-    tail loss costs a retransmission timeout and shows as a +15% outlier), 0.7 s about 1%, 1 s none.
-    TCP runs with the host's congestion control (namespaces inherit it; here BBR).
+How each link is shaped (tbf's rate, burst and queue limit) is :mod:`reference_impl.network.links`.
 
 Cleanup: :func:`emulated_network` deletes every namespace it made (and with them every veth) on
 normal exit, on an exception and on ``KeyboardInterrupt``; ``atexit`` and SIGTERM/SIGHUP handlers
-are the last resort; :func:`remove_stale` removes what a killed (SIGKILL) run left behind.
-Namespace names carry the creating process id (``ac-<pid>-<n>-srv``), which is how stale ones are
-told from live ones.
+are the last resort; :func:`~reference_impl.network.namespaces.remove_stale` removes what a killed
+(SIGKILL) run left behind. Namespace names carry the creating process id (``ac-<pid>-<n>-srv``),
+which is how stale ones are told from live ones.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import ipaddress
 import itertools
-import math
 import os
-import re
-import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from costmodel.errors import InputError, check_int, check_number, must
+from costmodel.errors import check_int, must
+from reference_impl.network.links import LinkSpec
+from reference_impl.network.namespaces import (
+    COMMAND_TIMEOUT_S,
+    DEFAULT_PREFIX,
+    NetlabError,
+    check_prefix,
+    delete_namespaces,
+    netlab_available,
+    run_batch,
+    run_command,
+)
 
-__all__ = [
-    "DEFAULT_PREFIX",
-    "DEFAULT_SUBNET",
-    "ETHERNET_FRAME_BYTES",
-    "INTERFACE",
-    "Host",
-    "Lab",
-    "LinkSpec",
-    "NetlabError",
-    "emulated_network",
-    "netlab_available",
-    "remove_stale",
-    "tbf_burst_bytes",
-    "tbf_limit_bytes",
-]
+__all__ = ["BRIDGE", "DEFAULT_SUBNET", "INTERFACE", "Host", "Lab", "emulated_network"]
 
-DEFAULT_PREFIX = "ac"
 DEFAULT_SUBNET = "10.231.0.0/16"
 #: Every host's interface towards the hub, in its own namespace.
 INTERFACE = "eth0"
 BRIDGE = "br0"
-#: Largest Ethernet frame tbf sees at MTU 1500: 1500 + 14 bytes of Ethernet header.
-ETHERNET_FRAME_BYTES = 1514
-#: Seconds of tokens a default bucket holds (covers timer wake-up latency, see the module notes).
-BURST_TIMER_S = 0.002
-_COMMAND_TIMEOUT_S = 30.0
-_PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9]{0,7}$")
-
-
-class NetlabError(RuntimeError):
-    """A lab could not be built or torn down (the message names the command and its complaint)."""
-
-
-def tbf_burst_bytes(rate_bits_per_s: float) -> int:
-    """Default token-bucket depth for a rate: ``max(2*1514, ceil(rate/8 * 0.002))`` bytes."""
-    return max(2 * ETHERNET_FRAME_BYTES, math.ceil(rate_bits_per_s / 8.0 * BURST_TIMER_S))
-
-
-def tbf_limit_bytes(rate_bits_per_s: float, burst_bytes: int, queue_latency_s: float) -> int:
-    """Queue limit: ``ceil(rate/8 * queue_latency_s) + burst_bytes`` bytes (tc's ``latency``)."""
-    return math.ceil(rate_bits_per_s / 8.0 * queue_latency_s) + burst_bytes
-
-
-@dataclass(frozen=True, kw_only=True)
-class LinkSpec:
-    """One host's access link: its two directions, each a token bucket.
-
-    Parameters
-    ----------
-    uplink_bits_per_s, downlink_bits_per_s
-        Nominal rates, bits per second (> 0). ``math.inf`` leaves that direction unshaped.
-    burst_bytes
-        Token-bucket depth; ``None`` picks :func:`tbf_burst_bytes` for each direction's rate.
-    queue_latency_s
-        How long a full queue takes to drain at the rate; sets tbf's ``limit``.
-    """
-
-    uplink_bits_per_s: float
-    downlink_bits_per_s: float
-    burst_bytes: int | None = None
-    queue_latency_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        for name in ("uplink_bits_per_s", "downlink_bits_per_s"):
-            value = getattr(self, name)
-            if value == math.inf:
-                continue
-            check_number(name, value, exclusive_minimum=0.0)
-            if value < 8_000:
-                raise must(name, "be >= 8000 (tc cannot shape slower links sensibly)", value)
-        if self.burst_bytes is not None:
-            check_int("burst_bytes", self.burst_bytes, minimum=ETHERNET_FRAME_BYTES)
-        check_number("queue_latency_s", self.queue_latency_s, exclusive_minimum=0.0, maximum=60.0)
-
-    def tbf_args(self, direction: str) -> list[str] | None:
-        """The ``tbf ...`` arguments for ``direction`` ('uplink' or 'downlink'), None if unshaped."""
-        rate = self.rate_bits_per_s(direction)
-        if rate == math.inf:
-            return None
-        burst = self.burst_bytes if self.burst_bytes is not None else tbf_burst_bytes(rate)
-        limit = tbf_limit_bytes(rate, burst, self.queue_latency_s)
-        return ["tbf", "rate", f"{round(rate)}bit", "burst", str(burst), "limit", str(limit)]
-
-    def rate_bits_per_s(self, direction: str) -> float:
-        """The nominal rate of 'uplink' or 'downlink'."""
-        if direction == "uplink":
-            return self.uplink_bits_per_s
-        if direction == "downlink":
-            return self.downlink_bits_per_s
-        raise must("direction", "be 'uplink' or 'downlink'", direction)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -179,128 +84,6 @@ class Host:
     address: str
     interface: str
     link: LinkSpec | None
-
-
-# --------------------------------------------------------------------------------------------
-# Commands
-# --------------------------------------------------------------------------------------------
-
-def _command(args: Sequence[str], *, stdin: str | None = None, check: bool = True,
-             timeout_s: float = _COMMAND_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-    try:
-        done = subprocess.run(list(args), input=stdin, capture_output=True, text=True, timeout=timeout_s,
-                              check=False)
-    except FileNotFoundError:
-        raise NetlabError(f"'{args[0]}' is not installed (needed for {' '.join(args[:3])}).") from None
-    except subprocess.TimeoutExpired:
-        raise NetlabError(f"'{' '.join(args)}' did not finish within {timeout_s:g} s.") from None
-    if check and done.returncode != 0:
-        complaint = (done.stderr or done.stdout).strip().splitlines()
-        detail = complaint[-1] if complaint else f"exit status {done.returncode}"
-        raise NetlabError(f"'{' '.join(args)}' failed: {detail}")
-    return done
-
-
-def _batch(prefix_args: Sequence[str], lines: Sequence[str]) -> None:
-    """Run many ``ip``/``tc`` commands in one process (``-batch -``)."""
-    if lines:
-        _command([*prefix_args, "-batch", "-"], stdin="\n".join(lines) + "\n")
-
-
-def _list_namespaces() -> list[str]:
-    done = _command(["ip", "netns", "list"], check=False)
-    return [line.split()[0] for line in done.stdout.splitlines() if line.strip()]
-
-
-def _namespace_pids(namespace: str) -> list[int]:
-    done = _command(["ip", "netns", "pids", namespace], check=False)
-    return [int(token) for token in done.stdout.split() if token.isdigit()]
-
-
-def _kill_namespace_processes(namespace: str) -> None:
-    """SIGKILL what is left inside a namespace this module made (only its own processes live there)."""
-    for pid in _namespace_pids(namespace):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _delete_namespaces(namespaces: Sequence[str]) -> list[str]:
-    """Delete namespaces (and so their veths); return those that still exist afterwards."""
-    present = set(_list_namespaces())
-    doomed = [name for name in namespaces if name in present]
-    for name in doomed:
-        _kill_namespace_processes(name)
-    if doomed:
-        _command(["ip", "-force", "-batch", "-"], stdin="".join(f"netns del {n}\n" for n in doomed),
-                 check=False)
-    remaining = set(_list_namespaces())
-    return [name for name in namespaces if name in remaining]
-
-
-# --------------------------------------------------------------------------------------------
-# Availability and stale labs
-# --------------------------------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def netlab_available() -> tuple[bool, str]:
-    """Whether labs can be built here, and if not, why (one line, for skip messages and the CLI).
-
-    Checks Linux, root, the ``ip`` and ``tc`` tools, and then builds a throw-away namespace with a
-    veth pair shaped by tbf, which is what a lab needs, and deletes it.
-    """
-    if not sys.platform.startswith("linux"):
-        return False, f"network namespaces need Linux (this is {sys.platform})"
-    if os.geteuid() != 0:
-        return False, f"needs root for network namespaces and tc (running as uid {os.geteuid()})"
-    for tool in ("ip", "tc"):
-        if shutil.which(tool) is None:
-            return False, f"'{tool}' (iproute2) is not installed"
-    probe = f"{DEFAULT_PREFIX}-{os.getpid()}-probe-{threading.get_ident() % 100000}"
-    try:
-        _command(["ip", "netns", "add", probe])
-        _command(["ip", "-n", probe, "link", "add", "p0", "type", "veth", "peer", "name", "p1"])
-        _command(["tc", "-n", probe, "qdisc", "add", "dev", "p0", "root", "tbf", "rate", "8mbit",
-                  "burst", "4000", "limit", "100000"])
-    except NetlabError as exc:
-        return False, f"cannot build a shaped veth in a namespace: {exc}"
-    finally:
-        _delete_namespaces([probe])
-    return True, "root, ip netns, veth and tc tbf are available"
-
-
-_NAME_PATTERN = re.compile(r"^(?P<prefix>[a-z][a-z0-9]*)-(?P<pid>\d+)-(?P<run>\d+|probe)-")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale(prefix: str = DEFAULT_PREFIX) -> tuple[str, ...]:
-    """Delete namespaces left by labs whose creating process is gone; return their names.
-
-    A lab's namespaces are named ``<prefix>-<pid>-<n>-...``. Those whose ``pid`` no longer runs
-    (a run killed with SIGKILL, a crashed CI job) are deleted with any process still inside them.
-    Labs of live processes, this one's included, are left alone.
-    """
-    if not isinstance(prefix, str) or not _PREFIX_PATTERN.match(prefix):
-        raise must("prefix", "be 1-8 lowercase letters or digits starting with a letter", prefix)
-    stale = []
-    for name in _list_namespaces():
-        match = _NAME_PATTERN.match(name)
-        if match is None or match["prefix"] != prefix:
-            continue
-        if not _pid_alive(int(match["pid"])):
-            stale.append(name)
-    left = _delete_namespaces(stale)
-    if left:
-        raise NetlabError(f"could not delete stale namespaces {', '.join(left)}.")
-    return tuple(stale)
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,14 +216,14 @@ class Lab:
             self._processes.append(process)
         return process
 
-    def run(self, host: Host | int | str, *command: str, timeout_s: float = _COMMAND_TIMEOUT_S,
+    def run(self, host: Host | int | str, *command: str, timeout_s: float = COMMAND_TIMEOUT_S,
             check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run ``command`` inside the host's namespace to completion (text output captured).
 
         Raises :class:`NetlabError` if it fails (``check``) or outlives ``timeout_s``.
         """
         self._check_open()
-        return _command(self.exec_args(host, *command), check=check, timeout_s=timeout_s)
+        return run_command(self.exec_args(host, *command), check=check, timeout_s=timeout_s)
 
     def gloo_env(self, host: Host | int | str, *, rank: int, world_size: int, port: int) -> dict[str, str]:
         """Environment for a ``torch.distributed`` (gloo, ``init_method='env://'``) rank on ``host``.
@@ -478,7 +261,7 @@ class Lab:
                         process.kill()
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         process.wait(timeout=2.0)
-            left = _delete_namespaces(self.namespaces)
+            left = delete_namespaces(self.namespaces)
         finally:
             with _LIVE_LOCK:
                 _LIVE.pop(id(self), None)
@@ -495,7 +278,7 @@ class Lab:
 
 def _build(lab: Lab, server_link: LinkSpec | None) -> None:
     hub = lab.hub_namespace
-    _batch(["ip"], [f"netns add {ns}" for ns in lab.namespaces])
+    run_batch(["ip"], [f"netns add {ns}" for ns in lab.namespaces])
     # veths are born inside their namespaces: nothing ever appears in the machine's own namespace.
     ports = {}
     veth_lines = []
@@ -503,17 +286,17 @@ def _build(lab: Lab, server_link: LinkSpec | None) -> None:
         port = "srv" if host.index is None else f"c{host.index}"
         ports[host.name] = port
         veth_lines.append(f"link add {INTERFACE} netns {host.namespace} type veth peer name {port} netns {hub}")
-    _batch(["ip"], veth_lines)
+    run_batch(["ip"], veth_lines)
     hub_lines = [f"link add {BRIDGE} type bridge", f"link set {BRIDGE} addrgenmode none",
                  f"link set {BRIDGE} up", "link set lo up"]
     for port in ports.values():
         hub_lines += [f"link set {port} master {BRIDGE}", f"link set {port} addrgenmode none",
                       f"link set {port} up"]
-    _batch(["ip", "-n", hub], hub_lines)
+    run_batch(["ip", "-n", hub], hub_lines)
     prefix_length = lab.subnet.prefixlen
     hub_tc = []
     for host in lab.hosts:
-        _batch(["ip", "-n", host.namespace], [
+        run_batch(["ip", "-n", host.namespace], [
             "link set lo up",
             f"link set {INTERFACE} addrgenmode none",
             f"addr add {host.address}/{prefix_length} dev {INTERFACE}",
@@ -524,11 +307,11 @@ def _build(lab: Lab, server_link: LinkSpec | None) -> None:
             continue
         up = link.tbf_args("uplink")
         if up is not None:
-            _batch(["tc", "-n", host.namespace], [f"qdisc add dev {INTERFACE} root {' '.join(up)}"])
+            run_batch(["tc", "-n", host.namespace], [f"qdisc add dev {INTERFACE} root {' '.join(up)}"])
         down = link.tbf_args("downlink")
         if down is not None:
             hub_tc.append(f"qdisc add dev {ports[host.name]} root {' '.join(down)}")
-    _batch(["tc", "-n", hub], hub_tc)
+    run_batch(["tc", "-n", hub], hub_tc)
     _wait_until_up(lab, list(ports.values()))
 
 
@@ -539,8 +322,8 @@ def _wait_until_up(lab: Lab, hub_ports: Sequence[str], timeout_s: float = 10.0) 
     pending += [(lab.hub_namespace, port) for port in hub_ports]
     while pending:
         pending = [(ns, dev) for ns, dev in pending
-                   if "state UP" not in _command(["ip", "-n", ns, "-o", "link", "show", "dev", dev],
-                                                 check=False).stdout]
+                   if "state UP" not in run_command(["ip", "-n", ns, "-o", "link", "show", "dev", dev],
+                                                    check=False).stdout]
         if not pending:
             return
         if time.monotonic() > deadline:
@@ -586,8 +369,7 @@ def emulated_network(num_hosts: int, links: Sequence[LinkSpec], *, server_link: 
             raise must(f"links[{position}]", "be a LinkSpec", link)
     if server_link is not None and not isinstance(server_link, LinkSpec):
         raise must("server_link", "be a LinkSpec or None", server_link)
-    if not isinstance(prefix, str) or not _PREFIX_PATTERN.match(prefix):
-        raise must("prefix", "be 1-8 lowercase letters or digits starting with a letter", prefix)
+    check_prefix(prefix)
     try:
         network = ipaddress.IPv4Network(subnet)
     except (ValueError, TypeError):
@@ -617,22 +399,3 @@ def emulated_network(num_hosts: int, links: Sequence[LinkSpec], *, server_link: 
         yield lab
     finally:
         lab.teardown()
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    """``python -m reference_impl.netlab remove-stale [PREFIX]``: clean up after killed runs."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] != "remove-stale" or len(args) > 2:
-        print("usage: python -m reference_impl.netlab remove-stale [PREFIX]", file=sys.stderr)
-        return 2
-    try:
-        removed = remove_stale(*args[1:])
-    except (InputError, NetlabError) as exc:
-        print(f"netlab: error: {exc}", file=sys.stderr)
-        return 2
-    print(f"removed {len(removed)} stale namespaces" + (f": {', '.join(removed)}" if removed else ""))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

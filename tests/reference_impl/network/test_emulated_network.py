@@ -18,24 +18,16 @@ import time
 import pytest
 
 from costmodel.errors import InputError
-from reference_impl.link_transfer import (
-    FRAME_HEADER_BYTES,
+from reference_impl.network.lab import INTERFACE, emulated_network
+from reference_impl.network.links import ETHERNET_FRAME_BYTES, LinkSpec, tbf_burst_bytes, tbf_limit_bytes
+from reference_impl.network.namespaces import NetlabError, netlab_available, remove_stale
+from reference_impl.network.transfer_endpoints import FRAME_HEADER_BYTES
+from reference_impl.network.transfer_measurement import (
     TRANSFER_COLUMNS,
     LinkTransferError,
     measure_transfers,
     message_timeout_s,
     start_transfer_server,
-)
-from reference_impl.netlab import (
-    ETHERNET_FRAME_BYTES,
-    INTERFACE,
-    LinkSpec,
-    NetlabError,
-    emulated_network,
-    netlab_available,
-    remove_stale,
-    tbf_burst_bytes,
-    tbf_limit_bytes,
 )
 
 AVAILABLE, WHY = netlab_available()
@@ -174,12 +166,13 @@ def test_lab_is_gone_when_the_body_raises_and_its_processes_are_ended():
 def test_sigterm_tears_the_lab_down_and_remove_stale_clears_a_killed_run():
     script = (
         "import os, sys, time\n"
-        "from reference_impl.netlab import LinkSpec, emulated_network\n"
+        "from reference_impl.network.lab import emulated_network\n"
+        "from reference_impl.network.links import LinkSpec\n"
         "with emulated_network(1, [LinkSpec(uplink_bits_per_s=1e6, downlink_bits_per_s=1e6)], prefix='actsig') as lab:\n"
         "    print(lab.run_name, flush=True)\n"
         "    time.sleep(30)\n"
     )
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     for signum in (signal.SIGTERM, signal.SIGKILL):
         child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=repo)
         try:
