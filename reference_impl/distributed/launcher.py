@@ -1,16 +1,16 @@
-"""The distributed engine: Astraea or FedAvg over ``torch.distributed`` on loopback or emulated links.
+"""The distributed engine's controller: a run over ``torch.distributed`` on loopback or emulated links.
 
-The in-process engine (:mod:`reference_impl.engine`) measures every event on one machine and puts
+The in-process engine (:mod:`reference_impl.engine.in_process`) measures every event on one machine and puts
 it on a virtual clock; it cannot see a network. This engine runs the same protocol of Astraea
 (Duan et al., ICCD 2019; TPDS 32(1), 2021) and FedAvg with one process per device over the gloo
 backend, so model transfers are real point-to-point sends of the serialized model
-(:mod:`reference_impl.wire`) and their times are measured over real links:
+(:mod:`reference_impl.engine.wire`) and their times are measured over real links:
 
 ``network="local"``
     every process on 127.0.0.1 on this machine (no root needed): real sockets, no bandwidth limit.
 ``network="emulated"``
     the server in its own network namespace and each worker in another, joined by veth pairs
-    shaped with tbf to the given uplink and downlink rates (:mod:`reference_impl.netlab`); needs
+    shaped with tbf to the given uplink and downlink rates (:mod:`reference_impl.network.lab`); needs
     root. Everything is torn down on exit, on failure and on Ctrl-C.
 
 Rank 0 is the server (and hosts the virtual mediators), ranks 1..W client devices, each hosting a
@@ -20,24 +20,26 @@ is its own device (a round's c participants are c devices); on this 2-core machi
 the same worker it serves them one after another. The virtual-clock ``round_s`` still places every
 client on its own device (as the in-process engine does); the wall-clock ``wall_s`` shows the
 sharing. ``workers >= N`` gives every client its own process. (W is bounded by N, not by c: with a
-fixed placement, c workers cannot give each of a round's c clients its own device.) The protocol, the message layout and how each transfer is timed on the server's
-clock are described in :mod:`reference_impl.distributed_worker`.
+fixed placement, c workers cannot give each of a round's c clients its own device.) Each rank is one
+process of :mod:`reference_impl.distributed.rank`; the message layout is
+:mod:`reference_impl.distributed.peer` and how each transfer is timed on the server's clock
+:mod:`reference_impl.distributed.server`.
 
-What a run returns is what the in-process engine returns (:class:`~reference_impl.engine.RunResult`:
-the same trace rows, phases, entities and bytes, and the per-round summary with the virtual-clock
-``round_s``), with measured transfer times and the real wall-clock round time ``wall_s``, plus the
-final global model. For the same seed the final model equals the in-process engine's.
+What a run returns is what the in-process engine returns
+(:class:`~reference_impl.engine.drive.RunResult`: the same trace rows, phases, entities and bytes,
+and the per-round summary with the virtual-clock ``round_s``), with measured transfer times and the
+real wall-clock round time ``wall_s``, plus the final global model. For the same seed the final
+model equals the in-process engine's.
 
-This module is the controller (it starts, watches and always reaps the processes) and the
-``--network`` options of ``astraea-cost run``; it imports neither torch nor the engine until a run
-starts, so registering the command stays cheap.
+This module is the controller: it writes the job (:mod:`reference_impl.distributed.job`), starts
+one process per rank, watches them and always reaps them; :func:`run_with_network` runs a
+configuration on the network the ``--network`` options ask for
+(:mod:`reference_impl.distributed.options`).
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import math
 import os
 import pickle
 import shutil
@@ -51,33 +53,29 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
-from costmodel.errors import InputError, check_int, check_number, must, relabel
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
 
-if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
-    import pandas as pd
-
-    from reference_impl.config import RunConfig
-    from reference_impl.engine import RunResult
+from costmodel.errors import must
+from reference_impl.config import RunConfig
+from reference_impl.distributed.job import Job
+from reference_impl.distributed.options import DEFAULT_WORKERS, DistributedOptions, require_namespaces
+from reference_impl.engine.drive import RunResult, run
+from reference_impl.network.lab import emulated_network
+from reference_impl.network.links import LinkSpec
+from reference_impl.network.namespaces import NetlabError
 
 __all__ = [
-    "DEFAULT_WORKERS",
-    "DistributedOptions",
+    "NETLAB_PREFIX",
     "DistributedRunError",
     "DistributedRunResult",
-    "NETWORKS",
-    "NETLAB_PREFIX",
-    "add_network_arguments",
-    "options_from_args",
     "run_distributed",
     "run_with_network",
 ]
 
-#: ``inprocess`` is the in-process engine; the other two are this module's.
-NETWORKS: tuple[str, ...] = ("inprocess", "local", "emulated")
-DEFAULT_WORKERS = 4
 #: Namespace prefix of the emulated labs of distributed runs (``adist-<pid>-<n>-...``).
 NETLAB_PREFIX = "adist"
 _POLL_S = 0.02
@@ -86,48 +84,6 @@ _EMULATED_PORT = 29500  # inside the lab's private server namespace nothing else
 
 class DistributedRunError(RuntimeError):
     """A distributed run failed; the one-line message names the rank that failed and how."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class DistributedOptions:
-    """How a run is distributed.
-
-    Parameters
-    ----------
-    network : ``"local"`` (loopback) or ``"emulated"`` (namespaces with tbf-shaped links).
-    workers : client-device processes at most; a run uses ``W = min(clients, workers)``.
-    uplink_bits_per_s, downlink_bits_per_s : each worker's link rates (emulated only; ``inf`` leaves
-        a direction unshaped).
-    timeout_s : the longest silence allowed on any link and the rendezvous deadline; a payload's
-        deadline adds twice its time at the slowest rate.
-    """
-
-    network: str = "local"
-    workers: int = DEFAULT_WORKERS
-    uplink_bits_per_s: float = 5e6
-    downlink_bits_per_s: float = 20e6
-    timeout_s: float = 60.0
-
-    def __post_init__(self) -> None:
-        if self.network not in NETWORKS[1:]:
-            raise must("network", f"be one of {', '.join(NETWORKS[1:])} for a distributed run", self.network)
-        check_int("workers", self.workers, minimum=1, maximum=256)
-        for name in ("uplink_bits_per_s", "downlink_bits_per_s"):
-            value = getattr(self, name)
-            if value != math.inf:
-                check_number(name, value, exclusive_minimum=0.0)
-                if value < 8_000:
-                    raise must(name, "be >= 8000 (tc cannot shape slower links sensibly)", value)
-        check_number("timeout_s", self.timeout_s, exclusive_minimum=0.0)
-        if self.timeout_s < 1.0:
-            raise must("timeout_s", "be >= 1 s (process start and rendezvous need it)", self.timeout_s)
-
-    @property
-    def slowest_bits_per_s(self) -> float:
-        """The slowest shaped rate, ``inf`` on loopback."""
-        if self.network == "local":
-            return math.inf
-        return min(self.uplink_bits_per_s, self.downlink_bits_per_s)
 
 
 @dataclass(frozen=True)
@@ -174,7 +130,7 @@ def _free_loopback_port() -> int:
 
 def _child_env(extra: dict[str, str], threads: int) -> dict[str, str]:
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     env["OMP_NUM_THREADS"] = str(threads)
@@ -243,8 +199,6 @@ def _watch(processes: _Processes, folder: Path, *, options: DistributedOptions, 
     (the server touches it whenever a message arrives, and idle links are pinged every
     ``timeout_s / 4``, so only a stopped or wedged server stays silent that long).
     """
-    from tqdm.auto import tqdm
-
     progress_path = folder / "progress"
     silence_s = 3.0 * max(options.timeout_s, 30.0) + 10.0
     bar = tqdm(total=rounds, desc=f"rounds over {options.network} network", unit="round", disable=not progress,
@@ -288,7 +242,7 @@ def _launch(options: DistributedOptions, *, world_size: int, job_path: Path, fol
     On success the workers get ``timeout_s`` to finish after the server; on any failure (and on
     Ctrl-C) every process still running is killed at once, then the emulated network is torn down.
     """
-    command = [sys.executable, "-m", "reference_impl.distributed_worker", str(job_path)]
+    command = [sys.executable, "-m", "reference_impl.distributed.rank", str(job_path)]
     if options.network == "local":
         port = _free_loopback_port()
         with _reaped(options) as processes:
@@ -299,8 +253,6 @@ def _launch(options: DistributedOptions, *, world_size: int, job_path: Path, fol
                                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
             yield processes
         return
-    from reference_impl.netlab import LinkSpec, emulated_network
-
     link = LinkSpec(uplink_bits_per_s=options.uplink_bits_per_s, downlink_bits_per_s=options.downlink_bits_per_s)
     with emulated_network(world_size - 1, [link], prefix=NETLAB_PREFIX) as lab, _reaped(options) as processes:
         for rank, host in enumerate([lab.server, *lab.clients]):
@@ -355,20 +307,12 @@ def run_distributed(config: RunConfig, *, network: str = "local", workers: int =
         When a process fails, is killed or falls silent; one line naming the rank. Every process
         has been ended and reaped, and an emulated network torn down, when it is raised.
     """
-    from reference_impl.config import RunConfig
-
     if not isinstance(config, RunConfig):
         raise must("config", "be a RunConfig", type(config).__name__)
     options = DistributedOptions(network=network, workers=workers, uplink_bits_per_s=uplink_bits_per_s,
                                  downlink_bits_per_s=downlink_bits_per_s, timeout_s=timeout_s)
     if options.network == "emulated":
-        from reference_impl.netlab import netlab_available
-
-        ok, reason = netlab_available()
-        if not ok:
-            raise InputError(f"'network' cannot be 'emulated' on this machine: {reason}.")
-    from reference_impl.distributed_worker import Job
-
+        require_namespaces()
     world_size = min(config.clients, options.workers) + 1
     run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
     folder = Path(tempfile.mkdtemp(prefix="astraea-distributed-", dir=work_dir))
@@ -394,10 +338,6 @@ def run_distributed(config: RunConfig, *, network: str = "local", workers: int =
 
 def _load_result(folder: Path, config: RunConfig, options: DistributedOptions,
                  launch_wall_s: float) -> DistributedRunResult:
-    import pandas as pd
-
-    from reference_impl.engine import RunResult
-
     with open(folder / "result.pkl", "rb") as handle:
         data = pickle.load(handle)  # written by our own server process a moment ago
     summary = dict(data["summary"], network=options.network, timeout_s=options.timeout_s,
@@ -409,71 +349,18 @@ def _load_result(folder: Path, config: RunConfig, options: DistributedOptions,
     return DistributedRunResult(result=result, global_vector=data["global_vector"], options=options)
 
 
-# =============================================================================================
-# Command line: the --network options of `astraea-cost run`
-# =============================================================================================
-
-def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--network``, ``--uplink``, ``--downlink``, ``--workers`` and ``--timeout`` to ``parser``."""
-    group = parser.add_argument_group(
-        "network", "run over torch.distributed: 'local' on loopback, 'emulated' in network namespaces with "
-                   "tbf-shaped links (needs root); 'inprocess' is the in-process engine")
-    group.add_argument("--network", choices=NETWORKS, default="inprocess",
-                       help="where the devices run (default: inprocess)")
-    group.add_argument("--uplink", default="5Mbit/s", help="each worker's uplink rate, emulated only (5Mbit/s)")
-    group.add_argument("--downlink", default="20Mbit/s",
-                       help="each worker's downlink rate, emulated only (20Mbit/s)")
-    group.add_argument("--workers", default=str(DEFAULT_WORKERS),
-                       help=f"client-device processes at most; min(clients, workers) are used, client k on "
-                            f"worker 1 + k %% W ({DEFAULT_WORKERS})")
-    group.add_argument("--timeout", default="60s", help="longest silence allowed on any link (60s)")
-
-
-def options_from_args(args: argparse.Namespace) -> DistributedOptions | None:
-    """The distributed options from parsed arguments (``None`` for ``--network inprocess``).
-
-    Raises :class:`InputError` naming the argument for unreadable values.
-    """
-    from costmodel.units import parse_bandwidth_bits_per_s, parse_seconds
-
-    network = getattr(args, "network", "inprocess")
-    if network not in NETWORKS:
-        raise must("network", f"be one of {', '.join(NETWORKS)}", network)
-    uplink = parse_bandwidth_bits_per_s(args.uplink, name="uplink")
-    downlink = parse_bandwidth_bits_per_s(args.downlink, name="downlink")
-    workers = check_int("workers", args.workers, minimum=1, maximum=256)
-    timeout_s = parse_seconds(args.timeout, name="timeout")
-    if network == "inprocess":
-        return None
-    try:
-        options = DistributedOptions(network=network, workers=workers, uplink_bits_per_s=uplink,
-                                     downlink_bits_per_s=downlink, timeout_s=timeout_s)
-    except InputError as exc:  # name the command-line argument, not the field
-        raise relabel(exc, uplink_bits_per_s="uplink", downlink_bits_per_s="downlink", timeout_s="timeout") from None
-    if network == "emulated":   # before any output exists
-        from reference_impl.netlab import netlab_available
-
-        ok, reason = netlab_available()
-        if not ok:
-            raise InputError(f"'network' cannot be 'emulated' on this machine: {reason}.")
-    return options
-
-
 def run_with_network(options: DistributedOptions | None, config: RunConfig, out: str | Path, *,
                      progress: bool = True) -> RunResult:
-    """Run ``config`` on the network ``options`` ask for (:func:`options_from_args`; ``None``: in
-    process), write it to ``out``, and return it.
+    """Run ``config`` on the network ``options`` ask for
+    (:func:`~reference_impl.distributed.options.options_from_args`; ``None``: in process), write it to
+    ``out``, and return it.
 
     ``inprocess`` runs the in-process engine; ``local`` and ``emulated`` run :func:`run_distributed`.
     A failed distributed run exits with status 1 and its one-line reason on stderr, never a traceback.
     """
     if options is None:
-        from reference_impl.engine import run
-
         result = run(config, progress=progress)
     else:
-        from reference_impl.netlab import NetlabError
-
         try:
             result = run_distributed(config, network=options.network, workers=options.workers,
                                      uplink_bits_per_s=options.uplink_bits_per_s,
@@ -483,4 +370,3 @@ def run_with_network(options: DistributedOptions | None, config: RunConfig, out:
             raise SystemExit(f"astraea-cost run: error: {exc}") from None
     result.write(out)
     return result
-

@@ -22,21 +22,17 @@ import pytest
 from pandas.testing import assert_frame_equal
 
 from costmodel.errors import InputError
-from reference_impl import astraea, fedavg
 from reference_impl.config import RunConfig
-from reference_impl.distributed import (
-    NETLAB_PREFIX,
-    DistributedOptions,
-    DistributedRunError,
-    add_network_arguments,
-    options_from_args,
-    run_distributed,
-    run_with_network,
-)
-from reference_impl.distributed_worker import clients_of, worker_rank
-from reference_impl.engine import Engine
-from reference_impl.netlab import netlab_available
-from reference_impl.trace import read_run
+from reference_impl.distributed import launcher
+from reference_impl.distributed.job import clients_of, worker_rank
+from reference_impl.distributed.launcher import NETLAB_PREFIX, DistributedRunError, run_distributed, run_with_network
+from reference_impl.distributed.options import DistributedOptions, add_network_arguments, options_from_args
+from reference_impl.engine.in_process import Engine
+from reference_impl.engine.trace import read_run
+from reference_impl.network import namespaces
+from reference_impl.network.namespaces import netlab_available
+from reference_impl.protocols import protocol_of
+from reference_impl.protocols.rescheduling import kl_to_uniform
 
 AVAILABLE, WHY = netlab_available()
 TINY = dict(dataset="emnist-shape", samples=400, clients=6, clients_per_round=4, gamma=2, evaluate=False)
@@ -47,7 +43,7 @@ MODEL_PHASES = ["model_broadcast", "client_download", "client_upload", "mediator
 def _in_process(config: RunConfig) -> Engine:
     """Run the in-process protocol and keep the engine (its final global model)."""
     engine = Engine(config)
-    protocol = astraea if config.algorithm == "astraea" else fedavg
+    protocol = protocol_of(config.algorithm)
     clock_s = protocol.setup(engine)
     for r in range(config.rounds):
         clock_s, _, _ = protocol.run_round(engine, round=r, start_s=clock_s)
@@ -158,9 +154,7 @@ def test_network_arguments_parse_units_and_name_the_flag():
 
 
 def test_emulated_without_namespaces_says_why_in_one_line(monkeypatch, tmp_path):
-    import reference_impl.netlab as netlab
-
-    monkeypatch.setattr(netlab, "netlab_available", lambda: (False, "needs root (running as uid 1000)"))
+    monkeypatch.setattr(namespaces, "netlab_available", lambda: (False, "needs root (running as uid 1000)"))
     args = _parse("--network", "emulated", "--quiet")
     with pytest.raises(InputError, match=r"^'network' cannot be 'emulated' on this machine: needs root "
                                          r"\(running as uid 1000\)\.$"):
@@ -171,12 +165,10 @@ def test_emulated_without_namespaces_says_why_in_one_line(monkeypatch, tmp_path)
 
 
 def test_a_failed_distributed_run_exits_with_one_line(monkeypatch, tmp_path):
-    import reference_impl.distributed as distributed
-
     def fail(*args, **kwargs):
         raise DistributedRunError("distributed run failed: rank 2 (worker) was killed by SIGKILL (logs in /x).")
 
-    monkeypatch.setattr(distributed, "run_distributed", fail)
+    monkeypatch.setattr(launcher, "run_distributed", fail)
     with pytest.raises(SystemExit, match=r"^astraea-cost run: error: distributed run failed: rank 2 \(worker\)"):
         run_with_network(options_from_args(_parse("--network", "local")), RunConfig(**TINY, rounds=1), tmp_path,
                          progress=False)
@@ -232,8 +224,6 @@ def test_distributed_rounds_carry_virtual_and_wall_time(pair):
         assert row["round_s"] == pytest.approx(end - begin, rel=1e-9)
     # KL statistics come from the histograms the clients reported; they match the engine's own
     selected = engine.select_clients(0)
-    from reference_impl.rescheduling import kl_to_uniform
-
     assert rounds.loc[0, "mean_kl_clients"] == pytest.approx(float(np.mean(kl_to_uniform(engine.histograms(selected)))))
     # measured transfers: a download covers a real send and an acknowledgement, never zero time
     downloads = trace[trace["phase"] == "client_download"]
@@ -297,7 +287,7 @@ def test_a_stuck_worker_ends_the_run_at_the_deadline_naming_its_rank(tmp_path):
 _INTERRUPTED = """
 import sys
 from reference_impl.config import RunConfig
-from reference_impl.distributed import run_distributed
+from reference_impl.distributed.launcher import run_distributed
 config = RunConfig(algorithm="fedavg", dataset="emnist-shape", samples=400, clients=6, clients_per_round=4,
                    gamma=2, evaluate=False, rounds=100000)
 run_distributed(config, network=sys.argv[1], workers=2, timeout_s=10, work_dir=sys.argv[2])
@@ -311,7 +301,7 @@ run_distributed(config, network=sys.argv[1], workers=2, timeout_s=10, work_dir=s
 def test_ctrl_c_ends_every_process_and_tears_the_network_down(network, tmp_path):
     script = tmp_path / "interrupted.py"
     script.write_text(_INTERRUPTED, encoding="utf-8")
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])
     controller = subprocess.Popen([sys.executable, str(script), network, str(tmp_path)], cwd=root,
                                   env=dict(os.environ, PYTHONPATH=root), stderr=subprocess.PIPE)
     try:
@@ -347,12 +337,11 @@ def test_emulated_transfers_take_bytes_over_rate_and_the_lab_is_gone():
     trace = result.trace
     for phase, rate in (("client_download", downlink), ("client_upload", uplink)):
         rows = trace[trace["phase"] == phase]
-        assert len(rows) == 4
+        assert len(rows) == 4 and (rows["bytes"] == 16 + 4 * result.summary["params"]).all()
         ideal_s = rows["bytes"] * 8 / rate
         assert ((rows["duration_s"] / ideal_s).between(0.8, 1.2)).all(), (phase, rows["duration_s"].tolist())
-    rounds = result.rounds
-    # one worker per client here (W = c = 4): the wall clock agrees with the virtual clock
-    assert rounds.loc[0, "wall_s"] == pytest.approx(rounds.loc[0, "round_s"], rel=0.25)
+    # How the round's wall clock compares with its virtual clock is a timing claim, measured with its
+    # noise by `astraea-cost validate-network` (rows "round (wall)" and "round (virtual)"), not here.
     left = [name for name in set(_namespaces()) - before if name.startswith(f"{NETLAB_PREFIX}-{os.getpid()}-")]
     assert not left
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
