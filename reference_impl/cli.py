@@ -39,14 +39,15 @@ def _real(name: str):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from reference_impl.config import AUGMENTATION_PLANS, RunConfig
-    from reference_impl.distributed import add_network_arguments
+    from reference_impl.distributed.options import add_network_arguments
+    from reference_impl.protocols import PROTOCOLS
 
     p = subparsers.add_parser(
         "run", help="run Astraea or FedAvg for real and record every phase",
         description="Run the reference PyTorch implementation of Astraea or FedAvg, record every phase of "
                     "every round (seconds, bytes on the wire, FLOPs, samples), and write the trace and a run "
                     "summary to the output folder.")
-    p.add_argument("--algorithm", choices=("astraea", "fedavg"), default=RunConfig.algorithm)
+    p.add_argument("--algorithm", choices=tuple(PROTOCOLS), default=RunConfig.algorithm)
     _add_run_options(p, AUGMENTATION_PLANS, RunConfig)
     add_network_arguments(p)
     p.set_defaults(handler=_run)
@@ -104,8 +105,8 @@ def _add_run_options(p: argparse.ArgumentParser, plans, run_config) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-#: RunConfig and DataConfig field -> the option that sets it, for error messages.
-_FLAG_OF = {"num_clients": "clients", "size_sigma": "size-skew", "evaluate": "no-eval"}
+#: RunConfig field -> the option that sets it, for error messages (where not the field with dashes).
+_FLAG_OF = {"evaluate": "no-eval"}
 
 
 def _flag(name: str) -> str:
@@ -125,10 +126,9 @@ def _config(args: argparse.Namespace, **changes: Any):
 
     try:
         config = RunConfig(**{f.name: changes.get(f.name, getattr(args, f.name)) for f in fields(RunConfig)})
-        from reference_impl.data import client_labels
-        from reference_impl.engine import data_config
+        from reference_impl.data.federated import client_labels
 
-        client_labels(data_config(config))
+        client_labels(config)
     except InputError as error:
         raise _relabelled(error) from None
     return config
@@ -136,12 +136,12 @@ def _config(args: argparse.Namespace, **changes: Any):
 
 def _run(args: argparse.Namespace) -> int:
     from costmodel.files import output_folder
-    from reference_impl.distributed import options_from_args
+    from reference_impl.distributed.options import options_from_args
 
     config = _config(args)
     options = options_from_args(args)
     with output_folder("out", args.out) as out:
-        from reference_impl.distributed import run_with_network
+        from reference_impl.distributed.launcher import run_with_network
 
         result = run_with_network(options, config, out, progress=not args.quiet)
     rounds = result.rounds
@@ -171,7 +171,7 @@ def _compare(args: argparse.Namespace) -> int:
             raise relabel(error, seed="seeds") from None
     config = _config(args, seed=seeds[0])
     with output_folder("out", args.out) as out:
-        from reference_impl.study import compare_algorithms, summarize_comparison
+        from reference_impl.studies.compare import compare_algorithms, summarize_comparison
 
         rounds = compare_algorithms(config, seeds, progress=not args.quiet)
         table = summarize_comparison(rounds)

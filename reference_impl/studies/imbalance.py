@@ -6,14 +6,14 @@ that rescheduling (50 clients per round, mediators of gamma = 10) brings the med
 papers do not say how they made clients locally imbalanced. The default partition of this project
 (two label-sorted shards per client) gives about 3.1 nats at K = 47, so no mediator of ten such
 clients can reach 0.174; a Dirichlet partition (``local_imbalance="dirichlet"``, client proportions
-~ Dirichlet(alpha * K * q), :func:`reference_impl.data.partition`) can be tuned to the paper's 0.550.
+~ Dirichlet(alpha * K * q), :func:`reference_impl.data.partition.partition`) can be tuned to the paper's 0.550.
 
 Everything here comes from the run's own data side, planned without training
 (:func:`reference_impl.workload.plan_workload`: the same partition, plan draw, client selection and
 greedy rescheduling as a run of the configuration), so a figure measured here is the one a run
 with ``--local-imbalance dirichlet --dirichlet-alpha A`` reports in its ``mean_kl_*`` columns.
 
-Measures (nats, :func:`reference_impl.rescheduling.kl_to_uniform`):
+Measures (nats, :func:`reference_impl.protocols.rescheduling.kl_to_uniform`):
 
 ``client_kl``
     mean over all N clients of KL(P_client || U), on the partition (before augmentation): the
@@ -29,7 +29,7 @@ Measures (nats, :func:`reference_impl.rescheduling.kl_to_uniform`):
 :func:`papers_emnist_config` is the TPDS EMNIST setup (500 clients of 225.6 samples, c = 50,
 gamma = 10, the long tail of ratio 0.09897 on which the printed plan adds the paper's +81.8% at
 tau_d = 3.5); :func:`fit_dirichlet_alpha` finds the concentration that gives a client KL;
-``python -m reference_impl.imbalance_study`` prints the table.
+``python -m reference_impl.studies.imbalance`` prints the table.
 """
 
 from __future__ import annotations
@@ -44,6 +44,10 @@ import pandas as pd
 
 from costmodel.errors import check_int, check_number, must
 from reference_impl.config import PAPERS_DIRICHLET_ALPHA, RunConfig
+from reference_impl.data.datasets import dataset_spec
+from reference_impl.data.federated import client_labels
+from reference_impl.protocols.rescheduling import kl_to_uniform
+from reference_impl.workload import plan_workload
 
 __all__ = [
     "PAPERS_CLIENT_KL",
@@ -91,23 +95,15 @@ class KLMeasurement:
 def client_kl(config: RunConfig) -> float:
     """Mean KL to uniform of all the clients' label distributions of ``config``'s partition (no plan,
     no rounds: the cheap part of :func:`measure_kl`)."""
-    from reference_impl.data import client_labels
-    from reference_impl.engine import data_config
-    from reference_impl.rescheduling import kl_to_uniform
-
     if not isinstance(config, RunConfig):
         raise must("config", "be a RunConfig", type(config).__name__)
-    data = data_config(config)
-    k = int(data.spec.num_classes)
-    histograms = np.stack([np.bincount(y, minlength=k) for y in client_labels(data)])
+    k = int(dataset_spec(config.dataset).num_classes)
+    histograms = np.stack([np.bincount(y, minlength=k) for y in client_labels(config)])
     return float(np.mean(kl_to_uniform(histograms)))
 
 
 def measure_kl(config: RunConfig) -> KLMeasurement:
     """Clients' and mediators' KL to uniform of a run of ``config`` (Astraea), planned without training."""
-    from reference_impl.rescheduling import kl_to_uniform
-    from reference_impl.workload import plan_workload
-
     if not isinstance(config, RunConfig) or config.algorithm != "astraea":
         raise must("config", "be a RunConfig of Astraea", getattr(config, "algorithm", type(config).__name__))
     workload = plan_workload(config)
