@@ -157,7 +157,7 @@ def _profile(args: argparse.Namespace) -> int:
     guard = _guard(args)
     with output_folder("out", args.out, keep_contents=True) as out:   # resumable: finished runs stay
         from calibration.sweep import default_sweep, quick_sweep, run_key, run_sweep
-        from reference_impl.trace import RUN_FILE
+        from reference_impl.engine.trace import RUN_FILE
 
         design = quick_sweep() if args.quick else default_sweep()
         done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())

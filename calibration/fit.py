@@ -4,7 +4,7 @@ The cost model of Astraea (Duan et al., ICCD 2019; "Self-Balancing Federated Lea
 Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and of FedAvg (McMahan et al., AISTATS
 2017) prices each phase with a formula that is linear in a few coefficients
 (:mod:`costmodel.expressions`). Each coefficient is fitted on the trace rows of its own phase
-(:mod:`reference_impl.trace` says what every column holds per phase), never on round totals:
+(:mod:`reference_impl.engine.trace` says what every column holds per phase), never on round totals:
 
 =================  ==============================================================================
 group              the model's formula for one event: marginal terms + the fixed term (coefficient)
