@@ -1,7 +1,9 @@
 """``astraea-cost run``: one measured run of Astraea or FedAvg with the reference implementation.
 
-Registration imports nothing heavy; the handler imports torch when it runs. The output folder is
-checked before any work starts, so a bad folder fails in a second, not after the run.
+Registration imports nothing heavy (the configuration, the ``--network`` options and the protocol
+registry load without torch); the handlers import the modules that need torch (the data, the
+launcher, the comparison) when they run. The output folder is checked before any work starts, so a
+bad folder fails in a second, not after the run.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ from dataclasses import fields
 from typing import Any
 
 from costmodel.errors import InputError, relabel
+from costmodel.files import atomic_path, output_folder
+from reference_impl.config import AUGMENTATION_PLANS, RunConfig
+from reference_impl.distributed.options import add_network_arguments, options_from_args
+from reference_impl.protocols import PROTOCOLS
 
 __all__ = ["register"]
 
@@ -38,10 +44,6 @@ def _real(name: str):
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from reference_impl.config import AUGMENTATION_PLANS, RunConfig
-    from reference_impl.distributed.options import add_network_arguments
-    from reference_impl.protocols import PROTOCOLS
-
     p = subparsers.add_parser(
         "run", help="run Astraea or FedAvg for real and record every phase",
         description="Run the reference PyTorch implementation of Astraea or FedAvg, record every phase of "
@@ -122,11 +124,9 @@ def _relabelled(error: InputError) -> InputError:
 def _config(args: argparse.Namespace, **changes: Any):
     """The run configuration of the parsed options, checked as far as it can be without training: the
     data partition is planned (no pixels, no model), so impossible splits fail before any folder exists."""
-    from reference_impl.config import RunConfig
-
     try:
         config = RunConfig(**{f.name: changes.get(f.name, getattr(args, f.name)) for f in fields(RunConfig)})
-        from reference_impl.data.federated import client_labels
+        from reference_impl.data.federated import client_labels  # torch: only once a command runs
 
         client_labels(config)
     except InputError as error:
@@ -135,13 +135,10 @@ def _config(args: argparse.Namespace, **changes: Any):
 
 
 def _run(args: argparse.Namespace) -> int:
-    from costmodel.files import output_folder
-    from reference_impl.distributed.options import options_from_args
-
     config = _config(args)
     options = options_from_args(args)
     with output_folder("out", args.out) as out:
-        from reference_impl.distributed.launcher import run_with_network
+        from reference_impl.distributed.launcher import run_with_network  # torch: only once a command runs
 
         result = run_with_network(options, config, out, progress=not args.quiet)
     rounds = result.rounds
@@ -159,8 +156,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from costmodel.files import atomic_path, output_folder
-
     seeds = list(dict.fromkeys(args.seeds))
     if len(seeds) != len(args.seeds):
         raise InputError(f"'seeds' must not repeat a seed (got {' '.join(str(s) for s in args.seeds)}).")
@@ -171,7 +166,7 @@ def _compare(args: argparse.Namespace) -> int:
             raise relabel(error, seed="seeds") from None
     config = _config(args, seed=seeds[0])
     with output_folder("out", args.out) as out:
-        from reference_impl.studies.compare import compare_algorithms, summarize_comparison
+        from reference_impl.studies.compare import compare_algorithms, summarize_comparison  # torch: as above
 
         rounds = compare_algorithms(config, seeds, progress=not args.quiet)
         table = summarize_comparison(rounds)
