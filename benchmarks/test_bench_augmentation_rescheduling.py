@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import torch
 
-from reference_impl.augmentation import AugmentationParams, augment
-from reference_impl.data import class_fractions, partition
-from reference_impl.rescheduling import form_mediators
+from reference_impl.data.augmentation import AugmentationParams, augment
+from reference_impl.data.partition import class_fractions, partition
+from reference_impl.protocols.rescheduling import form_mediators
 
 BATCH = 4096
 
@@ -60,7 +60,7 @@ def round_histograms(clients: int, kind: str) -> np.ndarray:
 
     noniid: 50..500 samples, label shares ~ Dirichlet(0.1) (about 16 of the 47 classes present);
     dense: every class present, 1..49 samples each (every candidate's every class is updated);
-    classes, dirichlet: the project's partitions (``reference_impl.data.partition``: two shards per
+    classes, dirichlet: the project's partitions (``reference_impl.data.partition.partition``: two shards per
     client, about 2 classes; Dirichlet alpha = 0.5, about 28 classes) of 200 samples per client of
     a long-tail label set (rarest class 10% of the largest).
     """
@@ -73,7 +73,7 @@ def round_histograms(clients: int, kind: str) -> np.ndarray:
     else:
         fractions = class_fractions("long-tail", 47, 0.1)
         labels = np.repeat(np.arange(47), np.round(fractions / fractions.sum() * 200 * clients).astype(np.int64))
-        histograms = partition(labels, num_clients=clients, local_imbalance=kind, seed=0,
+        histograms = partition(labels, clients=clients, local_imbalance=kind, seed=0,
                                num_classes=47).label_histograms(47)
     histograms.setflags(write=False)
     return histograms

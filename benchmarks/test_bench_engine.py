@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from reference_impl.config import RunConfig
-from reference_impl.engine import Engine
-from reference_impl import fedavg
+from reference_impl.engine.in_process import Engine
+from reference_impl.protocols import fedavg
 
 CONFIG = RunConfig(algorithm="fedavg", dataset="emnist-shape", samples=4000, clients=20, clients_per_round=20,
                    batch_size=10, rounds=1, evaluate=False, seed=0)

@@ -10,7 +10,9 @@ import pandas as pd
 import pytest
 
 from calibration.communication import fit_communication
-from reference_impl.netlab import LinkSpec, emulated_network, netlab_available
+from reference_impl.network.lab import emulated_network
+from reference_impl.network.links import LinkSpec
+from reference_impl.network.namespaces import netlab_available
 
 AVAILABLE, WHY = netlab_available()
 

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from reference_impl.config import RunConfig
-from reference_impl.engine import Engine
+from reference_impl.engine.in_process import Engine
 
 CONFIG = RunConfig(algorithm="fedavg", dataset="emnist-shape", samples=20 * 40, model="scaled", model_width=6.5,
                    clients=20, clients_per_round=8, batch_size=16, rounds=1, evaluate=False, seed=7, threads=1)

@@ -47,9 +47,9 @@ from costmodel.files import (
     output_folder,
 )
 from costmodel.report.plots import save_figure
-from reference_impl.link_transfer import LinkTransferError
-from reference_impl.netlab import NetlabError, netlab_available
-from reference_impl.trace import RUN_FILE
+from reference_impl.network.transfer_measurement import LinkTransferError
+from reference_impl.network.namespaces import NetlabError, netlab_available
+from reference_impl.engine.trace import RUN_FILE
 
 __all__ = ["calibrate", "embedded_calibration_path", "link_sweep", "profile", "validate", "validate_network"]
 

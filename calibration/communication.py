@@ -26,7 +26,7 @@ Choices (the papers give no communication measurements at all):
   few Mbit/s. It is fitted where serialization happens (in-process transfers).
 * What ``message_overhead_bytes`` holds on these links: the 8-byte length frame, the one-byte
   acknowledgement on the way back, the headers of the last partial TCP segment, minus the few
-  tokens the token bucket holds when a message starts (see :mod:`reference_impl.netlab`); the
+  tokens the token bucket holds when a message starts (see :mod:`reference_impl.network.links`); the
   per-segment TCP/IP/Ethernet headers scale with ``W`` and show up as ``link_efficiency`` (about
   1448/1514 = 0.956 at MTU 1500 with TCP timestamps).
 * What ``latency_s`` holds on these links: no propagation delay (``netem`` is unavailable), so only
@@ -198,8 +198,8 @@ def fit_communication(frame: pd.DataFrame) -> CommunicationFit:
     ----------
     frame
         Measured transfers with columns ``rate_bits_per_s``, ``payload_bytes`` (``W``) and
-        ``seconds``, e.g. from :func:`reference_impl.link_transfer.measure_transfers`. It must
-        cover at least two rates and two sizes, or the three terms cannot be told apart.
+        ``seconds``, e.g. from :func:`reference_impl.network.transfer_measurement.measure_transfers`.
+        It must cover at least two rates and two sizes, or the three terms cannot be told apart.
 
     Returns
     -------
@@ -382,8 +382,10 @@ def communication_sweep(*, fit_rates_bits_per_s: Sequence[float] = (2e6, 8e6, 32
     """
     import pandas as pd
 
-    from reference_impl.link_transfer import DIRECTIONS, measure_transfers
-    from reference_impl.netlab import LinkSpec, emulated_network
+    from reference_impl.network.lab import emulated_network
+    from reference_impl.network.links import LinkSpec
+    from reference_impl.network.transfer_endpoints import DIRECTIONS
+    from reference_impl.network.transfer_measurement import measure_transfers
 
     fit_rates = _rates("fit_rates_bits_per_s", fit_rates_bits_per_s)
     heldout_rates = _rates("heldout_rates_bits_per_s", heldout_rates_bits_per_s)

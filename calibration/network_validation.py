@@ -1,7 +1,7 @@
 """Validate the cost model on distributed runs over real shaped links (issue: real communication).
 
 The in-process held-out validation (:mod:`calibration.validate`) has no links. Here the distributed
-engine (:func:`reference_impl.distributed.run_distributed`) runs Astraea and FedAvg as separate
+engine (:func:`reference_impl.distributed.launcher.run_distributed`) runs Astraea and FedAvg as separate
 processes in network namespaces whose links are shaped with the kernel's token-bucket filter, one
 process per client device, and the cost model predicts the same runs from their scenario with the
 links' rates. Compared:
@@ -71,7 +71,7 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
 
     from calibration.scenario import scenario_from_workload
     from costmodel.analysis.predict import predict_phases, predict_rounds
-    from reference_impl.distributed import run_distributed
+    from reference_impl.distributed.launcher import run_distributed
     from reference_impl.workload import plan_workload
 
     rows: list[dict[str, Any]] = []

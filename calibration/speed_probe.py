@@ -55,7 +55,7 @@ def _workload() -> tuple[object, object, object, object]:
 
         import torch
 
-        from reference_impl.allocator import keep_freed_memory
+        from reference_impl.engine.allocator import keep_freed_memory
         from reference_impl.models import tpds_emnist_cnn
 
         keep_freed_memory()                     # probe under the allocator settings the runs use
@@ -73,7 +73,7 @@ def probe_seconds(repeats: int = PROBE_REPEATS) -> float:
     """Thread CPU seconds of the reference workload (see the module docstring), best of ``repeats``."""
     import torch
 
-    from reference_impl.training import train_local
+    from reference_impl.engine.training import train_local
 
     repeats = check_int("repeats", repeats, minimum=1)
     model, initial, x, y = _workload()

@@ -7,7 +7,7 @@ what each coefficient multiplies, and checked (:mod:`calibration.validate`) on r
 fitted ranges. This module describes such a set of runs (:class:`SweepDesign`), runs it
 (:func:`run_sweep`) and reads it back (:func:`load_runs`).
 
-Layout on disk: ``<folder>/<run key>/trace.csv`` and ``run.json`` (:mod:`reference_impl.trace`).
+Layout on disk: ``<folder>/<run key>/trace.csv`` and ``run.json`` (:mod:`reference_impl.engine.trace`).
 The run key is ``<algorithm>-<12 hex digits>``, a SHA-256 of the configuration (as sorted JSON)
 and the repetition number, so it is stable across machines and Python versions. ``run.json`` is
 written last and atomically, so a folder holding it holds a finished run; :func:`run_sweep` skips
@@ -250,7 +250,7 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
     coefficients were fitted at, not merely at the speed of their own batch.
     """
     from costmodel.files import create_output_folder
-    from reference_impl.trace import RUN_FILE
+    from reference_impl.engine.trace import RUN_FILE
 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
@@ -279,10 +279,10 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
 
 def _measured_alike(path: Path) -> bool:
     """Whether the finished run in ``path`` was measured as a run made now would be: the same
-    :data:`reference_impl.engine.MEASUREMENT_VERSION` and torch version (an unreadable run is not)."""
+    :data:`reference_impl.engine.drive.MEASUREMENT_VERSION` and torch version (an unreadable run is not)."""
     import torch
 
-    from reference_impl.engine import MEASUREMENT_VERSION
+    from reference_impl.engine.drive import MEASUREMENT_VERSION
 
     summary = _summary(path)
     return (summary.get("measurement_version") == MEASUREMENT_VERSION
@@ -291,7 +291,7 @@ def _measured_alike(path: Path) -> bool:
 
 def _summary(path: Path) -> dict[str, Any]:
     """The summary in a run folder's ``run.json`` ({} when it cannot be read)."""
-    from reference_impl.trace import RUN_FILE
+    from reference_impl.engine.trace import RUN_FILE
 
     try:
         summary = json.loads((path / RUN_FILE).read_text(encoding="utf-8")).get("summary", {})
@@ -302,7 +302,7 @@ def _summary(path: Path) -> dict[str, Any]:
 
 def _measure(config: RunConfig, repetition: int, design: SweepDesign, *, probe: bool) -> tuple[Any, dict[str, Any]]:
     """One run (bracketed by speed probes when ``probe``); return the result and its sweep summary."""
-    from reference_impl.engine import run
+    from reference_impl.engine.drive import run
 
     before = probe_seconds() if probe else None
     result = run(config, progress=False, run_id=run_key(config, repetition))
@@ -341,7 +341,7 @@ def _usual(probes: dict[Path, list[float]], reference_probe_s: float | None) -> 
 def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
     """The usual probe time of the finished runs under ``folder`` (NaN when they have no probes):
     the machine's speed the runs were measured at, stored with a calibration fitted on them."""
-    from reference_impl.trace import RUN_FILE
+    from reference_impl.engine.trace import RUN_FILE
 
     return usual_probe_seconds(p for path in Path(folder).glob(f"*/{RUN_FILE}") for p in _probes(path.parent))
 
@@ -395,7 +395,7 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     Returns
     -------
     trace : pandas.DataFrame
-        All trace rows (:data:`reference_impl.trace.TRACE_COLUMNS`) with the run's configuration
+        All trace rows (:data:`reference_impl.engine.trace.TRACE_COLUMNS`) with the run's configuration
         (:data:`CONFIG_COLUMNS`; ``algorithm`` is already a trace column and the config's
         ``samples``, which would clash with the trace's, is joined as ``dataset_samples``) and ``config_key``,
         ``params``, ``train_flops_per_sample``, ``conv_input_values``, ``sample_values``, ``num_classes``,
@@ -418,7 +418,7 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     import pandas as pd
 
     from reference_impl.config import RunConfig
-    from reference_impl.trace import RUN_FILE, read_run
+    from reference_impl.engine.trace import RUN_FILE, read_run
 
     root = Path(folder)
     if not root.is_dir():

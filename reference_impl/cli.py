@@ -1,9 +1,9 @@
 """The handlers of ``astraea-cost run`` and ``compare`` (declared in :mod:`reference_impl.commands`).
 
-``run``: one measured run of Astraea or FedAvg with the reference implementation; ``compare``: both on
-the same data over several seeds. The configuration is checked, and the data partition planned,
-before any output folder exists, so a bad option fails in a second, not after the run; a failed or
-interrupted command leaves no folder it created.
+``run``: one measured run of Astraea or FedAvg with the reference implementation; ``compare``: every
+registered algorithm on the same data over several seeds. The configuration is checked, and the data
+partition planned, before any output folder exists, so a bad option fails in a second, not after the
+run; a failed or interrupted command leaves no folder it created.
 """
 
 from __future__ import annotations
@@ -14,12 +14,18 @@ from dataclasses import fields
 from typing import Any
 
 from costmodel.errors import InputError, relabel
+from costmodel.files import atomic_path, output_folder
+from reference_impl.config import RunConfig
+from reference_impl.data.federated import client_labels
+from reference_impl.distributed import launcher
+from reference_impl.distributed.options import options_from_args
+from reference_impl.studies.compare import compare_algorithms, summarize_comparison
 
 __all__ = ["compare", "run"]
 
 
-#: RunConfig and DataConfig field -> the option that sets it, for error messages.
-_FLAG_OF = {"num_clients": "clients", "size_sigma": "size-skew", "evaluate": "no-eval"}
+#: RunConfig field -> the option that sets it, for error messages (where not the field with dashes).
+_FLAG_OF = {"evaluate": "no-eval"}
 
 
 def _flag(name: str) -> str:
@@ -35,14 +41,9 @@ def _relabelled(error: InputError) -> InputError:
 def _config(args: argparse.Namespace, **changes: Any):
     """The run configuration of the parsed options, checked as far as it can be without training: the
     data partition is planned (no pixels, no model), so impossible splits fail before any folder exists."""
-    from reference_impl.config import RunConfig
-
     try:
         config = RunConfig(**{f.name: changes.get(f.name, getattr(args, f.name)) for f in fields(RunConfig)})
-        from reference_impl.data import client_labels
-        from reference_impl.engine import data_config
-
-        client_labels(data_config(config))
+        client_labels(config)
     except InputError as error:
         raise _relabelled(error) from None
     return config
@@ -50,15 +51,10 @@ def _config(args: argparse.Namespace, **changes: Any):
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost run``."""
-    from costmodel.files import output_folder
-    from reference_impl.distributed import options_from_args
-
     config = _config(args)
     options = options_from_args(args)
     with output_folder("out", args.out) as out:
-        from reference_impl.distributed import run_with_network
-
-        result = run_with_network(options, config, out, progress=not args.quiet)
+        result = launcher.run_with_network(options, config, out, progress=not args.quiet)
     rounds = result.rounds
     if not config.evaluate:
         rounds = rounds.drop(columns=["accuracy"])
@@ -75,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost compare``."""
-    from costmodel.files import atomic_path, output_folder
-
     seeds = list(dict.fromkeys(args.seeds))
     if len(seeds) != len(args.seeds):
         raise InputError(f"'seeds' must not repeat a seed (got {' '.join(str(s) for s in args.seeds)}).")
@@ -87,8 +81,6 @@ def compare(args: argparse.Namespace) -> int:
             raise relabel(error, seed="seeds") from None
     config = _config(args, seed=seeds[0])
     with output_folder("out", args.out) as out:
-        from reference_impl.study import compare_algorithms, summarize_comparison
-
         rounds = compare_algorithms(config, seeds, progress=not args.quiet)
         table = summarize_comparison(rounds)
         for name, frame in (("compare.csv", rounds), ("summary.csv", table)):

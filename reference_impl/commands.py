@@ -13,7 +13,7 @@ from dataclasses import fields
 from costmodel.cli.registry import Command
 from costmodel.model.protocols import ALGORITHMS
 from reference_impl.config import AUGMENTATION_PLANS, RunConfig
-from reference_impl.distributed import add_network_arguments
+from reference_impl.distributed.options import add_network_arguments
 
 __all__ = ["COMMANDS"]
 

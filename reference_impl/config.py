@@ -18,15 +18,15 @@ __all__ = ["AUGMENTATION_PLANS", "DATASET_NAMES", "LOCAL_IMBALANCES", "MODEL_NAM
 
 #: ``tpds``: the TPDS z-score plan as the papers' text describes it; ``tpds-printed``: with the
 #: minority target as printed (the papers' data growth); ``iccd``; ``none``
-#: (:mod:`reference_impl.augmentation`).
+#: (:mod:`reference_impl.protocols.augmentation_plans`).
 AUGMENTATION_PLANS: tuple[str, ...] = ("tpds", "tpds-printed", "iccd", "none")
-#: Names of :data:`reference_impl.data.LOCAL_IMBALANCE_KINDS` (a test checks they agree).
+#: Names of :data:`reference_impl.data.partition.LOCAL_IMBALANCE_KINDS` (a test checks they agree).
 LOCAL_IMBALANCES: tuple[str, ...] = ("classes", "dirichlet", "none")
 #: The Dirichlet concentration at which clients' mean KL to uniform is the TPDS paper's 0.550 nats on
 #: its EMNIST setup (500 clients of 225.6 samples, 47 classes, a long tail of ratio 0.09897);
-#: :mod:`reference_impl.imbalance_study` measures it.
+#: :mod:`reference_impl.studies.imbalance` measures it.
 PAPERS_DIRICHLET_ALPHA = 2.0
-#: Names of :data:`reference_impl.data.DATASETS` and :data:`reference_impl.models.MODELS`, kept here
+#: Names of :data:`reference_impl.data.datasets.DATASETS` and :data:`reference_impl.models.MODELS`, kept here
 #: so that validating a configuration needs no torch (a test checks they agree).
 DATASET_NAMES: tuple[str, ...] = ("digits", "emnist-shape", "cinic-shape")
 MODEL_NAMES: tuple[str, ...] = ("tpds", "keras-cifar", "scaled")
@@ -35,11 +35,13 @@ TIMERS: tuple[str, ...] = ("thread", "wall")
 
 @dataclass(frozen=True, kw_only=True)
 class RunConfig:
-    """Everything that defines a reference run of Astraea or FedAvg.
+    """Everything that defines a reference run: the one configuration of a run, its data included.
 
     Parameters
     ----------
-    algorithm : ``"astraea"`` or ``"fedavg"``.
+    algorithm : ``"astraea"`` or ``"fedavg"``, an algorithm of the cost model
+        (``costmodel.model.protocols.ALGORITHMS``), each with its registered protocol
+        (:mod:`reference_impl.protocols`).
     dataset : ``"digits"`` (scikit-learn's real handwritten digits), ``"emnist-shape"`` (generated
         1x28x28, 47 classes) or ``"cinic-shape"`` (generated 3x32x32, 10 classes).
     samples : samples to generate for the shape-only datasets (ignored for ``digits``).
@@ -56,7 +58,7 @@ class RunConfig:
         papers' data growth), ICCD with exponent ``alpha``, or none.
     global_imbalance, imbalance_ratio : class-frequency shape (``none``, ``long-tail``,
         ``half-normal``) and the ratio of the rarest to the largest class.
-    local_imbalance : how each client's labels are drawn (:func:`reference_impl.data.partition`):
+    local_imbalance : how each client's labels are drawn (:func:`reference_impl.data.partition.partition`):
         ``"classes"`` (``classes_per_client`` label-sorted shards each, the FedAvg literature's
         pathological non-IID split), ``"dirichlet"`` (proportions ~ Dirichlet(``dirichlet_alpha`` *
         K * global frequencies); :data:`PAPERS_DIRICHLET_ALPHA` gives the TPDS paper's client KL) or
@@ -69,6 +71,10 @@ class RunConfig:
     timer : ``"thread"`` (each event's duration is the thread's CPU time, robust to other processes
         on a shared machine) or ``"wall"`` (``time.perf_counter``).
     evaluate : test accuracy after every round (recorded as ``evaluation``, outside the overhead).
+
+    The data functions (:mod:`reference_impl.data.federated`) take this configuration as it is; the
+    rules that need the dataset (``classes_per_client`` at most its classes, ``samples >= clients``
+    for a generated one) are checked there, in one place (``check_data``).
     """
 
     algorithm: str = "astraea"

@@ -6,11 +6,14 @@ adds to or removes from each, which clients each round selects, and (Astraea) wh
 greedy rescheduling puts together into a mediator, whose visits run one after another. The data
 side is a deterministic function of the configuration (:class:`~reference_impl.config.RunConfig`,
 seed included), and cheap: :func:`plan_workload` draws it with exactly the calls and seeds a run
-makes (:func:`reference_impl.data.client_labels` for the partition, without any pixels;
-:func:`reference_impl.astraea.make_plan` and :func:`reference_impl.augmentation.plan_client_samples`
-with :func:`reference_impl.engine.augmentation_rng` for the plan;
-:func:`reference_impl.engine.selected_clients` and :func:`reference_impl.rescheduling.form_mediators`
-for the rounds), so the sizes and mediators it returns are those the run will have (tested).
+makes (:func:`reference_impl.data.federated.client_labels` for the partition, without any pixels;
+the protocol's ``plan_augmentation`` and
+:func:`reference_impl.protocols.augmentation_plans.plan_client_samples` with
+:func:`reference_impl.engine.seeds.augmentation_rng` for the plan;
+:func:`reference_impl.engine.seeds.selected_clients` and the protocol's ``plan_groups`` (Astraea:
+:func:`reference_impl.protocols.rescheduling.form_mediators`) for the rounds), so the sizes and
+mediators it returns are those the run will have (tested). The protocol is the registered one of
+``config.algorithm`` (:mod:`reference_impl.protocols`).
 
 This is how the cost model is told about a concrete data set without running it
 (:func:`calibration.scenario.scenario_from_workload`): the mean and spread of the client sizes,
@@ -25,6 +28,11 @@ import numpy as np
 
 from costmodel.errors import must
 from reference_impl.config import RunConfig
+from reference_impl.data.datasets import dataset_spec
+from reference_impl.data.federated import client_labels
+from reference_impl.engine.seeds import augmentation_rng, selected_clients
+from reference_impl.protocols import protocol_of
+from reference_impl.protocols.augmentation_plans import plan_client_samples
 
 __all__ = ["RoundWorkload", "Workload", "plan_workload"]
 
@@ -39,7 +47,8 @@ class RoundWorkload:
     clients : np.ndarray of int64
         The round's selected clients, ascending.
     mediators : tuple of np.ndarray
-        Astraea: each mediator's clients, in the order it trains them; FedAvg: empty.
+        Astraea: each mediator's clients, in the order it trains them; FedAvg: empty (the
+        protocol's ``plan_groups``).
     """
 
     round: int
@@ -97,22 +106,17 @@ class Workload:
 
 def plan_workload(config: RunConfig) -> Workload:
     """Draw the data side of a run of ``config`` without running it (see the module docstring)."""
-    from reference_impl.astraea import make_plan
-    from reference_impl.augmentation import plan_client_samples
-    from reference_impl.data import client_labels
-    from reference_impl.engine import augmentation_rng, data_config, selected_clients
-    from reference_impl.rescheduling import form_mediators
-
     if not isinstance(config, RunConfig):
         raise must("config", "be a RunConfig", type(config).__name__)
-    labels = client_labels(data_config(config))
-    num_classes = int(data_config(config).spec.num_classes)
+    protocol = protocol_of(config.algorithm)
+    labels = client_labels(config)
+    num_classes = int(dataset_spec(config.dataset).num_classes)
     original_histograms = np.stack([np.bincount(y, minlength=num_classes) for y in labels]).astype(np.int64)
     histograms = original_histograms.copy()
     original = histograms.sum(axis=1)
     augmented, removed = np.zeros_like(original), np.zeros_like(original)
-    if config.algorithm == "astraea" and config.plan != "none":
-        plan = make_plan(config, histograms.sum(axis=0))
+    plan = protocol.plan_augmentation(config, histograms.sum(axis=0))
+    if plan is not None:
         for k, y in enumerate(labels):
             drawn = plan_client_samples(y, plan, augmentation_rng(config, k))
             histograms[k] = (np.bincount(y[drawn.kept_indices], minlength=num_classes)
@@ -121,10 +125,7 @@ def plan_workload(config: RunConfig) -> Workload:
     rounds = []
     for r in range(config.rounds):
         chosen = selected_clients(config, r)
-        mediators: tuple[np.ndarray, ...] = ()
-        if config.algorithm == "astraea":
-            assignment = form_mediators(histograms[chosen], gamma=config.gamma)
-            mediators = tuple(chosen[members] for members in assignment.mediators)
+        mediators = tuple(chosen[members] for members in protocol.plan_groups(config, histograms[chosen]))
         rounds.append(RoundWorkload(round=r, clients=chosen, mediators=mediators))
     return Workload(config=config, num_classes=num_classes, original_sizes=original, augmented_sizes=augmented,
                     removed_sizes=removed, rounds=tuple(rounds), original_histograms=original_histograms,

@@ -20,7 +20,7 @@ from calibration.communication import (
     validate_communication,
 )
 from costmodel.errors import InputError
-from reference_impl.netlab import netlab_available
+from reference_impl.network.namespaces import netlab_available
 
 TRUE = {"latency_s": 0.0012, "link_efficiency": 0.956, "message_overhead_bytes": 140.0}
 RATES = (2e6, 8e6, 32e6)

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from reference_impl.netlab import netlab_available
+from reference_impl.network.namespaces import netlab_available
 
 AVAILABLE, WHY = netlab_available()
 

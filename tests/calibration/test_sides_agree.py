@@ -16,8 +16,8 @@ from costmodel.model.augmentation_volume import (
     tpds_volume,
 )
 from costmodel.model.scenario import Scenario
-from reference_impl import wire
-from reference_impl.augmentation import iccd_plan, tpds_plan, tpds_printed_plan
+from reference_impl.engine import wire
+from reference_impl.protocols.augmentation_plans import iccd_plan, tpds_plan, tpds_printed_plan
 from reference_impl.models import (
     build_model,
     conv_input_values_per_sample,
@@ -62,7 +62,7 @@ def test_both_sides_state_the_papers_partition_alike():
     from costmodel.model.augmentation_volume import EMNIST_HISTOGRAM, PLANS
     from reference_impl.config import AUGMENTATION_PLANS
     from reference_impl.config import PAPERS_DIRICHLET_ALPHA as REFERENCE_ALPHA
-    from reference_impl.imbalance_study import PAPERS_EMNIST_IMBALANCE_RATIO
+    from reference_impl.studies.imbalance import PAPERS_EMNIST_IMBALANCE_RATIO
 
     assert PAPERS_DIRICHLET_ALPHA == REFERENCE_ALPHA == EMNIST_HISTOGRAM.dirichlet_alpha
     assert PAPERS_EMNIST_IMBALANCE_RATIO == EMNIST_HISTOGRAM.imbalance_ratio
@@ -71,7 +71,7 @@ def test_both_sides_state_the_papers_partition_alike():
 
 @pytest.mark.parametrize("plan", ["tpds", "tpds-printed", "iccd"])
 def test_volume_of_a_configured_plan_is_the_plan_a_run_makes(plan):
-    from reference_impl.astraea import make_plan
+    from reference_impl.protocols.astraea import make_plan
     from reference_impl.config import RunConfig
 
     sizes = np.round(6000 * 0.05 ** (np.arange(47) / 46)).astype(np.int64)

@@ -13,7 +13,7 @@ from calibration.speed_probe import SpeedGuard, probe_seconds, usual_probe_secon
 from calibration.sweep import SweepDesign, disturbed_runs, folder_probe_seconds, load_runs, run_key, run_sweep
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
-from reference_impl.trace import RUN_FILE
+from reference_impl.engine.trace import RUN_FILE
 
 TINY = dict(dataset="digits", model="scaled", model_width=0.25, clients=4, clients_per_round=2, gamma=2,
             rounds=1, batch_size=32, evaluate=False, threads=1, seed=1)

@@ -20,7 +20,7 @@ from calibration.sweep import (
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
 from reference_impl.models import build_model, count_parameters
-from reference_impl.trace import RUN_FILE, TRACE_FILE
+from reference_impl.engine.trace import RUN_FILE, TRACE_FILE
 
 TINY = dict(dataset="digits", model="scaled", model_width=0.25, clients=4, clients_per_round=2, gamma=2,
             rounds=1, batch_size=32, evaluate=False, threads=1, seed=1)
@@ -105,7 +105,7 @@ def test_run_sweep_writes_one_folder_per_run_and_resumes(tmp_path, monkeypatch):
     # an interrupted run (no run.json) is redone; finished ones are not touched
     (paths[2] / RUN_FILE).unlink()
     calls = []
-    import reference_impl.engine as engine
+    import reference_impl.engine.drive as engine
 
     real_run = engine.run
 

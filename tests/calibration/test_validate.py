@@ -33,7 +33,7 @@ from calibration.validate import (
 from costmodel.contracts.calibration_file import default_calibration, load_calibration, write_calibration
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
-from reference_impl.engine import run
+from reference_impl.engine.drive import run
 from reference_impl.models import build_model, count_parameters
 from reference_impl.workload import RoundWorkload, Workload, plan_workload
 

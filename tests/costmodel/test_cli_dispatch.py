@@ -30,7 +30,8 @@ def test_predict_loads_neither_torch_nor_more_than_the_declarations_of_the_other
     code = ("import sys; from costmodel.cli import main; main(['predict']);"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'reference_impl', 'calibration')"
             " and m not in ('reference_impl', 'reference_impl.commands', 'reference_impl.config', "
-            "'reference_impl.distributed', 'calibration', 'calibration.commands'));"
+            "'reference_impl.distributed', 'reference_impl.distributed.options', 'reference_impl.network', "
+            "'reference_impl.network.namespaces', 'calibration', 'calibration.commands'));"
             "print('LOADED', bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -28,9 +28,9 @@ def _interrupt(*args: object, **kwargs: object) -> None:
     (["plot", "--out", "{out}", "--kind", "traffic"], "costmodel.report.plots.save_figure"),
     (["report", "--out", "{out}"], "costmodel.cli.report.write_report"),
     (["run", "--out", "{out}", "--clients", "6", "--clients-per-round", "4", "--gamma", "2", "--rounds", "1",
-      "--quiet"], "reference_impl.distributed.run_with_network"),
+      "--quiet"], "reference_impl.distributed.launcher.run_with_network"),
     (["compare", "--out", "{out}", "--clients", "6", "--clients-per-round", "4", "--gamma", "2", "--rounds", "1",
-      "--seeds", "0", "--quiet"], "reference_impl.study.compare_algorithms"),
+      "--seeds", "0", "--quiet"], "reference_impl.cli.compare_algorithms"),
 ])
 def test_ctrl_c_leaves_no_output_folder(argv: list[str], target: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         capsys: pytest.CaptureFixture[str]) -> None:

@@ -61,7 +61,7 @@ def test_a_small_run_from_the_command_line(tmp_path):
 
 def test_config_names_agree_with_the_registries_and_values_are_coerced():
     from reference_impl.config import DATASET_NAMES, MODEL_NAMES, RunConfig
-    from reference_impl.data import DATASETS
+    from reference_impl.data.datasets import DATASETS
     from reference_impl.models import MODELS
     assert set(DATASET_NAMES) == set(DATASETS) and set(MODEL_NAMES) == set(MODELS)
     config = RunConfig(clients=20.0, gamma="4", model_width="2")

@@ -7,8 +7,8 @@ import pytest
 
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
-from reference_impl.data import build_federated_data, client_labels
-from reference_impl.engine import data_config, run
+from reference_impl.data.federated import build_federated_data, client_labels
+from reference_impl.engine.drive import run
 from reference_impl.workload import plan_workload
 
 SKEWED = dict(dataset="emnist-shape", samples=600, model="scaled", model_width=0.25, clients=12, clients_per_round=8,
@@ -21,7 +21,7 @@ def _entity_ids(entities) -> list[int]:
 
 
 def test_client_labels_are_the_labels_each_client_holds_in_a_run():
-    config = data_config(RunConfig(algorithm="fedavg", **SKEWED))
+    config = RunConfig(algorithm="fedavg", **SKEWED)
     data = build_federated_data(config)
     labels = client_labels(config)
     assert len(labels) == 12
@@ -62,7 +62,7 @@ def test_planned_sizes_are_the_run_s_reported_and_trained_sizes(astraea_run):
 def test_dirichlet_printed_run_holds_the_planned_labels_and_adds_the_papers_volume():
     config = RunConfig(algorithm="astraea", **DIRICHLET_PRINTED)
     planned = plan_workload(config)
-    data = build_federated_data(data_config(config))
+    data = build_federated_data(config)
     assert np.array_equal(planned.original_histograms, data.label_histograms())
     assert (planned.original_histograms > 0).sum(axis=1).mean() < 20     # skewed: far fewer than 47 classes each
     assert planned.augmented_sizes.sum() / planned.original_sizes.sum() > 0.5

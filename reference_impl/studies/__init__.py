@@ -1,0 +1,5 @@
+"""Studies built on runs and planned workloads: algorithms compared over seeds, and the papers' imbalance regime.
+
+Modules: :mod:`.compare` (every registered algorithm on the same data, seed by seed),
+:mod:`.imbalance` (clients' and mediators' KL to uniform, planned without training).
+"""
