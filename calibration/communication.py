@@ -48,12 +48,16 @@ import math
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from costmodel.errors import InputError, check_int, check_number, must
-
-if TYPE_CHECKING:  # numpy and pandas load when a function runs: `astraea-cost --help` stays instant
-    import pandas as pd
+from reference_impl.network.lab import emulated_network
+from reference_impl.network.links import LinkSpec
+from reference_impl.network.transfer_endpoints import DIRECTIONS
+from reference_impl.network.transfer_measurement import measure_transfers
 
 __all__ = [
     "COEFFICIENT_UNITS",
@@ -89,9 +93,6 @@ _REQUIRED = ("rate_bits_per_s", "payload_bytes", "seconds")
 
 
 def _check_frame(name: str, frame: object) -> pd.DataFrame:
-    import numpy as np
-    import pandas as pd
-
     if not isinstance(frame, pd.DataFrame):
         raise must(name, "be a pandas DataFrame of measured transfers", type(frame).__name__)
     missing = [column for column in _REQUIRED if column not in frame.columns]
@@ -158,7 +159,6 @@ class CommunicationFit:
 
         A rate of ``inf`` (no link) gives ``latency_s``.
         """
-        import numpy as np
 
         size = np.asarray(payload_bytes, dtype=float)
         rate = np.asarray(rate_bits_per_s, dtype=float)
@@ -205,8 +205,6 @@ def fit_communication(frame: pd.DataFrame) -> CommunicationFit:
     -------
     CommunicationFit
     """
-    import numpy as np
-
     data = _check_frame("frame", frame)
     rates = np.unique(data["rate_bits_per_s"].to_numpy())
     sizes = np.unique(data["payload_bytes"].to_numpy())
@@ -325,8 +323,6 @@ class CommunicationValidation:
 
 def summarize_validation(table: pd.DataFrame, *, target_pct: float = HELDOUT_TARGET_PCT) -> CommunicationValidation:
     """Condense :func:`validate_communication`'s table: MAPE, worst point, noise, verdicts."""
-    import pandas as pd
-
     if not isinstance(table, pd.DataFrame) or "abs_pct_error" not in table.columns or table.empty:
         raise must("table", "be a non-empty table from validate_communication", type(table).__name__)
     target_pct = check_number("target_pct", target_pct, exclusive_minimum=0.0)
@@ -380,12 +376,7 @@ def communication_sweep(*, fit_rates_bits_per_s: Sequence[float] = (2e6, 8e6, 32
     Held-out rates and sizes must not occur among the fitting ones: a validation on points the fit
     has seen would flatter it.
     """
-    import pandas as pd
 
-    from reference_impl.network.lab import emulated_network
-    from reference_impl.network.links import LinkSpec
-    from reference_impl.network.transfer_endpoints import DIRECTIONS
-    from reference_impl.network.transfer_measurement import measure_transfers
 
     fit_rates = _rates("fit_rates_bits_per_s", fit_rates_bits_per_s)
     heldout_rates = _rates("heldout_rates_bits_per_s", heldout_rates_bits_per_s)

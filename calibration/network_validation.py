@@ -27,8 +27,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pandas as pd
+from tqdm.auto import tqdm
 
+from calibration.scenario import scenario_from_workload
+from costmodel.analysis.predict import predict_phases, predict_rounds
 from costmodel.contracts.calibration_file import Calibration
+from reference_impl.config import RunConfig
+from reference_impl.distributed.launcher import run_distributed
+from reference_impl.workload import plan_workload
 
 __all__ = ["NetworkPoint", "default_network_points", "register", "validate_network"]
 
@@ -45,8 +51,6 @@ class NetworkPoint:
 
 def default_network_points() -> tuple[NetworkPoint, ...]:
     """Both algorithms, the EMNIST CNN, at two asymmetric rates no link fit used (3/12 and 10/40 Mbit/s)."""
-    from reference_impl.config import RunConfig
-
     base = RunConfig(dataset="emnist-shape", samples=12 * 60, model="tpds", clients=12, clients_per_round=6,
                      gamma=3, rounds=3, batch_size=20, evaluate=False, seed=11)
     return tuple(NetworkPoint(label=f"{algorithm} {up / 1e6:g}/{down / 1e6:g} Mbit/s",
@@ -67,12 +71,7 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
     ``round (wall)``, ``round (virtual)``), with columns ``label, algorithm, uplink_bits_per_s,
     downlink_bits_per_s, quantity, n, measured_s, noise_percent, predicted_s, ape_percent``.
     """
-    from tqdm.auto import tqdm
 
-    from calibration.scenario import scenario_from_workload
-    from costmodel.analysis.predict import predict_phases, predict_rounds
-    from reference_impl.distributed.launcher import run_distributed
-    from reference_impl.workload import plan_workload
 
     rows: list[dict[str, Any]] = []
     coefficients = dict(calibration.coefficients)

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from costmodel.errors import InputError
+from costmodel.model import blom_z_values
 from costmodel.model.scenario import Scenario
 
 if TYPE_CHECKING:
@@ -195,8 +196,6 @@ def mediator_load_spread(workload: Workload, *, spread_samples: float) -> float:
     ``sum_r (max_m L_rm - g*mean_r) / sum_r (z_M*sqrt(g)*sd)``, at least 0. 1 (random grouping)
     when no round has two mediators or ``spread_samples`` is 0.
     """
-    from costmodel.model import blom_z_values
-
     config = workload.config
     trained = workload.trained_sizes.astype(np.float64)
     group = min(int(config.gamma), int(config.clients_per_round))
@@ -222,8 +221,6 @@ def client_load_spread(workload: Workload) -> float:
     distributed sizes, more for skewed ones. 1 when ``s_n`` is 0 or no round has two clients. The
     sizes are the original ones, as ``s_n`` (FedAvg trains on them).
     """
-    from costmodel.model import blom_z_values
-
     sizes = workload.original_sizes.astype(np.float64)
     spread = float(sizes.std())
     measured, modelled = 0.0, 0.0

@@ -31,12 +31,19 @@ are kept and counted.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
+import torch
+
 from costmodel.errors import check_int, check_number
+from reference_impl.engine.allocator import keep_freed_memory
+from reference_impl.engine.training import train_local
+from reference_impl.models import tpds_emnist_cnn
 
 __all__ = ["DEFAULT_GUARD", "PROBE_REPEATS", "USUAL_QUANTILE", "SpeedGuard", "probe_seconds", "usual_probe_seconds"]
 
@@ -51,13 +58,6 @@ _WORKLOAD: dict[str, object] = {}
 def _workload() -> tuple[object, object, object, object]:
     """The probe's model, its initial weights and its data, built once per process (fixed seeds)."""
     if not _WORKLOAD:
-        import copy
-
-        import torch
-
-        from reference_impl.engine.allocator import keep_freed_memory
-        from reference_impl.models import tpds_emnist_cnn
-
         keep_freed_memory()                     # probe under the allocator settings the runs use
         generator = torch.Generator().manual_seed(0x5EED)
         with torch.random.fork_rng(devices=[]):
@@ -71,10 +71,6 @@ def _workload() -> tuple[object, object, object, object]:
 
 def probe_seconds(repeats: int = PROBE_REPEATS) -> float:
     """Thread CPU seconds of the reference workload (see the module docstring), best of ``repeats``."""
-    import torch
-
-    from reference_impl.engine.training import train_local
-
     repeats = check_int("repeats", repeats, minimum=1)
     model, initial, x, y = _workload()
     threads = torch.get_num_threads()
@@ -99,8 +95,6 @@ def probe_seconds(repeats: int = PROBE_REPEATS) -> float:
 def usual_probe_seconds(probes_s: Iterable[float]) -> float:
     """The machine's usual probe time: the lower quartile (:data:`USUAL_QUANTILE`) of ``probes_s``
     (finite, positive ones; NaN when there are none)."""
-    import numpy as np
-
     values = np.array([float(p) for p in probes_s], dtype=float)
     values = values[np.isfinite(values) & (values > 0)]
     return float(np.quantile(values, USUAL_QUANTILE)) if values.size else math.nan

@@ -35,18 +35,23 @@ import hashlib
 import json
 import math
 import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
 
 from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard, probe_seconds, usual_probe_seconds
 from costmodel.errors import InputError, check_int, must
-
-if TYPE_CHECKING:  # pandas and torch load when a function runs
-    import pandas as pd
-
-    from reference_impl.config import RunConfig
+from costmodel.files import create_output_folder
+from reference_impl.config import RunConfig
+from reference_impl.engine import drive
+from reference_impl.engine.drive import MEASUREMENT_VERSION
+from reference_impl.engine.trace import RUN_FILE, read_run
 
 __all__ = [
     "CONFIG_COLUMNS",
@@ -107,7 +112,6 @@ class SweepDesign:
     name: str = "sweep"
 
     def __post_init__(self) -> None:
-        from reference_impl.config import RunConfig
 
         configs = tuple(self.configs)
         repetitions = tuple(self.repetitions)
@@ -170,8 +174,6 @@ def _both(configs: Iterable[RunConfig]) -> list[RunConfig]:
 
 
 def _base() -> RunConfig:
-    from reference_impl.config import RunConfig
-
     return RunConfig(algorithm="astraea", dataset="emnist-shape", samples=2000, model="scaled", model_width=1.0,
                      clients=20, clients_per_round=8, gamma=4, local_epochs=1, mediator_epochs=1, batch_size=10,
                      rounds=3, global_imbalance="long-tail", imbalance_ratio=0.1, classes_per_client=2,
@@ -249,8 +251,6 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
     the validation passes the calibration's, so that held-out runs are measured at the speed the
     coefficients were fitted at, not merely at the speed of their own batch.
     """
-    from costmodel.files import create_output_folder
-    from reference_impl.engine.trace import RUN_FILE
 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
@@ -259,7 +259,6 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
     root = create_output_folder("out", folder)
     todo = design.runs()
     paths: list[Path] = []
-    from tqdm.auto import tqdm
 
     bar = tqdm(todo, desc=f"{design.name} sweep", unit="run", disable=not progress)
     for config, repetition in bar:
@@ -280,9 +279,7 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
 def _measured_alike(path: Path) -> bool:
     """Whether the finished run in ``path`` was measured as a run made now would be: the same
     :data:`reference_impl.engine.drive.MEASUREMENT_VERSION` and torch version (an unreadable run is not)."""
-    import torch
 
-    from reference_impl.engine.drive import MEASUREMENT_VERSION
 
     summary = _summary(path)
     return (summary.get("measurement_version") == MEASUREMENT_VERSION
@@ -291,8 +288,6 @@ def _measured_alike(path: Path) -> bool:
 
 def _summary(path: Path) -> dict[str, Any]:
     """The summary in a run folder's ``run.json`` ({} when it cannot be read)."""
-    from reference_impl.engine.trace import RUN_FILE
-
     try:
         summary = json.loads((path / RUN_FILE).read_text(encoding="utf-8")).get("summary", {})
     except (OSError, ValueError, AttributeError):
@@ -302,10 +297,8 @@ def _summary(path: Path) -> dict[str, Any]:
 
 def _measure(config: RunConfig, repetition: int, design: SweepDesign, *, probe: bool) -> tuple[Any, dict[str, Any]]:
     """One run (bracketed by speed probes when ``probe``); return the result and its sweep summary."""
-    from reference_impl.engine.drive import run
-
     before = probe_seconds() if probe else None
-    result = run(config, progress=False, run_id=run_key(config, repetition))
+    result = drive.run(config, progress=False, run_id=run_key(config, repetition))
     after = probe_seconds() if probe else None
     summary = dict(result.summary, sweep_repetition=repetition, sweep_name=design.name,
                    config_key=config_key(config))
@@ -341,17 +334,13 @@ def _usual(probes: dict[Path, list[float]], reference_probe_s: float | None) -> 
 def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
     """The usual probe time of the finished runs under ``folder`` (NaN when they have no probes):
     the machine's speed the runs were measured at, stored with a calibration fitted on them."""
-    from reference_impl.engine.trace import RUN_FILE
-
     return usual_probe_seconds(p for path in Path(folder).glob(f"*/{RUN_FILE}") for p in _probes(path.parent))
 
 
 def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: SweepDesign, guard: SpeedGuard, *,
                      progress: bool, reference_probe_s: float | None) -> None:
     """Re-run the runs a slow episode of the host caught (see :func:`run_sweep`)."""
-    import time
 
-    from tqdm.auto import tqdm
 
     for attempt in range(guard.passes):
         probes = {path: _probes(path) for _, path in runs}
@@ -415,10 +404,7 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     InputError
         ``folder`` does not exist or holds no finished run.
     """
-    import pandas as pd
 
-    from reference_impl.config import RunConfig
-    from reference_impl.engine.trace import RUN_FILE, read_run
 
     root = Path(folder)
     if not root.is_dir():

@@ -62,17 +62,29 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
+import sympy as sp
 
+from calibration.machine import describe_machine
+from calibration.scenario import scenario_from_workload
 from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard
+from calibration.sweep import CONFIG_COLUMNS, SweepDesign, disturbed_runs, folder_probe_seconds, load_runs, run_sweep
+from costmodel import model as ex
+from costmodel.analysis.predict import predict_rounds
 from costmodel.errors import InputError, must
+from costmodel.model.bridge import numeric_function
+from costmodel.model.quantities import sym
+from costmodel.report.plots import parity
+from reference_impl.config import RunConfig
+from reference_impl.workload import plan_workload
 
 if TYPE_CHECKING:
-    import pandas as pd
     from matplotlib.figure import Figure
 
     from calibration.sweep import SweepDesign
@@ -125,9 +137,6 @@ def heldout_design() -> SweepDesign:
 
     Both algorithms each, two rounds, no evaluation, one torch thread.
     """
-    from calibration.sweep import SweepDesign
-    from reference_impl.config import RunConfig
-
     common = dict(rounds=2, evaluate=False, threads=1, seed=7, local_epochs=1, mediator_epochs=1)
     configs = [
         RunConfig(dataset="emnist-shape", samples=160 * 30, model="scaled", model_width=0.5, clients=160,
@@ -154,11 +163,7 @@ def _inprocess_coefficients(calibration: Calibration) -> dict[str, float]:
 
 
 def _event_functions() -> dict[str, Any]:
-    import sympy as sp
 
-    from costmodel import model as ex
-    from costmodel.model.bridge import numeric_function
-    from costmodel.model.quantities import sym
 
     astraea = ex.phase_costs("astraea")
     n = sym("samples_per_client")
@@ -200,13 +205,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         :data:`OTHER_ARCHITECTURES` carry the phase label ``"<phase> (<model>)"``.
     notes : list of str
     """
-    import pandas as pd
 
-    from calibration.scenario import scenario_from_workload
-    from calibration.sweep import CONFIG_COLUMNS
-    from costmodel.analysis.predict import predict_rounds
-    from reference_impl.config import RunConfig
-    from reference_impl.workload import plan_workload
 
     coefficients = _inprocess_coefficients(calibration)
     notes: list[str] = []
@@ -295,8 +294,6 @@ def _verdict(phase: str, mape: float, noise: float, target: float) -> str:
 
 def summarize(points: pd.DataFrame) -> pd.DataFrame:
     """The validation table (:data:`TABLE_COLUMNS`) from :func:`compare_runs` points, in phase order."""
-    import pandas as pd
-
     base = [*_EVENT_PHASES, "round", *_BYTES_ROWS]
     labelled = sorted(set(points["phase"]) - set(base))
     order = [label for phase in base for label in
@@ -334,8 +331,6 @@ def validation_rows(table: pd.DataFrame) -> tuple[dict[str, Any], ...]:
 
 def parity_figure(points: pd.DataFrame) -> Figure:
     """Predicted against measured seconds, per phase and for the round (costmodel.report.plots.parity)."""
-    from costmodel.report.plots import parity
-
     timed = points[(points["unit"] == "s") & (points["measured"] > 0) & (points["predicted"] > 0)]
     if timed.empty:
         raise InputError("'validation' must have timed points with positive values to plot (got none).")
@@ -390,8 +385,6 @@ def reference_probe_seconds(calibration: Calibration) -> float | None:
     """The calibration's speed-probe time, if it was measured on this machine (the same CPU and torch
     version as now) and records one; else ``None``: another machine's probe time says nothing about
     this one's episodes."""
-    from calibration.machine import describe_machine
-
     machine = calibration.machine
     probe = machine.get("speed_probe_s")
     here = describe_machine(threads=1)
@@ -408,7 +401,6 @@ def validate_runs(folder: str | os.PathLike[str], calibration: Calibration, *,
     calibration's probe time, as :func:`run_validation` passes it) or else the folder's own usual
     probe time, and compare the folder's probe time with the calibration's.
     """
-    from calibration.sweep import disturbed_runs, folder_probe_seconds, load_runs
 
     trace, runs = load_runs(folder)
     points, notes = compare_runs(trace, runs, calibration)
@@ -436,9 +428,7 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
     calibration was measured at (its machine's ``speed_probe_s``) when it was measured on this
     machine (:func:`reference_probe_seconds`), else against the held-out runs' own usual speed.
     """
-    import time
 
-    from calibration.sweep import SweepDesign, run_sweep
 
     design = heldout_design() if design is None else design
     if not isinstance(design, SweepDesign):

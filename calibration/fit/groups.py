@@ -122,8 +122,6 @@ def _profile_score(rows: pd.DataFrame, relative: np.ndarray) -> float:
     configuration's median relative residual. Every configuration votes once (the few beyond a
     boundary are what decides it; a spread over all rows would not see them) and a stalled event
     does not move a median."""
-    import pandas as pd
-
     key = rows["config_key"] if "config_key" in rows.columns else rows["run_id"]
     medians = pd.Series(relative, index=key.to_numpy()).groupby(level=0).median().to_numpy()
     medians = medians[np.isfinite(medians)]

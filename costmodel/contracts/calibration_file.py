@@ -70,7 +70,7 @@ from typing import Any
 
 from costmodel.contracts.coefficients import COEFFICIENT_TABLE
 from costmodel.errors import InputError, must
-from costmodel.files import atomic_write_text
+from costmodel.files import atomic_write_text, check_output_file
 
 __all__ = [
     "CALIBRATION_SCHEMA_VERSION",
@@ -457,8 +457,6 @@ def write_calibration(path: str | os.PathLike[str], calibration: Calibration, *,
     ``name`` is the option an error message names (the path is checked by
     :func:`costmodel.files.check_output_file`).
     """
-    from costmodel.files import check_output_file
-
     check_output_file(name, path)
     text = json.dumps(calibration.to_json_dict(), indent=2, allow_nan=False) + "\n"
     return atomic_write_text(path, text, name=name)
