@@ -40,22 +40,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from costmodel.errors import InputError
 from costmodel.model import blom_z_values
 from costmodel.model.scenario import Scenario
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from reference_impl.workload import Workload
+from reference_impl.workload import Workload
 
 __all__ = ["augmented_fraction_spread", "client_load_spread", "client_sizes", "effective_sizes", "mediator_load_spread",
-           "scenario_from_run",
-           "scenario_from_workload"]
+           "scenario_from_run", "scenario_from_workload"]
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:

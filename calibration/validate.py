@@ -65,11 +65,12 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sympy as sp
+from matplotlib.figure import Figure
 
 from calibration.machine import describe_machine
 from calibration.scenario import scenario_from_workload
@@ -77,18 +78,13 @@ from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard
 from calibration.sweep import CONFIG_COLUMNS, SweepDesign, disturbed_runs, folder_probe_seconds, load_runs, run_sweep
 from costmodel import model as ex
 from costmodel.analysis.predict import predict_rounds
+from costmodel.contracts.calibration_file import Calibration
 from costmodel.errors import InputError, must
 from costmodel.model.bridge import numeric_function
 from costmodel.model.quantities import sym
 from costmodel.report.plots import parity
 from reference_impl.config import RunConfig
 from reference_impl.workload import plan_workload
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from calibration.sweep import SweepDesign
-    from costmodel.contracts.calibration_file import Calibration
 
 __all__ = [
     "BYTES_TARGET_PERCENT",
