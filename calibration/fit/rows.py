@@ -45,6 +45,7 @@ DERIVED_COLUMNS: Mapping[str, str] = MappingProxyType({
     "client_samples": "the client's original size, from its distribution_report row of the same run (0 if none)",
     "upload": "1 for a client_upload row, else 0 (the model is encoded right after training)",
     "bytes_per_param": f"{WIRE_BYTES_PER_PARAM:g} (float32 on the wire)",
+    "proximal": "1 for a run with a proximal term (its configuration's mu > 0: FedProx), else 0",
 })
 
 
@@ -78,6 +79,9 @@ def group_rows(group: str, trace: pd.DataFrame) -> pd.DataFrame:
         derived["upload"] = (rows["phase"] == "client_upload").to_numpy(dtype=np.float64)
     if "bytes_per_param" in needed:
         derived["bytes_per_param"] = WIRE_BYTES_PER_PARAM
+    if "proximal" in needed:
+        derived["proximal"] = ((rows["mu"].fillna(0.0).to_numpy(dtype=np.float64) > 0).astype(np.float64)
+                               if "mu" in rows.columns else 0.0)
     return rows.assign(**derived) if derived else rows
 
 

@@ -11,7 +11,7 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 3,
+      "schema_version": 4,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
       "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str,
@@ -52,7 +52,9 @@ buffer, no stack): ``aggregate_s_per_model`` (per accumulate call) and
 ``aggregate_s_per_output_param`` (the average's own parameters) are new, and the regime of
 ``aggregate_s_per_large_param`` is now set by one model's size (the running average leaving a
 core's cache beyond ``aggregate_large_bytes``), not by the stack's. A version-2 file prices
-aggregation by the old stack: re-run ``astraea-cost calibrate``.
+aggregation by the old stack: re-run ``astraea-cost calibrate``. Version 4 adds
+``prox_s_per_param``, the per-parameter cost of a proximal term at every optimizer step (FedProx), fitted
+on the sweep's FedProx runs; a version-3 file cannot price FedProx: re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 3
+CALIBRATION_SCHEMA_VERSION = 4
 
 #: The fixed coefficient list (:data:`costmodel.contracts.coefficients.COEFFICIENT_TABLE`) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})

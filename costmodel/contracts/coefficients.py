@@ -91,6 +91,9 @@ COEFFICIENT_TABLE: tuple[CoefficientSpec, ...] = (
        nonnegative=True),
     _c("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step"),
     _c("step_s_per_param", "t_param", "s/param", "seconds per optimizer step per parameter"),
+    _c("prox_s_per_param", "t_prox", "s/param",
+       "seconds per parameter per optimizer step of a proximal term (FedProx: mu*(w - w_global) added to the "
+       "gradient)"),
     _c("train_s_per_visit", "t_visit", "s", "fixed seconds per client visit (load, optimizer state)",
        nonnegative=True),
     _c("train_time_cv", "cv_t", "1",

@@ -171,21 +171,23 @@ def optimizer_steps(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
     return (1 - weight) * sp.ceiling(samples / _B) + weight * (samples / _B + (_B - 1) / (2 * _B))
 
 
-def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
+def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero, *, proximal: bool = False) -> sp.Expr:
     """One client visit of E local epochs on ``m`` samples (clients spread by ``sigma``), the
     local-training statement at ``flops = E*m*F``, ``samples = E*m``, ``steps = E*steps(m, sigma)``:
     ``t_visit + E*m*(t_samp + F/theta + V_c*t_conv) + E*steps(m, sigma)*(t_step + P*t_param)``
-    (:func:`optimizer_steps`; ``steps = ceiling(m/B)`` for ``sigma = 0``)."""
+    (:func:`optimizer_steps`; ``steps = ceiling(m/B)`` for ``sigma = 0``), plus ``P*t_prox`` per step
+    with a ``proximal`` term in the loss (FedProx)."""
     return statement("local_training").at(flops=_E * samples * _F, samples=_E * samples,
                                           steps=_E * optimizer_steps(samples, spread), params=_P,
-                                          conv_input_values=_V_conv)
+                                          conv_input_values=_V_conv, proximal=1 if proximal else 0)
 
 
-def training_seconds_per_sample() -> sp.Expr:
+def training_seconds_per_sample(*, proximal: bool = False) -> sp.Expr:
     """Slope of client training time in its sample count (ceilings relaxed), the derivative of
-    :func:`training_seconds`: ``s = E*(t_samp + F/theta + V_c*t_conv) + E*(t_step + P*t_param)/B``."""
+    :func:`training_seconds`: ``s = E*(t_samp + F/theta + V_c*t_conv) + E*(t_step + P*t_param)/B``
+    (``+ E*P*t_prox/B`` with a proximal term)."""
     m = sp.Symbol("m", positive=True)
-    return sp.diff(training_seconds(m).replace(sp.ceiling, lambda argument: argument), m)
+    return sp.diff(training_seconds(m, proximal=proximal).replace(sp.ceiling, lambda argument: argument), m)
 
 
 def rescheduling_seconds() -> sp.Expr:

@@ -22,7 +22,8 @@ uses must be a model coefficient.
 group              columns of one event                    seconds of one event
 =================  ======================================  ==========================================
 local_training     flops, samples, steps, params,          ``t_visit + flops/theta + samples*(t_samp
-                   conv_input_values                       + V_c*t_conv) + steps*(t_step + P*t_param)``
+                   conv_input_values, proximal             + V_c*t_conv) + steps*(t_step + P*t_param
+                                                           + proximal*P*t_prox)``
 augmentation       augmented, client_samples,              ``t_aug0 + t_data*V*m + t_aug*V*m_a``
                    sample_values
 augmentation_plan  num_classes                             ``t_plan0 + t_plan*K``
@@ -159,11 +160,11 @@ def _s(*names: str) -> tuple[sp.Symbol, ...]:
 
 
 def _statements() -> tuple[EventStatement, ...]:
-    flops, samples, steps, params, conv = (column(n) for n in ("flops", "samples", "steps", "params",
-                                                               "conv_input_values"))
-    theta, t_samp, t_conv, t_step, t_param, t_visit = _s(
+    flops, samples, steps, params, conv, proximal = (column(n) for n in ("flops", "samples", "steps", "params",
+                                                                         "conv_input_values", "proximal"))
+    theta, t_samp, t_conv, t_step, t_param, t_prox, t_visit = _s(
         "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
-        "train_s_per_visit")
+        "prox_s_per_param", "train_s_per_visit")
     augmented, original, values = column("augmented"), column("client_samples"), column("sample_values")
     t_aug0, t_data, t_aug = _s("augment_s_per_client", "augment_s_per_data_value", "augment_s_per_value")
     classes = column("num_classes")
@@ -182,8 +183,9 @@ def _statements() -> tuple[EventStatement, ...]:
         EventStatement(
             group="local_training", phases=("local_training",),
             columns={"flops": "flops", "samples": "samples", "steps": "steps", "params": "params",
-                     "conv_input_values": "conv_input_values"},
-            seconds=t_visit + flops / theta + samples * (t_samp + conv * t_conv) + steps * (t_step + params * t_param),
+                     "conv_input_values": "conv_input_values", "proximal": "proximal"},
+            seconds=t_visit + flops / theta + samples * (t_samp + conv * t_conv)
+            + steps * (t_step + params * t_param + proximal * params * t_prox),
             fixed="train_s_per_visit", inverse=("flops_per_s",)),
         EventStatement(
             group="augmentation", phases=("augmentation",),

@@ -15,7 +15,7 @@ from types import MappingProxyType
 
 from costmodel.contracts.vocabulary import SETUP_PHASES
 from costmodel.errors import InputError
-from costmodel.model.protocols import astraea, fedavg
+from costmodel.model.protocols import astraea, fedavg, fedprox
 from costmodel.model.protocols.base import ROLES, AlgorithmCost, PhaseCost, RoundParts
 
 __all__ = [
@@ -53,7 +53,7 @@ def register(*costs: AlgorithmCost) -> Mapping[str, AlgorithmCost]:
 
 
 #: Every algorithm of the cost model, by name, in display order.
-ALGORITHM_COSTS: Mapping[str, AlgorithmCost] = register(astraea.COST, fedavg.COST)
+ALGORITHM_COSTS: Mapping[str, AlgorithmCost] = register(astraea.COST, fedavg.COST, fedprox.COST)
 #: Their names.
 ALGORITHMS: tuple[str, ...] = tuple(ALGORITHM_COSTS)
 #: The algorithm whose overhead is reported (Astraea).

@@ -19,12 +19,13 @@ from costmodel.model.quantities import sym
 __all__ = ["COST", "parallel_round"]
 
 
-def parallel_round(train: sp.Expr) -> RoundParts:
-    """The round of c clients training in parallel, each visit costing ``train`` seconds at the mean
-    size (FedAvg's :func:`~costmodel.model.blocks.training_seconds`, or a variant of it)."""
+def parallel_round(*, proximal: bool = False) -> RoundParts:
+    """The round of c clients training in parallel on their ``n`` samples (FedAvg; with a
+    ``proximal`` term in every local step, FedProx)."""
     c, n, s_n = sym("clients_per_round"), sym("samples_per_client"), sym("samples_per_client_sd")
+    train = b.training_seconds(n, s_n, proximal=proximal)
     w = b.model_message_bytes()
-    slope = b.training_seconds_per_sample()
+    slope = b.training_seconds_per_sample(proximal=proximal)
     zero = sp.S.Zero
     return RoundParts(
         download=b.transfer_seconds(w, b.shared_bandwidth(sym("downlink_bits_per_s"), c)),
@@ -39,9 +40,5 @@ def parallel_round(train: sp.Expr) -> RoundParts:
     )
 
 
-def _parts() -> RoundParts:
-    return parallel_round(b.training_seconds(sym("samples_per_client"), sym("samples_per_client_sd")))
-
-
 COST = AlgorithmCost(name="fedavg", title="FedAvg", citation="McMahan et al., AISTATS 2017", role="baseline",
-                     parts=_parts, setup=dict, color="#0072B2", marker="s")
+                     parts=parallel_round, setup=dict, color="#0072B2", marker="s")
