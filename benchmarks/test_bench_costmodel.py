@@ -30,7 +30,7 @@ COEFFS = {
     "upload_message_s": 3.8e-5, "message_s": 2.8e-6, "train_time_cv": 0.04,
     "aggregate_s_per_large_param": 8.0e-11, "aggregate_large_bytes": 1.3e6,
     "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.2e-10,  # schema 3
-    "train_s_per_conv_value": 3.0e-9,
+    "train_s_per_conv_value": 3.0e-9, "prox_s_per_param": 5.0e-10,  # schema 4
 }
 
 

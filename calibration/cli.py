@@ -102,7 +102,6 @@ def calibrate(args: argparse.Namespace) -> int:
 
     communication = load_link_coefficients(args.communication) if args.communication is not None else None
 
-
     trace, _ = load_runs(args.runs)
     fit = fit_calibration(trace, communication=communication, bootstrap=args.bootstrap)
     machine = describe_machine(threads=fit.threads, torch_version=fit.torch_version or None,
@@ -130,8 +129,6 @@ def validate(args: argparse.Namespace) -> int:
     check_output_folder("out", args.out)
     if args.runs is not None:
         check_output_folder("runs", args.runs)
-
-
     with output_folder("out", args.out, keep_contents=True) as out:   # the held-out runs resume
         with output_folder("runs", args.runs if args.runs is not None else out / "runs", keep_contents=True) as runs:
             result = run_validation(calibration, runs, progress=not args.quiet, guard=guard)

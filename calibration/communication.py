@@ -377,7 +377,6 @@ def communication_sweep(*, fit_rates_bits_per_s: Sequence[float] = (2e6, 8e6, 32
     has seen would flatter it.
     """
 
-
     fit_rates = _rates("fit_rates_bits_per_s", fit_rates_bits_per_s)
     heldout_rates = _rates("heldout_rates_bits_per_s", heldout_rates_bits_per_s)
     fit_sizes = [check_int("fit_sizes_bytes", s, minimum=1) for s in fit_sizes_bytes]

@@ -72,7 +72,6 @@ def validate_network(calibration: Calibration, points: Sequence[NetworkPoint] | 
     downlink_bits_per_s, quantity, n, measured_s, noise_percent, predicted_s, ape_percent``.
     """
 
-
     rows: list[dict[str, Any]] = []
     coefficients = dict(calibration.coefficients)
     for point in tqdm(points or default_network_points(), desc="emulated runs", unit="run", disable=not progress):

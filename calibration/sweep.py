@@ -55,6 +55,7 @@ from reference_impl.engine.trace import RUN_FILE, read_run
 
 __all__ = [
     "CONFIG_COLUMNS",
+    "PROXIMAL_MU",
     "SweepDesign",
     "config_key",
     "default_sweep",
@@ -67,12 +68,7 @@ __all__ = [
 ]
 
 #: Configuration fields joined onto every trace row by :func:`load_runs` (all of RunConfig's fields).
-CONFIG_COLUMNS: tuple[str, ...] = (
-    "algorithm", "dataset", "samples", "model", "model_width", "clients", "clients_per_round", "gamma",
-    "local_epochs", "mediator_epochs", "batch_size", "rounds", "learning_rate", "plan", "tau_d", "alpha",
-    "global_imbalance", "imbalance_ratio", "local_imbalance", "classes_per_client", "dirichlet_alpha", "size_skew",
-    "seed", "threads", "evaluate",
-)
+CONFIG_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))
 
 #: Configuration fields whose name is taken by a trace column get another name on trace rows.
 _TRACE_NAME: dict[str, str] = {"samples": "dataset_samples"}
@@ -165,12 +161,21 @@ class SweepDesign:
         return sum(self.repetitions)
 
 
+#: The proximal coefficient of the sweeps' FedProx runs (Li et al. tune mu over 0.001..1).
+PROXIMAL_MU = 0.01
+
+
 def _both(configs: Iterable[RunConfig]) -> list[RunConfig]:
     """Each config for Astraea and for FedAvg."""
     out = []
     for config in configs:
         out += [replace(config, algorithm="astraea"), replace(config, algorithm="fedavg")]
     return out
+
+
+def _proximal(configs: Iterable[RunConfig]) -> list[RunConfig]:
+    """Each config for FedProx: the proximal term's per-parameter cost is fitted on these."""
+    return [replace(config, algorithm="fedprox", mu=PROXIMAL_MU) for config in configs]
 
 
 def _base() -> RunConfig:
@@ -215,8 +220,11 @@ def default_sweep() -> SweepDesign:
                replace(base, plan="iccd", alpha=1.0, imbalance_ratio=0.02),
                replace(base, plan="iccd", alpha=1.0, dataset="cinic-shape"),
                replace(base, tau_d=1.0)]                                               # 5% downsampled
+    # FedProx: its proximal term costs P*t_prox per step: widths and batch sizes move P and the steps
+    proximal = [base, replace(base, model_width=0.25), replace(base, model_width=3.0),
+                replace(base, batch_size=5), replace(base, batch_size=50, model_width=2.0)]
     repeated = [base, replace(base, dataset="cinic-shape", model_width=1.0)]
-    return SweepDesign.from_configs(_both(varied), repeated=_both(repeated), repeated_times=3,
+    return SweepDesign.from_configs(_both(varied) + _proximal(proximal), repeated=_both(repeated), repeated_times=3,
                                     name="calibration")
 
 
@@ -227,7 +235,9 @@ def quick_sweep() -> SweepDesign:
     varied = [base, replace(base, batch_size=25), replace(base, model_width=0.5), replace(base, model_width=2.0),
               replace(base, clients_per_round=12), replace(base, dataset="cinic-shape"),
               replace(base, mediator_epochs=2), replace(base, samples=3000)]
-    return SweepDesign.from_configs(_both(varied), repeated=_both([base]), repeated_times=3, name="quick")
+    proximal = [base, replace(base, model_width=2.0, batch_size=25)]
+    return SweepDesign.from_configs(_both(varied) + _proximal(proximal), repeated=_both([base]), repeated_times=3,
+                                    name="quick")
 
 
 def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True,
@@ -279,7 +289,6 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
 def _measured_alike(path: Path) -> bool:
     """Whether the finished run in ``path`` was measured as a run made now would be: the same
     :data:`reference_impl.engine.drive.MEASUREMENT_VERSION` and torch version (an unreadable run is not)."""
-
 
     summary = _summary(path)
     return (summary.get("measurement_version") == MEASUREMENT_VERSION
@@ -340,7 +349,6 @@ def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
 def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: SweepDesign, guard: SpeedGuard, *,
                      progress: bool, reference_probe_s: float | None) -> None:
     """Re-run the runs a slow episode of the host caught (see :func:`run_sweep`)."""
-
 
     for attempt in range(guard.passes):
         probes = {path: _probes(path) for _, path in runs}
@@ -404,7 +412,6 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     InputError
         ``folder`` does not exist or holds no finished run.
     """
-
 
     root = Path(folder)
     if not root.is_dir():

@@ -75,15 +75,25 @@ from matplotlib.figure import Figure
 from calibration.machine import describe_machine
 from calibration.scenario import scenario_from_workload
 from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard
-from calibration.sweep import CONFIG_COLUMNS, SweepDesign, disturbed_runs, folder_probe_seconds, load_runs, run_sweep
+from calibration.sweep import (
+    CONFIG_COLUMNS,
+    PROXIMAL_MU,
+    SweepDesign,
+    disturbed_runs,
+    folder_probe_seconds,
+    load_runs,
+    run_sweep,
+)
 from costmodel import model as ex
 from costmodel.analysis.predict import predict_rounds
 from costmodel.contracts.calibration_file import Calibration
 from costmodel.errors import InputError, must
 from costmodel.model.bridge import numeric_function
+from costmodel.model.protocols import ALGORITHMS
 from costmodel.model.quantities import sym
 from costmodel.report.plots import parity
 from reference_impl.config import RunConfig
+from reference_impl.protocols import PROTOCOLS
 from reference_impl.workload import plan_workload
 
 __all__ = [
@@ -131,7 +141,8 @@ def heldout_design() -> SweepDesign:
     * the Keras cifar10_cnn (1,250,858 parameters, another architecture), batch 32, n = 25;
     * the real digits with E = 2, batch 12, 24 of 30 clients per round, mediators of 6.
 
-    Both algorithms each, two rounds, no evaluation, one torch thread.
+    Astraea and FedAvg each, and FedProx (mu = 0.01) on the 2.6 M-parameter model; two rounds, no
+    evaluation, one torch thread.
     """
     common = dict(rounds=2, evaluate=False, threads=1, seed=7, local_epochs=1, mediator_epochs=1)
     configs = [
@@ -150,6 +161,8 @@ def heldout_design() -> SweepDesign:
                   global_imbalance="long-tail", imbalance_ratio=0.2, **dict(common, local_epochs=2)),
     ]
     both = [replace(c, algorithm=a) for c in configs for a in ("astraea", "fedavg")]
+    # FedProx at the held-out model size and batch: its proximal term was fitted on smaller models
+    both += [replace(configs[1], algorithm="fedprox", mu=PROXIMAL_MU)]
     return SweepDesign(configs=tuple(both), repetitions=(3,) * len(both), name="held-out")
 
 
@@ -159,18 +172,18 @@ def _inprocess_coefficients(calibration: Calibration) -> dict[str, float]:
 
 
 def _event_functions() -> dict[str, Any]:
-
-
+    """One numeric function per compared event kind; training and aggregation per algorithm."""
     astraea = ex.phase_costs("astraea")
     n = sym("samples_per_client")
     per_client_augmentation = ex.augmentation_seconds_per_client(n, n * sym("augmented_fraction"))
     return {
-        "local_training": numeric_function(ex.training_seconds(ex.effective_samples(), ex.effective_samples_sd())),
+        **{f"local_training_{name}": numeric_function(ex.training_seconds(
+            ex.effective_samples(), ex.effective_samples_sd(), proximal=protocol.proximal))
+           for name, protocol in PROTOCOLS.items()},
+        **{f"aggregation_{name}": numeric_function(ex.phase_costs(name)["aggregation"].seconds) for name in ALGORITHMS},
         "augmentation": numeric_function(per_client_augmentation),
         "augmentation_plan": numeric_function(astraea["augmentation_plan"].seconds),
         "rescheduling": numeric_function(ex.rescheduling_seconds()),
-        "aggregation_astraea": numeric_function(astraea["aggregation"].seconds),
-        "aggregation_fedavg": numeric_function(ex.phase_costs("fedavg")["aggregation"].seconds),
         "model_message": numeric_function(ex.transfer_seconds(ex.model_message_bytes(), sp.oo)),
         "upload_message": numeric_function(ex.transfer_seconds(ex.model_message_bytes(), sp.oo, upload=True)),
         "report_message": numeric_function(ex.transfer_seconds(ex.report_message_bytes(), sp.oo)),
@@ -201,8 +214,6 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         :data:`OTHER_ARCHITECTURES` carry the phase label ``"<phase> (<model>)"``.
     notes : list of str
     """
-
-
     coefficients = _inprocess_coefficients(calibration)
     notes: list[str] = []
     functions = _event_functions()
@@ -236,8 +247,8 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
             events = rows[rows["phase"] == phase]
             if events.empty:
                 continue
-            if phase == "aggregation":
-                function = functions[f"aggregation_{algorithm}"]
+            if phase in ("aggregation", "local_training"):
+                function = functions[f"{phase}_{algorithm}"]
             elif phase == "distribution_report":
                 function = functions["report_message"]
             elif phase == "client_upload":
@@ -248,7 +259,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
                 function = functions[phase]
             add(phase, len(events), events["duration_s"].mean(), _call(function, inputs, coefficients))
 
-        predicted_rounds = predict_rounds(scenario, coefficients)
+        predicted_rounds = predict_rounds(scenario, coefficients, algorithms=(algorithm,))
         predicted_round = predicted_rounds[predicted_rounds["algorithm"] == algorithm].iloc[0]
         rounds = pd.DataFrame(list(run.round_table))
         add("round", len(rounds), rounds["round_s"].mean(), predicted_round["round_seconds"])
@@ -424,7 +435,6 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
     calibration was measured at (its machine's ``speed_probe_s``) when it was measured on this
     machine (:func:`reference_probe_seconds`), else against the held-out runs' own usual speed.
     """
-
 
     design = heldout_design() if design is None else design
     if not isinstance(design, SweepDesign):

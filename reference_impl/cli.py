@@ -19,7 +19,8 @@ from reference_impl.config import RunConfig
 from reference_impl.data.federated import client_labels
 from reference_impl.distributed import launcher
 from reference_impl.distributed.options import options_from_args
-from reference_impl.studies.compare import compare_algorithms, summarize_comparison
+from reference_impl.protocols import protocol_of
+from reference_impl.studies.compare import compare_algorithms, configs_of, summarize_comparison
 
 __all__ = ["compare", "run"]
 
@@ -38,11 +39,14 @@ def _relabelled(error: InputError) -> InputError:
     return relabel(error, {name: _flag(name)}) if name else error
 
 
-def _config(args: argparse.Namespace, **changes: Any):
-    """The run configuration of the parsed options, checked as far as it can be without training: the
-    data partition is planned (no pixels, no model), so impossible splits fail before any folder exists."""
+def _config(args: argparse.Namespace, *, protocol: bool = True, **changes: Any):
+    """The run configuration of the parsed options, checked as far as it can be without training: its
+    protocol's rule (with ``protocol``), and the data partition planned (no pixels, no model), so
+    impossible splits fail before any folder exists."""
     try:
         config = RunConfig(**{f.name: changes.get(f.name, getattr(args, f.name)) for f in fields(RunConfig)})
+        if protocol:
+            protocol_of(config.algorithm).check(config)
         client_labels(config)
     except InputError as error:
         raise _relabelled(error) from None
@@ -74,14 +78,23 @@ def compare(args: argparse.Namespace) -> int:
     seeds = list(dict.fromkeys(args.seeds))
     if len(seeds) != len(args.seeds):
         raise InputError(f"'seeds' must not repeat a seed (got {' '.join(str(s) for s in args.seeds)}).")
+    algorithms = tuple(name.strip() for name in args.algorithms.split(",") if name.strip())
+    if not algorithms or len(set(algorithms)) != len(algorithms):
+        raise InputError(f"'algorithms' must name each algorithm once (got {args.algorithms!r}).")
+    for name in algorithms:
+        protocol_of(name)
     for seed in seeds:
         try:
-            config = _config(args, seed=seed)
+            config = _config(args, protocol=False, seed=seed)
         except InputError as error:
             raise relabel(error, seed="seeds") from None
-    config = _config(args, seed=seeds[0])
+    config = _config(args, protocol=False, seed=seeds[0])
+    try:
+        configs_of(config, algorithms)     # each algorithm's own rule: FedProx needs --mu > 0
+    except InputError as error:
+        raise _relabelled(error) from None
     with output_folder("out", args.out) as out:
-        rounds = compare_algorithms(config, seeds, progress=not args.quiet)
+        rounds = compare_algorithms(config, seeds, algorithms=algorithms, progress=not args.quiet)
         table = summarize_comparison(rounds)
         for name, frame in (("compare.csv", rounds), ("summary.csv", table)):
             with atomic_path(out / name, name="out") as tmp:

@@ -11,7 +11,7 @@ import argparse
 from dataclasses import fields
 
 from costmodel.cli.registry import Command
-from costmodel.model.protocols import ALGORITHMS
+from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT
 from reference_impl.config import AUGMENTATION_PLANS, RunConfig
 from reference_impl.distributed.options import add_network_arguments
 
@@ -48,7 +48,10 @@ def _run(parser: argparse.ArgumentParser) -> None:
 def _compare(parser: argparse.ArgumentParser) -> None:
     _add_run_options(parser)
     parser.add_argument("--seeds", type=_whole("seeds"), nargs="+", default=[0, 1, 2])
-    parser.set_defaults(algorithm="astraea")
+    parser.add_argument("--algorithms", default=f"{SUBJECT},{BASELINES[0]}", metavar="NAMES",
+                        help=f"comma-separated algorithms to compare (default {SUBJECT},{BASELINES[0]}; "
+                             f"of {', '.join(ALGORITHMS)}); --mu applies to those with a proximal term")
+    parser.set_defaults(algorithm=SUBJECT)
 
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
@@ -68,6 +71,8 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", "-B", type=_whole("batch-size"), default=defaults["batch_size"])
     p.add_argument("--rounds", type=_whole("rounds"), default=defaults["rounds"])
     p.add_argument("--learning-rate", type=_real("learning-rate"), default=defaults["learning_rate"])
+    p.add_argument("--mu", type=_real("mu"), default=defaults["mu"],
+                   help="proximal coefficient of FedProx (> 0 there, e.g. 0.01; 0 for the others)")
     p.add_argument("--plan", choices=AUGMENTATION_PLANS, default=defaults["plan"])
     p.add_argument("--tau-d", "--threshold", dest="tau_d", type=_real("tau-d"), default=defaults["tau_d"],
                    help="z-score threshold of the TPDS plan")

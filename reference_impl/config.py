@@ -53,6 +53,8 @@ class RunConfig:
     batch_size : B.
     rounds : R synchronization rounds.
     learning_rate : Adam's learning rate (the papers use 1e-3).
+    mu : the proximal coefficient of a protocol with a proximal term (FedProx: ``mu/2*||w - w_t||^2``
+        in every local step), > 0 there; 0 for the others (the protocol checks it).
     plan, tau_d, alpha : augmentation plan: TPDS z-score with threshold ``tau_d`` (``tpds``, the
         minority target of the papers' text; ``tpds-printed``, the target as printed, which gives the
         papers' data growth), ICCD with exponent ``alpha``, or none.
@@ -90,6 +92,7 @@ class RunConfig:
     batch_size: int = 10
     rounds: int = 5
     learning_rate: float = 1e-3
+    mu: float = 0.0
     plan: str = "tpds"
     tau_d: float = 3.0
     alpha: float = 0.5
@@ -119,10 +122,14 @@ class RunConfig:
             raise InputError(f"'clients_per_round' must be <= 'clients' ({self.clients}) (got {self.clients_per_round}).")
         set_("learning_rate", check_number("learning_rate", self.learning_rate, exclusive_minimum=0))
         set_("model_width", check_number("model_width", self.model_width, exclusive_minimum=0))
+        if self.model != "scaled" and self.model_width != 1.0:
+            raise must("model_width", f"be 1.0 for the fixed model {self.model!r} (use 'scaled' to vary it)",
+                       self.model_width)
         set_("tau_d", check_number("tau_d", self.tau_d, exclusive_minimum=0))
         set_("alpha", check_number("alpha", self.alpha, minimum=0, maximum=1))
         set_("imbalance_ratio", check_number("imbalance_ratio", self.imbalance_ratio, exclusive_minimum=0, maximum=1))
         set_("dirichlet_alpha", check_number("dirichlet_alpha", self.dirichlet_alpha, exclusive_minimum=0))
+        set_("mu", check_number("mu", self.mu, minimum=0, maximum=1e6))
         set_("size_skew", check_number("size_skew", self.size_skew, minimum=0))
 
     def as_dict(self) -> dict[str, Any]:

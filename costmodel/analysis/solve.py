@@ -47,6 +47,7 @@ import sympy as sp
 
 from costmodel import model as ex
 from costmodel.model.bridge import numeric_function
+from costmodel.model.protocols import check_algorithm
 from costmodel.errors import InputError, check_int, check_number, must
 from costmodel.model.quantities import INPUTS, check_coefficients, sym
 from costmodel.model.scenario import Scenario
@@ -124,9 +125,7 @@ def _values(scenario: Any, coefficients: Mapping[str, float]) -> dict[str, float
 
 
 def _algorithm(algorithm: str) -> str:
-    if algorithm not in ("astraea", "fedavg"):
-        raise InputError(f"'algorithm' must be one of astraea, fedavg (got {algorithm!r}).")
-    return algorithm
+    return check_algorithm(algorithm)
 
 
 def _call(expression: sp.Expr, values: Mapping[str, Any]) -> Any:

@@ -65,7 +65,8 @@ from costmodel.contracts.vocabulary import CATEGORIES, ROUND_PHASES
 from costmodel.errors import InputError, check_number, must
 from costmodel.model.augmentation_volume import long_tail_ratio_for_fraction, long_tail_volume
 from costmodel.model.bridge import numeric_function
-from costmodel.model.protocols import ALGORITHMS
+from costmodel.model.papers import PAPER_ALGORITHMS
+from costmodel.model.protocols import ALGORITHMS, BASELINES
 from costmodel.model.scenario import Scenario
 from costmodel.report.growth import GROWTH_VARIABLES, growth_order
 from costmodel.units import format_seconds
@@ -138,7 +139,12 @@ class Report:
     calibration, calibration_origin
         The calibration used (its coefficients are the device and link speeds) and where it came from.
     phases, rounds, overhead
-        ``predict_phases``, ``predict_rounds`` and ``predict_overhead`` of the scenarios.
+        ``predict_phases``, ``predict_rounds`` (every algorithm) and ``predict_overhead`` (over the
+        default baseline, FedAvg) of the scenarios.
+    baselines
+        Astraea against every baseline (:data:`~costmodel.model.protocols.BASELINES`): columns
+        ``scenario, baseline, scope ('round'|'total'), category, seconds, bytes, fraction`` (of the
+        baseline's round, or of its whole run), from ``predict_overhead(..., baseline=...)``.
     growth
         Columns ``scenario, subject, kind ('overhead'|'setup'|'phase'|'round'), variable, power,
         log_power, coefficient, order, leading``: the leading term of each subject's seconds as one
@@ -173,6 +179,7 @@ class Report:
     phases: pd.DataFrame
     rounds: pd.DataFrame
     overhead: pd.DataFrame
+    baselines: pd.DataFrame
     growth: pd.DataFrame
     time_claims: pd.DataFrame
     traffic_claims: pd.DataFrame
@@ -237,8 +244,8 @@ def _claims(scenarios: Sequence[ReportScenario], coefficients: Mapping[str, floa
         training = phases[phases["phase"] == "local_training"].pivot(index="scenario", columns="algorithm",
                                                                       values="seconds")
         by_algorithm = rounds.pivot(index="scenario", columns="algorithm", values=["round_seconds", "round_bytes"])
-        paper_seconds = {a: _evaluate(ex.paper_round_seconds(a), frame, coefficients) for a in ALGORITHMS}
-        paper_bytes = {a: _evaluate(ex.paper_round_bytes(a), frame, coefficients) for a in ALGORITHMS}
+        paper_seconds = {a: _evaluate(ex.paper_round_seconds(a), frame, coefficients) for a in PAPER_ALGORITHMS}
+        paper_bytes = {a: _evaluate(ex.paper_round_bytes(a), frame, coefficients) for a in PAPER_ALGORITHMS}
         paper_ratio = _evaluate(ex.paper_time_ratio(), frame, coefficients)
         for row, mediator_epochs in enumerate(CLAIM_MEDIATOR_EPOCHS):
             astraea_s = float(by_algorithm.loc[row, ("round_seconds", "astraea")])
@@ -298,6 +305,20 @@ def _negligible(scenarios: Sequence[ReportScenario], phases: pd.DataFrame, round
                          "share_of_astraea_run": seconds * everyone.rounds
                                                  / float(full_rounds.loc["astraea", "total_seconds"])})
     return pd.DataFrame(rows)
+
+
+def _baselines(scenarios: Sequence[Scenario], coefficients: Mapping[str, float]) -> pd.DataFrame:
+    """Astraea's overhead by category over each baseline, per round and per run."""
+    frames = []
+    for baseline in BASELINES:
+        overhead = predict_overhead(scenarios, coefficients, baseline=baseline)
+        overhead = overhead[overhead["scope"] != "setup"]
+        frames.append(pd.DataFrame({"scenario": overhead["scenario"].to_numpy(), "baseline": baseline,
+                                    "scope": overhead["scope"].to_numpy(),
+                                    "category": overhead["category"].to_numpy(),
+                                    "seconds": overhead["seconds"].to_numpy(), "bytes": overhead["bytes"].to_numpy(),
+                                    "fraction": overhead[f"fraction_of_{baseline}"].to_numpy()}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def _ratio_for_fraction(classes: int, threshold: float, fraction: float) -> float:
@@ -461,11 +482,12 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
     coefficients = calibration.coefficients
     plain = [item.scenario for item in chosen]
     phases = predict_phases(plain, coefficients)
-    rounds = predict_rounds(plain, coefficients)
+    rounds = predict_rounds(plain, coefficients, algorithms=ALGORITHMS)
     time_claims, traffic_claims = _claims(chosen, coefficients)
     return Report(
         scenarios=tuple(chosen), calibration=calibration, calibration_origin=calibration_origin,
         phases=phases, rounds=rounds, overhead=predict_overhead(plain, coefficients),
+        baselines=_baselines(plain, coefficients),
         growth=_growth_frame(chosen, coefficients), time_claims=time_claims, traffic_claims=traffic_claims,
         negligible_claims=_negligible(chosen, phases, rounds, coefficients), storage_claims=_storage(),
         capacity=_capacity(chosen, rounds, coefficients, budgets), sweeps=_sweeps(chosen, coefficients),

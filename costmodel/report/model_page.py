@@ -28,6 +28,7 @@ from costmodel.files import atomic_write_text, check_output_file
 from costmodel.contracts.calibration_file import COEFFICIENT_RULES
 from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_NAMES, PHASE_CATEGORY
 from costmodel.model.events import EVENT_STATEMENTS
+from costmodel.model.papers import PAPER_ALGORITHMS
 from costmodel.model.protocols import ALGORITHM_COSTS, ALGORITHMS
 from costmodel.model.quantities import COEFFICIENTS, INPUTS
 
@@ -190,8 +191,9 @@ def _paper_section() -> list[str]:
     lines = ["## The papers' formulas", "",
              "Kept as their own expressions to confront with the model (`costmodel.model.paper_*`). "
              "T is one local epoch on the original data. The papers' Astraea traffic has no E_m although every "
-             "client receives and returns the model once per mediator epoch.", ""]
-    for algorithm in ALGORITHMS:
+             "client receives and returns the model once per mediator epoch. The papers give no formula for "
+             "the other baselines.", ""]
+    for algorithm in PAPER_ALGORITHMS:
         title = _ALGORITHM_TITLE[algorithm]
         lines += _block(rf"\text{{{title} seconds per round (papers)}}", ex.paper_round_seconds(algorithm))
         lines += _block(rf"\text{{{title} bytes per round (papers)}}", ex.paper_round_bytes(algorithm))

@@ -59,6 +59,7 @@ from reference_impl.models import (
     count_parameters,
     train_flops_per_sample,
 )
+from reference_impl.protocols import protocol_of
 from reference_impl.protocols.augmentation_plans import AugmentationPlan, plan_client_samples
 from reference_impl.protocols.steps import Branch, Event, Hop
 
@@ -76,7 +77,7 @@ class Engine:
     """
 
     def __init__(self, config: RunConfig, *, run_id: str | None = None) -> None:
-        self.config = config
+        self.config = protocol_of(config.algorithm).check(config)   # e.g. FedProx needs mu > 0
         self.run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
         torch.set_num_threads(config.threads)
         #: How the process's allocator was set (:mod:`reference_impl.engine.allocator`).
@@ -120,7 +121,7 @@ class Engine:
         t0 = self.clock()
         vector_to_parameters(vector, self.model.parameters())
         steps = train_local(self.model, x, y, epochs=config.local_epochs, batch_size=config.batch_size,
-                            learning_rate=config.learning_rate, generator=generator)
+                            learning_rate=config.learning_rate, generator=generator, proximal_mu=config.mu)
         trained = parameters_to_vector(self.model.parameters()).detach().clone()
         duration = self.clock() - t0
         samples = config.local_epochs * int(x.shape[0])

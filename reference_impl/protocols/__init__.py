@@ -23,13 +23,13 @@ from collections.abc import Mapping
 
 from costmodel.errors import must
 from costmodel.model.protocols import ALGORITHMS
-from reference_impl.protocols import astraea, fedavg
+from reference_impl.protocols import astraea, fedavg, fedprox
 from reference_impl.protocols.protocol import Protocol, check_registry
 
 __all__ = ["PROTOCOLS", "Protocol", "protocol_of"]
 
 #: Every protocol by name, in the cost model's order of algorithms (checked at import).
-PROTOCOLS: Mapping[str, Protocol] = check_registry((astraea.PROTOCOL, fedavg.PROTOCOL), ALGORITHMS)
+PROTOCOLS: Mapping[str, Protocol] = check_registry((astraea.PROTOCOL, fedavg.PROTOCOL, fedprox.PROTOCOL), ALGORITHMS)
 
 
 def protocol_of(algorithm: str) -> Protocol:

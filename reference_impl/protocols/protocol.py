@@ -42,6 +42,8 @@ class Protocol:
     plan_groups : ``plan_groups(config, histograms) -> tuple of index arrays`` into the rows of a
         round's (clients x K) histograms: the clients that train one after another in a group, in
         training order (Astraea's mediators); empty when every client trains on its own.
+    proximal : whether its local steps carry a proximal term (FedProx): then a run needs
+        ``RunConfig.mu > 0``, otherwise ``mu`` must be 0 (:meth:`check`).
     """
 
     name: str
@@ -51,6 +53,16 @@ class Protocol:
     setup_summary: Callable[[ProtocolEngine], dict[str, Any]]
     plan_augmentation: Callable[[RunConfig, np.ndarray], AugmentationPlan | None]
     plan_groups: Callable[[RunConfig, np.ndarray], tuple[np.ndarray, ...]]
+    proximal: bool = False
+
+    def check(self, config: RunConfig) -> RunConfig:
+        """``config`` if this protocol can run it (its ``mu`` fits :attr:`proximal`), else one sentence."""
+        if self.proximal and not config.mu > 0:
+            raise must("mu", f"be > 0 for {self.name}, whose local steps carry a proximal term mu/2*||w - w_t||^2",
+                       config.mu)
+        if not self.proximal and config.mu != 0:
+            raise must("mu", f"be 0 for {self.name}, which has no proximal term", config.mu)
+        return config
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

@@ -28,6 +28,7 @@ from costmodel.model.events import EVENT_STATEMENTS, GROUP_OF_PHASE
 #: Known coefficients, of the magnitudes measured on the reference machine.
 TRUE = {
     "flops_per_s": 3.0e10, "train_s_per_sample": 1.5e-5, "step_overhead_s": 1.8e-3, "step_s_per_param": 3.0e-9,
+    "prox_s_per_param": 2.0e-9,
     "train_s_per_conv_value": 3.0e-9, "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.0e-10,
     "aggregate_s_per_large_param": 8.0e-11,
     "augment_s_per_value": 1.2e-8, "augment_plan_s_per_class": 2.0e-6, "kl_s_per_term": 5.0e-9,
@@ -81,6 +82,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         values = [784, 3072][config % 2]
         conv_values = [2962, 8000, 20000][config % 3] * cfg_rng.uniform(0.7, 1.3)   # apart from the width
         c = [4, 8, 12, 16, 20][config % 5]
+        mu = 0.01 if config % 3 == 1 else 0.0                 # a third of the configurations are FedProx's
         run_id = f"run{r}"
 
         def add(phase, seconds, entity="server", **columns):
@@ -90,7 +92,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             rows.append(dict(run_id=run_id, config_key=f"cfg{config}", phase=phase, entity=entity,
                              duration_s=seconds * factor,
                              params=params, sample_values=values, num_classes=classes, batch_size=batch,
-                             conv_input_values=conv_values,
+                             conv_input_values=conv_values, mu=mu,
                              **{k: 0 for k in ("bytes", "flops", "samples", "steps")} | columns))
 
         for _ in range(20):
@@ -98,7 +100,8 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             steps = math.ceil(n / batch)
             slower = (params / 7e4) ** -rate_exponent          # the FLOPs the rate makes it pay
             add("local_training", event_seconds("local_training", flops=n * flops_per_sample * slower, samples=n,
-                                                steps=steps, params=params, conv_input_values=conv_values),
+                                                steps=steps, params=params, conv_input_values=conv_values,
+                                                proximal=float(mu > 0)),
                 flops=n * flops_per_sample, samples=n, steps=steps)
         report = 16 + 8 * classes
         for client in range(10):
@@ -131,7 +134,11 @@ def test_the_generator_agrees_with_a_hand_derivation():
                + n * (TRUE["train_s_per_sample"] + conv * TRUE["train_s_per_conv_value"])
                + math.ceil(n / batch) * (TRUE["step_overhead_s"] + params * TRUE["step_s_per_param"]))
     assert event_seconds("local_training", flops=n * flops, samples=n, steps=10, params=params,
-                         conv_input_values=conv) == pytest.approx(by_hand, rel=1e-12)
+                         conv_input_values=conv, proximal=0) == pytest.approx(by_hand, rel=1e-12)
+    # FedProx's step adds one pass over the parameters
+    assert event_seconds("local_training", flops=n * flops, samples=n, steps=10, params=params,
+                         conv_input_values=conv, proximal=1) == pytest.approx(
+        by_hand + 10 * params * TRUE["prox_s_per_param"], rel=1e-12)
     size = 2e6
     by_hand = (INPROCESS_LATENCY_S + size * TRUE["serialize_s_per_byte"]
                + (size - CACHE_BYTES) * TRUE["serialize_s_per_uncached_byte"] + TRUE["upload_message_s"])

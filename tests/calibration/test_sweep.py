@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from calibration.sweep import (
+    PROXIMAL_MU,
     SweepDesign,
     config_key,
     default_sweep,
@@ -66,9 +67,14 @@ def test_from_configs_drops_duplicates_and_repeats_the_noise_configs():
 def test_default_sweep_spans_the_ranges_the_fit_needs():
     design = default_sweep()
     configs = design.configs
-    # every configuration for both algorithms, profiling settings
-    keys = {config_key(replace(c, algorithm="astraea")) for c in configs}
-    assert len(configs) == 2 * len(keys)
+    # every configuration for Astraea and FedAvg; FedProx (mu = PROXIMAL_MU) on a few of them
+    plain = [c for c in configs if c.algorithm != "fedprox"]
+    keys = {config_key(replace(c, algorithm="astraea")) for c in plain}
+    assert len(plain) == 2 * len(keys)
+    proximal = [c for c in configs if c.algorithm == "fedprox"]
+    assert len(proximal) >= 5 and all(c.mu == PROXIMAL_MU > 0 for c in proximal)
+    assert all(c.mu == 0 for c in plain)
+    assert len({c.model_width for c in proximal}) >= 3 and len({c.batch_size for c in proximal}) >= 3
     assert all(not c.evaluate and c.threads == 1 for c in configs)
     # run-to-run noise: at least 3 configurations (both algorithms) repeated 3 times
     assert sum(r >= 3 for r in design.repetitions) >= 4
@@ -117,7 +123,6 @@ def test_run_sweep_writes_one_folder_per_run_and_resumes(tmp_path, monkeypatch):
     run_sweep(design, tmp_path, progress=False, guard=None)
     assert calls == [paths[2].name]
     assert (paths[2] / RUN_FILE).is_file()
-
 
     # a finished run measured by another engine version is redone, not mixed in
     meta = json.loads((paths[0] / RUN_FILE).read_text())

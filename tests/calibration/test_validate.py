@@ -164,7 +164,7 @@ def test_heldout_design_lies_outside_the_calibration_sweep():
     assert {c.batch_size for c in heldout.configs}.isdisjoint({c.batch_size for c in sweep})
     assert {c.imbalance_ratio for c in heldout.configs} - {c.imbalance_ratio for c in sweep}
     assert min(heldout.repetitions) >= 3
-    assert {c.algorithm for c in heldout.configs} == {"astraea", "fedavg"}
+    assert {c.algorithm for c in heldout.configs} == {"astraea", "fedavg", "fedprox"}
 
 
 def test_bytes_of_real_runs_are_predicted_exactly(tiny_runs):

@@ -12,6 +12,7 @@ INPUT_NAMES = (
 )
 COEFFICIENT_NAMES = (
     "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
+    "prox_s_per_param",
     "train_s_per_visit", "train_time_cv",
     "augment_s_per_value", "augment_s_per_client", "augment_s_per_data_value", "augment_plan_s_per_class",
     "augment_plan_s", "kl_s_per_term", "reschedule_s_per_step", "reschedule_s_per_round", "aggregate_s_per_param",

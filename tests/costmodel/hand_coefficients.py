@@ -1,12 +1,12 @@
 """Round, hand-picked coefficients for tests that check formulas by hand.
 
 The fixed per-event costs, second regimes and the per-model and per-output aggregation costs of
-calibration schemas 2 and 3 are 0 here, so the hand
+calibration schemas 2 to 4 are 0 here (the proximal term of schema 4 is not), so the hand
 derivations of the first model (FLOPs, steps, KL terms, parameters, bytes) hold as written.
 """
 
 HAND_COEFFICIENTS = {
-    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9,
+    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "prox_s_per_param": 1.0e-9, "augment_s_per_value": 5.0e-9,
     "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,

@@ -22,6 +22,7 @@ from costmodel.contracts.calibration_file import default_calibration, write_cali
 from costmodel.errors import InputError
 from costmodel.analysis.predict import predict_overhead, predict_phases, predict_rounds
 from costmodel.model.bridge import numeric_function
+from costmodel.model.protocols import ALGORITHM_COSTS, ALGORITHMS, BASELINES
 from costmodel.model.augmentation_volume import long_tail_volume
 from costmodel.model.scenario import Scenario
 from costmodel.units import format_bytes, format_fraction, format_seconds
@@ -86,7 +87,8 @@ def test_sections_and_scenarios_are_present(markdown: str, report: rp.Report) ->
         assert anchor in slugs
     assert [item.key for item in report.scenarios] == ["emnist", "cinic10", "custom"]
     for item in report.scenarios:
-        assert markdown.count(f"### {item.title}") == 2  # overhead and growth subsections
+        assert len(re.findall(rf"^### {re.escape(item.title)}$", markdown, flags=re.M)) == 2  # overhead, growth
+        assert f"#### {item.title}: Astraea against each baseline" in markdown
     assert "EuroSys 2024" in markdown
 
 
@@ -96,8 +98,31 @@ def test_sections_and_scenarios_are_present(markdown: str, report: rp.Report) ->
 def test_overhead_frames_are_the_model_called_directly(report: rp.Report) -> None:
     plain = [item.scenario for item in report.scenarios]
     pd.testing.assert_frame_equal(report.overhead, predict_overhead(plain, COEFFS))
-    pd.testing.assert_frame_equal(report.rounds, predict_rounds(plain, COEFFS))
+    pd.testing.assert_frame_equal(report.rounds, predict_rounds(plain, COEFFS, algorithms=ALGORITHMS))
     pd.testing.assert_frame_equal(report.phases, predict_phases(plain, COEFFS))
+
+
+def test_every_baseline_row_is_a_direct_predict_overhead_call(report: rp.Report, markdown: str) -> None:
+    plain = [item.scenario for item in report.scenarios]
+    assert list(report.baselines["baseline"].unique()) == list(BASELINES) == ["fedavg", "fedprox"]
+    for baseline in BASELINES:
+        direct = predict_overhead(plain, COEFFS, baseline=baseline)
+        direct = direct[direct["scope"] != "setup"].reset_index(drop=True)
+        mine = report.baselines[report.baselines["baseline"] == baseline].reset_index(drop=True)
+        np.testing.assert_array_equal(mine["seconds"], direct["seconds"])
+        np.testing.assert_array_equal(mine["fraction"], direct[f"fraction_of_{baseline}"])
+    for index, item in enumerate(report.scenarios):
+        section = markdown.split(f"#### {item.title}: Astraea against each baseline")[1].split("\n\n")[1]
+        rows = report.baselines[(report.baselines["scenario"] == index) & (report.baselines["scope"] == "round")]
+        for baseline in BASELINES:
+            line = next(l for l in section.splitlines() if l.startswith(f"| {ALGORITHM_COSTS[baseline].title} |"))
+            net = rows[rows["baseline"] == baseline]["seconds"].sum()
+            assert f"| {format_seconds(net)} |" in line
+        # FedProx's bytes are FedAvg's; its local steps cost more, so Astraea's overhead over it is smaller
+        over = rows.groupby("baseline")["seconds"].sum()
+        assert over["fedprox"] < over["fedavg"]
+        by_bytes = rows.groupby("baseline")["bytes"].sum()
+        assert by_bytes["fedprox"] == by_bytes["fedavg"]
 
 
 def _signed(fraction: float) -> str:

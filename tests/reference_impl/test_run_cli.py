@@ -24,6 +24,8 @@ from costmodel.cli import main
     (["--clients", "ten"], "'clients' must be an integer (got 'ten')."),
     (["--tau-d", "abc"], "'tau-d' must be a number (got 'abc')."),
     (["--rounds", "2.5"], "'rounds' must be an integer (got '2.5')."),
+    (["--model", "tpds", "--model-width", "0.5"],
+     "'model-width' must be 1.0 for the fixed model 'tpds' (use 'scaled' to vary it) (got 0.5)."),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
@@ -64,6 +66,6 @@ def test_config_names_agree_with_the_registries_and_values_are_coerced():
     from reference_impl.data.datasets import DATASETS
     from reference_impl.models import MODELS
     assert set(DATASET_NAMES) == set(DATASETS) and set(MODEL_NAMES) == set(MODELS)
-    config = RunConfig(clients=20.0, gamma="4", model_width="2")
+    config = RunConfig(clients=20.0, gamma="4", model="scaled", model_width="2")
     assert (config.clients, config.gamma, config.model_width) == (20, 4, 2.0)
     assert isinstance(config.clients, int)

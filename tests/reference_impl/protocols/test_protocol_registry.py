@@ -11,7 +11,7 @@ import pytest
 
 from costmodel.errors import InputError
 from costmodel.model.protocols import ALGORITHMS
-from reference_impl.protocols import PROTOCOLS, astraea, fedavg, protocol_of
+from reference_impl.protocols import PROTOCOLS, astraea, fedavg, fedprox, protocol_of
 from reference_impl.protocols.protocol import Protocol, check_registry
 
 REPO = Path(__file__).resolve().parents[3]
@@ -22,26 +22,27 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_priced_algorithm_has_exactly_its_protocol_in_the_cost_model_s_order():
-    assert list(PROTOCOLS) == list(ALGORITHMS) == ["astraea", "fedavg"]
+    assert list(PROTOCOLS) == list(ALGORITHMS) == ["astraea", "fedavg", "fedprox"]
     assert [protocol.name for protocol in PROTOCOLS.values()] == list(ALGORITHMS)
     assert PROTOCOLS["astraea"] is astraea.PROTOCOL and PROTOCOLS["fedavg"] is fedavg.PROTOCOL
+    assert PROTOCOLS["fedprox"] is fedprox.PROTOCOL
     assert all(protocol_of(name) is PROTOCOLS[name] for name in ALGORITHMS)
     with pytest.raises(TypeError):
-        PROTOCOLS["fedprox"] = fedavg.PROTOCOL  # type: ignore[index]  # the table is read-only
+        PROTOCOLS["scaffold"] = fedavg.PROTOCOL  # type: ignore[index]  # the table is read-only
 
 
 def test_an_unknown_algorithm_is_refused_never_run_as_another():
-    for name in ("fedprox", "", None):
-        with pytest.raises(InputError, match=rf"^'algorithm' must be one of astraea, fedavg \(got {name!r}\)\.$"):
+    for name in ("scaffold", "", None):
+        with pytest.raises(InputError, match=rf"^'algorithm' must be one of astraea, fedavg, fedprox \(got {name!r}\)\.$"):
             protocol_of(name)  # type: ignore[arg-type]
 
 
 def test_a_protocol_without_a_cost_counterpart_fails_registration_naming_it():
-    fedprox = dataclasses.replace(fedavg.PROTOCOL, name="fedprox", title="FedProx")
+    scaffold = dataclasses.replace(fedavg.PROTOCOL, name="scaffold", title="SCAFFOLD")
     with pytest.raises(InputError, match=r"^'protocol' must name an algorithm the cost model prices "
-                                         r"\(costmodel\.model\.protocols\.ALGORITHMS: astraea, fedavg\) \(got 'fedprox', "
-                                         r"which has no cost counterpart\)\.$"):
-        check_registry((astraea.PROTOCOL, fedavg.PROTOCOL, fedprox), ALGORITHMS)
+                                         r"\(costmodel\.model\.protocols\.ALGORITHMS: astraea, fedavg, fedprox\) "
+                                         r"\(got 'scaffold', which has no cost counterpart\)\.$"):
+        check_registry((astraea.PROTOCOL, fedavg.PROTOCOL, fedprox.PROTOCOL, scaffold), ALGORITHMS)
 
 
 def test_a_priced_algorithm_without_a_protocol_fails_registration_naming_it():
@@ -54,12 +55,12 @@ def test_a_priced_algorithm_without_a_protocol_fails_registration_naming_it():
 def test_a_priced_algorithm_without_a_protocol_stops_the_import():
     # The cost model's table gains an algorithm nobody wrote a protocol for: importing the registry fails.
     done = _python("import costmodel.model.protocols as costs\n"
-                   "costs.ALGORITHMS = (*costs.ALGORITHMS, 'fedprox')\n"
+                   "costs.ALGORITHMS = (*costs.ALGORITHMS, 'scaffold')\n"
                    "import reference_impl.protocols\n")
     assert done.returncode != 0
     assert done.stderr.strip().splitlines()[-1] == (
         "costmodel.errors.InputError: 'algorithm' must have a protocol registered in reference_impl.protocols "
-        "(registered: astraea, fedavg) (got 'fedprox' from costmodel.model.protocols.ALGORITHMS, which has none).")
+        "(registered: astraea, fedavg, fedprox) (got 'scaffold' from costmodel.model.protocols.ALGORITHMS, which has none).")
 
 
 def test_a_protocol_registered_twice_or_half_made_is_refused():
@@ -67,8 +68,8 @@ def test_a_protocol_registered_twice_or_half_made_is_refused():
         check_registry((astraea.PROTOCOL, fedavg.PROTOCOL, fedavg.PROTOCOL), ALGORITHMS)
     with pytest.raises(InputError, match=r"^'protocol' must be a reference_impl\.protocols\.protocol\.Protocol "):
         check_registry((astraea.PROTOCOL, fedavg), ALGORITHMS)
-    with pytest.raises(InputError, match=r"^'plan_groups' must be a function of protocol 'fedprox' \(got None\)\.$"):
-        dataclasses.replace(fedavg.PROTOCOL, name="fedprox", plan_groups=None)
+    with pytest.raises(InputError, match=r"^'plan_groups' must be a function of protocol 'scaffold' \(got None\)\.$"):
+        dataclasses.replace(fedavg.PROTOCOL, name="scaffold", plan_groups=None)
     assert isinstance(fedavg.PROTOCOL, Protocol)
 
 
