@@ -23,15 +23,18 @@ test: install
 	$(PY) -m pytest
 
 # Regenerate the embedded default calibration on this machine: measure links (as root; skipped
-# otherwise, keeping the current link coefficients), profile the sweep, fit, validate on held-out runs.
+# otherwise, keeping the current link coefficients), profile the sweep, fit, validate on held-out runs,
+# validate over shaped links (as root), and print the new figures into README.md and docs/.
 CAL_DIR ?= calibration-work
 calibration: install
 	mkdir -p $(CAL_DIR)
-	if [ "$$(id -u)" = 0 ]; then $(VENV)/bin/astraea-cost link-sweep --out $(CAL_DIR)/links; fi
+	if [ "$$(id -u)" = 0 ]; then $(VENV)/bin/astraea-cost link-sweep --out $(CAL_DIR)/links --embed; fi
 	$(VENV)/bin/astraea-cost profile --out $(CAL_DIR)/sweep
 	$(VENV)/bin/astraea-cost calibrate --runs $(CAL_DIR)/sweep --out $(CAL_DIR)/calibration.json --embed \
 		$$([ -f $(CAL_DIR)/links/communication_fit.json ] && echo --communication $(CAL_DIR)/links/communication_fit.json)
 	$(VENV)/bin/astraea-cost validate --embed --out $(CAL_DIR)/validation
+	if [ "$$(id -u)" = 0 ]; then $(VENV)/bin/astraea-cost validate-network --embed --quiet --out $(CAL_DIR)/network; fi
+	$(PY) -m costmodel.report.doc_tables
 
 bench: install
 	$(PY) -m pytest benchmarks --benchmark-enable --benchmark-only

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -37,6 +39,12 @@ from calibration.speed_probe import SpeedGuard
 from calibration.sweep import default_sweep, disturbed_runs, folder_probe_seconds, load_runs, quick_sweep, run_key, run_sweep
 from calibration.validate import parity_figure, run_validation
 from costmodel.contracts.calibration_file import DEFAULT_CALIBRATION_RESOURCE, load_calibration, write_calibration
+from costmodel.contracts.network_evidence import (
+    NETWORK_ROW_FIELDS,
+    embedded_network_evidence_path,
+    load_network_evidence,
+    write_network_evidence,
+)
 from costmodel.errors import InputError, check_int
 from costmodel.files import (
     atomic_path,
@@ -154,6 +162,10 @@ def link_sweep(args: argparse.Namespace) -> int:
     repeats = check_int("repeats", args.repeats, minimum=1, maximum=1000)
     if args.out is not None:
         check_output_folder("out", args.out)
+    if args.embed:
+        check_output_file("embed", embedded_network_evidence_path())
+        if repeats < 2:
+            raise InputError(f"'repeats' must be >= 2 with --embed, which stores the repeats' noise (got {repeats}).")
     ok, reason = netlab_available()
     if not ok:
         raise InputError(f"'link-sweep' must run as root with ip netns and tc tbf ({reason}).")
@@ -186,16 +198,27 @@ def _link_sweep(args: argparse.Namespace, repeats: int, out: Any) -> int:
                     "noise_cv_pct": summary.noise_cv_pct}
         atomic_write_text(out / "communication_fit.json", json.dumps(document, indent=2) + "\n", name="out")
         print(f"wrote {out}/fit_transfers.csv, heldout_transfers.csv, validation.csv, communication_fit.json")
+    if args.embed:
+        links = {"created": datetime.date.today().isoformat(), "n_transfers": fit.n_transfers,
+                 "r_squared": fit.r_squared, "heldout_mape_pct": summary.mape_pct,
+                 "heldout_max_abs_pct_error": summary.max_abs_pct_error, "noise_cv_pct": summary.noise_cv_pct}
+        path = embedded_network_evidence_path()
+        write_network_evidence(path, replace(load_network_evidence(path if path.exists() else None), links=links),
+                               name="embed")
+        print(f"wrote the link sweep's held-out error into {path}")
     return 0
 
 
 def validate_network(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost validate-network`` (root)."""
     check_output_folder("out", args.out)
+    if args.embed:
+        check_output_file("embed", embedded_network_evidence_path())
     available, reason = netlab_available()
     if not available:
         raise InputError(f"'validate-network' must run where network namespaces can be made ({reason}).")
     calibration = load_calibration(args.calibration)
+    load_before = os.getloadavg()[0]      # other work on the host when it starts (our own comes after)
     with output_folder("out", args.out) as out:
         table = network_validation.validate_network(calibration, progress=not args.quiet)
         with atomic_path(out / "network_validation.csv", name="out") as tmp:
@@ -206,4 +229,12 @@ def validate_network(args: argparse.Namespace) -> int:
     for quantity in ("client_download", "client_upload", "round (virtual)", "round (wall)"):
         part = table[table.quantity == quantity]
         print(f"{quantity}: MAPE {part.ape_percent.mean():.1f}%, max {part.ape_percent.max():.1f}%")
+    if args.embed:
+        network = {"created": datetime.date.today().isoformat(),
+                   "calibration_created": calibration.created or "unknown", "load_average": load_before,
+                   "rows": table[list(NETWORK_ROW_FIELDS)].to_dict(orient="records")}
+        path = embedded_network_evidence_path()
+        write_network_evidence(path, replace(load_network_evidence(path if path.exists() else None),
+                                             network=network), name="embed")
+        print(f"wrote the distributed validation into {path}")
     return 0

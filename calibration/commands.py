@@ -97,11 +97,15 @@ def _link_sweep(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a small sweep at higher rates (about 5 s)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="also write the measured transfers, the validation table and the fit there")
+    parser.add_argument("--embed", action="store_true",
+                        help="store the held-out error beside the embedded default calibration (the docs print it)")
 
 
 def _validate_network(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--calibration", metavar="FILE", help="calibration file (default: the embedded default)")
     parser.add_argument("--out", metavar="DIR", default="network-validation", help="folder for network_validation.csv")
+    parser.add_argument("--embed", action="store_true",
+                        help="store the table beside the embedded default calibration (the docs print it)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
