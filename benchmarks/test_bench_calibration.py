@@ -26,11 +26,14 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
         batch, classes = int(rng.choice([5, 10, 25, 50])), int(rng.choice([10, 47]))
         c = int(rng.choice([4, 8, 12, 16, 20]))
         conv_values = float(rng.choice([2962, 8000, 20000]))
+        values, channels = [(784, 1), (3072, 3)][r % 2]
+        held = int(rng.choice([2, 5]))
 
         def add(phase, duration, **columns):
             rows.append({"run_id": f"run{r}", "config_key": f"cfg{r // 2}", "phase": phase,
                          "duration_s": duration * math.exp(0.05 * rng.standard_normal()), "params": params,
-                         "sample_values": 784, "conv_input_values": conv_values, "num_classes": classes, "bytes": 0,
+                         "sample_values": values, "sample_channels": channels, "conv_input_values": conv_values,
+                         "num_classes": classes, "bytes": 0,
                          "flops": 0.0, "samples": 0, "steps": 0, **columns})
 
         for _ in range(3 * c):
@@ -42,12 +45,14 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
                 add(phase, 2.5e-6 + (16 + 4 * params) * 2.5e-10, bytes=16 + 4 * int(params))
         for _ in range(20):
             augmented = int(rng.integers(0, 60))
-            add("augmentation", augmented * 784 * 1.2e-8 + 4e-4, samples=augmented)
+            add("augmentation", augmented * values * 3e-9 + augmented * values / channels * 1e-8 + 4e-4,
+                samples=augmented)
             add("distribution_report", 2.5e-6 + (16 + 8 * classes) * 2.5e-10, bytes=16 + 8 * classes)
         add("augmentation_plan", classes * 2e-6 + 1.8e-4, samples=4000)
         for _ in range(3):
-            add("rescheduling", c * 2.2e-5 + c * (c + 1) // 2 * classes * 5e-9 + 1.8e-4, samples=c,
-                steps=c * (c + 1) // 2)
+            updates = held * c * (c - math.ceil(c / 4)) // 2
+            add("rescheduling", c * 2.2e-5 + c * (c + 1) // 2 * 3e-9 + updates * 2e-9 + 1.8e-4, samples=c,
+                steps=c * (c + 1) // 2, flops=float(updates))
             add("aggregation", c * params * 8e-10 + 5e-5, samples=c)
     return pd.DataFrame(rows)
 

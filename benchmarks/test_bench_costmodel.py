@@ -19,8 +19,8 @@ from costmodel.model.quantities import INPUTS
 from costmodel.model.scenario import Scenario
 
 COEFFS = {
-    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9,
-    "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
+    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9, "augment_s_per_pixel": 2.0e-9,
+    "augment_plan_s_per_class": 1.0e-6, "kl_s_per_evaluation": 4.0e-8, "reschedule_s_per_class_update": 3.0e-9, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
     # schema 2: fixed per-event costs, per-sample training cost, data copy and uncached serialization

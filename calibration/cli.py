@@ -35,12 +35,14 @@ from typing import Any
 from calibration import communication, network_validation
 from calibration.fit import fit_calibration, load_link_coefficients
 from calibration.machine import describe_machine
+from calibration.rescheduling_probe import measure_rescheduling
 from calibration.speed_probe import SpeedGuard
 from calibration.sweep import default_sweep, disturbed_runs, folder_probe_seconds, load_runs, quick_sweep, run_key, run_sweep
 from calibration.validate import parity_figure, run_validation
 from costmodel.contracts.calibration_file import DEFAULT_CALIBRATION_RESOURCE, load_calibration, write_calibration
 from costmodel.contracts.network_evidence import (
     NETWORK_ROW_FIELDS,
+    NetworkEvidence,
     embedded_network_evidence_path,
     load_network_evidence,
     write_network_evidence,
@@ -95,6 +97,8 @@ def profile(args: argparse.Namespace) -> int:
         done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
         start = time.perf_counter()
         paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
+        if not args.quick:
+            measure_rescheduling(out, progress=not args.quiet)
         wall = time.perf_counter() - start
     _report_disturbed(f"{design.name} sweep", paths, guard)
     print(f"{design.name} sweep: {len(design)} runs in {out} ({done} already there, {len(design) - done} run now "
@@ -157,6 +161,11 @@ def validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stored_evidence(path: Path) -> NetworkEvidence:
+    """The network evidence stored at ``path`` (nothing yet when there is no file)."""
+    return load_network_evidence(path) if path.exists() else NetworkEvidence()
+
+
 def link_sweep(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost link-sweep`` (root)."""
     repeats = check_int("repeats", args.repeats, minimum=1, maximum=1000)
@@ -203,7 +212,7 @@ def _link_sweep(args: argparse.Namespace, repeats: int, out: Any) -> int:
                  "r_squared": fit.r_squared, "heldout_mape_pct": summary.mape_pct,
                  "heldout_max_abs_pct_error": summary.max_abs_pct_error, "noise_cv_pct": summary.noise_cv_pct}
         path = embedded_network_evidence_path()
-        write_network_evidence(path, replace(load_network_evidence(path if path.exists() else None), links=links),
+        write_network_evidence(path, replace(_stored_evidence(path), links=links),
                                name="embed")
         print(f"wrote the link sweep's held-out error into {path}")
     return 0
@@ -234,7 +243,6 @@ def validate_network(args: argparse.Namespace) -> int:
                    "calibration_created": calibration.created or "unknown", "load_average": load_before,
                    "rows": table[list(NETWORK_ROW_FIELDS)].to_dict(orient="records")}
         path = embedded_network_evidence_path()
-        write_network_evidence(path, replace(load_network_evidence(path if path.exists() else None),
-                                             network=network), name="embed")
+        write_network_evidence(path, replace(_stored_evidence(path), network=network), name="embed")
         print(f"wrote the distributed validation into {path}")
     return 0

@@ -43,12 +43,9 @@ points (docs/design.md, the bar).
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +68,6 @@ __all__ = [
     "VALIDATION_COLUMNS",
     "communication_sweep",
     "fit_communication",
-    "register",
     "summarize_validation",
     "validate_communication",
 ]

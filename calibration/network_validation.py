@@ -20,7 +20,6 @@ wall time of FedAvg's parallel training but not its virtual-clock time. That is 
 
 from __future__ import annotations
 
-import argparse
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -36,7 +35,7 @@ from reference_impl.config import RunConfig
 from reference_impl.distributed.launcher import run_distributed
 from reference_impl.workload import plan_workload
 
-__all__ = ["NetworkPoint", "default_network_points", "register", "validate_network"]
+__all__ = ["NetworkPoint", "default_network_points", "validate_network"]
 
 
 @dataclass(frozen=True, kw_only=True)

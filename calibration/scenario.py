@@ -16,9 +16,13 @@ samples_per_client(_sd)  mean and (population) standard deviation of the clients
 params, F, V_c           the summary's ``params``, ``train_flops_per_sample`` and ``conv_input_values``
                          (as the engine counted)
 sample_values            the product of the summary's ``sample_shape``
+sample_channels          its first entry (C of C x H x W)
 augmented_fraction, ...  the summary's ``augmented_fraction`` and ``removed_fraction`` (0 for FedAvg)
 augmented_fraction_sd    the (population) standard deviation over the clients that trained of
                          ``effective/original - 1`` (:func:`augmented_fraction_spread`; 0 for FedAvg)
+classes_per_client       the rescheduling rows' class updates over ``c*(c - M)/2``
+                         (:func:`classes_held_from_trace`); planned: the clients' classes with samples
+plans_augmentation       0 for the configuration's plan ``'none'``, else 1
 bandwidths               ``inf``: the in-process engine has no link
 bytes_per_param, header  4 (float32) and 16 (the wire format's header)
 =======================  ===============================================================================
@@ -50,8 +54,8 @@ from costmodel.model import blom_z_values
 from costmodel.model.scenario import Scenario
 from reference_impl.workload import Workload
 
-__all__ = ["augmented_fraction_spread", "client_load_spread", "client_sizes", "effective_sizes", "mediator_load_spread",
-           "scenario_from_run", "scenario_from_workload"]
+__all__ = ["augmented_fraction_spread", "classes_held", "classes_held_from_trace", "client_load_spread", "client_sizes",
+           "effective_sizes", "mediator_load_spread", "scenario_from_run", "scenario_from_workload"]
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
@@ -139,12 +143,36 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
 
     augmented, removed = fraction("augmented_fraction"), fraction("removed_fraction")
     spread = augmented_fraction_spread(trace, local_epochs=int(config["local_epochs"])) if augmented or removed else 0.0
-    return _in_process_scenario(config, summary, classes=int(summary["num_classes"]), mean=float(np.mean(sizes)),
-                                sd=float(np.std(sizes)), augmented=augmented, removed=removed, spread=spread)
+    classes = int(summary["num_classes"])
+    return _in_process_scenario(config, summary, classes=classes, mean=float(np.mean(sizes)),
+                                sd=float(np.std(sizes)), augmented=augmented, removed=removed, spread=spread,
+                                held=classes_held_from_trace(trace, gamma=int(config["gamma"]), classes=classes))
+
+
+def classes_held_from_trace(trace: pd.DataFrame, *, gamma: int, classes: int) -> float:
+    """The model's ``classes_per_client`` of a run: from its rescheduling rows, whose class updates
+    are ``K_c*c*(c - M)/2`` (mean over rounds), or ``classes`` when no row tells (FedAvg, or
+    mediators of one client: the input does not matter then)."""
+    rows = trace[trace["phase"] == "rescheduling"]
+    c = rows["samples"].to_numpy(dtype=np.float64)
+    pairs = c * (c - np.ceil(c / gamma)) / 2
+    told = pairs > 0
+    if not told.any():
+        return float(classes)
+    held = rows["flops"].to_numpy(dtype=np.float64)[told] / pairs[told]
+    return float(min(max(np.mean(held), 1.0), classes))
+
+
+def classes_held(histograms: np.ndarray | None, *, classes: int) -> float:
+    """The mean number of classes with samples over the rows of ``histograms`` (clients x K), at least
+    1; ``classes`` when there are none."""
+    if histograms is None or not len(histograms):
+        return float(classes)
+    return float(min(max(np.count_nonzero(histograms, axis=1).mean(), 1.0), classes))
 
 
 def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *, classes: int, mean: float, sd: float,
-                         augmented: float, removed: float, spread: float, kappa: float = 1.0,
+                         augmented: float, removed: float, spread: float, held: float, kappa: float = 1.0,
                          kappa_c: float = 1.0) -> Scenario:
     """The scenario of an in-process run: the configuration's counts, the model's size, the data's
     figures given, no link (bandwidths ``inf``), float32 parameters and the 16-byte wire header."""
@@ -152,6 +180,12 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
         values = int(model["sample_values"])
     else:
         values = int(math.prod(int(s) for s in model["sample_shape"]))
+    if model.get("sample_channels") is not None:
+        channels = int(model["sample_channels"])
+    elif model.get("sample_shape"):
+        channels = int(model["sample_shape"][0])
+    else:
+        raise InputError("'model' must give sample_channels or sample_shape (got neither).")
     return Scenario(
         clients_total=int(config["clients"]),
         clients_per_round=int(config["clients_per_round"]),
@@ -169,6 +203,9 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
         train_flops_per_sample=float(model["train_flops_per_sample"]),
         conv_input_values=int(model["conv_input_values"]),
         sample_values=values,
+        sample_channels=channels,
+        classes_per_client=held,
+        plans_augmentation=int(config.get("plan", "tpds") != "none"),
         augmented_fraction=augmented,
         augmented_fraction_sd=spread,
         client_load_spread=kappa_c,
@@ -262,6 +299,9 @@ def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scen
     kappa = 1.0
     if config.algorithm == "astraea":
         kappa = mediator_load_spread(workload, spread_samples=sd * (1 + augmented - removed) + n * growth_sd)
+    histograms = workload.trained_histograms if workload.trained_histograms is not None else \
+        workload.original_histograms
     return _in_process_scenario(config.as_dict(), model, classes=int(workload.num_classes), mean=n, sd=sd,
-                                augmented=augmented, removed=removed, spread=growth_sd, kappa=kappa,
+                                augmented=augmented, removed=removed, spread=growth_sd,
+                                held=classes_held(histograms, classes=int(workload.num_classes)), kappa=kappa,
                                 kappa_c=client_load_spread(workload))

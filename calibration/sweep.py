@@ -19,11 +19,14 @@ Choices (the papers publish no cost measurements to copy a design from)
   evaluation, one torch thread: one device is one core), each for both algorithms: samples per
   client 50..400, batch size 5..50, model width 0.25..3 (5,863..574,157 parameters, two orders of
   magnitude), batch size 5 and 50 at the smallest and largest widths (and at cinic-shape width 2), so
-  the per-step cost of the parameters and the per-sample cost of the FLOPs are told apart, clients per round 4..40 (20 and 40 with small, cheap clients), gamma 2..8, E_m 1..3, E 1..2,
-  classes (emnist-shape 47, cinic-shape 10, digits 10), imbalance (none, long-tail, half-normal;
-  2 or 5 classes per client; lognormal client sizes), augmentation volume (TPDS plan: about 10%
-  new samples, or 5% downsampled at tau_d = 1; ICCD plan with alpha = 1: 28..41%). Three rounds
-  each. The base run and the cinic-shape run are repeated three times with the same seed, so
+  the per-step cost of the parameters and the per-sample cost of the FLOPs are told apart, clients
+  per round 4..40 (20 and 40 with small, cheap clients; the greedy rescheduling at 100..700 clients
+  is timed alone, :mod:`calibration.rescheduling_probe`),
+  gamma 2..8, E_m 1..3, E 1..2, classes (emnist-shape 47, cinic-shape 10, digits 10), imbalance
+  (none, long-tail, half-normal; 2 or 5 classes per client; lognormal client sizes), augmentation
+  volume (TPDS plan: about 10% new samples, or 5% downsampled at tau_d = 1; ICCD plan with
+  alpha = 1: 28..41%; the printed TPDS plan on the papers' EMNIST long tail with Dirichlet
+  clients: about 82%, the papers' volume). FedProx on five configurations. Three rounds each. The base run and the cinic-shape run are repeated three times with the same seed, so
   their spread is the machine's run-to-run noise, not the data's.
 * Repetitions of one configuration share its seed: same data, same clients, same model; only the
   timings differ.
@@ -48,6 +51,8 @@ from tqdm.auto import tqdm
 from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard, probe_seconds, usual_probe_seconds
 from costmodel.errors import InputError, check_int, must
 from costmodel.files import create_output_folder
+from costmodel.model.label_mix import EMNIST_HISTOGRAM, PAPERS_DIRICHLET_ALPHA
+from calibration.rescheduling_probe import load_probe
 from reference_impl.config import RunConfig
 from reference_impl.engine import drive
 from reference_impl.engine.drive import MEASUREMENT_VERSION
@@ -188,8 +193,8 @@ def _base() -> RunConfig:
 def default_sweep() -> SweepDesign:
     """The calibration sweep: one factor at a time around a small base run, both algorithms.
 
-    See the module docstring for the ranges. 90 runs, about 90 s on one core (plus the re-runs of
-    the speed guard on a busy host).
+    See the module docstring for the ranges. About 110 runs, two to three minutes on one core (plus
+    the re-runs of the speed guard on a busy host).
     """
     base = _base()
     varied = [base]
@@ -220,6 +225,11 @@ def default_sweep() -> SweepDesign:
                replace(base, plan="iccd", alpha=1.0, imbalance_ratio=0.02),
                replace(base, plan="iccd", alpha=1.0, dataset="cinic-shape"),
                replace(base, tau_d=1.0)]                                               # 5% downsampled
+    # the papers' volume: the printed TPDS plan on the papers' EMNIST long tail (about +82% data),
+    # clients drawn at the papers' Dirichlet concentration
+    varied += [replace(base, plan="tpds-printed", tau_d=EMNIST_HISTOGRAM.threshold,
+                       imbalance_ratio=EMNIST_HISTOGRAM.imbalance_ratio, local_imbalance="dirichlet",
+                       dirichlet_alpha=PAPERS_DIRICHLET_ALPHA)]
     # FedProx: its proximal term costs P*t_prox per step: widths and batch sizes move P and the steps
     proximal = [base, replace(base, model_width=0.25), replace(base, model_width=3.0),
                 replace(base, batch_size=5), replace(base, batch_size=50, model_width=2.0)]
@@ -378,6 +388,7 @@ def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
     for s in shape:
         values *= int(s)
     out["sample_values"] = values if shape else None
+    out["sample_channels"] = int(shape[0]) if shape else None
     rounds = summary.get("rounds") or []
     round_s = [float(r["round_s"]) for r in rounds]
     round_bytes = [int(r["bytes"]) for r in rounds]
@@ -392,7 +403,8 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
     Returns
     -------
     trace : pandas.DataFrame
-        All trace rows (:data:`reference_impl.engine.trace.TRACE_COLUMNS`) with the run's configuration
+        All trace rows (:data:`reference_impl.engine.trace.TRACE_COLUMNS`), and the rescheduling
+        probe's rows when the folder holds them (:mod:`calibration.rescheduling_probe`), with the run's configuration
         (:data:`CONFIG_COLUMNS`; ``algorithm`` is already a trace column and the config's
         ``samples``, which would clash with the trace's, is joined as ``dataset_samples``) and ``config_key``,
         ``params``, ``train_flops_per_sample``, ``conv_input_values``, ``sample_values``, ``num_classes``,
@@ -437,10 +449,13 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
             if column != "algorithm":
                 trace[_TRACE_NAME.get(column, column)] = config.get(column)
         for column in ("config_key", "params", "train_flops_per_sample", "conv_input_values", "sample_values",
-                       "num_classes", "torch_version"):
+                       "sample_channels", "num_classes", "torch_version"):
             trace[column] = row[column]
         traces.append(trace)
     runs = pd.DataFrame(rows)
     usual = usual_probe_seconds([*runs.pop("fastest_probe_s"), *runs["slowest_probe_s"]])
     runs["speed_slowdown"] = runs.pop("slowest_probe_s") / usual - 1.0
+    probe = load_probe(root)
+    if probe is not None:                   # the greedy timed alone (calibration.rescheduling_probe)
+        traces.append(probe.drop(columns=["repetition", "measurement_version"]))
     return pd.concat(traces, ignore_index=True), runs

@@ -43,12 +43,16 @@ Columns of the table: ``phase, n`` (runs compared), ``mape_percent, max_ape_perc
 ``noise_percent`` (run-to-run noise: the coefficient of variation of the measured value across
 repetitions of one configuration, averaged over configurations), ``target_percent``, ``verdict``.
 
-Another architecture, labelled apart. The calibration sweep fits the TPDS-layout CNN family only;
-a held-out run of another architecture (the Keras cifar10_cnn, :data:`OTHER_ARCHITECTURES`) tests
-whether the training-time form carries over, which is a different question from held-out sizes.
-Its ``local_training`` and ``round`` points therefore form their own rows, labelled
-``local_training (keras-cifar)`` and ``round (keras-cifar)``; its other points (transfers,
-aggregation, ... which do not depend on the layers) stay in the ordinary rows.
+Subsets labelled apart (:data:`LABELLED_SUBSETS`). Some held-out runs answer a question of their own,
+so the phases that question is about form their own rows: another architecture (the Keras
+cifar10_cnn: does the training-time form carry over beyond the fitted CNN family?) labels its
+``local_training`` and ``round`` points ``(keras-cifar)``; runs at the papers' augmentation volume
+(the printed TPDS plan on the papers' long tails, a about 0.8 and 1.0) label their augmentation,
+training and round points ``(papers' volume)``; runs of 1,000 clients per round and more label their
+rescheduling, training and round points ``(c >= 1000)`` (the greedy timed alone up to 700 clients
+per round by the calibration, :mod:`calibration.rescheduling_probe`; their clients hold 6 samples at
+B = 6, where the steps model's smoothing is at its coarsest).
+A run's other points stay in the ordinary rows.
 
 Verdict (docs/design.md: within the target, "and never worse than twice the run-to-run noise"): ``pass``
 when the MAPE is at most the target and at most twice the noise (timings; bytes have no noise and
@@ -92,6 +96,7 @@ from costmodel.model.bridge import numeric_function
 from costmodel.model.protocols import ALGORITHMS
 from costmodel.model.quantities import sym
 from costmodel.report.plots import parity
+from costmodel.model.label_mix import CINIC10_HISTOGRAM, PAPERS_DIRICHLET_ALPHA
 from reference_impl.config import RunConfig
 from reference_impl.protocols import PROTOCOLS
 from reference_impl.workload import plan_workload
@@ -99,6 +104,7 @@ from reference_impl.workload import plan_workload
 __all__ = [
     "BYTES_TARGET_PERCENT",
     "COMPUTE_TARGET_PERCENT",
+    "LABELLED_SUBSETS",
     "OTHER_ARCHITECTURES",
     "ROUND_TARGET_PERCENT",
     "TABLE_COLUMNS",
@@ -108,6 +114,7 @@ __all__ = [
     "parity_figure",
     "reference_probe_seconds",
     "run_validation",
+    "subset_label",
     "summarize",
     "validate_runs",
     "validation_rows",
@@ -120,7 +127,21 @@ TABLE_COLUMNS: tuple[str, ...] = ("phase", "n", "mape_percent", "max_ape_percent
                                   "target_percent", "verdict")
 #: Architectures outside the calibration sweep's family: their training and round points are labelled apart.
 OTHER_ARCHITECTURES: tuple[str, ...] = ("keras-cifar",)
-_ARCHITECTURE_PHASES = ("local_training", "round")
+#: Held-out subsets whose points are labelled apart: (label, phases labelled, which runs); the first
+#: that matches a run labels a phase (module docstring).
+LABELLED_SUBSETS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+    ("keras-cifar", ("local_training", "round"), lambda config: config.model in OTHER_ARCHITECTURES),
+    ("papers' volume", ("augmentation", "local_training", "round"), lambda config: config.plan == "tpds-printed"),
+    ("c >= 1000", ("rescheduling", "local_training", "round"), lambda config: config.clients_per_round >= 1000),
+)
+
+
+def subset_label(config: RunConfig, phase: str) -> str:
+    """``phase``, or ``"phase (label)"`` when a subset of :data:`LABELLED_SUBSETS` claims it for ``config``."""
+    for label, phases, applies in LABELLED_SUBSETS:
+        if phase in phases and applies(config):
+            return f"{phase} ({label})"
+    return phase
 
 _EVENT_PHASES: tuple[str, ...] = ("distribution_report", "augmentation_plan", "augmentation", "rescheduling",
                                   "model_broadcast", "client_download", "local_training", "client_upload",
@@ -139,7 +160,12 @@ def heldout_design() -> SweepDesign:
     * cinic-shape at width 1.5 with 32 of 40 clients per round, mediators of 8, E_m = 2, batch 20,
       lognormal client sizes (sigma 0.5), half-normal imbalance 0.1;
     * the Keras cifar10_cnn (1,250,858 parameters, another architecture), batch 32, n = 25;
-    * the real digits with E = 2, batch 12, 24 of 30 clients per round, mediators of 6.
+    * the real digits with E = 2, batch 12, 24 of 30 clients per round, mediators of 6;
+    * the papers' volume on cinic-shape: the printed TPDS plan at tau_d = 3.5 on the CINIC-10 long
+      tail (rho = 0.05442, about +104% data), Dirichlet clients at the papers' concentration, width
+      0.75, batch 15, 12 of 30 clients, mediators of 4;
+    * rescheduling at scale: 1,000 IID clients and 2,000 clients of 2 classes per round (the sweep's
+      largest is 500), 6 samples each, width 0.25, batch 6, mediators of 10 (Astraea only at 2,000).
 
     Astraea and FedAvg each, and FedProx (mu = 0.01) on the 2.6 M-parameter model; two rounds, no
     evaluation, one torch thread.
@@ -159,11 +185,26 @@ def heldout_design() -> SweepDesign:
                   gamma=3, batch_size=32, global_imbalance="long-tail", imbalance_ratio=0.2, **common),
         RunConfig(dataset="digits", model="tpds", clients=30, clients_per_round=24, gamma=6, batch_size=12,
                   global_imbalance="long-tail", imbalance_ratio=0.2, **dict(common, local_epochs=2)),
+        RunConfig(dataset="cinic-shape", samples=30 * 40, model="scaled", model_width=0.75, clients=30,
+                  clients_per_round=12, gamma=4, batch_size=15, global_imbalance="long-tail",
+                  imbalance_ratio=CINIC10_HISTOGRAM.imbalance_ratio, plan="tpds-printed",
+                  tau_d=CINIC10_HISTOGRAM.threshold, local_imbalance="dirichlet",
+                  dirichlet_alpha=PAPERS_DIRICHLET_ALPHA, **common),
+        _many_clients(1000, common, local_imbalance="none"),
     ]
     both = [replace(c, algorithm=a) for c in configs for a in ("astraea", "fedavg")]
+    both += [replace(_many_clients(2000, common, local_imbalance="classes"), algorithm="astraea")]
     # FedProx at the held-out model size and batch: its proximal term was fitted on smaller models
     both += [replace(configs[1], algorithm="fedprox", mu=PROXIMAL_MU)]
     return SweepDesign(configs=tuple(both), repetitions=(3,) * len(both), name="held-out")
+
+
+def _many_clients(clients: int, common: dict[str, Any], *, local_imbalance: str) -> RunConfig:
+    """``clients`` clients per round of 6 samples each on the smallest model: the round is mostly the
+    rescheduling's and the visits' fixed costs."""
+    return RunConfig(dataset="emnist-shape", samples=clients * 6, model="scaled", model_width=0.25, clients=clients,
+                     clients_per_round=clients, gamma=10, batch_size=6, global_imbalance="long-tail",
+                     imbalance_ratio=0.2, local_imbalance=local_imbalance, **common)
 
 
 def _inprocess_coefficients(calibration: Calibration) -> dict[str, float]:
@@ -211,7 +252,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         ``run_id, config_key, algorithm, phase, events, measured, predicted, unit`` (``s`` or
         ``B``); ``measured`` is the mean per event of the run (per round for ``round`` and
         ``round_bytes``, the setup total for ``setup_bytes``); the training and round points of
-        :data:`OTHER_ARCHITECTURES` carry the phase label ``"<phase> (<model>)"``.
+        :data:`LABELLED_SUBSETS` carry the phase label ``"<phase> (<label>)"``.
     notes : list of str
     """
     coefficients = _inprocess_coefficients(calibration)
@@ -228,17 +269,15 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         config = RunConfig(**{name: value for name, value in recorded.items()
                               if value is not None and not (isinstance(value, float) and math.isnan(value))})
         architecture = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "conv_input_values",
-                                                              "sample_values")}
+                                                              "sample_values", "sample_channels")}
         if run.config_key not in planned:        # repetitions share a configuration: plan it once
             planned[run.config_key] = scenario_from_workload(plan_workload(config), architecture)
         scenario = planned[run.config_key]
         inputs = scenario.as_dict()
         algorithm = run.algorithm
-        model = str(getattr(run, "model", ""))
 
         def add(phase: str, events: int, measured: float, predicted: float, unit: str = "s") -> None:
-            if model in OTHER_ARCHITECTURES and phase in _ARCHITECTURE_PHASES:
-                phase = f"{phase} ({model})"
+            phase = subset_label(config, phase)
             records.append({"run_id": run.run_id, "config_key": run.config_key, "algorithm": algorithm,
                             "phase": phase, "events": int(events), "measured": float(measured),
                             "predicted": float(predicted), "unit": unit})

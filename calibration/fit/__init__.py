@@ -14,8 +14,8 @@ local_training     ``flops/flops_per_s + samples*(train_s_per_sample + conv_inpu
                    + steps*(step_overhead_s + params*step_s_per_param)`` + ``train_s_per_visit``
 augmentation       ``samples*sample_values*augment_s_per_value`` (one client) + ``augment_s_per_client``
 augmentation_plan  ``K*augment_plan_s_per_class`` + ``augment_plan_s``
-rescheduling       ``c*reschedule_s_per_step + kl_evaluations*K*kl_s_per_term``
-                   + ``reschedule_s_per_round``
+rescheduling       ``c*reschedule_s_per_step + kl_evaluations*kl_s_per_evaluation
+                   + class_updates*reschedule_s_per_class_update`` + ``reschedule_s_per_round``
 aggregation        ``models*aggregate_s_per_model + params*aggregate_s_per_output_param
                    + models*params*(aggregate_s_per_param + [4*params > aggregate_large_bytes]
                    *aggregate_s_per_large_param)`` + ``aggregate_s_per_round``
@@ -83,7 +83,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import sympy as sp
 
 from calibration.fit.groups import FIXED_TERM, GroupFit, check_identifiable, diagnostics, fit_group, visit_time_cv
 from calibration.fit.result import LINK_COEFFICIENTS, CalibrationFit, LinkCoefficients, load_link_coefficients
@@ -199,7 +198,8 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
                              + ("; stored as a tiny positive value." if value <= 0 and not may_be_zero else "."))
                 if value <= 0 and not may_be_zero:
                     value = max(1e-6 * _typical(group, trace, column), np.finfo(float).tiny)
-                    error = float("nan")
+                    # a placeholder is indistinguishable from 0: its error is at least its value
+                    error = max(error, value) if math.isfinite(error) else value
             elif math.isfinite(error) and value < 2 * error:
                 notes.append(f"{term} is not significant: {value:.3g} +/- {error:.2g} (bootstrap), "
                              f"{100 * share:.2g}% of the mean {group} event.")

@@ -241,13 +241,11 @@ def fit_group(group: str, trace: pd.DataFrame, *, bootstrap: int = 200, seed: in
 
 
 #: Factors each group's formula claims not to depend on (checked by median residual per level).
-
-
 _CHECK_FACTORS: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "local_training": ("batch_size", "params", "dataset", "algorithm", "local_epochs"),
     "augmentation": ("dataset", "plan"),
     "augmentation_plan": ("num_classes",),
-    "rescheduling": ("clients_per_round", "num_classes"),
+    "rescheduling": ("clients_per_round", "num_classes", "local_imbalance"),
     "aggregation": ("params", "algorithm"),
     "serialization": ("phase",),
 })

@@ -2,7 +2,7 @@
 
 The cost model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and FedAvg turns what-if inputs
 into seconds with a handful of *platform coefficients* (effective FLOP/s, seconds per optimizer step,
-per augmented value, per KL term, per aggregated parameter, per serialized byte, link latency and
+per augmented value, per rescheduling step, per aggregated parameter, per serialized byte, link latency and
 efficiency, per-message byte overhead). They are fitted by ``calibration/`` from measured runs and never
 typed by hand. This module is the one definition of the file that carries them from the fit to the
 model; ``costmodel`` ships one such file (``costmodel/data/default_calibration.json``) so a fresh
@@ -11,7 +11,7 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 4,
+      "schema_version": 5,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
       "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str,
@@ -55,6 +55,12 @@ core's cache beyond ``aggregate_large_bytes``), not by the stack's. A version-2 
 aggregation by the old stack: re-run ``astraea-cost calibrate``. Version 4 adds
 ``prox_s_per_param``, the per-parameter cost of a proximal term at every optimizer step (FedProx), fitted
 on the sweep's FedProx runs; a version-3 file cannot price FedProx: re-run ``astraea-cost calibrate``.
+Version 5 follows the greedy rescheduling as it is implemented: ``kl_s_per_evaluation`` (per candidate
+scored, replacing ``kl_s_per_term``, which was per candidate and class) and
+``reschedule_s_per_class_update`` (per class count of a candidate the greedy updates), and
+``augment_s_per_pixel`` (an augmented sample's warp per pixel, shared by its channels, beside the
+per-value interpolation); a version-4 file prices rescheduling and augmentation by the old
+statements: re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -91,7 +97,7 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 4
+CALIBRATION_SCHEMA_VERSION = 5
 
 #: The fixed coefficient list (:data:`costmodel.contracts.coefficients.COEFFICIENT_TABLE`) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})
@@ -247,6 +253,12 @@ class Calibration:
                 return (f"is weak: held out, its {phase.replace('_', ' ')} is off by {row['mape_percent']:.3g}% "
                         f"(target {target:g}%).")
         return None
+
+    def unsupported_coefficients(self) -> tuple[str, ...]:
+        """The coefficients the data do not pin down: value at most twice its standard error (a fitted
+        placeholder for a term indistinguishable from 0 carries an error at least its value)."""
+        return tuple(name for name, value in self.coefficients.items()
+                     if self.stderr.get(name) is not None and value <= 2 * float(self.stderr[name]))
 
     def with_overrides(self, **values: float) -> Calibration:
         """A new Calibration with some coefficients replaced (a what-if on the platform).

@@ -25,7 +25,6 @@ __all__ = [
     "EVALUATION",
     "MODEL_PHASES",
     "OVERHEAD_SCOPES",
-    "PHASE_CATEGORY",
     "PHASE_SCOPE",
     "ROUND_PHASES",
     "SETUP_PHASES",
@@ -89,18 +88,4 @@ CATEGORY_COLORS: Mapping[str, str] = MappingProxyType({
     "data_augmentation": "#E69F00",
     "communication": "#009E73",
     "coordination": "#CC79A7",
-})
-
-#: Which overhead category each phase's cost falls into. ``evaluation`` is outside the overhead.
-PHASE_CATEGORY: Mapping[str, str] = MappingProxyType({
-    "distribution_report": "data_augmentation",
-    "augmentation_plan": "data_augmentation",
-    "augmentation": "data_augmentation",
-    "rescheduling": "coordination",
-    "model_broadcast": "communication",
-    "client_download": "communication",
-    "local_training": "training_compute",
-    "client_upload": "communication",
-    "mediator_upload": "communication",
-    "aggregation": "coordination",
 })

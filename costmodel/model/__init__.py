@@ -81,8 +81,12 @@ Choices where the papers are silent (documented, tested)
   count (``M*W`` each), and their time is one message without a link term,
   ``t_msg + t_lat + t_ser*W + t_mem*Max(0, W - S_c)``.
 * Rescheduling runs in every round over that round's c clients (the papers' O(c^2)): a fixed
-  cost, c greedy steps and ``c*(c+1)/2`` candidate evaluations of K KL terms each,
-  ``t_resch0 + t_greedy*c + t_KL*K*c*(c + 1)/2``. The augmentation plan is ``t_plan0 + t_plan*K``.
+  cost, c greedy steps, ``c*(c+1)/2`` candidate evaluations, and the class counts the greedy
+  updates: every step that adds a client to a mediator that stays open updates each remaining
+  candidate's ``K_c`` classes, ``K_c*c*(c - M)/2`` in all (``K_c`` the classes a client holds),
+  ``t_resch0 + t_greedy*c + t_KL*c*(c + 1)/2 + t_cls*K_c*c*(c - M)/2``. The augmentation plan is
+  ``t_plan0 + t_plan*K``; with the plan ``'none'`` (``plans_augmentation = 0``) neither the plan nor
+  the augmentation happens.
 * The slowest mediator is modelled as a full one (``g`` clients) and the order statistic runs
   over all M mediators, even when the last mediator holds fewer clients: a slight overestimate
   when gamma does not divide c. With c < gamma there is one mediator of c clients.
@@ -95,25 +99,28 @@ Choices where the papers are silent (documented, tested)
   not counted.
 * Augmentation: each client augments its own ``n*a`` samples in parallel and appends them to a
   copy of its data; the slowest of the N clients bounds the phase (:func:`augmentation_seconds`):
-  ``t_aug0 + t_data*V*(n + s_n*z_N) + t_aug*V*(n*a + (s_n*a + n*s_a)*z_N)``. Its FLOPs are not
+  ``t_aug0 + t_data*V*(n + s_n*z_N) + (t_aug*V + t_px*V/C_s)*(n*a + (s_n*a + n*s_a)*z_N)``. Its FLOPs are not
   counted (0).
-* Storage: the augmented samples are kept as float32 tensors, ``n*a*V*4`` bytes per client
-  (:func:`storage_bytes_per_client`); downsampled samples are skipped in training, not deleted.
+* Storage: the augmented samples are kept as float32 tensors and downsampled ones deleted, net
+  ``4*n*(a - r)*V`` bytes per client (:func:`storage_bytes_per_client`).
 * FedAvg has no setup; rescheduling, broadcast and mediator upload are zero for FedAvg.
 
 Overhead = Astraea - FedAvg in the four categories of :data:`costmodel.contracts.vocabulary.CATEGORIES`
-(:func:`overhead`); per round, with ``T_A = t_train(n_eff)``, ``T_F = t_train(n)``:
+(:func:`overhead`), by one rule that attributes every term of either algorithm's round to what
+causes it (:data:`~costmodel.model.overhead.ATTRIBUTION_RULE`); per round, with ``T_A =
+t_train(n_eff)``, ``T_F = t_train(n)`` (a visit on the original data, Astraea's ``T_own``):
 
-* ``training_compute = E_m*T_A - T_F``: the device compute one client visit chain adds (E_m passes
-  over the augmented data instead of one pass over the original data).
-* ``coordination = (g - 1)*E_m*T_A`` (sequential chaining inside a mediator) ``+ t_resched``
-  ``+ (E_m*sqrt(g)*s*kappa*(s_n*(1+a-r) + n*s_a)*z_M - s*s_n*kappa_c*z_c)`` (slowest mediator vs slowest
-  client) ``+ (t_agg_m + P*t_agg)*(M - c)`` (aggregation difference, with ``t_agg_L`` beyond
-  ``S_agg``; the fixed ``t_agg0`` and the average's own ``t_agg_P*P`` cancel).
-* ``communication = (t_bcast + E_m*g*(t_down_A + t_up_A) + t_mup) - (t_down_F + t_up_F)``; bytes:
-  Astraea's round bytes minus FedAvg's, ``2*W*(M + E_m*c) - 2*W*c``.
-* ``data_augmentation = 0`` per round; in setup it is all of Astraea's setup (report, plan,
-  augmentation), bytes are the reports ``N*(h + 8*K)``, plus ``storage_bytes`` per client.
+* ``training_compute = E_m*T_F - T_F``: a client's own training on its own data (E_m passes
+  instead of one).
+* ``data_augmentation = E_m*g*(T_A - T_F)``: every visit in series trains on the added samples.
+* ``communication = (E_m*(t_down_A + t_up_A) + t_bcast + t_mup) - (t_down_F + t_up_F)``: a
+  client's own transfers and the server's model messages; bytes: Astraea's round bytes minus
+  FedAvg's, ``2*W*(M + E_m*c) - 2*W*c``.
+* ``coordination = (g - 1)*E_m*(t_down_A + T_F + t_up_A)`` (the other clients' visits a chain waits
+  for) ``+ t_resched`` ``+`` (slowest mediator's excess ``-`` slowest client's) ``+`` (aggregation of M
+  models ``-`` of c).
+* Setup: all data augmentation (report, plan, augmentation; bytes the reports ``N*(h + 8*K)``),
+  plus the net ``storage_bytes`` per client.
 
 The four categories sum exactly to ``round_seconds('astraea') - round_seconds('fedavg')`` (and to
 the setup and total differences). Totals: ``setup + R*round``.
@@ -163,7 +170,7 @@ from costmodel.model.blocks import (
     transfer_seconds,
 )
 from costmodel.model.order_statistic import BlomZ, blom_z_values
-from costmodel.model.overhead import OverheadCost, overhead
+from costmodel.model.overhead import ATTRIBUTION_RULE, OverheadCost, attributed_round, overhead
 from costmodel.model.papers import paper_round_bytes, paper_round_seconds, paper_time_ratio
 from costmodel.model.phase_costs import (
     communication_seconds,
@@ -181,6 +188,7 @@ from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT, PhaseCost
 
 __all__ = [
     "ALGORITHMS",
+    "ATTRIBUTION_RULE",
     "BASELINES",
     "BlomZ",
     "MODEL_PHASES",
@@ -191,6 +199,7 @@ __all__ = [
     "STORED_BYTES_PER_VALUE",
     "SUBJECT",
     "aggregation_seconds",
+    "attributed_round",
     "augmentation_seconds",
     "augmentation_seconds_per_client",
     "augmented_samples",

@@ -123,16 +123,18 @@ def augmented_samples() -> sp.Expr:
 
 def augmentation_seconds() -> sp.Expr:
     """Setup augmentation, bounded by the slowest of the N clients augmenting in parallel:
-    ``t_aug0 + t_data*V*(n + s_n*z_N) + t_aug*V*(n*a + (s_n*a + n*s_a)*z_N)``: a fixed cost, a copy
-    of the client's original data (the augmented samples are appended to it) and the affine
-    warps of its ``n*a`` new samples (each maximum taken apart: an upper bound)."""
+    ``t_aug0 + t_data*V*(n + s_n*z_N) + (t_aug*V + t_px*V/C_s)*(n*a + (s_n*a + n*s_a)*z_N)``: a fixed
+    cost, a copy of the client's original data (the augmented samples are appended to it) and the
+    affine warps of its ``n*a`` new samples, per pixel (the warped coordinates) and per value (the
+    interpolation of each channel); each maximum taken apart: an upper bound."""
     return augmentation_seconds_per_client(_n + _s_n * BlomZ(_N), augmented_samples())
 
 
 def augmentation_seconds_per_client(samples: sp.Expr, augmented: sp.Expr) -> sp.Expr:
     """One client's augmentation, the augmentation statement for ``m`` original samples (copied) and
-    ``m_a`` new ones (warped): ``t_aug0 + t_data*V*m + t_aug*V*m_a``."""
-    return statement("augmentation").at(augmented=augmented, client_samples=samples, sample_values=_V)
+    ``m_a`` new ones (warped): ``t_aug0 + t_data*V*m + m_a*(t_aug*V + t_px*V/C_s)``."""
+    return statement("augmentation").at(augmented=augmented, client_samples=samples, sample_values=_V,
+                                        sample_channels=sym("sample_channels"))
 
 
 def aggregation_seconds(models: sp.Expr) -> sp.Expr:
@@ -192,11 +194,15 @@ def training_seconds_per_sample(*, proximal: bool = False) -> sp.Expr:
 
 def rescheduling_seconds() -> sp.Expr:
     """Greedy mediator formation over the round's c clients, the rescheduling statement at c greedy
-    steps and ``c*(c + 1)/2`` candidate evaluations of K classes:
-    ``t_resch0 + t_greedy*c + t_KL*K*c*(c + 1)/2``."""
-    return statement("rescheduling").at(clients=_c, kl_evaluations=_c * (_c + 1) / 2, num_classes=_K)
+    steps, ``c*(c + 1)/2`` candidate evaluations and ``K_c*c*(c - M)/2`` class updates (every step
+    that adds a client to a mediator that stays open updates each remaining candidate's ``K_c``
+    classes; ``M`` steps open a mediator instead):
+    ``t_resch0 + t_greedy*c + t_KL*c*(c + 1)/2 + t_cls*K_c*c*(c - M)/2``."""
+    return statement("rescheduling").at(clients=_c, kl_evaluations=_c * (_c + 1) / 2,
+                                        class_updates=sym("classes_per_client") * _c * (_c - mediators()) / 2)
 
 
 def storage_bytes_per_client() -> sp.Expr:
-    """Extra storage of augmented samples per client: ``4*n*a*V`` bytes (float32)."""
-    return STORED_BYTES_PER_VALUE * _n * _a * _V
+    """Net extra storage per client: augmented samples kept, downsampled ones deleted,
+    ``4*n*(a - r)*V`` bytes (float32; negative when downsampling removes more than augmentation adds)."""
+    return STORED_BYTES_PER_VALUE * _n * (_a - _r) * _V

@@ -24,10 +24,10 @@ group              columns of one event                    seconds of one event
 local_training     flops, samples, steps, params,          ``t_visit + flops/theta + samples*(t_samp
                    conv_input_values, proximal             + V_c*t_conv) + steps*(t_step + P*t_param
                                                            + proximal*P*t_prox)``
-augmentation       augmented, client_samples,              ``t_aug0 + t_data*V*m + t_aug*V*m_a``
-                   sample_values
+augmentation       augmented, client_samples,              ``t_aug0 + t_data*V*m + m_a*(t_aug*V
+                   sample_values, sample_channels          + t_px*V/C_s)``
 augmentation_plan  num_classes                             ``t_plan0 + t_plan*K``
-rescheduling       clients, kl_evaluations, num_classes    ``t_resch0 + t_greedy*c + t_KL*K*e``
+rescheduling       clients, kl_evaluations, class_updates  ``t_resch0 + t_greedy*c + t_KL*e + t_cls*u``
 aggregation        models, params, bytes_per_param         ``t_agg0 + t_agg_m*m + t_agg_P*P + P*m*(t_agg
                                                            + t_agg_L*[P*b_p > S_agg])``
 serialization      bytes, upload                           ``t_msg + t_ser*W + t_mem*Max(0, W - S_c)
@@ -166,11 +166,14 @@ def _statements() -> tuple[EventStatement, ...]:
         "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
         "prox_s_per_param", "train_s_per_visit")
     augmented, original, values = column("augmented"), column("client_samples"), column("sample_values")
-    t_aug0, t_data, t_aug = _s("augment_s_per_client", "augment_s_per_data_value", "augment_s_per_value")
+    channels = column("sample_channels")
+    t_aug0, t_data, t_aug, t_px = _s("augment_s_per_client", "augment_s_per_data_value", "augment_s_per_value",
+                                     "augment_s_per_pixel")
     classes = column("num_classes")
     t_plan0, t_plan = _s("augment_plan_s", "augment_plan_s_per_class")
-    clients, evaluations = column("clients"), column("kl_evaluations")
-    t_resch0, t_greedy, t_kl = _s("reschedule_s_per_round", "reschedule_s_per_step", "kl_s_per_term")
+    clients, evaluations, updates = column("clients"), column("kl_evaluations"), column("class_updates")
+    t_resch0, t_greedy, t_kl, t_cls = _s("reschedule_s_per_round", "reschedule_s_per_step", "kl_s_per_evaluation",
+                                         "reschedule_s_per_class_update")
     models, model_params, bytes_per_param = column("models"), column("params"), column("bytes_per_param")
     t_agg0, t_agg_m, t_agg_p, t_agg, t_agg_l, s_agg = _s(
         "aggregate_s_per_round", "aggregate_s_per_model", "aggregate_s_per_output_param", "aggregate_s_per_param",
@@ -189,16 +192,18 @@ def _statements() -> tuple[EventStatement, ...]:
             fixed="train_s_per_visit", inverse=("flops_per_s",)),
         EventStatement(
             group="augmentation", phases=("augmentation",),
-            columns={"augmented": "samples", "client_samples": "client_samples", "sample_values": "sample_values"},
-            seconds=t_aug0 + t_data * values * original + t_aug * values * augmented,
+            columns={"augmented": "samples", "client_samples": "client_samples", "sample_values": "sample_values",
+                     "sample_channels": "sample_channels"},
+            seconds=t_aug0 + t_data * values * original + augmented * (t_aug * values + t_px * values / channels),
             fixed="augment_s_per_client"),
         EventStatement(
             group="augmentation_plan", phases=("augmentation_plan",), columns={"num_classes": "num_classes"},
             seconds=t_plan0 + t_plan * classes, fixed="augment_plan_s"),
         EventStatement(
             group="rescheduling", phases=("rescheduling",),
-            columns={"clients": "samples", "kl_evaluations": "steps", "num_classes": "num_classes"},
-            seconds=t_resch0 + t_greedy * clients + t_kl * classes * evaluations, fixed="reschedule_s_per_round"),
+            columns={"clients": "samples", "kl_evaluations": "steps", "class_updates": "flops"},
+            seconds=t_resch0 + t_greedy * clients + t_kl * evaluations + t_cls * updates,
+            fixed="reschedule_s_per_round"),
         EventStatement(
             group="aggregation", phases=("aggregation",),
             columns={"models": "samples", "params": "params", "bytes_per_param": "bytes_per_param"},

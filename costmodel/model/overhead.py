@@ -2,22 +2,30 @@
 
 Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) minus a baseline (FedAvg, McMahan et al.,
 AISTATS 2017, by default), per round, in setup and in total, in the categories of
-:data:`~costmodel.contracts.vocabulary.CATEGORIES`. Per round, with the two algorithms' round parts
-(:class:`~costmodel.model.protocols.base.RoundParts`) ``a`` and ``f``:
+:data:`~costmodel.contracts.vocabulary.CATEGORIES`.
 
-* ``training_compute = a.passes*a.train - f.passes*f.train``: the device compute one client adds
-  (Astraea: E_m passes over the augmented data instead of one pass over the original data);
-* ``coordination = (a.chain - a.passes)*a.train - (f.chain - f.passes)*f.train`` (the other clients'
-  visits a chain waits for: ``(g - 1)*E_m*T_A``) ``+ a.rescheduling - f.rescheduling`` ``+ a.straggler
-  - f.straggler`` (slowest mediator against slowest client) ``+ a.aggregation - f.aggregation``;
-* ``communication = (a.broadcast + a.chain*(a.download + a.upload) + a.mediator_upload) - (the same of
-  f)``; bytes: the difference of the round bytes;
-* ``data_augmentation = 0`` per round; in setup it is all of the setup difference (report, plan,
-  augmentation), bytes are the reports ``N*(h + 8*K)``, plus ``storage_bytes`` per client.
+The rule: attribute by cause
+----------------------------
+Every algorithm's round is ``rescheduling + broadcast + chain*(download + train + upload) + straggler
++ mediator_upload + aggregation`` (:class:`~costmodel.model.protocols.base.RoundParts`; ``chain``
+visits in series on the critical path, ``passes`` of them the one client's own). Each term of it is
+given to the category of what causes it (:data:`ATTRIBUTION_RULE`), for either algorithm alike:
 
-The categories sum exactly to the difference of the round times (and of the setup and total ones):
-``round = rescheduling + broadcast + chain*(download + train + upload) + straggler + mediator_upload
-+ aggregation`` for either algorithm. Totals: ``setup + R*round``.
+* **training compute** ``passes*T_own``: a client's own training on its own (original) data, E_m
+  passes in Astraea, one in FedAvg (``T_own`` = ``train_original``);
+* **data augmentation** ``chain*(T - T_own)``: every visit on the critical path trains on the samples
+  the plan added (and not on those it removed), every round: the recurring cost of augmentation;
+* **communication** ``passes*(download + upload) + broadcast + mediator_upload``: a client's own
+  transfers and the server's model messages;
+* **coordination and synchronization** ``(chain - passes)*(download + T_own + upload) + rescheduling
+  + straggler + aggregation``: the other clients' whole visits a chain waits for in series, forming
+  the mediators, waiting for the slowest branch, averaging.
+
+The overhead in a category is Astraea's minus the baseline's. The four sum exactly to the
+difference of the round times (``chain*T = chain*T_own + chain*(T - T_own)`` and the visit's
+transfers are split the same way as its training). Bytes are all communication: the difference of
+the round bytes. Setup: all of it is data augmentation (distribution report, plan, augmenting;
+bytes = the reports), plus the net ``storage_bytes`` per client. Totals: ``setup + R*round``.
 """
 
 from __future__ import annotations
@@ -33,10 +41,10 @@ from costmodel.contracts.vocabulary import CATEGORIES, OVERHEAD_SCOPES
 from costmodel.errors import InputError
 from costmodel.model import blocks as b
 from costmodel.model.phase_costs import round_bytes, round_parts, setup_bytes, setup_seconds
-from costmodel.model.protocols import BASELINES, SUBJECT, check_algorithm
+from costmodel.model.protocols import BASELINES, SUBJECT, RoundParts, check_algorithm
 from costmodel.model.quantities import sym
 
-__all__ = ["OverheadCost", "overhead"]
+__all__ = ["ATTRIBUTION_RULE", "OverheadCost", "attributed_round", "overhead"]
 
 
 @dataclass(frozen=True)
@@ -48,21 +56,40 @@ class OverheadCost:
     storage_bytes: sp.Expr
 
 
+#: The rule, term by term: (category, the part of an algorithm's round it gets, why). Stated once; the
+#: model page prints it and :func:`attributed_round` implements it.
+ATTRIBUTION_RULE: tuple[tuple[str, str, str], ...] = (
+    ("training_compute", "passes*T_own", "a client's own training on its own data"),
+    ("data_augmentation", "chain*(T - T_own)", "every visit in series trains on the samples the plan added"),
+    ("communication", "passes*(download + upload) + broadcast + mediator_upload",
+     "a client's own transfers and the server's model messages"),
+    ("coordination", "(chain - passes)*(download + T_own + upload) + rescheduling + straggler + aggregation",
+     "the other clients' visits waited for in series, forming mediators, the slowest branch, averaging"),
+)
+
+
+def attributed_round(parts: RoundParts) -> dict[str, sp.Expr]:
+    """One algorithm's round seconds split by :data:`ATTRIBUTION_RULE` (they sum to its round)."""
+    own, others = parts.passes, parts.chain - parts.passes
+    visit_transfers = parts.download + parts.upload
+    return {
+        "training_compute": own * parts.train_original,
+        "data_augmentation": parts.chain * (parts.train - parts.train_original),
+        "communication": own * visit_transfers + parts.broadcast + parts.mediator_upload,
+        "coordination": (others * (visit_transfers + parts.train_original) + parts.rescheduling + parts.straggler
+                         + parts.aggregation),
+    }
+
+
 @functools.cache
 def _round_overhead(baseline: str) -> Mapping[str, OverheadCost]:
-    a, f = round_parts(SUBJECT), round_parts(baseline)
+    subject, base = attributed_round(round_parts(SUBJECT)), attributed_round(round_parts(baseline))
     zero = sp.S.Zero
-    training = a.passes * a.train - f.passes * f.train
-    coordination = ((a.chain - a.passes) * a.train - (f.chain - f.passes) * f.train
-                    + (a.rescheduling - f.rescheduling) + (a.straggler - f.straggler)
-                    + (a.aggregation - f.aggregation))
-    communication = ((a.broadcast + a.chain * (a.download + a.upload) + a.mediator_upload)
-                     - (f.broadcast + f.chain * (f.download + f.upload) + f.mediator_upload))
+    extra_bytes = round_bytes(SUBJECT) - round_bytes(baseline)
     return MappingProxyType({
-        "training_compute": OverheadCost(training, zero, zero),
-        "data_augmentation": OverheadCost(zero, zero, zero),
-        "communication": OverheadCost(communication, round_bytes(SUBJECT) - round_bytes(baseline), zero),
-        "coordination": OverheadCost(coordination, zero, zero),
+        category: OverheadCost(subject[category] - base[category],
+                               extra_bytes if category == "communication" else zero, zero)
+        for category in CATEGORIES
     })
 
 
@@ -94,7 +121,7 @@ def overhead(scope: str = "round", baseline: str = BASELINES[0]) -> Mapping[str,
 
     The categories' seconds (and bytes) sum exactly to the difference of the two algorithms'
     seconds (bytes) of that scope (see the module docstring). ``storage_bytes`` (per client,
-    ``4*n*a*V``) sits in ``data_augmentation`` for the setup and total scopes.
+    ``4*n*(a - r)*V``, net) sits in ``data_augmentation`` for the setup and total scopes.
     """
     baseline = check_algorithm(baseline, label="baseline", choices=BASELINES)
     if scope == "round":

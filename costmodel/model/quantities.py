@@ -38,14 +38,19 @@ Choices where the papers are silent
 * ``samples_per_client`` defaults to EMNIST-Balanced's 112,800 training images over 500 clients
   (225.6); the papers' imbalanced subsets are smaller and not tabulated, so override it.
   CINIC-10's preset uses its 90,000 training images over 100 clients (900).
-* ``augmented_fraction`` defaults to the TPDS-reported storage growth for EMNIST at
-  tau_d = 3.5 (81.8% more data); the CINIC-10 preset uses 103.8%. Compute it from a class
-  histogram with :mod:`costmodel.model.augmentation_volume` for any other data.
-* ``augmented_fraction_sd`` (the spread across clients of each client's own augmented fraction)
-  defaults to 0 in both presets: the papers give only the global volume. It is not small in
-  practice: augmentation lands on the clients that hold the rare classes, so clients of equal
-  original size train on unequal amounts of data; :mod:`calibration.scenario` measures it from a
-  run's per-client counts (the held-out runs have 0.08 to 0.25).
+* ``augmented_fraction``, ``augmented_fraction_sd``, ``removed_fraction`` and ``classes_per_client``
+  default to what the papers' EMNIST setup determines (:data:`costmodel.model.label_mix.EMNIST_HISTOGRAM`:
+  the long tail on which the printed TPDS plan at tau_d = 3.5 adds the reported 81.8%, Dirichlet
+  clients at the papers' client KL), derived there, never typed; the CINIC-10 preset uses
+  :data:`~costmodel.model.label_mix.CINIC10_HISTOGRAM`. ``augmented_fraction_sd`` is the spread of
+  the clients' own growth: augmentation lands on the clients that hold the rare classes, so clients
+  of equal original size train on unequal amounts of data. Compute all four from your own histogram
+  with :mod:`costmodel.model.label_mix` (or, for a run, :mod:`calibration.scenario`).
+* ``classes_per_client`` (``K_c``) is the mean number of classes a client holds: the greedy
+  rescheduling's work per candidate grows with it, not with ``K``.
+* ``plans_augmentation`` is 1 when the server plans augmentation and the clients augment (the TPDS
+  or ICCD plan) and 0 for the plan ``'none'``: Astraea's setup is then the distribution report
+  alone, and the augmented and removed fractions must be 0.
 * ``mediator_load_spread`` (kappa) defaults to 1: the mediators' training loads spread as sums of
   ``gamma`` randomly grouped clients would. Astraea's greedy rescheduling does not group at random:
   to make a mediator's label distribution uniform it gathers the large clients and the augmented
@@ -79,6 +84,7 @@ import sympy as sp
 
 from costmodel.contracts.coefficients import COEFFICIENT_TABLE
 from costmodel.errors import InputError, must
+from costmodel.model.label_mix import EMNIST_HISTOGRAM
 
 __all__ = [
     "CINIC10_CONV_INPUT_VALUES",
@@ -201,6 +207,9 @@ CINIC10_TRAIN_FLOPS = 3 * 2 * 20_741_120 - 2 * 884_736  # first layer: no input 
 EMNIST_CONV_INPUT_VALUES = 784 + 12 * 12 * 12 + 18 * 5 * 5
 CINIC10_CONV_INPUT_VALUES = 3072 + 32 * 32 * 32 + 32 * 15 * 15 + 64 * 15 * 15
 
+#: The inputs the papers' EMNIST setup determines (augmentation volume and spread, classes per client).
+_EMNIST_MIX = EMNIST_HISTOGRAM.preset_inputs()
+
 _INPUT_LIST: tuple[Quantity, ...] = (
     _input("clients_total", "N", "clients", "clients in the federation (all report their label histogram once)",
            500, integer=True, minimum=1, minimum_inclusive=True, maximum=1e9),
@@ -234,11 +243,18 @@ _INPUT_LIST: tuple[Quantity, ...] = (
            EMNIST_CONV_INPUT_VALUES, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e12),
     _input("sample_values", "V", "values", "values per sample (784 for 1x28x28)",
            784, integer=True, minimum=1, minimum_inclusive=True, maximum=1e12),
+    _input("sample_channels", "C_s", "channels", "channels per sample (1 for 1x28x28, 3 for 3x32x32)",
+           1, integer=True, minimum=1, minimum_inclusive=True, maximum=1e6),
+    _input("classes_per_client", "K_c", "classes", "mean number of classes a client holds samples of",
+           _EMNIST_MIX["classes_per_client"], minimum=1, minimum_inclusive=True, maximum=1e6),
+    _input("plans_augmentation", "pi_a", "1",
+           "1 when the server plans augmentation and clients augment, 0 for the plan 'none'",
+           1, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1),
     _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
-           0.818, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
+           _EMNIST_MIX["augmented_fraction"], minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
     _input("augmented_fraction_sd", "s_a", "1",
            "standard deviation across clients of the per-client augmented fraction",
-           0.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
+           _EMNIST_MIX["augmented_fraction_sd"], minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
     _input("client_load_spread", "kappa_c", "x",
            "excess of the largest selected client over that of normally distributed client sizes (1: normal)",
            1.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=100),
@@ -246,7 +262,7 @@ _INPUT_LIST: tuple[Quantity, ...] = (
            "spread of the mediators' training loads over that of randomly grouped clients (1: random)",
            1.0, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=100),
     _input("removed_fraction", "r", "1", "samples dropped by downsampling per original sample",
-           0.0, minimum=0, minimum_inclusive=True, maximum=1, maximum_inclusive=False, nonnegative=True),
+           _EMNIST_MIX["removed_fraction"], minimum=0, minimum_inclusive=True, maximum=1, maximum_inclusive=False, nonnegative=True),
     _input("uplink_bits_per_s", "b_up", "bit/s", "client uplink bandwidth (inf: in-process)",
            10e6, minimum=1, minimum_inclusive=True, maximum=1e15, allow_inf=True),
     _input("downlink_bits_per_s", "b_down", "bit/s", "client downlink bandwidth (inf: in-process)",

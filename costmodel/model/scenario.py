@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from costmodel.errors import InputError, must
+from costmodel.model.label_mix import CINIC10_HISTOGRAM, EMNIST_HISTOGRAM
 from costmodel.model.quantities import (
     CINIC10_CONV_INPUT_VALUES,
     CINIC10_PARAMS,
@@ -45,8 +46,9 @@ class Scenario:
     """One point of the what-if input space; defaults are the TPDS EMNIST setup.
 
     Every field is an input of :data:`INPUTS` (see there for units and meaning). Construction
-    validates each value and the cross-field rule ``clients_per_round <= clients_total``; a
-    bandwidth may be ``math.inf`` (an in-process transfer).
+    validates each value and the cross-field rules ``clients_per_round <= clients_total``,
+    ``classes_per_client <= classes`` and, without an augmentation plan (``plans_augmentation =
+    0``), no augmented or removed samples; a bandwidth may be ``math.inf`` (an in-process transfer).
 
     Examples
     --------
@@ -74,6 +76,9 @@ class Scenario:
     train_flops_per_sample: float = _default("train_flops_per_sample")
     conv_input_values: int = _default("conv_input_values")
     sample_values: int = _default("sample_values")
+    sample_channels: int = _default("sample_channels")
+    classes_per_client: float = _default("classes_per_client")
+    plans_augmentation: int = _default("plans_augmentation")
     augmented_fraction: float = _default("augmented_fraction")
     augmented_fraction_sd: float = _default("augmented_fraction_sd")
     client_load_spread: float = _default("client_load_spread")
@@ -88,31 +93,38 @@ class Scenario:
             object.__setattr__(self, name, check_input_value(name, getattr(self, name)))
         if self.clients_per_round > self.clients_total:
             raise must("clients_per_round", f"be <= clients_total ({self.clients_total})", self.clients_per_round)
+        if self.sample_values % self.sample_channels:
+            raise must("sample_channels", f"divide sample_values ({self.sample_values})", self.sample_channels)
+        if self.classes_per_client > self.classes:
+            raise must("classes_per_client", f"be <= classes ({self.classes})", self.classes_per_client)
+        if not self.plans_augmentation:
+            for name in ("augmented_fraction", "augmented_fraction_sd", "removed_fraction"):
+                if getattr(self, name) != 0:
+                    raise must(name, "be 0 when plans_augmentation is 0 (the plan 'none')", getattr(self, name))
 
     @classmethod
     def emnist(cls, **changes: Any) -> Scenario:
         """The TPDS imbalanced-EMNIST setup (47 classes, 500 clients, c = 50, gamma = 10, B = 10,
-        E = 1, E_m = 1, the 68,873-parameter CNN, 1x28x28 samples, 81.8% augmented data)."""
+        E = 1, E_m = 1, the 68,873-parameter CNN, 1x28x28 samples); the augmentation volume, its
+        spread and the classes per client derived from :data:`~costmodel.model.label_mix.EMNIST_HISTOGRAM`
+        (the printed TPDS plan adds the reported 81.8%)."""
         _check_names(changes)
         base = dict(clients_total=500, clients_per_round=50, classes=47, samples_per_client=112_800 / 500,
                     mediator_size=10, batch_size=10, local_epochs=1, mediator_epochs=1, params=EMNIST_PARAMS,
                     train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), conv_input_values=EMNIST_CONV_INPUT_VALUES,
-                    sample_values=784,
-                    augmented_fraction=0.818, augmented_fraction_sd=0.0,
-                    removed_fraction=0.0)
+                    sample_values=784, **EMNIST_HISTOGRAM.preset_inputs())
         return cls(**{**base, **changes})
 
     @classmethod
     def cinic10(cls, **changes: Any) -> Scenario:
         """The TPDS imbalanced-CINIC-10 setup (10 classes, 100 clients, c = 20, gamma = 4, B = 50,
-        the Keras CIFAR-10 CNN of 1,250,858 parameters, 3x32x32 samples, 103.8% augmented data)."""
+        the Keras CIFAR-10 CNN of 1,250,858 parameters, 3x32x32 samples); the augmentation inputs from
+        :data:`~costmodel.model.label_mix.CINIC10_HISTOGRAM` (the printed plan adds the reported 103.8%)."""
         _check_names(changes)
         base = dict(clients_total=100, clients_per_round=20, classes=10, samples_per_client=90_000 / 100,
                     mediator_size=4, batch_size=50, local_epochs=1, mediator_epochs=1, params=CINIC10_PARAMS,
                     train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), conv_input_values=CINIC10_CONV_INPUT_VALUES,
-                    sample_values=3072,
-                    augmented_fraction=1.038, augmented_fraction_sd=0.0,
-                    removed_fraction=0.0)
+                    sample_values=3072, sample_channels=3, **CINIC10_HISTOGRAM.preset_inputs())
         return cls(**{**base, **changes})
 
     def replace(self, **changes: Any) -> Scenario:

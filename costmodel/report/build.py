@@ -64,9 +64,11 @@ from costmodel.contracts.calibration_file import Calibration, default_calibratio
 from costmodel.contracts.vocabulary import CATEGORIES, ROUND_PHASES
 from costmodel.errors import InputError, check_number, must
 from costmodel.model.augmentation_volume import long_tail_ratio_for_fraction, long_tail_volume
+from costmodel.model.label_mix import CINIC10_HISTOGRAM, EMNIST_HISTOGRAM
 from costmodel.model.bridge import numeric_function
 from costmodel.model.papers import PAPER_ALGORITHMS
 from costmodel.model.protocols import ALGORITHMS, BASELINES
+from costmodel.model.quantities import NAME_OF
 from costmodel.model.scenario import Scenario
 from costmodel.report.growth import GROWTH_VARIABLES, growth_order
 from costmodel.units import format_seconds
@@ -123,6 +125,8 @@ def _presets() -> tuple[ReportScenario, ...]:
 
 #: The papers' two setups, always in the report.
 PRESETS: tuple[ReportScenario, ...] = _presets()
+#: The stated setup (histogram, plan, reported growth) each preset's augmentation inputs come from.
+_STATED_SETUPS = {"emnist": EMNIST_HISTOGRAM, "cinic10": CINIC10_HISTOGRAM}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,8 +151,11 @@ class Report:
         baseline's round, or of its whole run), from ``predict_overhead(..., baseline=...)``.
     growth
         Columns ``scenario, subject, kind ('overhead'|'setup'|'phase'|'round'), variable, power,
-        log_power, coefficient, order, leading``: the leading term of each subject's seconds as one
-        input grows (:func:`growth_order`); coefficients in seconds (per unit of ``t``).
+        log_power, coefficient, order, leading, supported_order, rests_on``: the leading term of each
+        subject's seconds as one input grows (:func:`growth_order`; coefficients in seconds per unit
+        of ``t``), and the order with the coefficients the calibration does not pin down
+        (:meth:`Calibration.unsupported_coefficients`) set to 0; where that differs, ``rests_on``
+        names them (the order is then not claimed by the data).
     time_claims
         Per scenario and E_m in :data:`CLAIM_MEDIATOR_EPOCHS`: the papers' round times
         (``E*T``, ``E_m*gamma*E*T``) and ratio ``E_m*gamma``, the model's round times, round ratio and
@@ -204,7 +211,8 @@ def _values(scenario: Scenario, coefficients: Mapping[str, float]) -> dict[str, 
     return {**{k: float(v) for k, v in scenario.as_dict().items()}, **dict(coefficients)}
 
 
-def _growth_frame(scenarios: Sequence[ReportScenario], coefficients: Mapping[str, float]) -> pd.DataFrame:
+def _growth_frame(scenarios: Sequence[ReportScenario], coefficients: Mapping[str, float],
+                  unsupported: Sequence[str] = ()) -> pd.DataFrame:
     subjects: list[tuple[str, str, sp.Expr]] = []
     for category in CATEGORIES:
         subjects.append((category, "overhead", ex.overhead("round")[category].seconds))
@@ -217,13 +225,20 @@ def _growth_frame(scenarios: Sequence[ReportScenario], coefficients: Mapping[str
     rows = []
     for index, item in enumerate(scenarios):
         values = _values(item.scenario, coefficients)
+        supported = {**values, **{name: 0.0 for name in unsupported}}
         for subject, kind, expression in subjects:
+            depends = {NAME_OF[s] for s in expression.free_symbols if s in NAME_OF}
+            rests = sorted(set(unsupported) & depends)
             for variable, symbol, _ in GROWTH_VARIABLES:
                 growth = growth_order(expression, variable, values)
+                alone = growth_order(expression, variable, supported) if rests else growth
+                claim = alone.order(symbol) == growth.order(symbol)
                 rows.append({"scenario": index, "subject": subject, "kind": kind, "variable": variable,
                              "power": np.nan if growth.power is None else float(growth.power),
                              "log_power": float(growth.log_power), "coefficient": growth.coefficient,
-                             "order": growth.order(symbol), "leading": growth.leading(symbol)})
+                             "order": growth.order(symbol), "leading": growth.leading(symbol),
+                             "supported_order": alone.order(symbol),
+                             "rests_on": "" if claim else ", ".join(rests)})
     return pd.DataFrame(rows)
 
 
@@ -342,13 +357,14 @@ def _storage() -> pd.DataFrame:
             tpds = [long_tail_volume(scenario.classes, rho, threshold).augmented_fraction for rho in IMBALANCE_RATIOS]
             best = int(np.argmax(tpds))
             per_client = ex.STORED_BYTES_PER_VALUE * scenario.samples_per_client * scenario.sample_values
+            paper_fraction = _STATED_SETUPS[item.key].reported_growth
             rows.append({
                 "dataset": item.key, "title": item.title, "classes": scenario.classes, "threshold": threshold,
-                "paper_fraction": scenario.augmented_fraction,
+                "paper_fraction": paper_fraction,
                 "tpds_max_fraction": tpds[best], "tpds_max_ratio": IMBALANCE_RATIOS[best],
                 "iccd_max_fraction": iccd[best_iccd], "iccd_max_ratio": IMBALANCE_RATIOS[best_iccd],
-                "printed_ratio": _ratio_for_fraction(scenario.classes, threshold, scenario.augmented_fraction),
-                "paper_storage_bytes_per_client": per_client * scenario.augmented_fraction,
+                "printed_ratio": _ratio_for_fraction(scenario.classes, threshold, paper_fraction),
+                "paper_storage_bytes_per_client": per_client * paper_fraction,
                 "tpds_storage_bytes_per_client": per_client * tpds[best],
             })
     return pd.DataFrame(rows)
@@ -488,7 +504,7 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
         scenarios=tuple(chosen), calibration=calibration, calibration_origin=calibration_origin,
         phases=phases, rounds=rounds, overhead=predict_overhead(plain, coefficients),
         baselines=_baselines(plain, coefficients),
-        growth=_growth_frame(chosen, coefficients), time_claims=time_claims, traffic_claims=traffic_claims,
+        growth=_growth_frame(chosen, coefficients, calibration.unsupported_coefficients()), time_claims=time_claims, traffic_claims=traffic_claims,
         negligible_claims=_negligible(chosen, phases, rounds, coefficients), storage_claims=_storage(),
         capacity=_capacity(chosen, rounds, coefficients, budgets), sweeps=_sweeps(chosen, coefficients),
         validation=_validation(calibration), budgets_s=budgets)

@@ -13,15 +13,14 @@ MAPE is within twice its run-to-run noise; bytes have no noise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from costmodel.contracts.calibration_file import COEFFICIENT_UNITS
-from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_NAMES, ROUND_PHASES
+from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_NAMES
 from costmodel.model.protocols import ALGORITHM_COSTS
 from costmodel.model.quantities import COEFFICIENTS, INPUTS
 from costmodel.errors import must
-from costmodel.report.build import CLAIM_MEDIATOR_EPOCHS, FIGURE_KINDS, IMBALANCE_RATIOS, THRESHOLDS, Report
+from costmodel.report.build import FIGURE_KINDS, IMBALANCE_RATIOS, Report
 from costmodel.report.growth import GROWTH_VARIABLES
 from costmodel.units import format_bandwidth, format_bytes, format_count, format_fraction, format_input, format_seconds
 
@@ -116,8 +115,9 @@ def _overhead_section(report: Report, index: int) -> list[str]:
         f"{format_seconds(run.loc['fedavg', 'total_seconds'])} for the whole run.",
         f"Setup, once (all data augmentation): {format_seconds(setup['seconds'])} and "
         f"{format_bytes(setup['bytes'])} of label histograms from {scenario.clients_total:,} clients; the "
-        f"augmented data takes {format_bytes(setup['storage_bytes'])} more storage per client "
-        f"({format_bytes(setup['storage_bytes'] * scenario.clients_total)} over all clients).",
+        f"augmented data (net of the downsampled samples deleted) takes {format_bytes(setup['storage_bytes'])} "
+        f"more storage per client ({format_bytes(setup['storage_bytes'] * scenario.clients_total)} over all "
+        "clients).",
         "",
     ]
     return lines
@@ -146,6 +146,7 @@ def _baselines_section(report: Report, index: int) -> list[str]:
 
 def _growth_section(report: Report, index: int) -> list[str]:
     rows = report.growth[report.growth["scenario"] == index]
+    unsupported: set[str] = set()
     variables = [v for v, _, _ in GROWTH_VARIABLES]
     headings = [text for _, _, text in GROWTH_VARIABLES]
     table = []
@@ -162,12 +163,21 @@ def _growth_section(report: Report, index: int) -> list[str]:
         cells = []
         for variable in variables:
             order, leading = by_variable.loc[variable, "order"], by_variable.loc[variable, "leading"]
-            cells.append(order if order == "0" else f"{order}: {leading}")
+            cell = order if order == "0" else f"{order}: {leading}"
+            rests = by_variable.loc[variable, "rests_on"]
+            if rests:
+                cell += f" (not pinned down: {by_variable.loc[variable, 'supported_order']} without {rests})"
+                unsupported.update(rests.split(", "))
+            cells.append(cell)
         table.append([label, *cells])
     item = report.scenarios[index]
     lines = [f"### {item.title}", ""]
     lines += _md_table(["seconds of", *headings], table)
     lines += [""]
+    if unsupported:
+        lines += ["An order marked *not pinned down* rests on coefficients whose fitted value is within twice its "
+                  f"standard error ({', '.join(sorted(unsupported))}): the calibration's data do not show that "
+                  "term, so the order without it is what the measurements support.", ""]
     captions = dict(FIGURE_KINDS)
     for kind in ("overhead_vs_clients", "round_time_vs_clients", "overhead_vs_params", "overhead_vs_bandwidth"):
         lines += [f"![{captions[kind]} ({item.title})]({figure_path(item.key, kind)})", ""]
@@ -352,10 +362,12 @@ def render_markdown(report: Report) -> str:
         f"{titles}. Every number is computed by the model (`costmodel.analysis.predict`, `costmodel.analysis.solve`) from the "
         "inputs and coefficients listed in section 1; section 6 says how far to trust them.",
         "",
-        "Overhead = Astraea − FedAvg, in four categories: training compute (augmented samples, E_m passes), data "
-        "augmentation (setup: histograms, plan, augmenting; storage), communication (every client visit moves "
-        "the model twice), coordination and synchronization (sequential training inside a mediator, "
-        "rescheduling, waiting for the slowest mediator, aggregation).",
+        "Overhead = Astraea − FedAvg, each second given to what causes it (docs/model.md, Overhead categories): "
+        "training compute (a client's own E_m passes over its own data), data augmentation (setup: histograms, "
+        "plan, augmenting, storage; and every round, the added samples each visit in series trains on), "
+        "communication (a client's own E_m round trips and the mediators' messages; all extra bytes), "
+        "coordination and synchronization (the other clients' visits, transfers included, that a mediator waits "
+        "for in series; rescheduling; the slowest mediator instead of the slowest client; aggregation).",
         "",
         "1. [Scenarios and assumptions](#1-scenarios-and-assumptions)",
         "2. [Overhead per round and per training run](#2-overhead-per-round-and-per-training-run)",

@@ -26,7 +26,7 @@ import sympy as sp
 from costmodel import model as ex
 from costmodel.files import atomic_write_text, check_output_file
 from costmodel.contracts.calibration_file import COEFFICIENT_RULES
-from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_NAMES, PHASE_CATEGORY
+from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_NAMES
 from costmodel.model.events import EVENT_STATEMENTS
 from costmodel.model.papers import PAPER_ALGORITHMS
 from costmodel.model.protocols import ALGORITHM_COSTS, ALGORITHMS
@@ -135,7 +135,7 @@ def _phase_section(algorithm: str) -> list[str]:
             continue
         cost = costs[phase]
         scope = "once, in setup" if ex.PHASE_SCOPE[phase] == "setup" else "every round"
-        lines += [f"#### `{phase}` ({scope}; overhead category: {PHASE_CATEGORY[phase].replace('_', ' ')})", ""]
+        lines += [f"#### `{phase}` ({scope})", ""]
         lines += _block(r"\text{seconds}", cost.seconds)
         lines += _block(r"\text{bytes}", cost.bytes)
         if cost.flops != 0:
@@ -168,9 +168,20 @@ def _round_section() -> list[str]:
 
 def _overhead_section() -> list[str]:
     lines = ["## Overhead categories", "",
-             "Overhead = Astraea − FedAvg. The four categories of one scope sum exactly to the difference of the "
-             "two algorithms' seconds (and bytes) of that scope; total = setup + R × round. Storage is extra "
-             "bytes kept per client.", ""]
+             "Overhead = Astraea − FedAvg. One rule attributes every term of either algorithm's round to the "
+             "category of what causes it (`costmodel.model.overhead.ATTRIBUTION_RULE`); the overhead in a category "
+             "is Astraea's part minus the baseline's. With `chain` client visits in series on the critical path, "
+             "`passes` of them one client's own, `T` a visit's training on the data it trains on and `T_own` on its "
+             "original data:", "",
+             "| category | part of a round | because |", "|---|---|---|"]
+    lines += [f"| {_CATEGORY_TITLE[category]} | `{part}` | {why} |" for category, part, why in ex.ATTRIBUTION_RULE]
+    lines += ["",
+              "So the recurring cost of augmentation (every epoch of every visit in series trains on the added "
+              "samples) is data augmentation per round, and a chain's other visits (their transfers and their "
+              "training alike) are coordination. The four categories of one scope sum exactly to the difference "
+              "of the two algorithms' seconds (and bytes: all communication) of that scope; the setup is all data "
+              "augmentation; total = setup + R × round. Storage is the net extra bytes kept per client "
+              "(augmented samples kept, downsampled ones deleted).", ""]
     for scope in ("round", "setup"):
         costs = ex.overhead(scope)
         lines += [f"### Per {scope}" if scope == "round" else "### Setup (once)", ""]

@@ -31,7 +31,8 @@ __all__ = ["MEASUREMENT_VERSION", "RoundStats", "RunResult", "drive", "run"]
 #: Bumped whenever a change to the engine alters what a run measures, so that a resumed sweep does
 #: not mix runs of two engines (:func:`calibration.sweep.run_sweep` redoes runs of another version).
 #: 2: the server averages into its buffer and the process keeps freed memory (calibration schema 3).
-MEASUREMENT_VERSION = 2
+#: 3: rescheduling rows count the class updates of the greedy (flops; calibration schema 5).
+MEASUREMENT_VERSION = 3
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,11 @@ class Engine:
 
     # -- client work (run by whichever process holds the client) -----------------------------------
     def train_visit(self, vector: torch.Tensor, *, client: int, round: int, visit: int) -> tuple[torch.Tensor, Event]:
-        """Client ``client`` trains ``E`` local epochs starting from ``vector``; return (new vector, event)."""
+        """Client ``client`` trains ``E`` local epochs starting from ``vector``; return (new vector, event).
+
+        ``vector`` is the client's received copy and becomes the model's parameter storage
+        (``vector_to_parameters`` makes the parameters views of it), so training writes into it; no
+        caller reads it afterwards. The returned vector is a fresh copy."""
         config = self.config
         x, y = self.client_x[client], self.client_y[client]
         torch.manual_seed(derive_seed(config.seed, round, client, visit, 0xD0))  # dropout draws

@@ -30,7 +30,9 @@ What ``samples``, ``steps`` and ``flops`` hold, per phase (0 where not listed):
     distribution_report  bytes = 16 + 8K; samples = the client's sample count
     augmentation_plan    samples = the global sample count
     augmentation         samples = samples the client augmented (values = samples * C*H*W)
-    rescheduling         samples = clients rescheduled (c); steps = KL candidate evaluations
+    rescheduling         samples = clients rescheduled (c); steps = KL candidate evaluations;
+                         flops = class counts the greedy updated (``class_updates``: operations,
+                         not floating-point ones)
     transfers            bytes = 16 + 4P (model_broadcast, client_download, client_upload,
                          mediator_upload); duration = serialize + deserialize in-process
     local_training       samples = E * client samples; steps = optimizer steps; flops = FLOPs

@@ -140,7 +140,8 @@ def run_round(engine: ProtocolEngine, *, round: int, start_s: float) -> tuple[fl
     assignment = form_mediators(histograms, gamma=config.gamma)
     duration = engine.clock() - t0
     engine.recorder.record(round=round, phase="rescheduling", entity="server", start_s=start_s, duration_s=duration,
-                           samples=len(selected), steps=assignment.kl_evaluations)
+                           samples=len(selected), steps=assignment.kl_evaluations,
+                           flops=assignment.class_updates)
 
     branches = [Branch(name=f"mediator {m}", steps=(
         Hop("model_broadcast", f"mediator:{m}"),

@@ -65,7 +65,7 @@ __all__ = [
 PAPERS_CLIENT_KL = 0.550
 PAPERS_MEDIATOR_KL = 0.174
 #: The long tail on which the printed TPDS plan adds +81.8% at tau_d = 3.5, 47 classes
-#: (``costmodel.model.augmentation_volume.EMNIST_HISTOGRAM``; a test checks they agree).
+#: (``costmodel.model.label_mix.EMNIST_HISTOGRAM``; a test checks they agree).
 PAPERS_EMNIST_IMBALANCE_RATIO = 0.09897
 
 

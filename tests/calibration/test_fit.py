@@ -31,7 +31,7 @@ TRUE = {
     "prox_s_per_param": 2.0e-9,
     "train_s_per_conv_value": 3.0e-9, "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.0e-10,
     "aggregate_s_per_large_param": 8.0e-11,
-    "augment_s_per_value": 1.2e-8, "augment_plan_s_per_class": 2.0e-6, "kl_s_per_term": 5.0e-9,
+    "augment_s_per_value": 1.2e-8, "augment_s_per_pixel": 2.0e-9, "augment_plan_s_per_class": 2.0e-6, "kl_s_per_evaluation": 5.0e-9, "reschedule_s_per_class_update": 3.0e-9,
     "reschedule_s_per_step": 2.2e-5, "aggregate_s_per_param": 8.0e-10, "serialize_s_per_byte": 2.5e-10,
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "upload_message_s": 3.8e-5,
 }
@@ -79,7 +79,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         flops_per_sample = flops_per_param * params * cfg_rng.uniform(0.8, 1.2)
         batch = [5, 10, 25, 50][config % 4]
         classes = [10, 47][config % 2]
-        values = [784, 3072][config % 2]
+        values, channels = [(784, 1), (3072, 3)][config % 2]
         conv_values = [2962, 8000, 20000][config % 3] * cfg_rng.uniform(0.7, 1.3)   # apart from the width
         c = [4, 8, 12, 16, 20][config % 5]
         mu = 0.01 if config % 3 == 1 else 0.0                 # a third of the configurations are FedProx's
@@ -91,7 +91,8 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
                 factor *= 3.0
             rows.append(dict(run_id=run_id, config_key=f"cfg{config}", phase=phase, entity=entity,
                              duration_s=seconds * factor,
-                             params=params, sample_values=values, num_classes=classes, batch_size=batch,
+                             params=params, sample_values=values, sample_channels=channels, num_classes=classes,
+                             batch_size=batch,
                              conv_input_values=conv_values, mu=mu,
                              **{k: 0 for k in ("bytes", "flops", "samples", "steps")} | columns))
 
@@ -110,13 +111,15 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
                 entity=f"client:{client}", bytes=report, samples=held)
             augmented = int(rng.integers(0, 80))
             add("augmentation", event_seconds("augmentation", augmented=augmented, client_samples=held,
-                                              sample_values=values),
+                                              sample_values=values, sample_channels=channels),
                 entity=f"client:{client}", samples=augmented)
         add("augmentation_plan", event_seconds("augmentation_plan", num_classes=classes), samples=5000)
         evaluations = c * (c + 1) // 2
+        held = [2, 5, classes][config % 3]                   # classes per client, apart from c
+        updates = held * c * (c - math.ceil(c / 4)) // 2     # mediators of 4
         for _ in range(3):
             add("rescheduling", event_seconds("rescheduling", clients=c, kl_evaluations=evaluations,
-                                              num_classes=classes), samples=c, steps=evaluations)
+                                              class_updates=updates), samples=c, steps=evaluations, flops=updates)
             for models in (c, math.ceil(c / 4)):
                 add("aggregation", event_seconds("aggregation", models=models, params=params, bytes_per_param=4),
                     samples=models, flops=2 * models * params)
@@ -188,7 +191,7 @@ def test_fixed_terms_are_kept_out_of_the_marginal_costs():
     # through the origin, the 0.4 ms per client would inflate the per-value cost: it must not
     fit = fit_calibration(synthetic_trace(), bootstrap=0)
     aug = fit.groups["augmentation"]
-    assert aug.terms == ("augment_s_per_value", "augment_s_per_data_value", FIXED_TERM)
+    assert aug.terms == ("augment_s_per_value", "augment_s_per_pixel", "augment_s_per_data_value", FIXED_TERM)
     assert aug.fixed_share > 0.15 and aug.spread_without_fixed > 0.3  # the model without t0 misfits, and says so
     calibration = fit.to_calibration(machine={"cpu": "x", "threads": 1, "torch_version": "t", "python": "p",
                                               "platform": "q"}, created="2026-01-01")
@@ -215,10 +218,11 @@ def test_a_term_without_evidence_is_stored_tiny_and_noted():
     trace = synthetic_trace()
     resched = trace["phase"] == "rescheduling"
     trace.loc[resched, "duration_s"] = (trace.loc[resched, "samples"] * TRUE["reschedule_s_per_step"]
+                                        + trace.loc[resched, "flops"] * TRUE["reschedule_s_per_class_update"]
                                         + FIXED["rescheduling"])          # no KL cost at all
     fit = fit_calibration(trace, bootstrap=0)
-    assert 0 < fit.coefficients["kl_s_per_term"] < 1e-12
-    assert any("kl_s_per_term is indistinguishable from 0" in note for note in fit.notes)
+    assert 0 < fit.coefficients["kl_s_per_evaluation"] < 1e-12
+    assert any("kl_s_per_evaluation is indistinguishable from 0" in note for note in fit.notes)
     fit.to_calibration()                                                   # still a valid calibration
 
 

@@ -8,13 +8,8 @@ the augmentation volume of the TPDS and ICCD plans.
 import numpy as np
 import pytest
 
-from costmodel.model.augmentation_volume import (
-    PAPERS_DIRICHLET_ALPHA,
-    augmentation_inputs,
-    iccd_volume,
-    plan_volume,
-    tpds_volume,
-)
+from costmodel.model.augmentation_volume import iccd_volume, plan_volume, tpds_volume
+from costmodel.model.label_mix import PAPERS_DIRICHLET_ALPHA, augmentation_inputs
 from costmodel.model.scenario import Scenario
 from reference_impl.engine import wire
 from reference_impl.protocols.augmentation_plans import iccd_plan, tpds_plan, tpds_printed_plan
@@ -59,7 +54,8 @@ def test_augmentation_volume_matches_the_reference_plans(seed):
 
 
 def test_both_sides_state_the_papers_partition_alike():
-    from costmodel.model.augmentation_volume import EMNIST_HISTOGRAM, PLANS
+    from costmodel.model.augmentation_volume import PLANS
+    from costmodel.model.label_mix import EMNIST_HISTOGRAM
     from reference_impl.config import AUGMENTATION_PLANS
     from reference_impl.config import PAPERS_DIRICHLET_ALPHA as REFERENCE_ALPHA
     from reference_impl.studies.imbalance import PAPERS_EMNIST_IMBALANCE_RATIO

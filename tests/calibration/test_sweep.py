@@ -87,7 +87,7 @@ def test_default_sweep_spans_the_ranges_the_fit_needs():
     assert max(c.clients_per_round for c in configs) >= 4 * min(c.clients_per_round for c in configs)
     assert {c.mediator_epochs for c in configs} >= {1, 2, 3}
     assert {c.gamma for c in configs} >= {2, 4, 8}
-    assert {c.plan for c in configs} == {"tpds", "iccd"}
+    assert {c.plan for c in configs} == {"tpds", "iccd", "tpds-printed"}
     assert {c.global_imbalance for c in configs} == {"none", "long-tail", "half-normal"}
 
 

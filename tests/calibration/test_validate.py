@@ -74,10 +74,11 @@ def test_scenario_planned_from_the_configuration_matches_the_one_read_off_the_ru
     measured = scenario_from_run({name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
                                                                "mediator_epochs", "batch_size", "rounds")},
                                  {name: row[name] for name in ("params", "train_flops_per_sample", "conv_input_values",
-                                                               "sample_values", "num_classes", "augmented_fraction",
-                                                               "removed_fraction")},
+                                                               "sample_values", "sample_channels", "num_classes",
+                                                               "augmented_fraction", "removed_fraction")},
                                  trace[trace["run_id"] == row["run_id"]])
-    for name in ("samples_per_client", "samples_per_client_sd", "augmented_fraction", "removed_fraction", "classes"):
+    for name in ("samples_per_client", "samples_per_client_sd", "augmented_fraction", "removed_fraction", "classes",
+                 "sample_channels"):
         assert getattr(scenario, name) == pytest.approx(getattr(measured, name))
     fedavg = scenario_from_workload(plan_workload(replace(config, algorithm="fedavg")), model)
     assert (fedavg.augmented_fraction, fedavg.augmented_fraction_sd, fedavg.mediator_load_spread) == (0, 0, 1)
@@ -118,7 +119,7 @@ def test_scenario_of_a_run_takes_the_clients_original_sizes(tiny_runs):
     config = {name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
                                            "mediator_epochs", "batch_size", "rounds")}
     summary = {name: row[name] for name in ("params", "train_flops_per_sample", "conv_input_values", "sample_values",
-                                            "num_classes", "augmented_fraction", "removed_fraction")}
+                                            "sample_channels", "num_classes", "augmented_fraction", "removed_fraction")}
     scenario = scenario_from_run(config, summary, rows)
     reports = rows[rows["phase"] == "distribution_report"]["samples"].to_numpy()
     assert len(reports) == 6                                       # every client reported once
@@ -256,3 +257,27 @@ def test_validate_runs_reports_and_plots(tiny_runs):
     assert len(result.calibration_rows()) >= 5
     with pytest.raises(InputError, match="timed points"):
         parity_figure(result.points[result.points["unit"] == "B"])
+
+
+def test_the_papers_volume_and_a_thousand_clients_are_measured_and_labelled_apart():
+    from calibration.rescheduling_probe import PROBE_CLIENTS
+    from calibration.sweep import default_sweep
+    from calibration.validate import subset_label
+    from reference_impl.workload import plan_workload
+
+    def added(config):                       # planned exactly as the run makes it (no training)
+        workload = plan_workload(config)
+        return workload.augmented_sizes.sum() / workload.original_sizes.sum()
+
+    fitted = [c for c in default_sweep().configs if c.plan == "tpds-printed" and c.algorithm == "astraea"]
+    held = [c for c in heldout_design().configs if c.plan == "tpds-printed" and c.algorithm == "astraea"]
+    assert fitted and held
+    assert all(0.7 < added(c) < 0.95 for c in fitted)             # the papers' +81.8% (EMNIST)
+    assert all(0.9 < added(c) < 1.2 for c in held)                 # the papers' +103.8% (CINIC-10)
+    assert subset_label(held[0], "round") == "round (papers' volume)"
+    assert subset_label(held[0], "aggregation") == "aggregation"
+    scale = [c for c in heldout_design().configs if c.clients_per_round >= 1000]
+    assert {c.clients_per_round for c in scale} == {1000, 2000}
+    assert subset_label(scale[0], "rescheduling") == "rescheduling (c >= 1000)"
+    assert max(c.clients_per_round for c in default_sweep().configs) == 40       # the greedy alone: up to 700
+    assert max(PROBE_CLIENTS) == 700

@@ -12,9 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from costmodel.model.augmentation_volume import (
-    CINIC10_HISTOGRAM,
-    EMNIST_HISTOGRAM,
-    augmentation_inputs,
     iccd_volume,
     long_tail_class_sizes,
     long_tail_expressions,
@@ -24,6 +21,7 @@ from costmodel.model.augmentation_volume import (
     tpds_volume,
 )
 from costmodel.errors import InputError
+from costmodel.model.label_mix import CINIC10_HISTOGRAM, EMNIST_HISTOGRAM, augmentation_inputs
 
 
 def test_one_minority_class_by_hand() -> None:

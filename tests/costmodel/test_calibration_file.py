@@ -36,7 +36,7 @@ def _write(tmp_path: Path, document: object, *, raw: str | None = None) -> Path:
 
 def test_coefficient_list_is_the_fixed_project_list() -> None:
     assert list(COEFFICIENT_UNITS) == list(COEFFICIENT_NAMES)
-    assert CALIBRATION_SCHEMA_VERSION == 4
+    assert CALIBRATION_SCHEMA_VERSION == 5
 
 
 def test_embedded_default_loads_and_is_complete() -> None:
@@ -57,7 +57,7 @@ def test_embedded_default_loads_and_is_complete() -> None:
 def test_embedded_default_file_is_itself_valid_json_with_schema() -> None:
     text = (Path(__file__).parents[2] / "costmodel" / "data" / "default_calibration.json").read_text()
     document = json.loads(text)
-    assert document["schema_version"] == 4
+    assert document["schema_version"] == 5
     assert {entry["unit"] for entry in document["coefficients"].values()} <= set(COEFFICIENT_UNITS.values())
 
 
@@ -98,7 +98,7 @@ def test_with_overrides_returns_new_calibration_and_marks_the_override() -> None
         ({"warp_speed": 1.0}, "'warp_speed' must be a coefficient name, one of flops_per_s, "),
         ({"latency_s": -1.0}, "'latency_s' must be >= 0 (got -1.0)."),
         ({"message_s": -1e-6}, "'message_s' must be >= 0 (got -1e-06)."),
-        ({"kl_s_per_term": 0}, "'kl_s_per_term' must be > 0 (got 0)."),
+        ({"kl_s_per_evaluation": 0}, "'kl_s_per_evaluation' must be > 0 (got 0)."),
         ({"flops_per_s": 0.0}, "'flops_per_s' must be >= 1000 FLOP/s (got 0.0)."),
         ({"link_efficiency": 1.5}, "'link_efficiency' must be <= 1 (got 1.5)."),
         ({"link_efficiency": 0}, "'link_efficiency' must be > 0 (got 0)."),
@@ -114,8 +114,8 @@ def test_with_overrides_refuses_bad_values(overrides: dict[str, object], message
 
 def test_constructor_requires_every_coefficient() -> None:
     values = dict(default_calibration().coefficients)
-    del values["kl_s_per_term"]
-    with pytest.raises(InputError, match="missing: kl_s_per_term"):
+    del values["kl_s_per_evaluation"]
+    with pytest.raises(InputError, match="missing: kl_s_per_evaluation"):
         Calibration(coefficients=values)
 
 
@@ -137,9 +137,9 @@ _DELETE = object()
 @pytest.mark.parametrize(
     ("path", "value", "problem"),
     [
-        (("schema_version",), 1, "must have schema_version 4 (got 1)."),
-        (("schema_version",), _DELETE, "must have schema_version 4 (got None)."),
-        (("coefficients", "kl_s_per_term"), _DELETE, "lacks coefficient kl_s_per_term."),
+        (("schema_version",), 1, "must have schema_version 5 (got 1)."),
+        (("schema_version",), _DELETE, "must have schema_version 5 (got None)."),
+        (("coefficients", "kl_s_per_evaluation"), _DELETE, "lacks coefficient kl_s_per_evaluation."),
         (("coefficients", "warp"), {"value": 1.0, "unit": "s"}, "has unknown coefficient warp."),
         (("coefficients", "latency_s", "value"), -0.001, "must give latency_s a value >= 0 (got -0.001)."),
         (("coefficients", "latency_s", "value"), "1 ms", "must give latency_s a finite numeric value (got '1 ms')."),

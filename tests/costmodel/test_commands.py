@@ -11,7 +11,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from costmodel import cli
 from costmodel.cli import commands, scenario_options, tables
 from costmodel.contracts.calibration_file import default_calibration, write_calibration
 from costmodel.errors import InputError
@@ -154,7 +153,7 @@ def test_predict_with_a_calibration_file(capsys: pytest.CaptureFixture[str], tmp
     assert f"calibration: {file}" in out
     slow = pd.read_csv(tmp_path / "x.csv").iloc[0]
     run(["predict", "--csv", str(tmp_path / "y.csv")], capsys)
-    assert slow["training_compute_seconds"] > pd.read_csv(tmp_path / "y.csv").iloc[0]["training_compute_seconds"]
+    assert slow["data_augmentation_seconds"] > pd.read_csv(tmp_path / "y.csv").iloc[0]["data_augmentation_seconds"]
 
 
 def test_predict_phases_table(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -413,3 +412,19 @@ def test_help_lists_the_unit_aware_options(capsys: pytest.CaptureFixture[str]) -
     status, out, _ = run(["predict", "--help"], capsys)
     assert status == 0
     assert "--uplink VALUE" in out and "e.g. 81.8%" in out and "--set NAME=VALUE" in out
+
+
+def test_predict_json_prices_augmentation_every_round_and_the_categories_sum(capsys: pytest.CaptureFixture[str],
+                                                                             tmp_path: Path) -> None:
+    # the papers' EMNIST preset adds about 82% data: every visit in series trains on it, every round
+    status, _, err = run(["predict", "--preset", "emnist", "--json", str(tmp_path / "p.json")], capsys)
+    assert status == 0, err
+    row = json.loads((tmp_path / "p.json").read_text())[0]
+    assert row["augmented_fraction"] > 0.8 and row["data_augmentation_seconds"] > 0
+    categories = sum(row[f"{c}_seconds"] for c in ("training_compute", "data_augmentation", "communication",
+                                                   "coordination"))
+    assert categories == pytest.approx(row["astraea_round_seconds"] - row["fedavg_round_seconds"], rel=1e-12)
+    status, _, err = run(["predict", "--preset", "emnist", "--augmented-fraction", "0", "--augmented-fraction-sd", "0",
+                          "--json", str(tmp_path / "q.json")], capsys)
+    assert status == 0, err
+    assert json.loads((tmp_path / "q.json").read_text())[0]["data_augmentation_seconds"] == pytest.approx(0, abs=1e-12)

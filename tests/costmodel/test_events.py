@@ -62,9 +62,11 @@ def test_the_models_building_blocks_are_the_statements_at_model_quantities() -> 
                + e * n * (sym("train_s_per_sample") + sym("conv_input_values") * sym("train_s_per_conv_value"))
                + e * sp.ceiling(n / b) * (sym("step_overhead_s") + p * sym("step_s_per_param")))
     assert sp.expand(ex.training_seconds(n) - by_hand) == 0
-    c, k = sym("clients_per_round"), sym("classes")
+    c, k_c, m = sym("clients_per_round"), sym("classes_per_client"), sp.ceiling(sym("clients_per_round")
+                                                                                / sym("mediator_size"))
     assert sp.expand(ex.rescheduling_seconds() - (sym("reschedule_s_per_round") + sym("reschedule_s_per_step") * c
-                                                   + sym("kl_s_per_term") * k * c * (c + 1) / 2)) == 0
+                                                   + sym("kl_s_per_evaluation") * c * (c + 1) / 2
+                                                   + sym("reschedule_s_per_class_update") * k_c * c * (c - m) / 2)) == 0
 
 
 def _trace_rows() -> pd.DataFrame:

@@ -16,6 +16,7 @@ from costmodel.model.bridge import numeric_function
 from costmodel.errors import InputError
 from costmodel.contracts.vocabulary import CATEGORIES, ROUND_PHASES, SETUP_PHASES
 from costmodel.model.quantities import COEFFICIENTS, INPUTS, sym
+from costmodel.model.scenario import Scenario
 from costmodel.model.order_statistic import _normal_quantile as normal_quantile
 
 c, gamma, e_m, n_total, k_classes = (sym(x) for x in ("clients_per_round", "mediator_size", "mediator_epochs",
@@ -29,8 +30,8 @@ def numeric(expression: sp.Expr, values: dict[str, float]) -> float:
 
 
 COEFFS = {
-    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9,
-    "augment_plan_s_per_class": 1.0e-6, "kl_s_per_term": 4.0e-8, "reschedule_s_per_step": 2.0e-5,
+    "flops_per_s": 2.0e9, "step_overhead_s": 3.0e-4, "step_s_per_param": 2.0e-9, "augment_s_per_value": 5.0e-9, "augment_s_per_pixel": 2.0e-9,
+    "augment_plan_s_per_class": 1.0e-6, "kl_s_per_evaluation": 4.0e-8, "reschedule_s_per_class_update": 3.0e-9, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
     "train_s_per_sample": 7.0e-6, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
@@ -68,7 +69,7 @@ def test_training_time_ratio_is_em_gamma_for_equal_clients_without_overheads() -
         sym("samples_per_client_sd"): 0, sym("augmented_fraction"): 0, sym("removed_fraction"): 0,
         sym("latency_s"): 0, sym("serialize_s_per_byte"): 0, sym("uplink_bits_per_s"): sp.oo,
         sym("downlink_bits_per_s"): sp.oo, sym("server_bits_per_s"): sp.oo, sym("reschedule_s_per_step"): 0,
-        sym("kl_s_per_term"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
+        sym("kl_s_per_evaluation"): 0, sym("reschedule_s_per_class_update"): 0, sym("aggregate_s_per_param"): 0, sym("augmented_fraction_sd"): 0,
         sym("message_s"): 0, sym("reschedule_s_per_round"): 0, sym("aggregate_s_per_round"): 0,
         sym("serialize_s_per_uncached_byte"): 0, sym("upload_message_s"): 0, sym("train_time_cv"): 0,
         sym("aggregate_s_per_large_param"): 0, sym("aggregate_s_per_model"): 0,
@@ -146,7 +147,9 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])
     z = NormalDist().inv_cdf((mediators - 0.375) / (mediators + 0.25))
     c_ = v["clients_per_round"]
-    resched = k["reschedule_s_per_round"] + k["reschedule_s_per_step"] * c_ + k["kl_s_per_term"] * v["classes"] * c_ * (c_ + 1) / 2
+    m_ = math.ceil(c_ / v["mediator_size"])
+    resched = (k["reschedule_s_per_round"] + k["reschedule_s_per_step"] * c_ + k["kl_s_per_evaluation"] * c_ * (c_ + 1) / 2
+               + k["reschedule_s_per_class_update"] * v["classes_per_client"] * c_ * (c_ - m_) / 2)
     in_server = (k["message_s"] + k["latency_s"] + k["serialize_s_per_byte"] * w
                  + k["serialize_s_per_uncached_byte"] * max(0.0, w - k["cache_bytes"]))
     chain = v["mediator_epochs"] * g * (transfer(min(v["downlink_bits_per_s"], share)) + train
@@ -240,9 +243,10 @@ def test_server_link_is_shared_by_concurrent_transfers() -> None:
 
 
 def test_storage_growth_per_client() -> None:
+    # net: augmented samples kept, downsampled ones deleted (as the reference implementation does)
     value = numeric(ex.storage_bytes_per_client(), {"samples_per_client": 200, "augmented_fraction": 0.5,
-                                                    "sample_values": 784})
-    assert value == 4 * 200 * 0.5 * 784
+                                                    "removed_fraction": 0.1, "sample_values": 784})
+    assert value == pytest.approx(4 * 200 * (0.5 - 0.1) * 784, rel=1e-15)
 
 
 def test_blom_order_statistic() -> None:
@@ -284,6 +288,7 @@ _VALUE_STRATEGY = {
     "rounds": st.integers(1, 1000), "params": st.integers(1, 10_000_000), "bytes_per_param": st.sampled_from([2, 4]),
     "message_header_bytes": st.floats(0, 64), "train_flops_per_sample": st.floats(1e3, 1e9),
     "sample_values": st.integers(1, 4000), "conv_input_values": st.integers(0, 100_000),
+    "classes_per_client": st.floats(1, 2), "sample_channels": st.integers(1, 3), "plans_augmentation": st.sampled_from([0, 1]),
     "augmented_fraction": st.floats(0, 3), "augmented_fraction_sd": st.floats(0, 1),
     "mediator_load_spread": st.floats(0, 4), "client_load_spread": st.floats(0, 3), "removed_fraction": st.floats(0, 0.9), "uplink_bits_per_s": st.floats(1e5, 1e10),
     "downlink_bits_per_s": st.floats(1e5, 1e10), "server_bits_per_s": st.floats(1e6, 1e11),
@@ -321,16 +326,24 @@ def test_overhead_categories_sum_to_the_difference_symbolically() -> None:
 
 
 def test_overhead_categories_have_their_documented_content() -> None:
+    # the rule of costmodel.model.overhead, by hand: compute = own passes on own data, augmentation =
+    # the added samples of every visit in series, communication = own transfers and server messages,
+    # coordination = the other visits of a chain, rescheduling, the slowest branch, averaging
     n, s_n, a, r = (sym(x) for x in ("samples_per_client", "samples_per_client_sd", "augmented_fraction",
                                      "removed_fraction"))
     g, m = ex.mediator_clients(), ex.mediators()
     t_a = ex.training_seconds(ex.effective_samples(), ex.effective_samples_sd())
     t_f = ex.training_seconds(n, s_n)
     slope = ex.training_seconds_per_sample()
+    a_parts, f_parts = ex.round_parts("astraea"), ex.round_parts("fedavg")
     round_parts = ex.overhead("round")
-    assert round_parts["data_augmentation"].seconds == 0
-    assert sp.simplify(round_parts["training_compute"].seconds - (e_m * t_a - t_f)) == 0
-    coordination = ((g - 1) * e_m * t_a + ex.rescheduling_seconds()
+    assert sp.expand(round_parts["data_augmentation"].seconds - e_m * g * (t_a - t_f)) == 0
+    assert sp.simplify(round_parts["training_compute"].seconds - (e_m * t_f - t_f)) == 0
+    in_server = ex.transfer_seconds(W, sp.oo)
+    assert sp.expand(round_parts["communication"].seconds
+                     - (e_m * (a_parts.download + a_parts.upload) + 2 * in_server
+                        - (f_parts.download + f_parts.upload))) == 0
+    coordination = ((g - 1) * e_m * (a_parts.download + t_f + a_parts.upload) + ex.rescheduling_seconds()
                     + (e_m * sp.sqrt(g) * slope * (s_n * (1 + a - r) + n * sym("augmented_fraction_sd"))
                        * sym("mediator_load_spread")
                        + sp.sqrt(e_m * g) * sym("train_time_cv") * t_a) * ex.BlomZ(m)
@@ -348,3 +361,20 @@ def test_bad_algorithm_and_scope_raise_input_errors() -> None:
         ex.phase_costs("scaffold")
     with pytest.raises(InputError, match=r"^'scope' must be one of round, setup, total \(got 'epoch'\)\.$"):
         ex.overhead("epoch")
+
+
+def test_without_an_augmentation_plan_the_setup_is_the_distribution_report_alone() -> None:
+    # the reference implementation's plan 'none' skips the plan and the augmentation (it still reports:
+    # the rescheduling needs the histograms)
+    costs = ex.phase_costs("astraea")
+    plain = Scenario.emnist(plans_augmentation=0, augmented_fraction=0, augmented_fraction_sd=0)
+    values = {**plain.as_dict(), **COEFFS}
+    assert numeric(costs["augmentation_plan"].seconds, values) == 0
+    assert numeric(costs["augmentation"].seconds, values) == 0
+    assert numeric(ex.setup_seconds("astraea"), values) == pytest.approx(
+        numeric(costs["distribution_report"].seconds, values), rel=1e-15)
+    assert numeric(ex.storage_bytes_per_client(), values) == 0
+    with pytest.raises(InputError, match=r"^'augmented_fraction' must be 0 when plans_augmentation is 0 "):
+        Scenario.emnist(plans_augmentation=0)
+    with pytest.raises(InputError, match=r"^'classes_per_client' must be <= classes \(47\) \(got 48\.0\)\.$"):
+        Scenario.emnist(classes_per_client=48)

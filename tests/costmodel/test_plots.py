@@ -100,9 +100,10 @@ def test_overhead_vs_params_and_bandwidth_tick_labels(coefficients: dict[str, fl
     assert axis.get_xlabel() == "client uplink bandwidth"
     assert [t.get_text() for t in axis.get_xticklabels()] == ["1 Mbit/s", "10 Mbit/s", "in-process"]
     assert axis.get_ylabel().startswith("Astraea overhead in total (")
-    # Slower uplinks cost more communication time.
-    communication = _bar_heights(figure)[CATEGORIES.index("communication")]
-    assert communication[0] > communication[1] > communication[2]
+    # Slower uplinks cost more time waiting for the chain's other visits (coordination: with E_m = 1 a
+    # client moves the model once each way, as in FedAvg, so its own communication barely changes).
+    coordination = _bar_heights(figure)[CATEGORIES.index("coordination")]
+    assert coordination[0] > coordination[1] > coordination[2]
 
 
 def test_round_time_vs_clients_two_lines(rounds_by_clients: pd.DataFrame) -> None:

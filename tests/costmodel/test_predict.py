@@ -64,8 +64,9 @@ def test_training_flops_in_the_phase_frame() -> None:
     phases = predict_phases(Scenario.emnist(mediator_epochs=2), COEFFS)
     training = phases[phases.phase == "local_training"].set_index("algorithm")["flops"]
     samples = 112_800 / 500
+    growth = 1 + Scenario.emnist().augmented_fraction - Scenario.emnist().removed_fraction
     assert training["fedavg"] == pytest.approx(50 * samples * 1_018_188, rel=1e-15)
-    assert training["astraea"] == pytest.approx(2 * 50 * samples * 1.818 * 1_018_188, rel=1e-15)
+    assert training["astraea"] == pytest.approx(2 * 50 * samples * growth * 1_018_188, rel=1e-15)
 
 
 def test_overhead_frame_splits_the_difference_exactly() -> None:
@@ -89,8 +90,9 @@ def test_overhead_frame_splits_the_difference_exactly() -> None:
                                per_round.seconds / per_round.scenario.map(fedavg_round), rtol=1e-12)
     assert overhead.loc[overhead.scope == "setup", "fraction_of_fedavg"].isna().all()
     storage = overhead[(overhead.category == "data_augmentation") & (overhead.scope != "round")]
+    emnist = Scenario.emnist()
     assert storage.loc[storage.scenario == 0, "storage_bytes"].tolist() == pytest.approx(
-        [4 * 225.6 * 0.818 * 784] * 2)
+        [4 * 225.6 * (emnist.augmented_fraction - emnist.removed_fraction) * 784] * 2, rel=1e-12)
     assert (overhead.loc[overhead.category != "data_augmentation", "storage_bytes"] == 0).all()
 
 
@@ -141,8 +143,8 @@ def test_bad_scenarios_raise_input_errors(scenarios: object, message: str) -> No
 
 def test_bad_coefficients_and_grids_raise_input_errors() -> None:
     partial = dict(COEFFS)
-    del partial["kl_s_per_term"]
-    with pytest.raises(InputError, match=r"^'kl_s_per_term' must be given"):
+    del partial["kl_s_per_evaluation"]
+    with pytest.raises(InputError, match=r"^'kl_s_per_evaluation' must be given"):
         predict_overhead(Scenario(), partial)
     with pytest.raises(InputError, match=r"^'latency_s' must be >= 0 \(got -0\.001\)\.$"):
         predict_phases(Scenario(), COEFFS | {"latency_s": -0.001})

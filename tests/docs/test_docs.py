@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import doctest
-import importlib
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 
-from costmodel import cli
 from costmodel.report import model_page as docs_gen
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"

@@ -2,7 +2,8 @@
 
 Setup, once: every client reports its label histogram (``N`` reports of ``h + 8*K`` bytes, at once
 over the shared server link), the server plans the augmentation (``t_plan0 + t_plan*K``), and every
-client augments its own data in parallel (the slowest of N bounds it).
+client augments its own data in parallel (the slowest of N bounds it). With the plan ``'none'``
+(``plans_augmentation = 0``) the last two do not happen.
 
 Per round: rescheduling forms ``M = ceiling(c/gamma)`` mediators over the round's c clients; the
 server sends the model to each mediator (a server-side message, no link); each mediator passes the
@@ -43,6 +44,7 @@ def _parts() -> RoundParts:
         chain=e_m * g,
         passes=e_m,
         train=train,
+        train_original=b.training_seconds(sym("samples_per_client"), sym("samples_per_client_sd")),
         straggler=(e_m * sp.sqrt(g) * slope * spread * sym("mediator_load_spread")
                    + sp.sqrt(e_m * g) * sym("train_time_cv") * train) * BlomZ(m),
         rescheduling=b.rescheduling_seconds(),
@@ -55,12 +57,14 @@ def _parts() -> RoundParts:
 
 def _setup() -> Mapping[str, PhaseCost]:
     n_total, report = sym("clients_total"), b.report_message_bytes()
+    planned = sym("plans_augmentation")      # 0: plan 'none', no plan and no augmentation step
     zero = sp.S.Zero
     return {
         "distribution_report": PhaseCost(
             b.transfer_seconds(report, b.shared_bandwidth(sym("uplink_bits_per_s"), n_total)), n_total * report, zero),
-        "augmentation_plan": PhaseCost(statement("augmentation_plan").at(num_classes=sym("classes")), zero, zero),
-        "augmentation": PhaseCost(b.augmentation_seconds(), zero, zero),
+        "augmentation_plan": PhaseCost(planned * statement("augmentation_plan").at(num_classes=sym("classes")),
+                                       zero, zero),
+        "augmentation": PhaseCost(planned * b.augmentation_seconds(), zero, zero),
     }
 
 

@@ -46,7 +46,10 @@ class RoundParts:
         Of those, the visits one client makes (1 for FedAvg, ``E_m`` for Astraea); the others are
         other clients' visits waited for in series (coordination, not the device's own compute).
     train : sympy.Expr
-        One visit's training seconds at the mean sample count.
+        One visit's training seconds at the mean sample count it trains on.
+    train_original : sympy.Expr
+        The same visit on the client's original data only (what it would train on without an
+        augmentation plan); ``chain*(train - train_original)`` is the recurring cost of augmentation.
     straggler : sympy.Expr
         Order-statistic excess of the slowest branch (client or chain) over the mean one (seconds).
     rescheduling, broadcast, mediator_upload, aggregation : sympy.Expr
@@ -64,6 +67,7 @@ class RoundParts:
     chain: sp.Expr
     passes: sp.Expr
     train: sp.Expr
+    train_original: sp.Expr
     straggler: sp.Expr
     rescheduling: sp.Expr
     broadcast: sp.Expr

@@ -33,6 +33,7 @@ def parallel_round(*, proximal: bool = False) -> RoundParts:
         chain=sp.S.One,
         passes=sp.S.One,
         train=train,
+        train_original=train,
         straggler=(slope * s_n * sym("client_load_spread") + sym("train_time_cv") * train) * BlomZ(c),
         rescheduling=zero, broadcast=zero, mediator_upload=zero,
         aggregation=b.aggregation_seconds(c),

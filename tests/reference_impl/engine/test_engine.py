@@ -54,17 +54,80 @@ def test_fedavg_round_time_is_slowest_client_plus_aggregation(fedavg_run):
 
 
 def test_astraea_clients_in_a_mediator_run_one_after_another(astraea_run):
-    trace = astraea_run.trace.query("round == 0 and phase == 'local_training'").sort_values("start_s")
-    # per mediator the training events form a chain; across mediators they overlap (parallel mediators)
+    # on the clock: within a mediator each visit (download, training, upload) starts when the previous
+    # one ended, E_m passes over its clients in the same order; different mediators overlap
     round0 = astraea_run.trace.query("round == 0")
     rescheduling_end = round0.query("phase == 'rescheduling'").eval("start_s + duration_s").item()
     broadcasts = round0.query("phase == 'model_broadcast'")
     assert (broadcasts["start_s"] == rescheduling_end).all() and len(broadcasts) == 2
-    assert len(trace) == 2 * 6  # E_m = 2 visits of each of the 6 clients
-    ends = trace.eval("start_s + duration_s").to_numpy()
-    starts = trace["start_s"].to_numpy()
-    overlaps = sum(starts[i + 1] < ends[i] for i in range(len(trace) - 1))
-    assert overlaps >= 1  # the two mediators overlap on the clock
+    training = round0.query("phase == 'local_training'")
+    assert len(training) == 2 * 6  # E_m = 2 visits of each of the 6 clients
+    ends = training.sort_values("start_s").eval("start_s + duration_s").to_numpy()
+    starts = training.sort_values("start_s")["start_s"].to_numpy()
+    assert sum(starts[i + 1] < ends[i] for i in range(len(training) - 1)) >= 1  # the mediators overlap
+    chains = _chains(round0)
+    assert len(chains) == 2
+    for chain in chains:
+        clients = [entity for phase, entity, _, _ in chain if phase == "local_training"]
+        assert clients == clients[:3] * 2 and len(set(clients[:3])) == 3   # E_m passes, same order
+        for (_, _, _, end), (_, _, start, _) in zip(chain, chain[1:]):
+            assert start == pytest.approx(end, abs=1e-12)                   # back to back, in series
+
+
+def _chains(round_rows):
+    """Each mediator's events from its broadcast to its upload, as (phase, entity, start, end) in
+    clock order (a mediator's events are contiguous on the clock and no other mediator's event starts
+    exactly at one of its ends)."""
+    rows = round_rows[round_rows["phase"].isin(["model_broadcast", "client_download", "local_training",
+                                                "client_upload", "mediator_upload"])]
+    events = [(r.phase, r.entity, r.start_s, r.start_s + r.duration_s) for r in rows.itertuples()]
+    chains = []
+    for first in [e for e in events if e[0] == "model_broadcast"]:
+        chain, end = [first], first[3]
+        while chain[-1][0] != "mediator_upload":
+            chain.append(next(e for e in events if e[2] == end and e not in chain))
+            end = chain[-1][3]
+        chains.append(chain)
+    return chains
+
+
+def test_each_visit_of_a_chain_starts_from_the_model_the_previous_one_returned(monkeypatch):
+    # the hand-off, bit for bit: the first visit of a mediator starts from the global model, every
+    # later one from the model the previous visit returned (after its upload and the next download,
+    # which copy the float32 values exactly), E_m passes; the mediator returns the last visit's model
+    config = RunConfig(algorithm="astraea", mediator_epochs=2, evaluate=False, **dict(SMALL, rounds=1))
+    engine = Engine(config)
+    visits = []
+    real = Engine.train_visit
+
+    def recorded(self, vector, *, client, round, visit):
+        into = vector.clone()             # before: training writes through the parameters into its input
+        trained, event = real(self, vector, client=client, round=round, visit=visit)
+        visits.append((client, visit, into, trained.clone()))
+        return trained, event
+
+    averaged = []
+    real_aggregate = Engine.aggregate
+
+    def recorded_aggregate(self, vectors, weights, **kwargs):
+        averaged.extend(v.clone() for v in vectors)
+        return real_aggregate(self, vectors, weights, **kwargs)
+
+    monkeypatch.setattr(Engine, "train_visit", recorded)
+    monkeypatch.setattr(Engine, "aggregate", recorded_aggregate)
+    astraea.setup(engine)
+    start = engine.global_vector.clone()
+    astraea.run_round(engine, round=0, start_s=0.0)
+    chains = [visits[i:i + 6] for i in range(0, len(visits), 6)]       # mediators of 3 clients, E_m = 2
+    assert len(visits) == 12 and len(chains) == 2 and len(averaged) == 2
+    for chain, returned in zip(chains, averaged):
+        assert torch.equal(chain[0][2], start)
+        for (_, _, _, out), (_, _, into, _) in zip(chain, chain[1:]):
+            assert torch.equal(into, out)
+        assert [visit for _, visit, _, _ in chain] == [0, 0, 0, 1, 1, 1]
+        assert [client for client, *_ in chain[:3]] == [client for client, *_ in chain[3:]]
+        assert torch.equal(returned, chain[-1][3])
+        assert not torch.equal(chain[0][3], chain[0][2])                # a visit does train
 
 
 def test_astraea_mediators_are_closer_to_uniform_than_clients(astraea_run):
