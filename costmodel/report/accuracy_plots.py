@@ -1,0 +1,99 @@
+"""Figures of convergence and time to accuracy: measured curves, and their rounds priced by the model.
+
+Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) takes fewer rounds than FedAvg to an
+accuracy on imbalanced data and pays more per round. Like :mod:`costmodel.report.plots`, every
+function draws on a fresh :class:`matplotlib.figure.Figure` (no pyplot) from data it is given:
+
+* :func:`accuracy_curves`: test accuracy against rounds, per algorithm the mean over seeds and the
+  band from the lowest to the highest seed, with the target as a dashed line;
+* :func:`time_to_accuracy_vs`: time to target against an input (the frame of
+  :func:`costmodel.analysis.time_to_accuracy.time_to_accuracy_sweep`), the mean as a line, the
+  bootstrap interval as a band, and the crossover (when given) as a dotted vertical line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from costmodel.contracts.curves_file import Curves
+from costmodel.errors import must
+from costmodel.model.protocols import ALGORITHM_COSTS
+from costmodel.report.plots import _new_figure, _scale_for
+from costmodel.units import format_bandwidth
+
+__all__ = ["accuracy_curves", "time_to_accuracy_vs"]
+
+_COLORS = {"astraea": "#c0392b", "fedavg": "#2c7fb8", "fedprox": "#31a354"}
+_TIME_SCALES = ((1e-3, "ms"), (1.0, "s"), (60.0, "min"), (3600.0, "h"), (86400.0, "d"))
+_AXES = {"bandwidth": "client bandwidth (uplink = downlink)", "mediator_size": "clients per mediator gamma",
+         "mediator_epochs": "mediator epochs E_m"}
+
+
+def _color(algorithm: str) -> str:
+    return _COLORS.get(algorithm, "#555555")
+
+
+def accuracy_curves(curves: Curves, *, target: float | None = None, title: str = "") -> Figure:
+    """Mean test accuracy over seeds against rounds, per algorithm, with the band of the seeds."""
+    if not isinstance(curves, Curves):
+        raise must("curves", "be Curves", type(curves).__name__)
+    figure, axes = _new_figure()
+    for algorithm in curves.algorithms:
+        own = curves.frame[curves.frame["algorithm"] == algorithm]
+        by_round = own.groupby("round")["accuracy"]
+        rounds = np.asarray(list(by_round.groups), dtype=float)
+        seeds = len(curves.seeds(algorithm))
+        axes.plot(rounds, by_round.mean().to_numpy(), color=_color(algorithm),
+                  label=f"{ALGORITHM_COSTS[algorithm].title} (mean of {seeds} seeds)")
+        axes.fill_between(rounds, by_round.min().to_numpy(), by_round.max().to_numpy(), color=_color(algorithm),
+                          alpha=0.18, linewidth=0)
+    if target is not None:
+        axes.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g}")
+    axes.set_xlabel("rounds")
+    axes.set_ylabel("test accuracy")
+    axes.set_ylim(0, 1)
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower right")
+    if title:
+        axes.set_title(title)
+    return figure
+
+
+def time_to_accuracy_vs(sweep: pd.DataFrame, *, crossover: float | None = None, title: str = "") -> Figure:
+    """Time to target against the swept input: mean line and interval band per algorithm."""
+    if not isinstance(sweep, pd.DataFrame) or not {"value", "algorithm", "mean_seconds", "low_seconds",
+                                                   "high_seconds"} <= set(sweep.columns):
+        raise must("sweep", "be the frame of time_to_accuracy_sweep", type(sweep).__name__)
+    vary = sweep.attrs.get("vary", "bandwidth")
+    finite = sweep[["mean_seconds", "low_seconds", "high_seconds"]].to_numpy(dtype=float)
+    scale, unit = (1.0, "s") if vary == "bandwidth" else _scale_for(finite, _TIME_SCALES)   # log axis: seconds
+    figure, axes = _new_figure()
+    for algorithm, own in sweep.groupby("algorithm", sort=False):
+        x = own["value"].to_numpy(dtype=float)
+        mean = own["mean_seconds"].to_numpy(dtype=float) / scale
+        if not np.isfinite(mean).any():
+            continue
+        axes.plot(x, mean, color=_color(algorithm), label=ALGORITHM_COSTS[algorithm].title)
+        low = own["low_seconds"].to_numpy(dtype=float) / scale
+        high = own["high_seconds"].to_numpy(dtype=float) / scale
+        if np.isfinite(high).all():
+            axes.fill_between(x, low, high, color=_color(algorithm), alpha=0.2, linewidth=0)
+    if crossover is not None and math.isfinite(crossover):
+        shown = format_bandwidth(crossover) if vary == "bandwidth" else f"{crossover:g}"
+        axes.axvline(crossover, color="black", linestyle=":", linewidth=1, label=f"crossover {shown}")
+    if vary == "bandwidth":
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.xaxis.set_major_formatter(lambda v, _: format_bandwidth(v))
+    axes.set_xlabel(_AXES.get(vary, vary))
+    target = sweep.attrs.get("target")
+    axes.set_ylabel(f"time to {target:g} accuracy ({unit})" if target is not None else f"time to target ({unit})")
+    axes.grid(alpha=0.3, which="both")
+    axes.legend()
+    if title:
+        axes.set_title(title)
+    return figure
