@@ -3,7 +3,8 @@
 Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) spends more per round than FedAvg (McMahan et
 al., AISTATS 2017) to need fewer rounds on imbalanced data. Which one reaches a target accuracy first
 depends on both halves: the rounds come from measured accuracy curves
-(:mod:`costmodel.analysis.convergence`, from a curves file of :mod:`costmodel.contracts.curves_file`), the cost of a round and of the setup from the model, for any
+(:mod:`costmodel.analysis.convergence`, from a curves file of
+:mod:`costmodel.contracts.curves_file`), the cost of a round and of the setup from the model, for any
 what-if :class:`~costmodel.model.scenario.Scenario` (through
 :func:`costmodel.analysis.predict.predict_rounds`, so whatever inputs a Scenario holds are priced).
 
