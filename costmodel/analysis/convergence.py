@@ -18,8 +18,10 @@ error. Over the ``S`` seeds of ``a`` (:func:`rounds_summary`):
   quantiles at ``(1 - confidence)/2`` and ``(1 + confidence)/2`` by the inverted CDF (the smallest
   resampled mean with at least that share of the ``B`` means at or below it; no interpolation, so
   ``inf`` stays ``inf``). Each algorithm's resamples come from its own stream of one seeded generator
-  (``numpy.random.SeedSequence(seed).spawn``, algorithms in name order), so the same file, seed and
-  ``B`` give the same interval on every machine. Defaults: :data:`BOOTSTRAP_RESAMPLES` resamples,
+  (``numpy.random.default_rng(numpy.random.SeedSequence(seed).spawn(A)[i])``, ``i`` the algorithm's
+  position in :data:`~costmodel.model.protocols.ALGORITHMS` and ``A`` their number), so the same
+  curves, seed and ``B`` give the same interval on every machine, whichever other algorithms the
+  file holds. Defaults: :data:`BOOTSTRAP_RESAMPLES` resamples,
   :data:`BOOTSTRAP_SEED`, :data:`CONFIDENCE`. Seeds are resampled independently per algorithm.
 """
 
@@ -35,6 +37,7 @@ import pandas as pd
 
 from costmodel.contracts.curves_file import Curves
 from costmodel.errors import check_int, check_number, must
+from costmodel.model.protocols import ALGORITHMS
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
@@ -190,14 +193,12 @@ def rounds_summary(curves: Curves, target: float, *, resamples: int = BOOTSTRAP_
     (module docstring). Returns ``{algorithm: RoundsSummary}`` in :data:`ALGORITHMS` order."""
     resamples, confidence, seed = _bootstrap_options(resamples, confidence, seed)
     table = rounds_to_target(curves, target)
-    algorithms = curves.algorithms
-    streams = np.random.SeedSequence(seed).spawn(len(algorithms))
-    order = sorted(algorithms)
+    streams = np.random.SeedSequence(seed).spawn(len(ALGORITHMS))
     out = {}
-    for algorithm in algorithms:
+    for algorithm in curves.algorithms:
         own = table[table["algorithm"] == algorithm]
         values = own["rounds"].to_numpy(dtype=np.float64)
-        rng = np.random.default_rng(streams[order.index(algorithm)])
+        rng = np.random.default_rng(streams[ALGORITHMS.index(algorithm)])
         means = bootstrap_means(values, resamples, rng)
         low, high = percentile_interval(means, confidence)
         out[algorithm] = RoundsSummary(
