@@ -14,6 +14,7 @@ function draws on a fresh :class:`matplotlib.figure.Figure` (no pyplot) from dat
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -37,8 +38,9 @@ def _color(algorithm: str) -> str:
     return _COLORS.get(algorithm, "#555555")
 
 
-def accuracy_curves(curves: Curves, *, target: float | None = None, title: str = "") -> Figure:
-    """Mean test accuracy over seeds against rounds, per algorithm, with the band of the seeds."""
+def accuracy_curves(curves: Curves, *, targets: Sequence[float] = (), title: str = "") -> Figure:
+    """Mean test accuracy over seeds against rounds, per algorithm, with the band of the seeds and
+    each of ``targets`` as a dashed line."""
     if not isinstance(curves, Curves):
         raise must("curves", "be Curves", type(curves).__name__)
     figure, axes = _new_figure()
@@ -51,8 +53,10 @@ def accuracy_curves(curves: Curves, *, target: float | None = None, title: str =
                   label=f"{ALGORITHM_COSTS[algorithm].title} (mean of {seeds} seeds)")
         axes.fill_between(rounds, by_round.min().to_numpy(), by_round.max().to_numpy(), color=_color(algorithm),
                           alpha=0.18, linewidth=0)
-    if target is not None:
-        axes.axhline(target, color="black", linestyle="--", linewidth=1, label=f"target {target:g}")
+    for target in targets:
+        axes.axhline(target, color="black", linestyle="--", linewidth=0.8)
+        axes.annotate(f"target {target:g}", (0, target), xycoords=("axes fraction", "data"), xytext=(4, 3),
+                      textcoords="offset points", fontsize=8)
     axes.set_xlabel("rounds")
     axes.set_ylabel("test accuracy")
     axes.set_ylim(0, 1)
