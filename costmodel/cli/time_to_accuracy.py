@@ -25,8 +25,6 @@ from costmodel.errors import InputError, check_int, must
 from costmodel.files import check_output_file
 from costmodel.model.protocols import ALGORITHM_COSTS
 from costmodel.model.scenario import Scenario
-from costmodel.report.accuracy_plots import time_to_accuracy_vs
-from costmodel.report.plots import save_figure
 from costmodel.units import format_bandwidth, format_bytes, format_fraction, format_seconds, parse_fraction
 
 __all__ = ["OPTIONS", "Asked", "answer", "break_even", "parse"]
@@ -150,6 +148,11 @@ def answer(args: argparse.Namespace, scenario: Scenario, coefficients: Mapping[s
 
 
 def _figure(result: tta.TimeToAccuracy, coefficients: Mapping[str, float], asked: Asked) -> None:
+    """Draw the time to target against ``--vary`` into ``--figure``. matplotlib is imported here, not
+    at the top: every other ``solve`` question starts without it (about half a second)."""
+    from costmodel.report.accuracy_plots import time_to_accuracy_vs
+    from costmodel.report.plots import save_figure
+
     sweep = tta.time_to_accuracy_sweep(result, coefficients, asked.vary)
     crossing = result.crossovers.get(asked.vary)
     figure = time_to_accuracy_vs(sweep, crossover=crossing.value if crossing is not None and crossing.exists

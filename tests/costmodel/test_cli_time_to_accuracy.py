@@ -3,6 +3,8 @@ the library's, "never reaches" is an answer (exit 0), and every bad input is one
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,14 @@ def test_bad_options_are_one_line_exit_2(argv, message, good, tmp_path, capsys):
     assert status == 2 and out == ""
     assert message.format(tmp=tmp_path) in err and err.count("\n") == 1, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before      # nothing created
+
+
+def test_without_a_figure_the_question_never_imports_matplotlib(good):
+    code = ("import sys\n"
+            "from costmodel import cli\n"
+            f"status = cli.main(['solve', 'time-to-accuracy', '--target', '0.5', '--curves', {str(good)!r}])\n"
+            "assert 'matplotlib' not in sys.modules and 'torch' not in sys.modules\n"
+            "sys.exit(status)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[2],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
