@@ -66,9 +66,9 @@ from costmodel.model.scenario import Scenario
 from costmodel.units import format_bandwidth
 
 __all__ = [
+    "AlgorithmTime",
     "CROSSOVER_INPUTS",
     "CROSSOVER_SCANS",
-    "AlgorithmTime",
     "TimeToAccuracy",
     "break_even_from_curves",
     "compare_with_measured",

@@ -27,7 +27,7 @@ from costmodel.model.protocols import ALGORITHM_COSTS
 from costmodel.model.scenario import Scenario
 from costmodel.units import format_bandwidth, format_bytes, format_fraction, format_seconds, parse_fraction
 
-__all__ = ["OPTIONS", "Asked", "answer", "break_even", "parse"]
+__all__ = ["Asked", "OPTIONS", "answer", "break_even", "parse"]
 
 #: The options of this module and the questions that read each.
 OPTIONS: dict[str, tuple[str, ...]] = {

@@ -42,10 +42,10 @@ from costmodel.model.scenario import Scenario
 
 __all__ = [
     "CONVERGENCE_SCHEMA_VERSION",
-    "DEFAULT_CONVERGENCE_RESOURCE",
-    "SETUP_FIELDS",
     "ConvergenceEvidence",
     "ConvergenceSetup",
+    "DEFAULT_CONVERGENCE_RESOURCE",
+    "SETUP_FIELDS",
     "embedded_convergence_path",
     "load_convergence",
     "write_convergence",

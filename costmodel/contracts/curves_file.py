@@ -46,7 +46,7 @@ import pandas as pd
 from costmodel.errors import InputError, must, relabel
 from costmodel.model.protocols import ALGORITHMS
 
-__all__ = ["CURVE_COLUMNS", "MEASURED_COLUMNS", "Curves", "check_curves", "load_curves"]
+__all__ = ["CURVE_COLUMNS", "Curves", "MEASURED_COLUMNS", "check_curves", "load_curves"]
 
 #: The columns every curves file has.
 CURVE_COLUMNS: tuple[str, ...] = ("algorithm", "seed", "round", "accuracy")

@@ -57,8 +57,8 @@ __all__ = [
     "DEPLOYED_UPLINK_BITS_PER_S",
     "HELDOUT_TARGET_PERCENT",
     "SECTION_FIGURES",
-    "TARGETS",
     "SetupResult",
+    "TARGETS",
     "TimeToAccuracySection",
     "build_section",
     "in_process",
@@ -196,7 +196,7 @@ def _crossover(solution: Solution, vary: str) -> str:
     return text + f" ({solution.question.split(': ', 1)[1]})"
 
 
-def figure_path(key: str, kind: str) -> str:
+def _figure_path(key: str, kind: str) -> str:
     """Relative path of a section figure (beside the report's other figures)."""
     return f"figures/{key}_{kind}.png"
 
@@ -218,7 +218,7 @@ def render_section(section: TimeToAccuracySection, number: int = 7) -> list[str]
     for item in section.setups:
         lines += [f"### {item.title}", "", f"{item.description}; development seeds "
                   f"{', '.join(map(str, item.seeds))}, held-out seeds {', '.join(map(str, item.heldout_seeds))}.", "",
-                  f"![Accuracy against rounds ({item.title})]({figure_path(item.key, 'accuracy_curves')})", ""]
+                  f"![Accuracy against rounds ({item.title})]({_figure_path(item.key, 'accuracy_curves')})", ""]
         rows = []
         for target in section.targets:
             measured, deployed = item.measured[target], item.deployed[target]
@@ -249,7 +249,7 @@ def render_section(section: TimeToAccuracySection, number: int = 7) -> list[str]
             else:
                 lines += [f"  - break-even over {links}, answered from the curves: none: {solution.reason}"]
         lines += ["", f"![Time to {first:g} against the client bandwidth ({item.title})]"
-                      f"({figure_path(item.key, 'time_to_accuracy_vs_bandwidth')})", ""]
+                      f"({_figure_path(item.key, 'time_to_accuracy_vs_bandwidth')})", ""]
     lines += ["### Predicted against measured, on held-out runs", "",
               "Each held-out run (seeds no target or setting was chosen on) that reaches a target: its measured "
               "rounds times the model's round cost plus its setup, in the run's own scenario planned from its "
@@ -273,10 +273,10 @@ def section_figures(section: TimeToAccuracySection) -> list[tuple[str, Figure]]:
     first = section.targets[0]
     out = []
     for item in section.setups:
-        out.append((figure_path(item.key, "accuracy_curves"),
+        out.append((_figure_path(item.key, "accuracy_curves"),
                     accuracy_curves(item.curves, targets=section.targets, title=item.title)))
         crossing = item.deployed[first].crossovers.get("bandwidth")
-        out.append((figure_path(item.key, "time_to_accuracy_vs_bandwidth"),
+        out.append((_figure_path(item.key, "time_to_accuracy_vs_bandwidth"),
                     time_to_accuracy_vs(item.sweep, crossover=crossing.value if crossing and crossing.exists
                                         else None, title=item.title)))
     return out
