@@ -22,8 +22,8 @@ bytes) in the scenario, and rounds to target ``r_bar_a`` (mean over seeds) with 
   gamma; E_m) is where the winner changes, ``S_w(x) + r_bar_w*T_w(x) = S_o(x) + r_bar_o*T_o(x)`` for
   the winner ``w`` and the runner-up ``o`` at the scenario: scanned over :data:`CROSSOVER_SCANS`
   (bandwidth on a log grid, refined by bisection; gamma and E_m whole), the crossing nearest the
-  scenario's own value (the others are counted). Its interval is the crossing at the corners of the
-  rounds' intervals (``r_lo`` of one with ``r_hi`` of the other). **The rounds stay those measured**:
+  scenario's own value (``details['crossings']`` counts them all). Its interval is the crossing at
+  the corners of the rounds' intervals (``r_lo`` of one with ``r_hi`` of the other). **The rounds stay those measured**:
   curves measured at one gamma and E_m say nothing of the rounds at another, so a crossover in gamma or
   E_m prices the cost alone (bandwidth does not change the rounds);
 * "never reaches the target in the measured rounds" is an answer: that algorithm's time is ``inf``
@@ -277,8 +277,8 @@ def _crossover(vary: str, scenario: Scenario, coefficients: Mapping[str, float],
         return none(f"{winner.algorithm} is faster at every {words}: {_never(other.rounds)}.")
     pair = (winner.algorithm, other.algorithm)
     here = float(getattr(scenario, CROSSOVER_INPUTS[vary][0]))
-    point, faster_below = _nearest(_crossings(scenario, coefficients, vary, pair,
-                                              (winner.rounds.mean_rounds, other.rounds.mean_rounds)), here, vary)
+    found = _crossings(scenario, coefficients, vary, pair, (winner.rounds.mean_rounds, other.rounds.mean_rounds))
+    point, faster_below = _nearest(found, here, vary)
     low, high = _scan_values(vary, scenario)[[0, -1]]
     shown = format_bandwidth if vary == "bandwidth" else (lambda v: f"{v:g}")
     if math.isnan(point):
@@ -291,7 +291,7 @@ def _crossover(vary: str, scenario: Scenario, coefficients: Mapping[str, float],
     bounded = len(corners) == 2 and all(math.isfinite(c) for c in corners)
     faster_above = other.algorithm if faster_below == winner.algorithm else winner.algorithm
     details = {"low": min(corners) if bounded else math.nan, "high": max(corners) if bounded else math.nan,
-               "scenario_value": here}
+               "scenario_value": here, "crossings": float(len(found))}
     return Solution(question=f"{question}: {faster_below} faster below it, {faster_above} from it on",
                     value=float(point), unit=_UNITS[vary], expression=expression, details=details)
 

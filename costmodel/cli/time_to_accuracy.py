@@ -136,7 +136,9 @@ def answer(args: argparse.Namespace, scenario: Scenario, coefficients: Mapping[s
             if math.isfinite(solution.details.get("low", math.nan)):
                 bounds = (f" [{_crossover_value(vary, solution.details['low'])}, "
                           f"{_crossover_value(vary, solution.details['high'])}] over the rounds' intervals")
-            print(f"  {solution.question}: {_crossover_value(vary, solution.value)}{bounds}")
+            more = int(solution.details.get("crossings", 1)) - 1
+            farther = f"; {more} more crossing(s) farther from the scenario's value" if more else ""
+            print(f"  {solution.question}: {_crossover_value(vary, solution.value)}{bounds}{farther}")
         else:
             print(f"  {solution.question}: none: {solution.reason}")
     print("note: the curves were measured at one gamma and E_m; their crossovers price the cost at the measured "

@@ -55,6 +55,7 @@ from costmodel.units import format_bandwidth, format_bytes, format_fraction, for
 __all__ = [
     "DEPLOYED_DOWNLINK_BITS_PER_S",
     "DEPLOYED_UPLINK_BITS_PER_S",
+    "FIGURE_TARGET",
     "HELDOUT_TARGET_PERCENT",
     "SECTION_FIGURES",
     "SetupResult",
@@ -66,9 +67,11 @@ __all__ = [
     "section_figures",
 ]
 
-#: Target test accuracies of the section (chosen on the development seeds: both algorithms reach
-#: them in every seed of both setups); the first is the one the figures and the break-even use.
-TARGETS: tuple[float, ...] = (0.6, 0.5)
+#: Target test accuracies of the section, chosen on the development seeds: both algorithms reach each
+#: in every development seed of both setups within the 200 rounds (FedAvg reaches 0.7 in 94 to 195).
+TARGETS: tuple[float, ...] = (0.5, 0.6, 0.7)
+#: The target the figures draw against the bandwidth (the one the issue's single run quoted).
+FIGURE_TARGET = 0.6
 #: The deployed variant's client links (the model's default links).
 DEPLOYED_UPLINK_BITS_PER_S = 10e6
 DEPLOYED_DOWNLINK_BITS_PER_S = 20e6
@@ -77,8 +80,8 @@ HELDOUT_TARGET_PERCENT = 10.0
 #: Figures per setup: (kind, caption); the file is ``figures/<setup key>_<kind>.png``.
 SECTION_FIGURES: tuple[tuple[str, str], ...] = (
     ("accuracy_curves", "Test accuracy against rounds, mean over the development seeds and the band of the seeds"),
-    ("time_to_accuracy_vs_bandwidth", "Time to the first target against the client bandwidth (uplink = downlink), "
-                                      "with its bootstrap interval and the crossover"),
+    ("time_to_accuracy_vs_bandwidth", "Time to the figure's target against the client bandwidth (uplink = "
+                                      "downlink), with its bootstrap interval and the crossover"),
 )
 
 
@@ -127,6 +130,10 @@ class TimeToAccuracySection:
     heldout_summary: pd.DataFrame = field(repr=False)
 
 
+def _figure_target(targets: tuple[float, ...]) -> float:
+    return FIGURE_TARGET if FIGURE_TARGET in targets else targets[0]
+
+
 def _setup(item: ConvergenceSetup, calibration: Calibration, targets: tuple[float, ...]) -> SetupResult:
     local = in_process(calibration.coefficients)
     deployed_scenario = item.scenario.replace(uplink_bits_per_s=DEPLOYED_UPLINK_BITS_PER_S,
@@ -138,7 +145,7 @@ def _setup(item: ConvergenceSetup, calibration: Calibration, targets: tuple[floa
                   for t in targets}
     heldout = pd.concat([compare_with_measured(item.heldout_curves, t, item.scenarios, local).assign(target=t)
                          for t in targets], ignore_index=True)
-    sweep = time_to_accuracy_sweep(deployed[targets[0]], calibration.coefficients, "bandwidth")
+    sweep = time_to_accuracy_sweep(deployed[_figure_target(targets)], calibration.coefficients, "bandwidth")
     return SetupResult(key=item.key, title=item.title, description=item.description, seeds=item.seeds,
                        heldout_seeds=item.heldout_seeds, curves=item.curves, measured=measured, deployed=deployed,
                        break_even=break_even, heldout=heldout.assign(setup=item.key), sweep=sweep)
@@ -193,7 +200,9 @@ def _crossover(solution: Solution, vary: str) -> str:
     low, high = solution.details.get("low", math.nan), solution.details.get("high", math.nan)
     if math.isfinite(low) and math.isfinite(high):
         text += f" [{show(low)}, {show(high)}]"
-    return text + f" ({solution.question.split(': ', 1)[1]})"
+    more = int(solution.details.get("crossings", 1)) - 1
+    return text + f" ({solution.question.split(': ', 1)[1]}" + (f"; {more} more crossing(s) farther away)" if more
+                                                               else ")")
 
 
 def _figure_path(key: str, kind: str) -> str:
@@ -205,7 +214,7 @@ def render_section(section: TimeToAccuracySection, number: int = 7) -> list[str]
     """The section as Markdown lines (a ``## {number}.`` heading first)."""
     if not isinstance(section, TimeToAccuracySection):
         raise must("section", "be a TimeToAccuracySection", type(section).__name__)
-    first = section.targets[0]
+    first = _figure_target(section.targets)
     links = f"{format_bandwidth(DEPLOYED_UPLINK_BITS_PER_S)} up, {format_bandwidth(DEPLOYED_DOWNLINK_BITS_PER_S)} down"
     lines = [f"## {number}. Time to accuracy: what the overhead buys", "",
              "Astraea spends more per round to need fewer rounds. The rounds are measured: the reference "
@@ -230,7 +239,7 @@ def render_section(section: TimeToAccuracySection, number: int = 7) -> list[str]
                              _interval(d.mean_seconds, d.low_seconds, d.high_seconds, format_seconds),
                              format_fraction(d.probability_fastest)])
         lines += _table(["target", "algorithm", "rounds to target", "time, in process (as measured)",
-                         "bytes to target", f"time over {links}", f"fastest over {links} in"], rows)
+                         "bytes to target", f"time over {links}", "fastest there in (share of resamples)"], rows)
         lines += [""]
         for target in section.targets:
             measured, deployed = item.measured[target], item.deployed[target]
@@ -270,7 +279,7 @@ def render_section(section: TimeToAccuracySection, number: int = 7) -> list[str]
 
 def section_figures(section: TimeToAccuracySection) -> list[tuple[str, Figure]]:
     """The section's figures as ``(relative path, Figure)`` pairs."""
-    first = section.targets[0]
+    first = _figure_target(section.targets)
     out = []
     for item in section.setups:
         out.append((_figure_path(item.key, "accuracy_curves"),

@@ -87,8 +87,9 @@ def test_the_bandwidth_crossover_is_where_the_two_times_are_equal():
     assert at[0] == pytest.approx(at[1], rel=1e-8)
     below, above = times(crossing.value * 0.99), times(crossing.value * 1.01)
     assert below[0] > below[1] and above[0] < above[1]
-    # its interval: the crossings with the rounds' interval corners, around the point
+    # its interval: the crossings with the rounds' interval corners, around the point; one crossing in all
     assert crossing.details["low"] < crossing.value < crossing.details["high"]
+    assert crossing.details["crossings"] == 1.0
 
 
 def test_whole_valued_crossovers_change_winner_exactly_there():
@@ -177,7 +178,8 @@ def test_the_sweep_is_the_answer_priced_at_each_value():
 def test_bad_arguments_are_one_line():
     with pytest.raises(InputError, match=r"^'scenario' must be a Scenario \(got 'dict'\)\.$"):
         time_to_accuracy(CURVES, 0.5, {}, COEFFS)
-    with pytest.raises(InputError, match=r"^'crossovers' must name inputs of bandwidth, mediator_size, mediator_epochs"):
+    with pytest.raises(InputError, match=r"^'crossovers' must name inputs of bandwidth, mediator_size, "
+                                         r"mediator_epochs"):
         time_to_accuracy(CURVES, 0.5, FAST, COEFFS, crossovers=("clients",))
     with pytest.raises(InputError, match=r"^'target' must be <= 1"):
         time_to_accuracy(CURVES, 2, FAST, COEFFS)
