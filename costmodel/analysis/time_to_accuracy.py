@@ -22,7 +22,8 @@ bytes) in the scenario, and rounds to target ``r_bar_a`` (mean over seeds) with 
   gamma; E_m) is where the winner changes, ``S_w(x) + r_bar_w*T_w(x) = S_o(x) + r_bar_o*T_o(x)`` for
   the winner ``w`` and the runner-up ``o`` at the scenario: scanned over :data:`CROSSOVER_SCANS`
   (bandwidth on a log grid, refined by bisection; gamma and E_m whole), the crossing nearest the
-  scenario's own value (``details['crossings']`` counts them all). Its interval is the crossing at
+  scenario's own value (``details['crossings']`` counts them all, ``crossing_1``, ... ascending, list
+  them). Its interval is the crossing at
   the corners of the rounds' intervals (``r_lo`` of one with ``r_hi`` of the other). **The rounds stay those measured**:
   curves measured at one gamma and E_m say nothing of the rounds at another, so a crossover in gamma or
   E_m prices the cost alone (bandwidth does not change the rounds);
@@ -70,6 +71,7 @@ __all__ = [
     "CROSSOVER_INPUTS",
     "CROSSOVER_SCANS",
     "TimeToAccuracy",
+    "all_crossings",
     "break_even_from_curves",
     "compare_with_measured",
     "time_to_accuracy",
@@ -291,9 +293,17 @@ def _crossover(vary: str, scenario: Scenario, coefficients: Mapping[str, float],
     bounded = len(corners) == 2 and all(math.isfinite(c) for c in corners)
     faster_above = other.algorithm if faster_below == winner.algorithm else winner.algorithm
     details = {"low": min(corners) if bounded else math.nan, "high": max(corners) if bounded else math.nan,
-               "scenario_value": here, "crossings": float(len(found))}
+               "scenario_value": here, "crossings": float(len(found)),
+               **{f"crossing_{i}": value for i, (value, _) in enumerate(found, start=1)}}
     return Solution(question=f"{question}: {faster_below} faster below it, {faster_above} from it on",
                     value=float(point), unit=_UNITS[vary], expression=expression, details=details)
+
+
+def all_crossings(solution: Solution | None) -> tuple[float, ...]:
+    """Every crossing a crossover found (``details['crossing_1']``, ... ascending); ``()`` if none."""
+    if solution is None or not solution.exists:
+        return ()
+    return tuple(solution.details[f"crossing_{i}"] for i in range(1, int(solution.details["crossings"]) + 1))
 
 
 # --------------------------------------------------------------------------- the question

@@ -157,8 +157,7 @@ def _figure(result: tta.TimeToAccuracy, coefficients: Mapping[str, float], asked
 
     sweep = tta.time_to_accuracy_sweep(result, coefficients, asked.vary)
     crossing = result.crossovers.get(asked.vary)
-    figure = time_to_accuracy_vs(sweep, crossover=crossing.value if crossing is not None and crossing.exists
-                                 else None)
+    figure = time_to_accuracy_vs(sweep, crossovers=tta.all_crossings(crossing))
     save_figure(figure, asked.figure)
     print(f"wrote {asked.figure}", file=sys.stderr)
 

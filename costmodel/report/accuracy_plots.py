@@ -8,7 +8,8 @@ function draws on a fresh :class:`matplotlib.figure.Figure` (no pyplot) from dat
   band from the lowest to the highest seed, with the target as a dashed line;
 * :func:`time_to_accuracy_vs`: time to target against an input (the frame of
   :func:`costmodel.analysis.time_to_accuracy.time_to_accuracy_sweep`), the mean as a line, the
-  bootstrap interval as a band, and the crossover (when given) as a dotted vertical line.
+  bootstrap interval as a band, the ratio of the times in a panel below, and the crossovers (when
+  given) as dotted vertical lines.
 """
 
 from __future__ import annotations
@@ -67,37 +68,54 @@ def accuracy_curves(curves: Curves, *, targets: Sequence[float] = (), title: str
     return figure
 
 
-def time_to_accuracy_vs(sweep: pd.DataFrame, *, crossover: float | None = None, title: str = "") -> Figure:
-    """Time to target against the swept input: mean line and interval band per algorithm."""
+def time_to_accuracy_vs(sweep: pd.DataFrame, *, crossovers: Sequence[float] = (), title: str = "") -> Figure:
+    """Time to target against the swept input: above, the mean line and interval band per algorithm;
+    below, each algorithm's mean time over FedAvg's (over the first algorithm's without FedAvg), where
+    a winner change shows as a crossing of 1; ``crossovers`` as dotted vertical lines."""
     if not isinstance(sweep, pd.DataFrame) or not {"value", "algorithm", "mean_seconds", "low_seconds",
                                                    "high_seconds"} <= set(sweep.columns):
         raise must("sweep", "be the frame of time_to_accuracy_sweep", type(sweep).__name__)
     vary = sweep.attrs.get("vary", "bandwidth")
     finite = sweep[["mean_seconds", "low_seconds", "high_seconds"]].to_numpy(dtype=float)
     scale, unit = (1.0, "s") if vary == "bandwidth" else _scale_for(finite, _TIME_SCALES)   # log axis: seconds
-    figure, axes = _new_figure()
-    for algorithm, own in sweep.groupby("algorithm", sort=False):
+    figure = Figure(figsize=(7.0, 6.0), layout="constrained")
+    axes, ratio_axes = figure.subplots(2, 1, sharex=True, height_ratios=(3, 1.4))
+    names = list(dict.fromkeys(sweep["algorithm"]))
+    reference = "fedavg" if "fedavg" in names else names[0]
+    by_name = {name: own for name, own in sweep.groupby("algorithm", sort=False)}
+    base = by_name[reference]["mean_seconds"].to_numpy(dtype=float)
+    for algorithm in names:
+        own = by_name[algorithm]
         x = own["value"].to_numpy(dtype=float)
-        mean = own["mean_seconds"].to_numpy(dtype=float) / scale
+        mean = own["mean_seconds"].to_numpy(dtype=float)
         if not np.isfinite(mean).any():
             continue
-        axes.plot(x, mean, color=_color(algorithm), label=ALGORITHM_COSTS[algorithm].title)
+        axes.plot(x, mean / scale, color=_color(algorithm), label=ALGORITHM_COSTS[algorithm].title)
         low = own["low_seconds"].to_numpy(dtype=float) / scale
         high = own["high_seconds"].to_numpy(dtype=float) / scale
         if np.isfinite(high).all():
             axes.fill_between(x, low, high, color=_color(algorithm), alpha=0.2, linewidth=0)
-    if crossover is not None and math.isfinite(crossover):
-        shown = format_bandwidth(crossover) if vary == "bandwidth" else f"{crossover:g}"
-        axes.axvline(crossover, color="black", linestyle=":", linewidth=1, label=f"crossover {shown}")
+        if algorithm != reference:
+            ratio_axes.plot(x, mean / base, color=_color(algorithm),
+                            label=f"{ALGORITHM_COSTS[algorithm].title} / {ALGORITHM_COSTS[reference].title}")
+    ratio_axes.axhline(1.0, color="black", linewidth=0.8)
+    shown = format_bandwidth if vary == "bandwidth" else (lambda v: f"{v:g}")
+    marks = [c for c in crossovers if math.isfinite(c)]
+    for index, value in enumerate(marks):
+        label = ("winner changes at " + ", ".join(shown(c) for c in marks)) if index == 0 else None
+        axes.axvline(value, color="black", linestyle=":", linewidth=1, label=label)
+        ratio_axes.axvline(value, color="black", linestyle=":", linewidth=1)
     if vary == "bandwidth":
         axes.set_xscale("log")
         axes.set_yscale("log")
-        axes.xaxis.set_major_formatter(lambda v, _: format_bandwidth(v))
-    axes.set_xlabel(_AXES.get(vary, vary))
+        ratio_axes.xaxis.set_major_formatter(lambda v, _: format_bandwidth(v))
+    ratio_axes.set_xlabel(_AXES.get(vary, vary))
     target = sweep.attrs.get("target")
     axes.set_ylabel(f"time to {target:g} accuracy ({unit})" if target is not None else f"time to target ({unit})")
-    axes.grid(alpha=0.3, which="both")
-    axes.legend()
+    ratio_axes.set_ylabel("time ratio")
+    for each in (axes, ratio_axes):
+        each.grid(alpha=0.3, which="both")
+        each.legend(fontsize=8)
     if title:
         axes.set_title(title)
     return figure

@@ -39,6 +39,7 @@ from matplotlib.figure import Figure
 from costmodel.analysis.solve import Solution
 from costmodel.analysis.time_to_accuracy import (
     TimeToAccuracy,
+    all_crossings,
     break_even_from_curves,
     compare_with_measured,
     time_to_accuracy,
@@ -286,6 +287,5 @@ def section_figures(section: TimeToAccuracySection) -> list[tuple[str, Figure]]:
                     accuracy_curves(item.curves, targets=section.targets, title=item.title)))
         crossing = item.deployed[first].crossovers.get("bandwidth")
         out.append((_figure_path(item.key, "time_to_accuracy_vs_bandwidth"),
-                    time_to_accuracy_vs(item.sweep, crossover=crossing.value if crossing and crossing.exists
-                                        else None, title=item.title)))
+                    time_to_accuracy_vs(item.sweep, crossovers=all_crossings(crossing), title=item.title)))
     return out
