@@ -95,7 +95,7 @@ def time_to_accuracy_vs(sweep: pd.DataFrame, *, crossovers: Sequence[float] = ()
         high = own["high_seconds"].to_numpy(dtype=float) / scale
         if np.isfinite(high).all():
             axes.fill_between(x, low, high, color=_color(algorithm), alpha=0.2, linewidth=0)
-        if algorithm != reference:
+        if algorithm != reference and np.isfinite(base).any():
             ratio_axes.plot(x, mean / base, color=_color(algorithm),
                             label=f"{ALGORITHM_COSTS[algorithm].title} / {ALGORITHM_COSTS[reference].title}")
     ratio_axes.axhline(1.0, color="black", linewidth=0.8)
@@ -115,7 +115,8 @@ def time_to_accuracy_vs(sweep: pd.DataFrame, *, crossovers: Sequence[float] = ()
     ratio_axes.set_ylabel("time ratio")
     for each in (axes, ratio_axes):
         each.grid(alpha=0.3, which="both")
-        each.legend(fontsize=8)
+        if each.get_legend_handles_labels()[0]:      # an algorithm that never reaches the target has no line
+            each.legend(fontsize=8)
     if title:
         axes.set_title(title)
     return figure

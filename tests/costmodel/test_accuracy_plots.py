@@ -51,3 +51,14 @@ def test_time_to_target_figure_draws_the_times_their_ratio_and_every_crossing():
     assert all_crossings(None) == ()
     with pytest.raises(InputError, match="'sweep' must be the frame of time_to_accuracy_sweep"):
         time_to_accuracy_vs(pd.DataFrame({"value": [1.0]}))
+
+
+def test_an_algorithm_that_never_reaches_the_target_has_no_line():
+    steps = [(a, 0, r, 0.8 if r >= at else 0.1) for a, at in (("astraea", 5), ("fedavg", 99)) for r in range(1, 21)]
+    curves = check_curves([dict(zip(COLUMNS, r)) for r in steps], COLUMNS, source="steps")
+    coefficients = default_calibration().coefficients
+    answer = time_to_accuracy(curves, 0.5, Scenario.emnist(), coefficients, crossovers=())
+    figure = time_to_accuracy_vs(time_to_accuracy_sweep(answer, coefficients, "mediator_epochs"))
+    top, bottom = figure.axes[:2]
+    assert [line.get_label() for line in top.get_lines()] == ["Astraea"]
+    assert [list(line.get_ydata()) for line in bottom.get_lines()] == [[1.0, 1.0]]   # only the line at ratio 1
