@@ -1,9 +1,10 @@
 """The handlers of ``astraea-cost run`` and ``compare`` (declared in :mod:`reference_impl.commands`).
 
 ``run``: one measured run of Astraea or FedAvg with the reference implementation; ``compare``: every
-registered algorithm on the same data over several seeds. The configuration is checked, and the data
-partition planned, before any output folder exists, so a bad option fails in a second, not after the
-run; a failed or interrupted command leaves no folder it created.
+registered algorithm on the same data over several seeds (also written as accuracy curves,
+``curves.csv``, the format ``astraea-cost solve time-to-accuracy --curves`` reads). The configuration
+is checked, and the data partition planned, before any output folder exists, so a bad option fails in
+a second, not after the run; a failed or interrupted command leaves no folder it created.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from reference_impl.distributed import launcher
 from reference_impl.distributed.options import options_from_args
 from reference_impl.protocols import protocol_of
 from reference_impl.studies.compare import compare_algorithms, configs_of, summarize_comparison
+from reference_impl.studies.convergence import curves_from_comparison
 
 __all__ = ["compare", "run"]
 
@@ -96,11 +98,12 @@ def compare(args: argparse.Namespace) -> int:
     with output_folder("out", args.out) as out:
         rounds = compare_algorithms(config, seeds, algorithms=algorithms, progress=not args.quiet)
         table = summarize_comparison(rounds)
-        for name, frame in (("compare.csv", rounds), ("summary.csv", table)):
+        outputs = (("compare.csv", rounds), ("summary.csv", table), ("curves.csv", curves_from_comparison(rounds)))
+        for name, frame in outputs:
             with atomic_path(out / name, name="out") as tmp:
                 frame.to_csv(tmp, index=False)
     print(f"{config.rounds} rounds, {config.clients} clients, {config.clients_per_round} per round, "
           f"gamma {config.gamma}, dataset {config.dataset}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    print(f"wrote {out / 'compare.csv'} and {out / 'summary.csv'}", file=sys.stderr)
+    print(f"wrote {out / 'compare.csv'}, {out / 'summary.csv'} and {out / 'curves.csv'}", file=sys.stderr)
     return 0

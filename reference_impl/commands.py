@@ -111,5 +111,6 @@ COMMANDS: tuple[Command, ...] = (
             help="Astraea against FedAvg on the same data over several seeds",
             description="Run Astraea and FedAvg on identical data for several seeds and print final accuracy and the "
                         "mean KL divergence to uniform of the training groups (clients for FedAvg, mediators for "
-                        "Astraea). Writes compare.csv (per round) and summary.csv to --out."),
+                        "Astraea). Writes compare.csv (per round), summary.csv and curves.csv (accuracy curves for "
+                        "solve time-to-accuracy --curves) to --out."),
 )

@@ -38,6 +38,7 @@ __all__ = [
     "PLOT_KINDS",
     "PRESETS",
     "QUESTIONS",
+    "VARY_CHOICES",
     "add_scenario_options",
 ]
 
@@ -93,7 +94,8 @@ OPTION_OF: dict[str, tuple[str, ...]] = {
 PRESETS: tuple[str, ...] = ("emnist", "cinic10")
 
 #: ``solve`` questions.
-QUESTIONS: tuple[str, ...] = ("max-clients", "min-bandwidth", "crossover-bandwidth", "break-even", "sensitivity")
+QUESTIONS: tuple[str, ...] = ("max-clients", "min-bandwidth", "crossover-bandwidth", "break-even", "sensitivity",
+                               "time-to-accuracy")
 #: ``plot --kind`` values and the file each writes.
 PLOT_KINDS: dict[str, str] = {
     "overhead-clients": "overhead_vs_clients.png",
@@ -139,9 +141,27 @@ def _solve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fedavg-rounds", help="break-even: FedAvg rounds to match, e.g. 200")
     parser.add_argument("--algorithm", metavar="ALGORITHM", default=None,
                         help="max-clients and sensitivity: which algorithm's round time (default astraea)")
+    _time_to_accuracy_options(parser)
     parser.add_argument("--expression", action="store_true", help="also print the sympy expression behind the answer")
     parser.add_argument("--latex", action="store_true", help="also print that expression, as LaTeX")
     add_scenario_options(parser, multi=False)
+
+
+#: ``solve time-to-accuracy --vary`` values: the input the figure sweeps (every crossover is printed).
+VARY_CHOICES: tuple[str, ...] = ("bandwidth", "gamma", "mediator-epochs")
+
+
+def _time_to_accuracy_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("time to accuracy (time-to-accuracy; break-even with --curves)")
+    group.add_argument("--curves", metavar="FILE",
+                       help="accuracy curves, CSV with columns algorithm,seed,round,accuracy (compare's curves.csv)")
+    group.add_argument("--target", metavar="ACCURACY", help="target test accuracy, e.g. 0.6 or 60%%")
+    group.add_argument("--resamples", metavar="N", help="bootstrap resamples (default 10,000)")
+    group.add_argument("--confidence", metavar="LEVEL", help="interval coverage (default 95%%)")
+    group.add_argument("--bootstrap-seed", metavar="SEED", help="seed of the bootstrap's generator (default 0)")
+    group.add_argument("--vary", choices=VARY_CHOICES, default=None,
+                       help="time-to-accuracy: the input the figure sweeps (default bandwidth)")
+    group.add_argument("--figure", metavar="FILE", help="time-to-accuracy: also draw the time to target (PNG)")
 
 
 def _plot(parser: argparse.ArgumentParser) -> None:
@@ -184,7 +204,7 @@ COMMANDS: tuple[Command, ...] = (
                         "for one scenario or a grid of them, from the calibrated cost model."),
     Command(name="solve", rank=21, arguments=_solve, handler="costmodel.cli.solve:run",
             help="answer a capacity question: max-clients, min-bandwidth, crossover-bandwidth, break-even, "
-                 "sensitivity",
+                 "sensitivity, time-to-accuracy",
             description="Answer a capacity question from the cost model, with units; --expression shows the "
                         "expression used."),
     Command(name="plot", rank=22, arguments=_plot, handler="costmodel.cli.plot:run",

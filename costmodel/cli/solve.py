@@ -1,7 +1,7 @@
 """``astraea-cost solve``: capacity questions and the round time's sensitivities, answered with units.
 
-Parses the question's own option (``--budget``, ``--max-overhead``, ``--fedavg-rounds``; another
-question's option is refused, not ignored) and the scenario options, calls
+Parses the question's own option (``--budget``, ``--max-overhead``, ``--fedavg-rounds``, ``--curves``
+and ``--target``; another question's option is refused, not ignored) and the scenario options, calls
 :mod:`costmodel.analysis.solve`, and prints the answer, or why there is none, with the numbers
 behind it and the assumptions that decide it; the sympy expression only with ``--expression`` or
 ``--latex``.
@@ -16,7 +16,7 @@ import sympy as sp
 
 from costmodel.analysis import solve
 from costmodel.cli import scenario_options as options
-from costmodel.cli import tables
+from costmodel.cli import tables, time_to_accuracy
 from costmodel.errors import InputError, must
 from costmodel.model.protocols import SUBJECT, check_algorithm
 from costmodel.units import (
@@ -35,7 +35,7 @@ _EXAMPLES = {"budget": "--budget 30s", "max-overhead": "--max-overhead 20%", "fe
 #: Options that only some questions read: giving one to another question is refused, not ignored.
 _QUESTION_OPTIONS = {"budget": ("max-clients",), "max_overhead": ("min-bandwidth",),
                      "fedavg_rounds": ("break-even",), "link": ("min-bandwidth",),
-                     "algorithm": ("max-clients", "sensitivity")}
+                     "algorithm": ("max-clients", "sensitivity"), **time_to_accuracy.OPTIONS}
 
 
 def _format_detail(name: str, value: float) -> str:
@@ -45,7 +45,7 @@ def _format_detail(name: str, value: float) -> str:
         return format_seconds(value)
     if "fraction" in name:
         return format_fraction(value)
-    if name == "holds_everywhere":
+    if name in ("holds_everywhere", "breaks_even"):
         return "yes" if value else "no"
     if name in ("clients_total", "max_astraea_rounds"):
         return f"{value:,.0f}"
@@ -86,7 +86,7 @@ def _question_input(args: argparse.Namespace) -> float | int | None:
         if bound < 0 or bound > solve.MAX_OVERHEAD_FRACTION:
             raise must("max-overhead", f"be >= 0 and <= {solve.MAX_OVERHEAD_FRACTION * 100:,.0f}%", text)
         return bound
-    if question == "break-even":
+    if question == "break-even" and args.curves is None:
         text = _required(args, "fedavg-rounds", question)
         rounds = parse_count(text, name="fedavg-rounds", signed=True)
         if not float(rounds).is_integer():
@@ -137,6 +137,12 @@ def run(args: argparse.Namespace) -> int:
         solution = solve.min_bandwidth_for_overhead(value, scenario, coefficients, args.link or "both")
     elif question == "crossover-bandwidth":
         solution = solve.crossover_bandwidth(scenario, coefficients)
+    elif question == "time-to-accuracy":
+        status = time_to_accuracy.answer(args, scenario, coefficients, assumptions)
+        tables.warn_about(calibration, args)
+        return status
+    elif args.curves is not None:
+        solution = time_to_accuracy.break_even(args, scenario, coefficients)
     else:
         solution = solve.break_even_rounds(scenario, coefficients, value)
     print(solution.question)

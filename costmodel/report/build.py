@@ -71,6 +71,7 @@ from costmodel.model.protocols import ALGORITHMS, BASELINES
 from costmodel.model.quantities import NAME_OF
 from costmodel.model.scenario import Scenario
 from costmodel.report.growth import GROWTH_VARIABLES, growth_order
+from costmodel.report.time_to_accuracy import TimeToAccuracySection, build_section
 from costmodel.units import format_seconds
 
 __all__ = [
@@ -178,6 +179,9 @@ class Report:
         The calibration's validation rows with the bar each is held to (may be empty).
     budgets_s
         Extra round-time budgets the user asked about.
+    time_to_accuracy
+        The time-to-accuracy section (:class:`costmodel.report.time_to_accuracy.TimeToAccuracySection`:
+        the stored digits curves priced by this calibration), or ``None`` when not built.
     """
 
     scenarios: tuple[ReportScenario, ...]
@@ -196,6 +200,7 @@ class Report:
     sweeps: Mapping[str, Mapping[str, pd.DataFrame]]
     validation: pd.DataFrame
     budgets_s: tuple[float, ...] = field(default=())
+    time_to_accuracy: TimeToAccuracySection | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sweeps", MappingProxyType({k: MappingProxyType(dict(v))
@@ -459,7 +464,7 @@ def _sweeps(scenarios: Sequence[ReportScenario], coefficients: Mapping[str, floa
 
 def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calibration | None = None,
                  calibration_origin: str = "embedded default", budgets_s: Sequence[float] = (),
-                 include_presets: bool = True) -> Report:
+                 include_presets: bool = True, include_time_to_accuracy: bool = True) -> Report:
     """Compute the report's content.
 
     Parameters
@@ -474,6 +479,9 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
         Extra round-time budgets (seconds) for the clients-per-round question.
     include_presets
         Whether to start from the papers' two setups (True for the command; tests may pass False).
+    include_time_to_accuracy
+        Whether to add the time-to-accuracy section (:mod:`costmodel.report.time_to_accuracy`) from the
+        convergence stored with the package.
 
     Raises
     ------
@@ -507,4 +515,5 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
         growth=_growth_frame(chosen, coefficients, calibration.unsupported_coefficients()), time_claims=time_claims, traffic_claims=traffic_claims,
         negligible_claims=_negligible(chosen, phases, rounds, coefficients), storage_claims=_storage(),
         capacity=_capacity(chosen, rounds, coefficients, budgets), sweeps=_sweeps(chosen, coefficients),
-        validation=_validation(calibration), budgets_s=budgets)
+        validation=_validation(calibration), budgets_s=budgets,
+        time_to_accuracy=build_section(calibration) if include_time_to_accuracy else None)

@@ -10,8 +10,9 @@ The held-out validation table is stored in the embedded default calibration
 
 and ``python -m costmodel.report.doc_tables`` rewrites every such block in :data:`PAGES` (``--check``
 only says which are stale, exit 1); ``make calibration`` runs it after a recalibration, and a test
-fails when a page and the stored data disagree. Blocks: ``validation`` (:func:`validation_block`)
-and ``network`` (:func:`network_block`).
+fails when a page and the stored data disagree. Blocks: ``validation`` (:func:`validation_block`),
+``network`` (:func:`network_block`) and ``time_to_accuracy`` (:func:`time_to_accuracy_block`, from
+the convergence stored beside them, :mod:`costmodel.contracts.convergence_evidence`).
 """
 
 from __future__ import annotations
@@ -27,13 +28,16 @@ from costmodel.contracts.calibration_file import Calibration, default_calibratio
 from costmodel.contracts.network_evidence import NetworkEvidence, load_network_evidence
 from costmodel.errors import InputError
 from costmodel.files import atomic_write_text
-from costmodel.units import format_bandwidth
+from costmodel.report.time_to_accuracy import build_section
+from costmodel.units import format_bandwidth, format_bytes, format_seconds
 
-__all__ = ["BLOCKS", "PAGES", "main", "network_block", "render_blocks", "stale_pages", "validation_block"]
+__all__ = ["BLOCKS", "PAGES", "main", "network_block", "render_blocks", "stale_pages", "time_to_accuracy_block",
+           "validation_block"]
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 #: The pages that may hold generated blocks, relative to the repository.
-PAGES: tuple[str, ...] = ("README.md", "docs/limits.md", "docs/report.md", "docs/calibrate.md")
+PAGES: tuple[str, ...] = ("README.md", "docs/limits.md", "docs/report.md", "docs/calibrate.md",
+                          "docs/time-to-accuracy.md")
 _BLOCK = re.compile(r"(<!-- begin generated: (?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)",
                     flags=re.S)
 
@@ -104,10 +108,38 @@ def network_block(evidence: NetworkEvidence) -> str:
     return "\n".join(lines) + "\n"
 
 
+def time_to_accuracy_block(calibration: Calibration) -> str:
+    """Rounds and time to each target of the stored digits curves, and the held-out check (Markdown),
+    as the report's time-to-accuracy section computes them (:mod:`costmodel.report.time_to_accuracy`)."""
+    section = build_section(calibration)
+    lines = [f"Measured {section.created} (`{section.command}`); 95% percentile-bootstrap intervals over the "
+             "development seeds; time in process is the rounds priced by the embedded calibration.", "",
+             "| setup | target | algorithm | rounds to target | time to target, in process | bytes to target |",
+             "|---|---:|---|---:|---:|---:|"]
+    for item in section.setups:
+        for target in section.targets:
+            for name, answer in item.measured[target].algorithms.items():
+                r = answer.rounds
+                rounds = (f"{r.mean_rounds:.1f} [{r.low_rounds:g}, {r.high_rounds:g}]" if r.always_reached else
+                          f"not bounded ({r.seeds - r.reached} of {r.seeds} seeds never)")
+                time = (f"{format_seconds(answer.mean_seconds)} [{format_seconds(answer.low_seconds)}, "
+                        f"{format_seconds(answer.high_seconds)}]" if r.always_reached else "not bounded")
+                traffic = (f"{format_bytes(answer.mean_bytes)}" if r.always_reached else "not bounded")
+                lines.append(f"| {item.key} | {target:g} | {name} | {rounds} | {time} | {traffic} |")
+    lines += ["", "Held-out runs (seeds no choice was made on), their measured rounds priced in their own planned "
+              "scenario against the virtual-clock time they measured:", "",
+              "| algorithm | runs × targets | mean abs. error % | max abs. error % |", "|---|---:|---:|---:|"]
+    for row in section.heldout_summary.itertuples():
+        lines.append(f"| {row.algorithm} | {row.runs} | {_number(row.mape_percent, 2)} | "
+                     f"{_number(row.max_percent, 2)} |")
+    return "\n".join(lines) + "\n"
+
+
 #: Each block's name and how to render it from the stored data.
 BLOCKS: Mapping[str, Callable[[Calibration, NetworkEvidence], str]] = {
     "validation": lambda calibration, evidence: validation_block(calibration),
     "network": lambda calibration, evidence: network_block(evidence),
+    "time_to_accuracy": lambda calibration, evidence: time_to_accuracy_block(calibration),
 }
 
 

@@ -22,6 +22,7 @@ from costmodel.model.quantities import COEFFICIENTS, INPUTS
 from costmodel.errors import must
 from costmodel.report.build import FIGURE_KINDS, IMBALANCE_RATIOS, Report
 from costmodel.report.growth import GROWTH_VARIABLES
+from costmodel.report.time_to_accuracy import render_section
 from costmodel.units import format_bandwidth, format_bytes, format_count, format_fraction, format_input, format_seconds
 
 __all__ = ["FIGURES_FOLDER", "REPORT_FILE", "figure_path", "render_markdown"]
@@ -375,6 +376,8 @@ def render_markdown(report: Report) -> str:
         "4. [The papers' claims against the model](#4-the-papers-claims-against-the-model)",
         "5. [Capacity](#5-capacity)",
         "6. [Validation: where the numbers come from](#6-validation-where-the-numbers-come-from)",
+        *(["7. [Time to accuracy: what the overhead buys](#7-time-to-accuracy-what-the-overhead-buys)"]
+          if report.time_to_accuracy is not None else []),
         "",
         "## 1. Scenarios and assumptions",
         "",
@@ -404,6 +407,8 @@ def render_markdown(report: Report) -> str:
     lines += _capacity_section(report)
     lines += ["## 6. Validation: where the numbers come from", ""]
     lines += _validation_section(report)
+    if report.time_to_accuracy is not None:
+        lines += render_section(report.time_to_accuracy, number=7)
     lines += ["---", "",
               "Not to be confused with the unrelated Astraea for multi-agent deep-RL congestion control "
               "(EuroSys 2024): this report covers the federated-learning Astraea only.", ""]

@@ -22,6 +22,7 @@ from costmodel.files import atomic_write_text, create_output_folder
 from costmodel.report import plots
 from costmodel.report.build import FIGURE_KINDS, Report
 from costmodel.report.markdown import FIGURES_FOLDER, REPORT_FILE, figure_path, render_markdown
+from costmodel.report.time_to_accuracy import section_figures
 
 __all__ = ["write_report"]
 
@@ -66,6 +67,10 @@ def write_report(report: Report, out: str | os.PathLike[str], *, dpi: int = 100)
             for kind, _ in FIGURE_KINDS:
                 relative = figure_path(item.key, kind)
                 plots.save_figure(_draw(kind, report.sweeps[item.key][kind]), stage / relative, dpi=dpi)
+                written.append(relative)
+        if report.time_to_accuracy is not None:
+            for relative, figure in section_figures(report.time_to_accuracy):
+                plots.save_figure(figure, stage / relative, dpi=dpi)
                 written.append(relative)
         atomic_write_text(stage / REPORT_FILE, render_markdown(report))
         create_output_folder("out", figures)

@@ -19,6 +19,7 @@ from costmodel.analysis import solve
 from costmodel.cli import report as report_cli
 from costmodel import model as ex
 from costmodel import report as rp
+from costmodel.report.time_to_accuracy import SECTION_FIGURES
 from costmodel.contracts.calibration_file import default_calibration, write_calibration
 from costmodel.errors import InputError
 from costmodel.analysis.predict import predict_overhead, predict_phases, predict_rounds
@@ -70,7 +71,7 @@ def test_the_command_writes_the_library_report_and_every_figure_it_links(written
     text = (written / rp.REPORT_FILE).read_text(encoding="utf-8")
     assert text == markdown  # the command adds nothing and loses nothing
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) == 3 * len(rp.FIGURE_KINDS)
+    assert len(links) == 3 * len(rp.FIGURE_KINDS) + 2 * len(SECTION_FIGURES)   # + time to accuracy, 2 setups
     for link in links:
         assert not os.path.isabs(link)
         data = (written / link).read_bytes()
@@ -83,7 +84,7 @@ def test_sections_and_scenarios_are_present(markdown: str, report: rp.Report) ->
     headings = re.findall(r"^## (.+)$", markdown, flags=re.M)
     assert headings == ["1. Scenarios and assumptions", "2. Overhead per round and per training run",
                         "3. How the overhead grows", "4. The papers' claims against the model", "5. Capacity",
-                        "6. Validation: where the numbers come from"]
+                        "6. Validation: where the numbers come from", "7. Time to accuracy: what the overhead buys"]
     for anchor in re.findall(r"\]\(#([^)]+)\)", markdown):  # the contents links resolve (GitHub slugs)
         slugs = [re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings]
         assert anchor in slugs
