@@ -17,10 +17,16 @@ from typing import Any
 
 from costmodel.errors import InputError, must
 from costmodel.model.quantities import (
+    CINIC10_AUTOGRAD_NODES,
+    CINIC10_CONV_CALLS,
     CINIC10_CONV_INPUT_VALUES,
+    CINIC10_ELEMENTWISE_VALUES,
     CINIC10_PARAMS,
     CINIC10_TRAIN_FLOPS,
+    EMNIST_AUTOGRAD_NODES,
+    EMNIST_CONV_CALLS,
     EMNIST_CONV_INPUT_VALUES,
+    EMNIST_ELEMENTWISE_VALUES,
     EMNIST_PARAMS,
     EMNIST_TRAIN_FLOPS,
     INPUTS,
@@ -74,6 +80,9 @@ class Scenario:
     train_flops_per_sample: float = _default("train_flops_per_sample")
     conv_input_values: int = _default("conv_input_values")
     sample_values: int = _default("sample_values")
+    elementwise_values: int = _default("elementwise_values")
+    autograd_nodes: int = _default("autograd_nodes")
+    conv_calls: int = _default("conv_calls")
     augmented_fraction: float = _default("augmented_fraction")
     augmented_fraction_sd: float = _default("augmented_fraction_sd")
     client_load_spread: float = _default("client_load_spread")
@@ -97,7 +106,8 @@ class Scenario:
         base = dict(clients_total=500, clients_per_round=50, classes=47, samples_per_client=112_800 / 500,
                     mediator_size=10, batch_size=10, local_epochs=1, mediator_epochs=1, params=EMNIST_PARAMS,
                     train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), conv_input_values=EMNIST_CONV_INPUT_VALUES,
-                    sample_values=784,
+                    sample_values=784, elementwise_values=EMNIST_ELEMENTWISE_VALUES,
+                    autograd_nodes=EMNIST_AUTOGRAD_NODES, conv_calls=EMNIST_CONV_CALLS,
                     augmented_fraction=0.818, augmented_fraction_sd=0.0,
                     removed_fraction=0.0)
         return cls(**{**base, **changes})
@@ -110,7 +120,8 @@ class Scenario:
         base = dict(clients_total=100, clients_per_round=20, classes=10, samples_per_client=90_000 / 100,
                     mediator_size=4, batch_size=50, local_epochs=1, mediator_epochs=1, params=CINIC10_PARAMS,
                     train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), conv_input_values=CINIC10_CONV_INPUT_VALUES,
-                    sample_values=3072,
+                    sample_values=3072, elementwise_values=CINIC10_ELEMENTWISE_VALUES,
+                    autograd_nodes=CINIC10_AUTOGRAD_NODES, conv_calls=CINIC10_CONV_CALLS,
                     augmented_fraction=1.038, augmented_fraction_sd=0.0,
                     removed_fraction=0.0)
         return cls(**{**base, **changes})

@@ -43,7 +43,7 @@ def test_symbols_are_unique_and_carry_sign_assumptions() -> None:
         assert NAME_OF[symbol] == name
         assert symbol.is_nonnegative
         if name not in ("samples_per_client_sd", "augmented_fraction", "augmented_fraction_sd", "mediator_load_spread",
-                        "conv_input_values",
+                        "conv_input_values", "elementwise_values", "autograd_nodes", "conv_calls",
                         "client_load_spread",
                         "removed_fraction",
                         "message_header_bytes", *NONNEGATIVE_COEFFICIENTS):
