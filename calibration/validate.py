@@ -92,7 +92,7 @@ from costmodel.model.bridge import numeric_function
 from costmodel.model.protocols import ALGORITHMS
 from costmodel.model.quantities import sym
 from costmodel.report.plots import parity
-from reference_impl.config import RunConfig
+from reference_impl.config import RunConfig, is_model_spec
 from reference_impl.protocols import PROTOCOLS
 from reference_impl.workload import plan_workload
 
@@ -237,7 +237,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         model = str(getattr(run, "model", ""))
 
         def add(phase: str, events: int, measured: float, predicted: float, unit: str = "s") -> None:
-            if model in OTHER_ARCHITECTURES and phase in _ARCHITECTURE_PHASES:
+            if (model in OTHER_ARCHITECTURES or is_model_spec(model)) and phase in _ARCHITECTURE_PHASES:
                 phase = f"{phase} ({model})"
             records.append({"run_id": run.run_id, "config_key": run.config_key, "algorithm": algorithm,
                             "phase": phase, "events": int(events), "measured": float(measured),
