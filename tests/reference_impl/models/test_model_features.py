@@ -32,6 +32,15 @@ def test_a_single_dense_layer_by_hand() -> None:
     assert f.sample_values == 784
 
 
+def test_a_hidden_relu_layer_by_hand() -> None:
+    # V_e: ReLU forward and backward 2*64, log-softmax, its backward and the loss gradient 3*47. N: NllLoss,
+    # LogSoftmax, two Addmm, two T, ReLU and four AccumulateGrad nodes. F: 2*(2*784*64) + 3*(2*64*47).
+    model = nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), nn.Linear(64, 47))
+    f = model_features(model, (1, 28, 28), 47)
+    assert (f.elementwise_values, f.autograd_nodes) == (2 * 64 + 3 * 47, 11) == (269, 11)
+    assert f.train_flops_per_sample == 2 * 2 * 784 * 64 + 3 * 2 * 64 * 47 == 218_752
+
+
 def test_the_tpds_cnn_matches_the_paper_and_the_cost_model_defaults() -> None:
     f = model_features(tpds_emnist_cnn(47), (1, 28, 28), 47)
     emnist = Scenario.emnist()
