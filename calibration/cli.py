@@ -38,7 +38,8 @@ from calibration.machine import describe_machine
 from calibration.rescheduling_probe import measure_rescheduling
 from calibration.speed_probe import SpeedGuard
 from calibration.sweep import default_sweep, disturbed_runs, folder_probe_seconds, load_runs, quick_sweep, run_key, run_sweep
-from calibration.validate import parity_figure, run_validation
+from calibration.user_model import check_user_model, joined, model_heldout, model_sweep
+from calibration.validate import heldout_design, parity_figure, run_validation
 from costmodel.contracts.calibration_file import DEFAULT_CALIBRATION_RESOURCE, load_calibration, write_calibration
 from costmodel.contracts.network_evidence import (
     NETWORK_ROW_FIELDS,
@@ -91,9 +92,10 @@ def _report_disturbed(name: str, paths, guard) -> None:
 def profile(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost profile``."""
     guard = _guard(args)
+    design = quick_sweep() if args.quick else default_sweep()
+    if args.model is not None:        # checked (built and run once) before any folder exists
+        design = joined(design, model_sweep(args.model, dataset=args.model_dataset, width=args.model_width))
     with output_folder("out", args.out, keep_contents=True) as out:   # resumable: finished runs stay
-
-        design = quick_sweep() if args.quick else default_sweep()
         done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
         start = time.perf_counter()
         paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
@@ -113,8 +115,13 @@ def calibrate(args: argparse.Namespace) -> int:
     check_distinct_outputs(out=args.out, embed=embedded)
 
     communication = load_link_coefficients(args.communication) if args.communication is not None else None
+    if args.model is not None:
+        check_user_model(args.model, dataset=args.model_dataset, width=args.model_width)
 
     trace, _ = load_runs(args.runs)
+    if args.model is not None and not ((trace["model"] == args.model) & (trace["model_width"] == args.model_width)).any():
+        raise InputError(f"'model' must have profiled runs in {args.runs!r} (run 'astraea-cost profile --model "
+                         f"{args.model} --out {args.runs}' first) (got {args.model!r}).")
     fit = fit_calibration(trace, communication=communication, bootstrap=args.bootstrap)
     machine = describe_machine(threads=fit.threads, torch_version=fit.torch_version or None,
                                speed_probe_s=folder_probe_seconds(args.runs))
@@ -138,12 +145,15 @@ def validate(args: argparse.Namespace) -> int:
     if args.calibration is not None:
         source = check_output_file("calibration", args.calibration)
     calibration = load_calibration(source)
+    design = None
+    if args.model is not None:        # checked (built and run once) before any folder exists
+        design = joined(heldout_design(), model_heldout(args.model, dataset=args.model_dataset, width=args.model_width))
     check_output_folder("out", args.out)
     if args.runs is not None:
         check_output_folder("runs", args.runs)
     with output_folder("out", args.out, keep_contents=True) as out:   # the held-out runs resume
         with output_folder("runs", args.runs if args.runs is not None else out / "runs", keep_contents=True) as runs:
-            result = run_validation(calibration, runs, progress=not args.quiet, guard=guard)
+            result = run_validation(calibration, runs, design=design, progress=not args.quiet, guard=guard)
         print(result.report())
         with atomic_path(out / "validation.csv", name="out") as tmp:
             result.table.to_csv(tmp, index=False)

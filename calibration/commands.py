@@ -5,11 +5,14 @@ They turn measured runs of the reference implementation of Astraea (Duan et al.,
 TPDS 32(1), 2021) and FedAvg into the cost model's coefficients and its error table. Declarations
 only (:mod:`costmodel.cli.registry`); the handlers are :mod:`calibration.cli`:
 
-* ``profile [--out DIR] [--quick]``: run the calibration sweep, one sub-folder per run, resumable;
-* ``calibrate [--runs DIR] [--out FILE] [--embed] [--communication FILE]``: fit the coefficients and
-  write the calibration file; ``--embed`` writes it over the package's embedded default;
-* ``validate [--calibration FILE] [--out DIR] [--embed]``: run the held-out design and store its
-  error table in the validated calibration file;
+* ``profile [--out DIR] [--quick] [--model MODEL]``: run the calibration sweep, one sub-folder per run,
+  resumable; ``--model`` adds a short sweep of your model (:mod:`calibration.user_model`);
+* ``calibrate [--runs DIR] [--out FILE] [--embed] [--communication FILE] [--model MODEL]``: fit the
+  coefficients and write the calibration file; ``--embed`` writes it over the package's embedded
+  default; ``--model`` makes sure the runs fitted include your model's;
+* ``validate [--calibration FILE] [--out DIR] [--embed] [--model MODEL]``: run the held-out design
+  (with ``--model``, also held-out runs of your model) and store its error table in the validated
+  calibration file;
 * ``link-sweep`` and ``validate-network`` (root): real transfers over tbf-shaped links.
 """
 
@@ -19,6 +22,8 @@ import argparse
 
 from costmodel.cli.registry import Command
 from costmodel.errors import check_int
+from reference_impl.commands import MODEL_HELP
+from reference_impl.config import DATASET_NAMES, WIDTH_MODELS
 
 __all__ = ["COMMANDS", "DEFAULT_CALIBRATION_FILE", "DEFAULT_RUNS", "DEFAULT_VALIDATION"]
 
@@ -56,12 +61,32 @@ def _add_guard_options(parser: argparse.ArgumentParser, against: str) -> None:
                         help="no speed probes, no re-runs (every run is kept as measured)")
 
 
+def _real(name: str):
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{name}' must be a number (got {text!r}).") from None
+    return parse
+
+
+def _add_model_options(parser: argparse.ArgumentParser, what: str) -> None:
+    group = parser.add_argument_group("your model")
+    group.add_argument("--model", default=None, metavar="MODEL", help=f"{what}: {MODEL_HELP}")
+    group.add_argument("--model-width", type=_real("model-width"), default=1.0,
+                       help=f"its width multiplier, for a width family ({', '.join(WIDTH_MODELS)}; default 1)")
+    group.add_argument("--model-dataset", choices=DATASET_NAMES, default="emnist-shape",
+                       help="the dataset of its runs, whose sample shape it takes (default emnist-shape: 1x28x28, "
+                            "47 classes; cinic-shape: 3x32x32, 10)")
+
+
 def _profile(profile: argparse.ArgumentParser) -> None:
     profile.add_argument("--out", default=DEFAULT_RUNS, metavar="DIR",
                          help=f"folder for the runs (default {DEFAULT_RUNS})")
     profile.add_argument("--quick", action="store_true", help="a small sweep (20 runs)")
     profile.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_guard_options(profile, "the sweep's usual probe (its lower quartile)")
+    _add_model_options(profile, "also run a short sweep of this model (8 runs)")
 
 
 def _calibrate(calibrate: argparse.ArgumentParser) -> None:
@@ -75,6 +100,8 @@ def _calibrate(calibrate: argparse.ArgumentParser) -> None:
                            help="communication_fit.json from 'astraea-cost link-sweep --out DIR'")
     calibrate.add_argument("--bootstrap", type=_whole("bootstrap"), default=200,
                            help="bootstrap resamples of the runs for standard errors (default 200)")
+    _add_model_options(calibrate, "check that --runs holds runs of this model (from 'profile --model'), so the fit "
+                                  "covers it")
 
 
 def _validate(validate: argparse.ArgumentParser) -> None:
@@ -89,6 +116,7 @@ def _validate(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_guard_options(validate, "the calibration's recorded probe (when measured on this machine; else the "
                                  "held-out runs' usual probe)")
+    _add_model_options(validate, "also run held-out runs of this model (6 runs; its rows are labelled with it)")
 
 
 def _link_sweep(parser: argparse.ArgumentParser) -> None:

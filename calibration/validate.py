@@ -97,7 +97,7 @@ from costmodel.model.protocols import ALGORITHMS
 from costmodel.model.quantities import sym
 from costmodel.report.plots import parity
 from costmodel.model.label_mix import CINIC10_HISTOGRAM, PAPERS_DIRICHLET_ALPHA
-from reference_impl.config import RunConfig
+from reference_impl.config import RunConfig, is_model_spec
 from reference_impl.protocols import PROTOCOLS
 from reference_impl.workload import plan_workload
 
@@ -137,7 +137,11 @@ LABELLED_SUBSETS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
 
 
 def subset_label(config: RunConfig, phase: str) -> str:
-    """``phase``, or ``"phase (label)"`` when a subset of :data:`LABELLED_SUBSETS` claims it for ``config``."""
+    """``phase``, or ``"phase (label)"`` when a subset of :data:`LABELLED_SUBSETS` claims it for ``config``;
+    a user's model (``PATH.py:FUNCTION`` or ``module:FUNCTION``) labels its training and round points with
+    its own name."""
+    if is_model_spec(config.model) and phase in ("local_training", "round"):
+        return f"{phase} ({config.model})"
     for label, phases, applies in LABELLED_SUBSETS:
         if phase in phases and applies(config):
             return f"{phase} ({label})"

@@ -85,7 +85,7 @@ _COUNT_NOUNS = frozenset({
     "client", "clients", "device", "devices", "sample", "samples", "example", "examples",
     "image", "images", "class", "classes", "label", "labels", "round", "rounds",
     "epoch", "epochs", "step", "steps", "value", "values", "pixel", "pixels",
-    "flop", "flops", "mediator", "mediators", "scenario", "scenarios",
+    "flop", "flops", "mediator", "mediators", "scenario", "scenarios", "node", "nodes", "call", "calls",
 })
 _COUNT_UNIT = re.compile(r"^(?P<suffix>[kKMGBT]?)\s*(?P<noun>[A-Za-z]*)$")
 

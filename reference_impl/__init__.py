@@ -12,7 +12,8 @@ Packages, bottom to top (each imports only those before it):
 ``data``
     Datasets, global and local imbalance, the federated data of a run, the augmentation warps.
 ``models``
-    The papers' CNNs and their FLOP counts.
+    The papers' CNNs, four more architecture families, models of one's own (``PATH.py:FUNCTION``),
+    their FLOPs by operator class and the architecture features the cost model prices.
 ``engine``
     The in-process engine (virtual clock, measured events), the loop over a run's rounds, training,
     aggregation, the wire format and the trace files.
@@ -24,7 +25,7 @@ Packages, bottom to top (each imports only those before it):
     A run's data side planned without training; algorithms compared over seeds, the papers'
     imbalance regime.
 ``cli``
-    The handlers of ``astraea-cost run`` and ``astraea-cost compare``.
+    The handlers of ``astraea-cost run``, ``compare`` and ``describe-model``.
 ``commands``
     Their declarations (options and help; no torch), found by the ``astraea-cost`` dispatcher through
     the entry points of ``pyproject.toml``.

@@ -1,10 +1,14 @@
-"""The handlers of ``astraea-cost run`` and ``compare`` (declared in :mod:`reference_impl.commands`).
+"""The handlers of ``astraea-cost run``, ``compare`` and ``describe-model`` (declared in
+:mod:`reference_impl.commands`).
 
 ``run``: one measured run of Astraea or FedAvg with the reference implementation; ``compare``: every
 registered algorithm on the same data over several seeds (also written as accuracy curves,
 ``curves.csv``, the format ``astraea-cost solve time-to-accuracy --curves`` reads). The configuration
-is checked, and the data partition planned, before any output folder exists, so a bad option fails in
-a second, not after the run; a failed or interrupted command leaves no folder it created.
+is checked, the model built and run once on the dataset's shape (:func:`reference_impl.models.check_model`:
+a model of one's own that does not load or run is one line), and the data partition planned, before any
+output folder exists, so a bad option fails in seconds, not after the run; a failed or interrupted
+command leaves no folder it created. ``describe-model``: a model's architecture inputs for the cost
+model (:mod:`reference_impl.models.describe`), printed and written for ``--model-inputs``.
 """
 
 from __future__ import annotations
@@ -14,17 +18,21 @@ import sys
 from dataclasses import fields
 from typing import Any
 
+from costmodel.contracts.model_inputs import parse_input_shape, write_model_inputs
 from costmodel.errors import InputError, relabel
-from costmodel.files import atomic_path, output_folder
+from costmodel.files import atomic_path, check_output_file, output_folder
 from reference_impl.config import RunConfig
+from reference_impl.data.datasets import dataset_spec
 from reference_impl.data.federated import client_labels
 from reference_impl.distributed import launcher
 from reference_impl.distributed.options import options_from_args
+from reference_impl.models import check_model
+from reference_impl.models import describe
 from reference_impl.protocols import protocol_of
 from reference_impl.studies.compare import compare_algorithms, configs_of, summarize_comparison
 from reference_impl.studies.convergence import curves_from_comparison
 
-__all__ = ["compare", "run"]
+__all__ = ["check_run_model", "compare", "describe_model", "run"]
 
 
 #: RunConfig field -> the option that sets it, for error messages (where not the field with dashes).
@@ -41,15 +49,24 @@ def _relabelled(error: InputError) -> InputError:
     return relabel(error, {name: _flag(name)}) if name else error
 
 
+def check_run_model(config: RunConfig) -> None:
+    """Build ``config``'s model on its dataset's sample shape and classes and run it once
+    (:func:`reference_impl.models.check_model`); a bad model is one line naming ``model``."""
+    spec = dataset_spec(config.dataset)
+    check_model(config.model, sample_shape=spec.sample_shape, num_classes=spec.num_classes, width=config.model_width)
+
+
 def _config(args: argparse.Namespace, *, protocol: bool = True, **changes: Any):
     """The run configuration of the parsed options, checked as far as it can be without training: its
-    protocol's rule (with ``protocol``), and the data partition planned (no pixels, no model), so
-    impossible splits fail before any folder exists."""
+    protocol's rule (with ``protocol``), the data partition planned (no pixels), and the model built
+    and run once on the dataset's shape, so impossible splits and bad models fail before any folder
+    exists."""
     try:
         config = RunConfig(**{f.name: changes.get(f.name, getattr(args, f.name)) for f in fields(RunConfig)})
         if protocol:
             protocol_of(config.algorithm).check(config)
         client_labels(config)
+        check_run_model(config)
     except InputError as error:
         raise _relabelled(error) from None
     return config
@@ -106,4 +123,21 @@ def compare(args: argparse.Namespace) -> int:
           f"gamma {config.gamma}, dataset {config.dataset}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"wrote {out / 'compare.csv'}, {out / 'summary.csv'} and {out / 'curves.csv'}", file=sys.stderr)
+    return 0
+
+
+def describe_model(args: argparse.Namespace) -> int:
+    """Handle ``astraea-cost describe-model``."""
+    shape = parse_input_shape(args.input_shape)
+    if args.json is not None:
+        check_output_file("json", args.json)
+    try:
+        description = describe.describe_model(args.model, input_shape=shape, num_classes=args.classes,
+                                              width=args.model_width)
+    except InputError as error:
+        raise relabel(error, width="model-width", num_classes="classes", sample_shape="input-shape") from None
+    print("\n".join(description.lines()))
+    if args.json is not None:
+        write_model_inputs(args.json, description.inputs(), model=description.about(), name="json")
+        print(f"wrote {args.json} (use it with: astraea-cost predict --model-inputs {args.json})", file=sys.stderr)
     return 0

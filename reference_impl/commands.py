@@ -1,4 +1,5 @@
-"""The reference implementation's sub-commands of ``astraea-cost``, declared: ``run`` and ``compare``.
+"""The reference implementation's sub-commands of ``astraea-cost``, declared: ``run``, ``compare`` and
+``describe-model``.
 
 Declarations only (:mod:`costmodel.cli.registry`): the options, their defaults (the run
 configuration's, :class:`~reference_impl.config.RunConfig`) and help; no torch is imported here. The
@@ -10,9 +11,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import fields
 
-from costmodel.cli.registry import Command
+from costmodel.cli.commands import FLOPS_HELP
+from costmodel.cli.registry import MODEL_INPUTS_SERVICE, Command
+from costmodel.contracts.model_inputs import DEFAULT_MODEL_INPUTS_FILE
 from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT
-from reference_impl.config import AUGMENTATION_PLANS, RunConfig
+from reference_impl.config import AUGMENTATION_PLANS, MODEL_NAMES, WIDTH_MODELS, RunConfig
 from reference_impl.distributed.options import add_network_arguments
 
 __all__ = ["COMMANDS"]
@@ -54,13 +57,34 @@ def _compare(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(algorithm=SUBJECT)
 
 
+#: The help of every ``--model`` option (and ``describe-model``'s MODEL).
+MODEL_HELP = (f"a built-in model ({', '.join(MODEL_NAMES)}) or your own: PATH.py:FUNCTION or "
+              f"package.module:FUNCTION, a callable returning an nn.Module, called with the keyword arguments it "
+              f"names among input_shape=(C, H, W) and num_classes=K (the dataset's); it must map a batch "
+              f"(B, C, H, W) to logits (B, K)")
+
+
+def _describe_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help=MODEL_HELP)
+    parser.add_argument("--input-shape", required=True, metavar="CxHxW",
+                        help="one sample's shape, e.g. 1x28x28 (emnist-shape, digits) or 3x32x32 (cinic-shape)")
+    parser.add_argument("--classes", type=_whole("classes"), default=10, metavar="K",
+                        help="classes, the width of the model's logits (default 10)")
+    parser.add_argument("--model-width", type=_real("model-width"), default=1.0,
+                        help=f"width multiplier of a width family ({', '.join(WIDTH_MODELS)}; default 1)")
+    parser.add_argument("--json", nargs="?", const=DEFAULT_MODEL_INPUTS_FILE, default=None, metavar="FILE",
+                        help=f"also write the model-inputs file that predict, solve, plot and report take with "
+                             f"--model-inputs (default FILE {DEFAULT_MODEL_INPUTS_FILE})")
+
+
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     defaults = {f.name: f.default for f in fields(RunConfig)}
     p.add_argument("--dataset", default=defaults["dataset"], help="digits, emnist-shape or cinic-shape")
     p.add_argument("--samples", type=_whole("samples"), default=defaults["samples"],
                    help="samples to generate for the shape-only datasets")
-    p.add_argument("--model", default=defaults["model"], help="tpds, keras-cifar or scaled")
-    p.add_argument("--model-width", type=_real("model-width"), default=defaults["model_width"])
+    p.add_argument("--model", default=defaults["model"], help=MODEL_HELP)
+    p.add_argument("--model-width", type=_real("model-width"), default=defaults["model_width"],
+                   help=f"width multiplier of a width family ({', '.join(WIDTH_MODELS)})")
     p.add_argument("--clients", type=_whole("clients"), default=defaults["clients"], help="N, all clients")
     p.add_argument("--clients-per-round", type=_whole("clients-per-round"), default=defaults["clients_per_round"],
                    help="c")
@@ -113,4 +137,14 @@ COMMANDS: tuple[Command, ...] = (
                         "mean KL divergence to uniform of the training groups (clients for FedAvg, mediators for "
                         "Astraea). Writes compare.csv (per round), summary.csv and curves.csv (accuracy curves for "
                         "solve time-to-accuracy --curves) to --out."),
+    Command(name="describe-model", rank=12, arguments=_describe_model, handler="reference_impl.cli:describe_model",
+            help="print a model's architecture inputs for the cost model and write them for --model-inputs",
+            description=f"Build and run a model once (a built-in one or your own PATH.py:FUNCTION) on the given "
+                        f"input shape and print every architecture input of the cost model: parameters P; F, "
+                        f"{FLOPS_HELP}, and its split by operator class (torch's FlopCounterMode counts CPU "
+                        f"attention as 0 and grouped convolutions once per group: F corrects both); values entering "
+                        f"the convolutions V_c; values written by element-wise operations V_e; autograd nodes N and "
+                        f"spatial-kernel convolution calls C_k per optimizer step. --json writes them for "
+                        f"'predict --model-inputs FILE'.",
+            services=((MODEL_INPUTS_SERVICE, "reference_impl.models.describe:model_inputs"),)),
 )

@@ -7,14 +7,15 @@ naming the field, the rule and the value.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from costmodel.errors import InputError, check_int, check_number, must
 from costmodel.model.protocols import ALGORITHMS
 
-__all__ = ["AUGMENTATION_PLANS", "DATASET_NAMES", "LOCAL_IMBALANCES", "MODEL_NAMES", "PAPERS_DIRICHLET_ALPHA",
-           "TIMERS", "RunConfig"]
+__all__ = ["AUGMENTATION_PLANS", "DATASET_NAMES", "LOCAL_IMBALANCES", "MODEL_NAMES", "MODEL_SPEC_FORMS",
+           "PAPERS_DIRICHLET_ALPHA", "TIMERS", "WIDTH_MODELS", "RunConfig", "check_model_name", "is_model_spec"]
 
 #: ``tpds``: the TPDS z-score plan as the papers' text describes it; ``tpds-printed``: with the
 #: minority target as printed (the papers' data growth); ``iccd``; ``none``
@@ -29,8 +30,38 @@ PAPERS_DIRICHLET_ALPHA = 2.0
 #: Names of :data:`reference_impl.data.datasets.DATASETS` and :data:`reference_impl.models.MODELS`, kept here
 #: so that validating a configuration needs no torch (a test checks they agree).
 DATASET_NAMES: tuple[str, ...] = ("digits", "emnist-shape", "cinic-shape")
-MODEL_NAMES: tuple[str, ...] = ("tpds", "keras-cifar", "scaled")
+MODEL_NAMES: tuple[str, ...] = ("tpds", "keras-cifar", "scaled", "mlp", "resnet", "mobilenet", "vit")
+#: The built-in families whose size ``model_width`` scales (the others are fixed models).
+WIDTH_MODELS: tuple[str, ...] = ("scaled", "mlp", "resnet", "mobilenet", "vit")
+#: How a model of the user's own is named (:mod:`reference_impl.models.loading` loads it).
+MODEL_SPEC_FORMS = "PATH.py:FUNCTION or package.module:FUNCTION"
 TIMERS: tuple[str, ...] = ("thread", "wall")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _dotted(text: str) -> bool:
+    return bool(text) and all(_IDENTIFIER.match(part) for part in text.split("."))
+
+
+def is_model_spec(name: object) -> bool:
+    """Whether ``name`` has the form of a model of one's own: ``PATH.py:FUNCTION`` or
+    ``package.module:FUNCTION`` (FUNCTION a name, or dotted names inside the module). Form only: whether
+    the file exists and the callable builds a model is checked when it is loaded."""
+    if not isinstance(name, str):
+        return False
+    target, colon, function = name.rpartition(":")
+    if not colon or not _dotted(function):
+        return False
+    return (target.endswith(".py") and len(target) > 3) or _dotted(target)
+
+
+def check_model_name(name: object) -> str:
+    """``name`` if it is a built-in model (:data:`MODEL_NAMES`) or has the form of one's own model, else
+    an InputError naming ``model``."""
+    if isinstance(name, str) and (name in MODEL_NAMES or is_model_spec(name)):
+        return name
+    raise must("model", f"be one of {', '.join(MODEL_NAMES)}, or {MODEL_SPEC_FORMS}", name)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,8 +76,13 @@ class RunConfig:
     dataset : ``"digits"`` (scikit-learn's real handwritten digits), ``"emnist-shape"`` (generated
         1x28x28, 47 classes) or ``"cinic-shape"`` (generated 3x32x32, 10 classes).
     samples : samples to generate for the shape-only datasets (ignored for ``digits``).
-    model : ``"tpds"`` (the TPDS EMNIST CNN), ``"keras-cifar"`` or ``"scaled"`` (width family).
-    model_width : width multiplier of the ``"scaled"`` family.
+    model : a built-in model: ``"tpds"`` (the TPDS EMNIST CNN), ``"keras-cifar"``, or a width family
+        (:data:`WIDTH_MODELS`: ``"scaled"``, the TPDS layout, and ``"mlp"``, ``"resnet"``, ``"mobilenet"``,
+        ``"vit"``, :mod:`reference_impl.models.families`); or a model of one's own, ``PATH.py:FUNCTION``
+        or ``package.module:FUNCTION`` (:mod:`reference_impl.models.loading`: a callable returning an
+        ``nn.Module``, given the dataset's sample shape and classes). Its form is checked here
+        (torch-free); whether it loads and runs, by :func:`reference_impl.models.loading.check_model`.
+    model_width : width multiplier of a width family (1.0 for the other models).
     clients, clients_per_round : N and c.
     gamma : mediator size (clients per mediator), Astraea only.
     local_epochs, mediator_epochs : E and E_m.
@@ -108,11 +144,12 @@ class RunConfig:
     evaluate: bool = True
 
     def __post_init__(self) -> None:
-        for name, options in (("algorithm", ALGORITHMS), ("dataset", DATASET_NAMES), ("model", MODEL_NAMES),
+        for name, options in (("algorithm", ALGORITHMS), ("dataset", DATASET_NAMES),
                               ("plan", AUGMENTATION_PLANS), ("timer", TIMERS),
                               ("local_imbalance", LOCAL_IMBALANCES)):
             if getattr(self, name) not in options:
                 raise must(name, f"be one of {', '.join(options)}", getattr(self, name))
+        check_model_name(self.model)
         set_ = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731 (frozen: coerce once)
         for name in ("clients", "clients_per_round", "gamma", "local_epochs", "mediator_epochs", "batch_size",
                      "rounds", "samples", "classes_per_client", "threads"):
@@ -122,9 +159,9 @@ class RunConfig:
             raise InputError(f"'clients_per_round' must be <= 'clients' ({self.clients}) (got {self.clients_per_round}).")
         set_("learning_rate", check_number("learning_rate", self.learning_rate, exclusive_minimum=0))
         set_("model_width", check_number("model_width", self.model_width, exclusive_minimum=0))
-        if self.model != "scaled" and self.model_width != 1.0:
-            raise must("model_width", f"be 1.0 for the fixed model {self.model!r} (use 'scaled' to vary it)",
-                       self.model_width)
+        if self.model not in WIDTH_MODELS and self.model_width != 1.0:
+            raise must("model_width", f"be 1.0 for the fixed model {self.model!r} (the width families are "
+                                      f"{', '.join(WIDTH_MODELS)})", self.model_width)
         set_("tau_d", check_number("tau_d", self.tau_d, exclusive_minimum=0))
         set_("alpha", check_number("alpha", self.alpha, minimum=0, maximum=1))
         set_("imbalance_ratio", check_number("imbalance_ratio", self.imbalance_ratio, exclusive_minimum=0, maximum=1))

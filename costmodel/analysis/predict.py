@@ -42,7 +42,7 @@ from costmodel.errors import InputError, must
 from costmodel.contracts.vocabulary import CATEGORIES
 from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT, check_algorithm
 from costmodel.model.quantities import INPUTS, check_coefficients, check_input_array
-from costmodel.model.scenario import Scenario
+from costmodel.model.scenario import Scenario, check_cross_rules, default_classes_per_client
 
 __all__ = ["DEFAULT_ALGORITHMS", "grid", "predict_overhead", "predict_phases", "predict_rounds", "scenario_frame",
            "summary_frame"]
@@ -113,12 +113,9 @@ def _inputs(scenarios: Any) -> _Inputs:
         raise must("scenarios", "hold at least one scenario", "0 rows")
     values = {name: _compact(name, data[name]) if name in data else float(INPUTS[name].default)  # type: ignore[arg-type]
               for name in INPUTS}
-    too_many = np.asarray(values["clients_per_round"]) > np.asarray(values["clients_total"])
-    if too_many.any():
-        index = int(np.flatnonzero(np.broadcast_to(too_many, (count,)))[0])
-        c = np.broadcast_to(np.asarray(values["clients_per_round"]), (count,))[index]
-        n = np.broadcast_to(np.asarray(values["clients_total"]), (count,))[index]
-        raise must("clients_per_round", f"be <= clients_total ({int(n)})", int(c))
+    if "classes_per_client" not in data:
+        values["classes_per_client"] = default_classes_per_client(values["classes"])
+    check_cross_rules({name: np.broadcast_to(np.asarray(value), (count,)) for name, value in values.items()})
     ids = np.asarray(data["scenario"]) if "scenario" in data else np.arange(count)
     return _Inputs(count, ids, values)
 

@@ -21,8 +21,11 @@ dashes (``--clients-per-round``, ``--mediator-epochs``); the bandwidths are ``--
 
 Several multi-valued options form a cartesian grid (at most :data:`MAX_SCENARIOS` scenarios).
 ``--preset emnist|cinic10`` starts from the TPDS setups (default: the inputs' own defaults, which are
-the EMNIST setup). ``--calibration FILE`` replaces the embedded calibration, and ``--set NAME=VALUE``
-overrides single coefficients (``--set latency_s=5ms``).
+the EMNIST setup). ``--model-inputs FILE`` then sets a model's architecture inputs from the file
+``astraea-cost describe-model --json`` writes (:mod:`costmodel.contracts.model_inputs`); ``predict
+--model MODEL --input-shape CxHxW`` measures them on the spot (that path alone needs PyTorch); options
+given on the command line win over both. ``--calibration FILE`` replaces the embedded calibration, and
+``--set NAME=VALUE`` overrides single coefficients (``--set latency_s=5ms``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from costmodel.cli.registry import Command
 
 __all__ = [
     "COMMANDS",
+    "FLOPS_HELP",
     "MAX_SCENARIOS",
     "OPTION_OF",
     "PLOT_KINDS",
@@ -45,6 +49,10 @@ __all__ = [
 #: Largest grid the command line evaluates in one call. The model itself does millions of scenarios
 #: per second, but the tidy frames hold 12 overhead rows per scenario; sweep larger grids from Python.
 MAX_SCENARIOS = 100_000
+
+#: What F counts, for every help text that takes it (a figure from a paper is usually a forward count).
+FLOPS_HELP = ("training FLOPs per sample: forward and backward, one multiply-add = 2 FLOPs, about 3x a "
+              "forward count")
 
 #: Command-line option (without dashes) of each input whose name is not simply dashed.
 _SPECIAL_OPTIONS: dict[str, tuple[str, ...]] = {
@@ -70,12 +78,17 @@ _INPUT_HELP: dict[str, str] = {
     "params": "P, model parameters, e.g. 1.25M",
     "bytes_per_param": "bytes per serialized parameter (4 for float32)",
     "message_header_bytes": "header bytes per message (16)",
-    "train_flops_per_sample": "F, training FLOPs per sample, e.g. 1.1M",
+    "train_flops_per_sample": f"F, {FLOPS_HELP} (1.018M for the TPDS CNN; 'astraea-cost describe-model' "
+                              f"counts it for any model)",
     "conv_input_values": "V_c, values entering the convolutions per sample (2962 for the TPDS CNN)",
     "sample_values": "V, values per sample (784 for 1x28x28)",
     "sample_channels": "C_s, channels per sample (1 for 1x28x28, 3 for 3x32x32)",
     "classes_per_client": "K_c, mean classes a client holds samples of (the rescheduling's work per candidate)",
     "plans_augmentation": "1: the server plans augmentation and clients augment; 0: the plan 'none'",
+    "elementwise_values": "V_e, values written by element-wise operations per sample of a training pass "
+                          "(7815 for the TPDS CNN)",
+    "autograd_nodes": "N, autograd graph nodes per optimizer step (25 for the TPDS CNN)",
+    "conv_calls": "C_k, spatial-kernel or grouped convolution calls per optimizer step (6 for the TPDS CNN)",
     "augmented_fraction": "a, new samples per original sample, e.g. 81.8%%",
     "augmented_fraction_sd": "s_a, spread across clients of the per-client augmented fraction",
     "client_load_spread": "kappa_c, largest client's excess over normal sizes (1)",
@@ -111,6 +124,10 @@ def add_scenario_options(parser: argparse.ArgumentParser, *, multi: bool) -> Non
     group = parser.add_argument_group(
         "scenario inputs" + (" (lists a,b,c and ranges start:stop:step or start:stop:xF form a grid)" if multi else ""))
     group.add_argument("--preset", choices=PRESETS, help="start from a TPDS setup (default: EMNIST defaults)")
+    group.add_argument("--model-inputs", metavar="FILE", default=None,
+                       help=f"a model's architecture inputs from 'astraea-cost describe-model --json' (params; F, "
+                            f"{FLOPS_HELP}; V_c, V_e, N, C_k, V, K): they replace the preset's; options given "
+                            f"here still win")
     for name in _INPUT_NAMES:
         flags = [f"--{option}" for option in OPTION_OF[name]]
         group.add_argument(*flags, dest=f"input_{name}", metavar="VALUE", default=None, help=_INPUT_HELP[name])
@@ -122,6 +139,15 @@ def add_scenario_options(parser: argparse.ArgumentParser, *, multi: bool) -> Non
 
 def _predict(parser: argparse.ArgumentParser) -> None:
     add_scenario_options(parser, multi=True)
+    group = parser.add_argument_group("a model measured on the spot (needs the reference extra: PyTorch)")
+    group.add_argument("--model", metavar="MODEL", default=None,
+                       help=f"measure this model's inputs as 'describe-model' does and predict with them (params; "
+                            f"F, {FLOPS_HELP}; ...): tpds, keras-cifar, scaled, mlp, resnet, mobilenet, vit, or "
+                            f"PATH.py:FUNCTION or package.module:FUNCTION (a callable returning an nn.Module); "
+                            f"K is --classes")
+    group.add_argument("--input-shape", metavar="CxHxW", default=None, help="one sample's shape with --model, e.g. 3x32x32")
+    group.add_argument("--model-width", metavar="W", default=None,
+                       help="width multiplier of a width family with --model (default 1)")
     parser.add_argument("--scope", choices=("round", "total"), default=None,
                         help="scope of the overhead columns: round (default) or total = setup + rounds x round")
     parser.add_argument("--algorithm", metavar="NAMES", default=None,

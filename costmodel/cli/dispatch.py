@@ -14,13 +14,14 @@ import argparse
 import functools
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
+from typing import Any
 
 from costmodel.cli.registry import ENTRY_POINT_GROUP, Command
 from costmodel.errors import InputError
 
-__all__ = ["OneLineParser", "build_parser", "commands", "main"]
+__all__ = ["OneLineParser", "build_parser", "commands", "main", "service"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -50,6 +51,16 @@ def commands() -> tuple[Command, ...]:
         raise RuntimeError(f"no astraea-cost command is declared (entry points {ENTRY_POINT_GROUP!r}): install the "
                            f"package, e.g. pip install -e .")
     return tuple(sorted(found.values(), key=lambda c: (c.rank, c.name)))
+
+
+def service(name: str) -> Callable[..., Any] | None:
+    """The function a declared command offers as service ``name`` (:class:`~costmodel.cli.registry.Command`
+    ``services``), imported now; None when no installed package offers it."""
+    for command in commands():
+        for offered, reference in command.services:
+            if offered == name:
+                return _handler(reference)
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:

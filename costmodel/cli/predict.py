@@ -4,6 +4,8 @@ Parses the scenario options (:mod:`costmodel.cli.scenario_options`), calls :mod:
 prints a table (:mod:`costmodel.cli.tables`) and writes ``--csv``/``--json``. ``--algorithm`` chooses
 what is priced: ``astraea,BASELINE`` (default ``astraea,fedavg``: Astraea's overhead over the
 baseline, by category), or one algorithm alone (its own round, setup and total cost).
+``--model-inputs FILE`` or ``--model MODEL --input-shape CxHxW`` set the model's architecture inputs
+(:func:`costmodel.cli.scenario_options.model_inputs_from_args`).
 """
 
 from __future__ import annotations
@@ -124,6 +126,10 @@ def run(args: argparse.Namespace) -> int:
                               predict_overhead(frame, coefficients, baseline=baseline), scope=scope, baseline=baseline)
         tables.print_table(_summary_rows(table, varying, scope, baseline), total=len(table))
     preset = args.preset or "defaults (TPDS EMNIST)"
+    if args.model_inputs is not None:
+        preset += f" with the model inputs of {args.model_inputs}"
+    elif args.model is not None:
+        preset += f" with the inputs of {args.model} measured on {args.input_shape}"
     fixed = {**base, **{n: v[0] for n, v in given.items() if len(v) == 1}}
     others = [f"{tables.INPUT_LABELS[n]}={format_input(n, v[0])}" for n, v in given.items()
               if len(v) == 1 and n not in tables.ASSUMED_INPUTS]

@@ -7,6 +7,11 @@ discovers them there, so ``costmodel`` never names the packages built on it. A d
 nothing but ``argparse``: its ``arguments`` function adds the options, and ``handler`` names the
 function that runs the command (``"package.module:function"``), imported only when that command runs,
 so ``astraea-cost predict`` never loads PyTorch.
+
+A declaration may also offer *services*: library functions other commands call by a service name, so
+that one package's command uses another's work without naming that package. ``astraea-cost predict
+--model`` asks for the service ``model_inputs`` (:data:`MODEL_INPUTS_SERVICE`), which the reference
+implementation offers with ``describe-model``; the function is imported only when it is called.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ENTRY_POINT_GROUP", "Command"]
+__all__ = ["ENTRY_POINT_GROUP", "MODEL_INPUTS_SERVICE", "Command"]
 
 #: The entry-point group the command declarations are registered under.
 ENTRY_POINT_GROUP = "astraea_cost.commands"
+#: The service that measures a model's architecture inputs:
+#: ``function(name, *, input_shape, num_classes, width) -> {input name: value}``.
+MODEL_INPUTS_SERVICE = "model_inputs"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +48,9 @@ class Command:
         the exit status.
     rank : int
         Its place in ``--help`` (smaller first).
+    services : tuple of (str, str)
+        ``(service name, "module:function")`` pairs this package offers other commands (module
+        docstring); empty for most.
     """
 
     name: str
@@ -48,3 +59,4 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None]
     handler: str
     rank: int
+    services: tuple[tuple[str, str], ...] = ()

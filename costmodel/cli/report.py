@@ -34,11 +34,13 @@ __all__ = ["run"]
 def custom_scenario(args: argparse.Namespace) -> tuple[Scenario, str] | None:
     """The user's scenario and a description of how it was given, or None if no scenario option was."""
     given = {name: getattr(args, f"input_{name}") for name in OPTION_OF if getattr(args, f"input_{name}") is not None}
-    if args.preset is None and not given:
+    if args.preset is None and not given and args.model_inputs is None:
         return None
     scenario = options.scenario_from_args(args, "report")
     origin = f"the {args.preset} preset" if args.preset else "the input defaults (the TPDS EMNIST setup)"
-    given_text = ", ".join(f"--{OPTION_OF[name][0]} {text}" for name, text in given.items())
+    texts = ([f"--model-inputs {args.model_inputs}"] if args.model_inputs is not None else []) + \
+        [f"--{OPTION_OF[name][0]} {text}" for name, text in given.items()]
+    given_text = ", ".join(texts)
     return scenario, "from " + origin + (f" with {given_text}" if given_text else "") + "."
 
 

@@ -1,5 +1,5 @@
 """The scenario options of the model commands, parsed: values with units, lists, ranges, grids, presets,
-the calibration and its ``--set`` overrides.
+a model's inputs (``--model-inputs FILE``, ``predict --model``), the calibration and its ``--set`` overrides.
 
 Shared by ``predict``, ``solve``, ``plot`` and ``report`` (declared in :mod:`costmodel.cli.commands`):
 every value is parsed with its input's unit (:mod:`costmodel.units`) and checked against its rule
@@ -16,10 +16,12 @@ from typing import Any
 import pandas as pd
 
 from costmodel.cli.commands import MAX_SCENARIOS, OPTION_OF
+from costmodel.cli.registry import MODEL_INPUTS_SERVICE
 from costmodel.contracts.calibration_file import COEFFICIENT_UNITS, Calibration, check_coefficient, load_calibration
+from costmodel.contracts.model_inputs import load_model_inputs, parse_input_shape
 from costmodel.errors import InputError, must, relabel
 from costmodel.model.quantities import INPUTS, check_input_array
-from costmodel.model.scenario import Scenario
+from costmodel.model.scenario import Scenario, default_classes_per_client
 from costmodel.analysis.predict import grid, scenario_frame
 from costmodel.units import parse_input, parser_for_unit
 
@@ -30,6 +32,7 @@ __all__ = [
     "given_inputs",
     "grid_frame",
     "label",
+    "model_inputs_from_args",
     "parse_values",
     "relabel_inputs",
     "scenario_from_args",
@@ -124,13 +127,70 @@ def given_inputs(args: argparse.Namespace) -> dict[str, list[float]]:
     return given
 
 
-def base_inputs(args: argparse.Namespace) -> dict[str, float]:
-    """The preset's inputs (``--preset``), or every input's default."""
+def model_inputs_from_args(args: argparse.Namespace) -> dict[str, float]:
+    """The model's inputs: those of ``--model-inputs FILE``, or (``predict``) those measured on
+    ``--model MODEL --input-shape CxHxW`` (with K from ``--classes``, else the preset's), or none.
+
+    The measurement is a service of the reference implementation
+    (:data:`~costmodel.cli.registry.MODEL_INPUTS_SERVICE`), imported only here: without ``--model``
+    no torch is loaded.
+    """
+    path = getattr(args, "model_inputs", None)
+    model = getattr(args, "model", None)
+    shape_text = getattr(args, "input_shape", None)
+    width_text = getattr(args, "model_width", None)
+    if model is None:
+        for option, text in (("input-shape", shape_text), ("model-width", width_text)):
+            if text is not None:
+                raise must(option, "be given with --model only", text)
+        return load_model_inputs(path) if path is not None else {}
+    if path is not None:
+        raise must("model", "not be given with --model-inputs, which gives the same inputs", model)
+    if shape_text is None:
+        raise InputError(f"'input-shape' must be given with --model, one sample's shape such as 1x28x28 or "
+                         f"3x32x32 (got --model {model!r} alone).")
+    shape = parse_input_shape(shape_text)
+    width = 1.0 if width_text is None else _positive_number("model-width", width_text)
+    classes_text = getattr(args, "input_classes", None)
+    if classes_text is not None:
+        values = parse_values("classes", classes_text)
+        if len(values) != 1:
+            raise must(label("classes"), "be a single value with --model (the model's output width)", classes_text)
+        classes = int(values[0])
+    else:
+        classes = int(_preset_inputs(args)["classes"])
+    from costmodel.cli.dispatch import service   # the command registry: only on this path
+
+    measure = service(MODEL_INPUTS_SERVICE)
+    if measure is None:
+        raise must("model", "be measured by the reference implementation, which is not installed "
+                            "(pip install 'astraea-cost[reference]'; or give --model-inputs FILE)", model)
+    return dict(measure(model, input_shape=shape, num_classes=classes, width=width))
+
+
+def _positive_number(option: str, text: str) -> float:
+    """A finite number > 0 given to ``option`` (``--model-width``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise must(option, "be a number", text) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise must(option, "be a finite number > 0", text)
+    return value
+
+
+def _preset_inputs(args: argparse.Namespace) -> dict[str, float]:
     if args.preset == "cinic10":
         return dict(Scenario.cinic10().as_dict())
     if args.preset == "emnist":
         return dict(Scenario.emnist().as_dict())
     return {name: quantity.default for name, quantity in INPUTS.items()}
+
+
+def base_inputs(args: argparse.Namespace) -> dict[str, float]:
+    """The preset's inputs (``--preset``, or every input's default), with the model's inputs over them
+    (:func:`model_inputs_from_args`)."""
+    return {**_preset_inputs(args), **model_inputs_from_args(args)}
 
 
 def calibration_from_args(args: argparse.Namespace) -> Calibration:
@@ -170,6 +230,8 @@ def grid_frame(base: Mapping[str, float], given: Mapping[str, list[float]]) -> p
     ranges: dict[str, Any] = {name: [value] for name, value in base.items()}
     ranges.update(given)
     frame = grid(**ranges)
+    if "classes_per_client" not in given:        # a preset's K_c, at most the classes asked for
+        frame["classes_per_client"] = default_classes_per_client(frame["classes"], frame["classes_per_client"])
     try:
         scenario_frame(frame)     # cross-input rules (c <= N), before any output exists
     except InputError as error:
@@ -180,10 +242,13 @@ def grid_frame(base: Mapping[str, float], given: Mapping[str, list[float]]) -> p
 def scenario_from_args(args: argparse.Namespace, command: str = "solve") -> Scenario:
     """The one :class:`~costmodel.model.scenario.Scenario` of the scenario options (one value each)."""
     values = base_inputs(args)
-    for name, parsed in given_inputs(args).items():
+    given = given_inputs(args)
+    for name, parsed in given.items():
         if len(parsed) != 1:
             raise must(label(name), f"be a single value for {command}", getattr(args, f"input_{name}"))
         values[name] = parsed[0]
+    if "classes_per_client" not in given:
+        values["classes_per_client"] = float(default_classes_per_client(values["classes"], values["classes_per_client"]))
     try:
         return Scenario(**values)
     except InputError as error:

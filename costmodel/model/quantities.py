@@ -87,11 +87,17 @@ from costmodel.errors import InputError, must
 from costmodel.model.label_mix import EMNIST_HISTOGRAM
 
 __all__ = [
+    "CINIC10_AUTOGRAD_NODES",
+    "CINIC10_CONV_CALLS",
     "CINIC10_CONV_INPUT_VALUES",
+    "CINIC10_ELEMENTWISE_VALUES",
     "CINIC10_PARAMS",
     "CINIC10_TRAIN_FLOPS",
     "COEFFICIENTS",
+    "EMNIST_AUTOGRAD_NODES",
+    "EMNIST_CONV_CALLS",
     "EMNIST_CONV_INPUT_VALUES",
+    "EMNIST_ELEMENTWISE_VALUES",
     "EMNIST_PARAMS",
     "EMNIST_TRAIN_FLOPS",
     "INPUTS",
@@ -206,6 +212,17 @@ CINIC10_TRAIN_FLOPS = 3 * 2 * 20_741_120 - 2 * 884_736  # first layer: no input 
 #: Keras cifar10_cnn on 3x32x32 (3,072 + 32*32*32 + 32*15*15 + 64*15*15).
 EMNIST_CONV_INPUT_VALUES = 784 + 12 * 12 * 12 + 18 * 5 * 5
 CINIC10_CONV_INPUT_VALUES = 3072 + 32 * 32 * 32 + 32 * 15 * 15 + 64 * 15 * 15
+#: Values written by element-wise operations per sample of a training pass (V_e), autograd nodes per step
+#: (N) and spatial-kernel convolution calls per step (C_k), as ``reference_impl.models.model_features``
+#: counts them. TPDS CNN on 1x28x28: ReLU forward and backward 2 * 2,712, dropout 5 * 450, log-softmax,
+#: its backward and the loss gradient 3 * 47; 10 AccumulateGrad + 15 backward nodes; 3 convolutions and
+#: their 3 backward calls. Keras cifar10_cnn on 3x32x32: 283,326 values, 33 nodes, 8 calls.
+EMNIST_ELEMENTWISE_VALUES = 2 * 2712 + 5 * 450 + 3 * 47
+EMNIST_AUTOGRAD_NODES = 25
+EMNIST_CONV_CALLS = 6
+CINIC10_ELEMENTWISE_VALUES = 283_326
+CINIC10_AUTOGRAD_NODES = 33
+CINIC10_CONV_CALLS = 8
 
 #: The inputs the papers' EMNIST setup determines (augmentation volume and spread, classes per client).
 _EMNIST_MIX = EMNIST_HISTOGRAM.preset_inputs()
@@ -250,6 +267,17 @@ _INPUT_LIST: tuple[Quantity, ...] = (
     _input("plans_augmentation", "pi_a", "1",
            "1 when the server plans augmentation and clients augment, 0 for the plan 'none'",
            1, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1),
+    _input("elementwise_values", "V_e", "values",
+           "values written by element-wise operations per sample of a training pass (activations, their "
+           "gradients, additions, pooling, dropout, the loss)",
+           EMNIST_ELEMENTWISE_VALUES, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True,
+           maximum=1e12),
+    _input("autograd_nodes", "N_node", "nodes",
+           "autograd graph nodes per optimizer step (backward functions + one per parameter tensor)",
+           EMNIST_AUTOGRAD_NODES, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e9),
+    _input("conv_calls", "C_k", "calls",
+           "convolution calls per optimizer step (forward and backward) with a kernel > 1x1 or groups > 1",
+           EMNIST_CONV_CALLS, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e9),
     _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
            _EMNIST_MIX["augmented_fraction"], minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
     _input("augmented_fraction_sd", "s_a", "1",

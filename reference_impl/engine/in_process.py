@@ -53,12 +53,7 @@ from reference_impl.engine.allocator import keep_freed_memory
 from reference_impl.engine.seeds import augmentation_rng, derive_seed, selected_clients
 from reference_impl.engine.trace import TraceRecorder
 from reference_impl.engine.training import evaluate_accuracy, train_local
-from reference_impl.models import (
-    build_model,
-    conv_input_values_per_sample,
-    count_parameters,
-    train_flops_per_sample,
-)
+from reference_impl.models import build_model, model_features
 from reference_impl.protocols import protocol_of
 from reference_impl.protocols.augmentation_plans import AugmentationPlan, plan_client_samples
 from reference_impl.protocols.steps import Branch, Event, Hop
@@ -88,9 +83,11 @@ class Engine:
         torch.manual_seed(derive_seed(config.seed, 0x40DE1))
         self.model = build_model(config.model, sample_shape=self.sample_shape, num_classes=self.num_classes,
                                  width=config.model_width)
-        self.params = count_parameters(self.model)
-        self.flops_per_sample = train_flops_per_sample(self.model, self.sample_shape, batch_size=config.batch_size)
-        self.conv_input_values = conv_input_values_per_sample(self.model, self.sample_shape)
+        #: The model's architecture features (:func:`reference_impl.models.model_features`): P, F, V_c, ...
+        self.features = model_features(self.model, self.sample_shape, self.num_classes)
+        self.params = self.features.params
+        self.flops_per_sample = self.features.train_flops_per_sample
+        self.conv_input_values = self.features.conv_input_values
         self.global_vector = parameters_to_vector(self.model.parameters()).detach().clone()
         self.client_x: list[torch.Tensor] = []
         self.client_y: list[torch.Tensor] = []

@@ -15,6 +15,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 __all__ = ["evaluate_accuracy", "steps_per_visit", "train_local"]
 
@@ -31,6 +32,7 @@ def train_local(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epo
     ``proximal_mu > 0`` adds FedProx's proximal term around the starting weights (module docstring).
     """
     model.train()
+    batch_norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=learning_rate)
     anchor = [p.detach().clone() for p in parameters] if proximal_mu > 0 else []
@@ -40,8 +42,13 @@ def train_local(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, epo
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
             batch = order[start:start + batch_size]
+            frozen = batch_norms if batch.numel() == 1 else []   # one sample: running statistics (docstring)
+            for norm in frozen:
+                norm.eval()
             optimizer.zero_grad(set_to_none=True)
             loss = F.cross_entropy(model(x[batch]), y[batch])
+            for norm in frozen:
+                norm.train()
             loss.backward()
             for parameter, start_value in zip(parameters, anchor):   # d/dw of mu/2*||w - w_0||^2
                 parameter.grad.add_(parameter.detach() - start_value, alpha=proximal_mu)

@@ -6,8 +6,9 @@ that pin them (test_symbols.py, test_calibration_file.py).
 INPUT_NAMES = (
     "clients_total", "clients_per_round", "classes", "samples_per_client", "samples_per_client_sd",
     "local_epochs", "mediator_epochs", "mediator_size", "batch_size", "rounds", "params", "bytes_per_param",
-    "message_header_bytes", "train_flops_per_sample", "conv_input_values", "sample_values", "sample_channels", "classes_per_client",
-    "plans_augmentation", "augmented_fraction",
+    "message_header_bytes", "train_flops_per_sample", "conv_input_values", "sample_values", "sample_channels",
+    "classes_per_client", "plans_augmentation", "elementwise_values", "autograd_nodes", "conv_calls",
+    "augmented_fraction",
     "augmented_fraction_sd", "client_load_spread", "mediator_load_spread", "removed_fraction",
     "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s",
 )

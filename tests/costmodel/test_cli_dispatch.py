@@ -10,7 +10,7 @@ from costmodel.cli.registry import Command
 def test_every_package_declares_its_commands_and_names_are_unique():
     commands = dispatcher.commands()
     names = [command.name for command in commands]
-    assert names == ["run", "compare", "predict", "solve", "plot", "formula", "report", "profile", "calibrate",
+    assert names == ["run", "compare", "describe-model", "predict", "solve", "plot", "formula", "report", "profile", "calibrate",
                      "validate", "link-sweep", "validate-network"]
     assert all(isinstance(command, Command) and ":" in command.handler for command in commands)
     parser = dispatcher.build_parser()

@@ -428,3 +428,18 @@ def test_predict_json_prices_augmentation_every_round_and_the_categories_sum(cap
                           "--json", str(tmp_path / "q.json")], capsys)
     assert status == 0, err
     assert json.loads((tmp_path / "q.json").read_text())[0]["data_augmentation_seconds"] == pytest.approx(0, abs=1e-12)
+
+
+def test_changing_the_classes_caps_the_classes_held(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # K_c not given: the preset's classes held, at most the classes asked for, in grids and in solve;
+    # given: checked against K, one line
+    status, _, err = run(["predict", "--preset", "cinic10", "--classes", "4,10", "--json", str(tmp_path / "p.json")],
+                         capsys)
+    assert status == 0, err
+    rows = json.loads((tmp_path / "p.json").read_text())
+    assert [(r["classes"], r["classes_per_client"]) for r in rows] == [
+        (4, 4.0), (10, Scenario.cinic10().classes_per_client)]
+    status, _, err = run(["solve", "max-clients", "--budget", "30s", "--classes", "10"], capsys)
+    assert status == 0, err
+    status, _, err = run(["predict", "--classes", "10", "--classes-per-client", "12"], capsys)
+    assert status == 2 and err.strip().splitlines()[-1].endswith("'classes-per-client' must be <= classes (10) (got 12).")

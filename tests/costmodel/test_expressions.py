@@ -376,5 +376,5 @@ def test_without_an_augmentation_plan_the_setup_is_the_distribution_report_alone
     assert numeric(ex.storage_bytes_per_client(), values) == 0
     with pytest.raises(InputError, match=r"^'augmented_fraction' must be 0 when plans_augmentation is 0 "):
         Scenario.emnist(plans_augmentation=0)
-    with pytest.raises(InputError, match=r"^'classes_per_client' must be <= classes \(47\) \(got 48\.0\)\.$"):
+    with pytest.raises(InputError, match=r"^'classes_per_client' must be <= classes \(47\) \(got 48\)\.$"):
         Scenario.emnist(classes_per_client=48)

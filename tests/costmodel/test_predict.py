@@ -131,6 +131,12 @@ def test_large_grid_evaluates_vectorised() -> None:
     (pd.DataFrame({"mediator_size": [3, 0, -1]}), r"^'mediator_size' must be >= 1 \(got 0\)\.$"),
     (pd.DataFrame({"clients_per_round": [10, 600]}),
      r"^'clients_per_round' must be <= clients_total \(500\) \(got 600\)\.$"),
+    (pd.DataFrame({"classes": [47, 10], "classes_per_client": [12, 12]}),
+     r"^'classes_per_client' must be <= classes \(10\) \(got 12\)\.$"),
+    (pd.DataFrame({"sample_values": [784, 784], "sample_channels": [1, 3]}),
+     r"^'sample_channels' must divide sample_values \(784\) \(got 3\)\.$"),
+    (pd.DataFrame({"plans_augmentation": [1, 0]}),
+     r"^'augmented_fraction' must be 0 when plans_augmentation is 0 \(the plan 'none'\)"),
     (pd.DataFrame({"params": []}), r"^'scenarios' must hold at least one scenario"),
     ([], r"^'scenarios' must hold at least one scenario"),
     (42, r"^'scenarios' must be a Scenario, a list of Scenarios or a DataFrame of input columns \(got 'int'\)\.$"),
@@ -160,3 +166,16 @@ def test_prediction_imports_neither_torch_nor_scipy() -> None:
     code = "import sys, costmodel.analysis.predict; print('torch' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_classes_held_left_out_are_the_default_at_most_the_classes() -> None:
+    """K_c not given is the EMNIST preset's 38.06 classes held, capped at K: the frame path and the
+    Scenario path agree, and an explicit K_c is kept."""
+    default = INPUTS["classes_per_client"].default
+    frame = scenario_frame(pd.DataFrame({"classes": [10, 47, 100]}))
+    assert frame.classes_per_client.tolist() == [10.0, default, default]
+    assert Scenario(classes=10).classes_per_client == 10.0 and Scenario(classes=100).classes_per_client == default
+    assert Scenario(classes=10, classes_per_client=2.5).classes_per_client == 2.5
+    by_frame = predict_rounds(pd.DataFrame({"classes": [10]}), HAND_COEFFICIENTS)
+    by_scenario = predict_rounds(Scenario(classes=10), HAND_COEFFICIENTS)
+    assert by_frame.round_seconds.tolist() == pytest.approx(by_scenario.round_seconds.tolist(), rel=1e-12)

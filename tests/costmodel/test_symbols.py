@@ -42,8 +42,8 @@ def test_symbols_are_unique_and_carry_sign_assumptions() -> None:
     for name, symbol in SYMBOL_OF.items():
         assert NAME_OF[symbol] == name
         assert symbol.is_nonnegative
-        if name not in ("samples_per_client_sd", "augmented_fraction", "plans_augmentation", "augmented_fraction_sd", "mediator_load_spread",
-                        "conv_input_values",
+        if name not in ("samples_per_client_sd", "augmented_fraction", "plans_augmentation", "augmented_fraction_sd",
+                        "mediator_load_spread", "conv_input_values", "elementwise_values", "autograd_nodes", "conv_calls",
                         "client_load_spread",
                         "removed_fraction",
                         "message_header_bytes", *NONNEGATIVE_COEFFICIENTS):

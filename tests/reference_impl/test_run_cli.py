@@ -25,7 +25,8 @@ from costmodel.cli import main
     (["--tau-d", "abc"], "'tau-d' must be a number (got 'abc')."),
     (["--rounds", "2.5"], "'rounds' must be an integer (got '2.5')."),
     (["--model", "tpds", "--model-width", "0.5"],
-     "'model-width' must be 1.0 for the fixed model 'tpds' (use 'scaled' to vary it) (got 0.5)."),
+     "'model-width' must be 1.0 for the fixed model 'tpds' (the width families are scaled, mlp, resnet, mobilenet, "
+     "vit) (got 0.5)."),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, needle, tmp_path, capsys):
     with pytest.raises(SystemExit) as info:
