@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from costmodel.report import FIGURE_KINDS, build_report, render_markdown, write_report
+from costmodel.report.time_to_accuracy import section_figures
 
 
 def test_build_report(benchmark) -> None:
@@ -31,4 +32,6 @@ def test_build_and_write_report(benchmark, tmp_path: Path) -> None:
 
     path = benchmark.pedantic(full, rounds=3, iterations=1)
     assert path.is_file()
-    assert len(list((tmp_path / "out" / "figures").glob("*.png"))) == 2 * len(FIGURE_KINDS)
+    report = build_report()
+    expected = 2 * len(FIGURE_KINDS) + len(list(section_figures(report.time_to_accuracy)))
+    assert len(list((tmp_path / "out" / "figures").glob("*.png"))) == expected
