@@ -9,28 +9,13 @@ torch version, Python and the operating system. The description is read without 
 from __future__ import annotations
 
 import math
-import os
 import platform
 from importlib import metadata
-from pathlib import Path
 
 from costmodel.errors import check_int, check_number
+from costmodel.host import cpu_name
 
 __all__ = ["cpu_name", "describe_machine"]
-
-
-def cpu_name() -> str:
-    """``"<model name> (<arch>, <n> cores)"`` from ``/proc/cpuinfo``, else ``platform.processor()``."""
-    name = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    name = name or platform.processor() or "unknown CPU"
-    return f"{name} ({platform.machine() or 'unknown arch'}, {os.cpu_count() or 0} cores)"
 
 
 def _torch_version() -> str:

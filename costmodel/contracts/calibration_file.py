@@ -254,6 +254,15 @@ class Calibration:
                         f"(target {target:g}%).")
         return None
 
+    def machine_problem(self, cpu: str) -> str | None:
+        """One sentence when the calibration was measured on another CPU than ``cpu`` (this machine's,
+        :func:`costmodel.host.cpu_name`); ``None`` when they match or the file names no CPU."""
+        measured = self.machine.get("cpu") if self.machine else None
+        if not isinstance(measured, str) or measured == cpu:
+            return None
+        return (f"was measured on {measured}; this machine is {cpu}: its compute coefficients describe that "
+                f"CPU, not this one (calibrate here: 'astraea-cost profile', then 'calibrate'; docs/calibrate.md).")
+
     def unsupported_coefficients(self) -> tuple[str, ...]:
         """The coefficients the data do not pin down: value at most twice its standard error (a fitted
         placeholder for a term indistinguishable from 0 carries an error at least its value)."""

@@ -104,3 +104,16 @@ def test_a_weak_round_row_of_the_validation_is_said() -> None:
     weak = replace(default_calibration(), validation=rows)
     assert weak.trust_problem() == "is weak: held out, its round is off by 25% (target 10%)."
     assert default_calibration().trust_problem() is None
+
+
+@pytest.mark.parametrize("argv", [["predict"], ["solve", "sensitivity"]])
+def test_a_calibration_from_another_cpu_is_said_in_one_line(argv: list[str], monkeypatch: pytest.MonkeyPatch,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    measured = default_calibration().machine["cpu"]
+    monkeypatch.setattr("costmodel.cli.tables.cpu_name", lambda: "Other CPU (arm64, 8 cores)")
+    status, _, err = run(argv, capsys)
+    lines = [line for line in err.splitlines() if line.startswith("note: the calibration")]
+    assert status == 0 and lines == [
+        f"note: the calibration (embedded default) was measured on {measured}; this machine is Other CPU "
+        f"(arm64, 8 cores): its compute coefficients describe that CPU, not this one (calibrate here: "
+        f"'astraea-cost profile', then 'calibrate'; docs/calibrate.md)."]

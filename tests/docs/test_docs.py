@@ -109,3 +109,10 @@ def test_documented_commands_and_options_exist() -> None:
             assert option in options, f"{page}: {line!r} uses {option}, which 'astraea-cost {command}' lacks"
         checked.add(command)
     assert {"report", "predict", "solve"} <= checked
+
+
+def test_the_calibration_page_counts_the_coefficients_there_are() -> None:
+    from costmodel.contracts.coefficients import COEFFICIENT_TABLE
+
+    text = (DOCS / "calibrate.md").read_text(encoding="utf-8")
+    assert f"**platform coefficients** ({len(COEFFICIENT_TABLE)} of them)" in text
