@@ -32,6 +32,7 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("autograd_nodes", "N", "autograd nodes per optimizer step"),
     ("conv_calls", "C_k", "spatial-kernel or grouped convolution calls per optimizer step"),
     ("sample_values", "V", "values per sample"),
+    ("sample_channels", "C_s", "channels per sample"),
     ("classes", "K", "classes"),
 )
 

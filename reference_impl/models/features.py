@@ -64,7 +64,7 @@ __all__ = ["FEATURE_INPUTS", "ModelFeatures", "model_features"]
 
 #: The cost model's architecture inputs that :meth:`ModelFeatures.model_inputs` gives, in order.
 FEATURE_INPUTS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_input_values", "sample_values",
-                                   "classes", "elementwise_values", "autograd_nodes", "conv_calls")
+                                   "sample_channels", "classes", "elementwise_values", "autograd_nodes", "conv_calls")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,7 +119,7 @@ class ModelFeatures:
         """The cost model's architecture inputs (:data:`FEATURE_INPUTS`) by name."""
         return {"params": self.params, "train_flops_per_sample": self.train_flops_per_sample,
                 "conv_input_values": self.conv_input_values, "sample_values": self.sample_values,
-                "classes": self.num_classes, "elementwise_values": self.elementwise_values,
+                "sample_channels": self.sample_shape[0], "classes": self.num_classes, "elementwise_values": self.elementwise_values,
                 "autograd_nodes": self.autograd_nodes, "conv_calls": self.conv_calls}
 
     def as_dict(self) -> dict[str, Any]:
