@@ -14,6 +14,7 @@ from costmodel.cli.registry import Command
 from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT
 from reference_impl.config import AUGMENTATION_PLANS, RunConfig
 from reference_impl.distributed.options import add_network_arguments
+from reference_impl.flower.options import add_engine_argument
 
 __all__ = ["COMMANDS"]
 
@@ -42,6 +43,7 @@ def _real(name: str):
 def _run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, default=RunConfig.algorithm)
     _add_run_options(parser)
+    add_engine_argument(parser)
     add_network_arguments(parser)
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "base_inputs",
     "bounded",
     "calibration_from_args",
+    "framework_profile_from_args",
     "given_inputs",
     "grid_frame",
     "label",
@@ -157,6 +158,21 @@ def calibration_from_args(args: argparse.Namespace) -> Calibration:
         except InputError as error:
             raise InputError(str(error).replace(f"(got {value!r})", f"(got {text.strip()!r})")) from None
     return calibration.with_overrides(**overrides)
+
+
+def framework_profile_from_args(args: argparse.Namespace):
+    """The framework profile of ``--framework`` (``--framework-profile FILE`` or the embedded one), or
+    ``None`` for ``--framework none``; the framework options given without a framework are refused."""
+    framework = getattr(args, "framework", "none")
+    if framework == "none":
+        if getattr(args, "framework_profile", None) is not None:
+            raise InputError(f"'framework-profile' must come with --framework (got {args.framework_profile!r}).")
+        if getattr(args, "one_host", False):
+            raise InputError("'one-host' must come with --framework (got --one-host alone).")
+        return None
+    from costmodel.contracts.framework_profile import load_framework_profile
+
+    return load_framework_profile(args.framework_profile, framework=framework)
 
 
 def grid_frame(base: Mapping[str, float], given: Mapping[str, list[float]]) -> pd.DataFrame:

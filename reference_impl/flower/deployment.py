@@ -97,6 +97,13 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _program(pid: int) -> str:
+    """The program a process runs, e.g. ``flower-superexec`` (the script behind ``python``)."""
+    words = _cmdline(pid).split()
+    scripts = [w for w in words[:3] if Path(w).name.startswith(("flower-", "flwr"))]
+    return Path(scripts[0] if scripts else (words[0] if words else "?")).name
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
@@ -141,7 +148,8 @@ class Deployment:
         self.superlink: _Process | None = None
         self.lab: Lab | None = None
         self._stack = contextlib.ExitStack()
-        self.left_behind: list[int] = []
+        #: The programs teardown found still running after the grace and killed (module docstring).
+        self.left_behind: list[str] = []
         self.started_s = float("nan")
 
     # -- processes -----------------------------------------------------------------------------------
@@ -308,13 +316,13 @@ class Deployment:
             self._stack.close()      # the lab: its namespaces, veths and whatever still runs inside
         finally:
             left = tagged_processes(str(self.folder))
+            self.left_behind += [_program(pid) for pid in left]
             for pid in left:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             for pid in left:         # reap our own children among them; others are init's
                 with contextlib.suppress(ChildProcessError, OSError):
                     os.waitpid(pid, 0)
-            self.left_behind += left
             for group in groups:
                 for process in group:
                     process.log.close()

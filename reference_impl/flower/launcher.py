@@ -12,6 +12,7 @@ beside the trace as ``flower_messages.csv``. :func:`run_with_flower` is ``astrae
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
 import tempfile
@@ -121,7 +122,7 @@ def run_flower(config: RunConfig, options: FlowerOptions | None = None, *, progr
         link = LinkSpec(uplink_bits_per_s=options.uplink_bits_per_s, downlink_bits_per_s=options.downlink_bits_per_s)
         bar = tqdm(total=config.rounds, desc=f"flower rounds over {options.network} network", unit="round",
                    disable=not progress, leave=False)
-        wall0 = time.perf_counter()
+        wall0, load_before = time.perf_counter(), os.getloadavg()[0]
         try:
             with Deployment(config.clients, network=options.network, link=link, folder=folder,
                             threads=config.threads) as deployment:
@@ -133,7 +134,8 @@ def run_flower(config: RunConfig, options: FlowerOptions | None = None, *, progr
             bar.close()
         launch_wall_s = time.perf_counter() - wall0
         result = _load(job, options, launch_wall_s=launch_wall_s, ready_s=ready_s, flower_run_id=flower_run_id,
-                       left_behind=len(deployment.left_behind))
+                       killed_at_teardown=sorted(deployment.left_behind),
+                       load_average=[load_before, os.getloadavg()[0]])
         failed = False
         return result
     except NetlabError as exc:

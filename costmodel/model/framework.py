@@ -1,0 +1,115 @@
+"""What a federated-learning framework adds to every phase of a protocol: Flower's per-message costs.
+
+The model prices Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) and its baselines on a
+bare transport: a transfer is ``t_msg + t_lat + t_ser*W + 8*(W + h_net)/(eta*b)``
+(:func:`~costmodel.model.blocks.transfer_seconds`). On a framework, every message to a client also
+pays what the framework does around it. For Flower 1.42 (:mod:`costmodel.contracts.framework_profile`,
+fitted by ``astraea-cost flower-profile``):
+
+* before the client works, ``t_fw_in`` (``dispatch_s``): the SuperLink queueing the instruction, the
+  idle SuperNode polling for it (every 3 s), the SuperExec polling for the task (every 1 s), a fresh
+  ``flwr-clientapp`` process starting (Python, Flower, the app and torch) and the app loading its
+  data and model; when ``k`` messages are dispatched at once on one host (every SuperNode on one
+  machine, as ``astraea-cost run --engine flower`` deploys them), ``t_fw_k*(k - 1)`` more
+  (``dispatch_s_per_concurrent``: the processes share the host's cores);
+* after the client's work, ``t_fw_out`` (``return_s``): the reply's encoding, the SuperNode polling
+  for it, and the server's object pulls and polling;
+* the polls' random phase: a message's dispatch and return seconds spread by ``s_fw``
+  (``hop_sd_s``), and a round waits for the slowest of its ``k`` concurrent branches, each a sum of
+  ``chain`` messages: ``sqrt(chain)*s_fw*z_k`` more (Blom's ``z_k``, as the model's own stragglers);
+* Flower's framing of its content-addressed objects: an instruction carrying the model is
+  ``W + f_in`` bytes, its reply ``W + f_out``, a distribution report ``h + 8*K + f_rep``; the framing
+  also crosses the link.
+
+Per phase (seconds on the critical path, bytes per round or setup), with ``d(k) = t_fw_in +
+t_fw_k*(k - 1)`` on one host (``t_fw_in`` on devices of their own), the round's chain of ``E_m*g``
+visits (1 for FedAvg), its ``visits``, its ``k`` concurrent branches (``M`` mediators, or the c
+clients), and the shared link rates ``b_down``, ``b_up`` of the protocol's own transfers:
+
+==================  ===========================================================  ====================
+phase               added seconds                                                added bytes
+==================  ===========================================================  ====================
+client_download     ``chain*(d(k) + 8*f_in/(eta*b_down)) + sqrt(chain)*s_fw*z_k``  ``visits*f_in``
+client_upload       ``chain*(t_fw_out + 8*f_out/(eta*b_up))``                    ``visits*f_out``
+distribution_report ``d(N) + t_fw_out + 8*f_rep/(eta*b_up(N)) + s_fw*z_N``        ``N*f_rep``
+augmentation        ``d(N) + t_fw_out + s_fw*z_N``                               0
+==================  ===========================================================  ====================
+
+The server-side phases (rescheduling, the virtual mediators' broadcast and upload, aggregation,
+the plan) and the training itself are the framework-free model's. Not priced: the control messages
+(the report query, the augmentation request and reply, whose bytes are small), and what happens
+when a transfer outlasts Flower's polls (an object not yet complete when pulled is retried after 1,
+2, 4, 8 then 10 s): the profile is fitted, and holds, where transfers are shorter than a ClientApp's
+start and the server's first retry (about 1 s).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import sympy as sp
+
+from costmodel.contracts.framework_profile import PROFILE_COEFFICIENTS
+from costmodel.model import blocks as b
+from costmodel.model.order_statistic import BlomZ
+from costmodel.model.phase_costs import round_parts
+from costmodel.model.protocols import PhaseCost, algorithm_cost, check_algorithm
+from costmodel.model.quantities import sym
+
+__all__ = ["FRAMEWORK_PHASES", "framework_phase_costs", "profile_symbol"]
+
+#: The phases a framework adds to.
+FRAMEWORK_PHASES: tuple[str, ...] = ("distribution_report", "augmentation", "client_download", "client_upload")
+
+
+def profile_symbol(name: str) -> sp.Symbol:
+    """The symbol of profile coefficient ``name`` (:data:`~costmodel.contracts.framework_profile.PROFILE_COEFFICIENTS`)."""
+    spec = next((s for s in PROFILE_COEFFICIENTS if s.name == name), None)
+    if spec is None:
+        raise ValueError(f"{name!r} is not a framework-profile coefficient.")
+    return sp.Symbol(spec.symbol, nonnegative=True)
+
+
+def _dispatch(concurrent: sp.Expr, one_host: bool) -> sp.Expr:
+    base = profile_symbol("dispatch_s")
+    return base + profile_symbol("dispatch_s_per_concurrent") * (concurrent - 1) if one_host else base
+
+
+def _wire(extra_bytes: sp.Expr, bandwidth: sp.Expr) -> sp.Expr:
+    return 8 * extra_bytes / (sym("link_efficiency") * bandwidth)
+
+
+@functools.cache
+def framework_phase_costs(algorithm: str, *, one_host: bool = False) -> Mapping[str, PhaseCost]:
+    """What Flower adds to each of :data:`FRAMEWORK_PHASES` of ``algorithm`` (module docstring), in the
+    model's symbols and the profile's (:func:`profile_symbol`); ``one_host``: every client on one machine."""
+    algorithm = check_algorithm(algorithm)
+    parts = round_parts(algorithm)
+    c, n_total = sym("clients_per_round"), sym("clients_total")
+    branches = c if parts.mediators == 0 else parts.mediators
+    f_in, f_out, f_rep = (profile_symbol(n) for n in ("download_framing_bytes", "upload_framing_bytes",
+                                                       "report_framing_bytes"))
+    t_out, s_fw = profile_symbol("return_s"), profile_symbol("hop_sd_s")
+    zero = sp.S.Zero
+    costs = {
+        "client_download": PhaseCost(
+            parts.chain * (_dispatch(branches, one_host)
+                           + _wire(f_in, b.shared_bandwidth(sym("downlink_bits_per_s"), branches)))
+            + sp.sqrt(parts.chain) * s_fw * BlomZ(branches),
+            parts.visits * f_in, zero),
+        "client_upload": PhaseCost(
+            parts.chain * (t_out + _wire(f_out, b.shared_bandwidth(sym("uplink_bits_per_s"), branches))),
+            parts.visits * f_out, zero),
+        "distribution_report": PhaseCost(zero, zero, zero),
+        "augmentation": PhaseCost(zero, zero, zero),
+    }
+    setup = algorithm_cost(algorithm).setup()
+    if "distribution_report" in setup:
+        costs["distribution_report"] = PhaseCost(
+            _dispatch(n_total, one_host) + t_out + s_fw * BlomZ(n_total)
+            + _wire(f_rep, b.shared_bandwidth(sym("uplink_bits_per_s"), n_total)), n_total * f_rep, zero)
+    if "augmentation" in setup:
+        costs["augmentation"] = PhaseCost(_dispatch(n_total, one_host) + t_out + s_fw * BlomZ(n_total), zero, zero)
+    return MappingProxyType({phase: costs[phase] for phase in FRAMEWORK_PHASES})
