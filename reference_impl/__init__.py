@@ -20,11 +20,14 @@ Packages, bottom to top (each imports only those before it):
     Emulated links in network namespaces and transfers measured over them (root).
 ``distributed``
     The same protocols with one process per device over ``torch.distributed``.
+``flower``
+    The same protocols as a Flower App (ServerApp and ClientApp, Message API and ``Grid``) on a
+    Flower deployment of one SuperLink and one SuperNode process per client (``--engine flower``).
 ``workload``, ``studies``
     A run's data side planned without training; algorithms compared over seeds, the papers'
     imbalance regime.
 ``cli``
-    The handlers of ``astraea-cost run`` and ``astraea-cost compare``.
+    The handlers of ``astraea-cost run`` (``--engine inprocess`` or ``flower``) and ``astraea-cost compare``.
 ``commands``
     Their declarations (options and help; no torch), found by the ``astraea-cost`` dispatcher through
     the entry points of ``pyproject.toml``.
