@@ -119,7 +119,8 @@ def _flower_profile(parser: argparse.ArgumentParser) -> None:
                              "or on loopback (local)")
     parser.add_argument("--calibration", metavar="FILE", default=None,
                         help="the calibration the profile is priced against (default: the embedded one)")
-    parser.add_argument("--quick", action="store_true", help="one fitted and one held-out run of one round")
+    parser.add_argument("--quick", action="store_true",
+                        help="two fitted and two held-out runs of two rounds, 3-4 clients (about 5 minutes)")
     parser.add_argument("--embed", action="store_true",
                         help="also write the profile over the package's embedded one (predict --framework flower)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -162,6 +163,6 @@ COMMANDS: tuple[Command, ...] = (
             description="Run a small design of Flower deployments (a SuperLink and one SuperNode per client, over "
                         "emulated links or loopback; resumable), fit what Flower adds per message (dispatch, return, "
                         "their spread, the concurrency on one host, the framing bytes) against the calibration, "
-                        "predict held-out runs with the model on Flower, and write flower_profile.json. About 10 "
-                        "minutes (--quick: 2)."),
+                        "predict held-out runs with the model on Flower, and write flower_profile.json. About 15 "
+                        "minutes (--quick: 5)."),
 )

@@ -55,16 +55,21 @@ class FlowerPoint:
 def flower_design(*, quick: bool = False) -> tuple[FlowerPoint, ...]:
     """The design: the EMNIST CNN (68,873 parameters) on 4 clients, both algorithms, concurrency 1 to 4,
     at 10/40 and 5/20 Mbit/s to fit; 6 clients, chains of 3 and 3 concurrent clients at 3/12 Mbit/s
-    held out. ``quick``: one fitted and one held-out run of one round (for tests)."""
+    held out. ``quick`` (about 5 minutes, for tests): 3 clients, Astraea's 2 mediators and FedAvg's 3
+    clients at 10/40 Mbit/s to fit; 4 clients, chains of 2 and 2 concurrent clients at 4/16 Mbit/s held
+    out; 2 rounds each."""
     base = RunConfig(dataset="emnist-shape", samples=4 * 60, model="tpds", clients=4, clients_per_round=4, gamma=2,
                      batch_size=20, rounds=3, evaluate=False, seed=11)
-    six = replace(base, clients=6, samples=6 * 60)
     if quick:
-        one = replace(base, clients=3, samples=3 * 60, clients_per_round=3, rounds=1)
-        return (FlowerPoint(name="fit-astraea", config=replace(one, gamma=2), uplink_bits_per_s=10e6,
-                            downlink_bits_per_s=40e6, role="fit"),
-                FlowerPoint(name="heldout-fedavg", config=replace(one, algorithm="fedavg"), uplink_bits_per_s=5e6,
-                            downlink_bits_per_s=20e6, role="heldout"))
+        three = replace(base, clients=3, samples=3 * 60, clients_per_round=3, rounds=2)
+        four = replace(base, rounds=2)
+        runs = [("fit-astraea-c3-g2", replace(three, gamma=2), 10e6, 40e6, "fit"),
+                ("fit-fedavg-c3", replace(three, algorithm="fedavg"), 10e6, 40e6, "fit"),
+                ("heldout-astraea-c4-g2", four, 4e6, 16e6, "heldout"),
+                ("heldout-fedavg-c2", replace(four, algorithm="fedavg", clients_per_round=2), 4e6, 16e6, "heldout")]
+        return tuple(FlowerPoint(name=name, config=config, uplink_bits_per_s=up, downlink_bits_per_s=down, role=role)
+                     for name, config, up, down, role in runs)
+    six = replace(base, clients=6, samples=6 * 60)
     fit = [("astraea", dict(gamma=2), 10e6, 40e6), ("astraea", dict(gamma=4), 5e6, 20e6),
            ("fedavg", {}, 10e6, 40e6), ("fedavg", dict(clients_per_round=2), 5e6, 20e6)]
     points = [FlowerPoint(name=f"fit-{algorithm}-c{changes.get('clients_per_round', 4)}-g{changes.get('gamma', 2)}"
