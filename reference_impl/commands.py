@@ -108,7 +108,8 @@ COMMANDS: tuple[Command, ...] = (
             help="run Astraea or FedAvg for real and record every phase",
             description="Run the reference PyTorch implementation of Astraea or FedAvg, record every phase of "
                         "every round (seconds, bytes on the wire, FLOPs, samples), and write the trace and a run "
-                        "summary to the output folder."),
+                        "summary to the output folder. --engine flower runs it as a Flower App on a Flower "
+                        "deployment (a SuperLink and one SuperNode per client) and adds flower_messages.csv."),
     Command(name="compare", rank=11, arguments=_compare, handler="reference_impl.cli:compare",
             help="Astraea against FedAvg on the same data over several seeds",
             description="Run Astraea and FedAvg on identical data for several seeds and print final accuracy and the "

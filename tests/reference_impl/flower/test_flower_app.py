@@ -146,3 +146,22 @@ def test_bad_flower_options_name_the_argument_the_rule_and_the_value(network, ch
     assert str(caught.value) == message
     assert FlowerOptions(network="emulated", uplink_bits_per_s=2e6).slowest_bits_per_s == 2e6
     assert FlowerOptions(network="local").slowest_bits_per_s == math.inf
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    ([], "'network' must be one of local, emulated with --engine flower (one SuperNode process per client) "
+         "(got 'inprocess')."),
+    (["--network", "local", "--downlink", "2kbit/s"], "'downlink' must be >= 8000 (tc cannot shape slower links "
+                                                      "sensibly) (got 2000.0)."),
+    (["--network", "local", "--timeout", "soon"], "'timeout' must be a duration such as '1.5 s' or '500 ms' (got 'soon')."),
+    (["--network", "local", "--algorithm", "fedprox"], "'mu' must be > 0 for fedprox, whose local steps carry a "
+                                                       "proximal term mu/2*||w - w_t||^2 (got 0.0)."),
+])
+def test_run_on_flower_refuses_bad_input_in_one_line_before_any_output(tmp_path, capsys, argv, message):
+    from costmodel import cli
+
+    out = tmp_path / "out"
+    assert cli.main(["run", "--engine", "flower", "--out", str(out), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"astraea-cost run: error: {message}\n" and captured.out == ""
+    assert not out.exists()
