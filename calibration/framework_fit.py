@@ -18,7 +18,10 @@ and is left out):
   with the calibration's coefficients) minus the framing's own link time. The slope is held at 0
   when the runs do not vary ``k`` or when it comes out negative.
 * ``return_s``: the mean *return residual*, the trace's ``client_upload`` (training end to the
-  reply at the server) minus the model's upload transfer and the framing's link time.
+  reply at the server) minus the model's upload transfer without its link time and minus the moment
+  the server's object pulls see the reply (:func:`~costmodel.model.framework.seen_at` of the upload's
+  link time, framing included), at the runs' own pull schedule (``pull_retry_s``,
+  ``pull_retry_cap_s``: Flower's constants, which every run's summary records).
 * ``hop_sd_s``: the standard deviation of a message's dispatch plus return residual about the fit.
 
 The breakdown (:func:`hop_breakdown`) splits the same messages by what happened when, for the
@@ -37,17 +40,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import sympy as sp
 
 from costmodel.contracts.calibration_file import Calibration
 from costmodel.contracts.framework_profile import FrameworkProfile
 from costmodel.errors import InputError
 from costmodel.model import blocks
 from costmodel.model.bridge import numeric_function
+from costmodel.model.framework import profile_symbol, seen_at
 from costmodel.model.quantities import sym
 from reference_impl.engine.trace import RUN_FILE, RunRecord, read_run
 from reference_impl.flower.launcher import MESSAGES_FILE
 
-__all__ = ["FlowerRun", "branches", "fit_flower_profile", "hop_breakdown", "message_residuals", "read_flower_runs"]
+__all__ = ["FlowerRun", "branches", "fit_flower_profile", "hop_breakdown", "message_residuals", "pull_schedule",
+           "seen_at_function",
+           "read_flower_runs"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,22 @@ def _base_transfers() -> Any:
                              blocks.transfer_seconds(w, sym("uplink_bits_per_s"), upload=True)])
 
 
+def seen_at_function() -> Any:
+    """``seen_at(upload_s)`` compiled: called with ``upload_s`` and the schedule of :func:`pull_schedule`."""
+    upload = sp.Symbol("upload_s", nonnegative=True)
+    return numeric_function(seen_at(upload))
+
+
+def pull_schedule(run: FlowerRun) -> dict[str, float]:
+    """The object-pull retry schedule the run's Flower used, as the profile's symbols name it."""
+    summary = run.record.summary
+    if "flower_pull_retry_s" not in summary:
+        raise InputError(f"'runs' must record Flower's object-pull schedule (flower_pull_retry_s in run.json) "
+                         f"(got none in {run.folder}; re-run it with this version).")
+    return {profile_symbol("pull_retry_s").name: float(summary["flower_pull_retry_s"]),
+            profile_symbol("pull_retry_cap_s").name: float(summary["flower_pull_retry_cap_s"])}
+
+
 def message_residuals(run: FlowerRun, calibration: Calibration) -> pd.DataFrame:
     """One row per visit message of ``run``: ``k``, framing bytes and the dispatch and return residuals
     (module docstring), with the message's own timestamps relative to its push."""
@@ -112,18 +135,20 @@ def message_residuals(run: FlowerRun, calibration: Calibration) -> pd.DataFrame:
     base_down, base_up = _base_transfers()(params=params, bytes_per_param=4, message_header_bytes=16,
                                            downlink_bits_per_s=down, uplink_bits_per_s=up,
                                            **{k: v for k, v in coefficients.items()})
-    eta = coefficients["link_efficiency"]
+    eta, h_net = coefficients["link_efficiency"], coefficients["message_overhead_bytes"]
     visits = run.messages[run.messages["kind"] == "train"]
     f_in = visits["bytes"].to_numpy(dtype=float) - model_bytes
     f_out = visits["reply_bytes"].to_numpy(dtype=float) - model_bytes
     download = visits["encode_s"] + visits["client_work_start_s"] - visits["push_s"]
     upload = visits["seen_s"] - visits["client_work_end_s"]
+    link_up = 8 * (model_bytes + h_net) / (eta * up)
+    seen = seen_at_function()(upload_s=link_up + 8 * f_out / (eta * up), **pull_schedule(run))
     frame = pd.DataFrame({
         "run": str(run.folder), "algorithm": config["algorithm"], "k": branches(config),
         "download_s": download.to_numpy(), "upload_s": upload.to_numpy(),
-        "base_download_s": float(base_down), "base_upload_s": float(base_up),
+        "base_download_s": float(base_down), "base_upload_s": float(base_up) - link_up,
         "dispatch_residual_s": download.to_numpy() - float(base_down) - 8 * f_in / (eta * down),
-        "return_residual_s": upload.to_numpy() - float(base_up) - 8 * f_out / (eta * up),
+        "return_residual_s": upload.to_numpy() - (float(base_up) - link_up) - np.asarray(seen, dtype=float),
         "framing_in_bytes": f_in, "framing_out_bytes": f_out,
     })
     for name, column in (("to_process_s", "client_process_start_s"), ("to_handler_s", "client_handler_s"),
@@ -170,8 +195,13 @@ def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, c
         framing["report_framing_bytes"] = reports
     coefficients = {name: float(np.median(values)) for name, values in framing.items()}
     coefficients.setdefault("report_framing_bytes", 0.0)
+    schedules = {tuple(pull_schedule(run).values()) for run in runs}
+    if len(schedules) != 1:
+        raise InputError(f"'runs' must share one Flower object-pull schedule (got {sorted(schedules)}).")
+    (first, cap), = schedules
     coefficients.update(dispatch_s=max(0.0, dispatch), dispatch_s_per_concurrent=slope, return_s=max(0.0, return_s),
-                        hop_sd_s=float(np.std(spread, ddof=1)) if n > 1 else 0.0)
+                        hop_sd_s=float(np.std(spread, ddof=1)) if n > 1 else 0.0, pull_retry_s=first,
+                        pull_retry_cap_s=cap)
     stderr = {"dispatch_s": float(np.std(y - slope * x, ddof=1) / math.sqrt(n)) if n > 1 else None,
               "dispatch_s_per_concurrent": stderr_slope,
               "return_s": float(rows["return_residual_s"].std(ddof=1) / math.sqrt(n)) if n > 1 else None}

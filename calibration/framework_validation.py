@@ -18,7 +18,7 @@ round_bytes          bytes per round (Flower's message bytes of every transfer) 
 client_download      one visit's download (push to training start) vs ``transfer +      s
                      d(k) + framing``, without the round's straggler
 client_upload        one visit's upload (training end to the reply) vs ``transfer +      s
-                     t_fw_out + framing``
+                     t_fw_out`` with the upload seen at the next object-pull retry
 distribution_report  the slowest client's report vs the phase's seconds (Astraea)         s
 setup_bytes          the reports' bytes vs ``setup_bytes`` (Astraea)                      B
 ===================  ===================================================================  ======
@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.framework_fit import FlowerRun, branches, message_residuals
+from calibration.framework_fit import FlowerRun, branches, message_residuals, pull_schedule, seen_at_function
 from calibration.scenario import scenario_from_workload
 from costmodel.analysis.framework import predict_phases_on, predict_rounds_on
 from costmodel.contracts.calibration_file import Calibration
@@ -97,8 +97,9 @@ def compare_flower_runs(runs: Sequence[FlowerRun], calibration: Calibration, pro
         dispatch = c["dispatch_s"] + c["dispatch_s_per_concurrent"] * (branches(run.record.config) - 1)
         add("client_download", messages["download_s"],
             messages["base_download_s"].iloc[0] + 8 * c["download_framing_bytes"] / (eta * down) + dispatch)
-        add("client_upload", messages["upload_s"],
-            messages["base_upload_s"].iloc[0] + 8 * c["upload_framing_bytes"] / (eta * up) + c["return_s"])
+        link_up = 8 * (int(run.record.summary["model_message_bytes"]) + coefficients["message_overhead_bytes"]) / (eta * up)
+        seen = float(seen_at_function()(upload_s=link_up + 8 * c["upload_framing_bytes"] / (eta * up), **pull_schedule(run)))
+        add("client_upload", messages["upload_s"], messages["base_upload_s"].iloc[0] + seen + c["return_s"])
         trace = run.record.trace
         reports = trace[trace["phase"] == "distribution_report"]
         if not reports.empty:

@@ -71,8 +71,13 @@ PROFILE_COEFFICIENTS: tuple[CoefficientSpec, ...] = (
                     "standard deviation of one message's dispatch and return seconds (the polls' random phase): "
                     "a round waits for the slowest of its concurrent branches", nonnegative=True, maximum=1e3),
     CoefficientSpec("return_s", "t_fw_out", "s",
-                    "seconds from the end of the client's work to the server having the reply, beyond the "
-                    "transfer over its link", nonnegative=True, maximum=1e3),
+                    "seconds from the end of the client's work to the server having the reply, beyond its upload and "
+                    "the server's wait for the next object-pull retry", nonnegative=True, maximum=1e3),
+    CoefficientSpec("pull_retry_s", "b_pull", "s",
+                    "the server's first object-pull retry after a reply appears (then doubling): a reply still "
+                    "uploading is seen at the first retry after its upload ends", maximum=1e3),
+    CoefficientSpec("pull_retry_cap_s", "c_pull", "s", "the longest delay between two object-pull retries",
+                    maximum=1e3),
     CoefficientSpec("download_framing_bytes", "f_in", "B",
                     "bytes of an instruction carrying the model beyond the model's wire message", nonnegative=True,
                     maximum=1e9),

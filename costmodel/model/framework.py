@@ -13,7 +13,11 @@ fitted by ``astraea-cost flower-profile``):
   machine, as ``astraea-cost run --engine flower`` deploys them), ``t_fw_k*(k - 1)`` more
   (``dispatch_s_per_concurrent``: the processes share the host's cores);
 * after the client's work, ``t_fw_out`` (``return_s``): the reply's encoding, the SuperNode polling
-  for it, and the server's object pulls and polling;
+  for it, and the server's polling; and the server's object pulls: the reply appears at the server
+  as soon as its upload starts, the server's pull finds its objects incomplete and retries after
+  ``b_pull``, then after twice that, up to ``c_pull`` between retries (Flower's stock schedule, 1 s
+  doubling to 10 s), so a reply whose upload takes ``u`` seconds is seen at the first retry time
+  at or after ``u`` (:func:`seen_at`), not after ``u``;
 * the polls' random phase: a message's dispatch and return seconds spread by ``s_fw``
   (``hop_sd_s``), and a round waits for the slowest of its ``k`` concurrent branches, each a sum of
   ``chain`` messages: ``sqrt(chain)*s_fw*z_k`` more (Blom's ``z_k``, as the model's own stragglers);
@@ -24,23 +28,25 @@ fitted by ``astraea-cost flower-profile``):
 Per phase (seconds on the critical path, bytes per round or setup), with ``d(k) = t_fw_in +
 t_fw_k*(k - 1)`` on one host (``t_fw_in`` on devices of their own), the round's chain of ``E_m*g``
 visits (1 for FedAvg), its ``visits``, its ``k`` concurrent branches (``M`` mediators, or the c
-clients), and the shared link rates ``b_down``, ``b_up`` of the protocol's own transfers:
+clients), the shared link rates ``b_down``, ``b_up`` of the protocol's own transfers, ``u_up`` and
+``u_rep`` the link seconds the framework-free model already prices for an upload and a report
+(``8*(W + h_net)/(eta*b)``), and ``R`` the retry time of :func:`seen_at`:
 
 ==================  ===========================================================  ====================
 phase               added seconds                                                added bytes
 ==================  ===========================================================  ====================
 client_download     ``chain*(d(k) + 8*f_in/(eta*b_down)) + sqrt(chain)*s_fw*z_k``  ``visits*f_in``
-client_upload       ``chain*(t_fw_out + 8*f_out/(eta*b_up))``                    ``visits*f_out``
-distribution_report ``d(N) + t_fw_out + 8*f_rep/(eta*b_up(N)) + s_fw*z_N``        ``N*f_rep``
-augmentation        ``d(N) + t_fw_out + s_fw*z_N``                               0
+client_upload       ``chain*(t_fw_out + R(u_up + 8*f_out/(eta*b_up)) - u_up)``   ``visits*f_out``
+distribution_report ``d(N) + t_fw_out + R(u_rep + 8*f_rep/(eta*b_up(N)))``       ``N*f_rep``
+                    ``- u_rep + s_fw*z_N``
+augmentation        ``d(N) + t_fw_out + R(0) + s_fw*z_N``                        0
 ==================  ===========================================================  ====================
 
 The server-side phases (rescheduling, the virtual mediators' broadcast and upload, aggregation,
 the plan) and the training itself are the framework-free model's. Not priced: the control messages
-(the report query, the augmentation request and reply, whose bytes are small), and what happens
-when a transfer outlasts Flower's polls (an object not yet complete when pulled is retried after 1,
-2, 4, 8 then 10 s): the profile is fitted, and holds, where transfers are shorter than a ClientApp's
-start and the server's first retry (about 1 s).
+(the report query, the augmentation request and reply, whose bytes are small), and a download that
+outlasts the ClientApp's start (the ClientApp then waits for its own object-pull retries): the
+profile is fitted where every download is shorter than a ClientApp's start.
 """
 
 from __future__ import annotations
@@ -58,10 +64,12 @@ from costmodel.model.phase_costs import round_parts
 from costmodel.model.protocols import PhaseCost, algorithm_cost, check_algorithm
 from costmodel.model.quantities import sym
 
-__all__ = ["FRAMEWORK_PHASES", "framework_phase_costs", "profile_symbol"]
+__all__ = ["FRAMEWORK_PHASES", "PULL_RETRIES", "framework_phase_costs", "profile_symbol", "seen_at"]
 
 #: The phases a framework adds to.
 FRAMEWORK_PHASES: tuple[str, ...] = ("distribution_report", "augmentation", "client_download", "client_upload")
+#: Retries :func:`seen_at` follows (55 s with Flower's stock schedule); a longer upload is seen when it ends.
+PULL_RETRIES = 8
 
 
 def profile_symbol(name: str) -> sp.Symbol:
@@ -70,6 +78,19 @@ def profile_symbol(name: str) -> sp.Symbol:
     if spec is None:
         raise ValueError(f"{name!r} is not a framework-profile coefficient.")
     return sp.Symbol(spec.symbol, nonnegative=True)
+
+
+def seen_at(upload_s: sp.Expr) -> sp.Expr:
+    """When the server has a reply whose upload takes ``u`` seconds: the first object-pull retry at or
+    after ``u``, the retries at ``T_j = sum_{i<j} Min(b_pull*2**i, c_pull)`` (Flower pulls once when the
+    reply appears, then retries with exponential backoff; the retry's +-20% jitter averages out), or
+    ``u`` beyond :data:`PULL_RETRIES` retries."""
+    first, cap = profile_symbol("pull_retry_s"), profile_symbol("pull_retry_cap_s")
+    times, total = [], sp.S.Zero
+    for i in range(PULL_RETRIES):
+        total = total + sp.Min(first * 2**i, cap)
+        times.append(total)
+    return sp.Piecewise(*((time, upload_s <= time) for time in times), (upload_s, True))
 
 
 def _dispatch(concurrent: sp.Expr, one_host: bool) -> sp.Expr:
@@ -81,6 +102,14 @@ def _wire(extra_bytes: sp.Expr, bandwidth: sp.Expr) -> sp.Expr:
     return 8 * extra_bytes / (sym("link_efficiency") * bandwidth)
 
 
+def _return(message_bytes: sp.Expr, framing: sp.Expr, concurrent: sp.Expr) -> sp.Expr:
+    """A reply's seconds beyond the framework-free transfer: ``t_fw_out + R(u + 8*f/(eta*b)) - u`` with
+    ``u = 8*(W + h_net)/(eta*b)`` the link time the transfer already prices."""
+    bandwidth = b.shared_bandwidth(sym("uplink_bits_per_s"), concurrent)
+    priced = _wire(message_bytes + sym("message_overhead_bytes"), bandwidth)
+    return profile_symbol("return_s") + seen_at(priced + _wire(framing, bandwidth)) - priced
+
+
 @functools.cache
 def framework_phase_costs(algorithm: str, *, one_host: bool = False) -> Mapping[str, PhaseCost]:
     """What Flower adds to each of :data:`FRAMEWORK_PHASES` of ``algorithm`` (module docstring), in the
@@ -89,9 +118,9 @@ def framework_phase_costs(algorithm: str, *, one_host: bool = False) -> Mapping[
     parts = round_parts(algorithm)
     c, n_total = sym("clients_per_round"), sym("clients_total")
     branches = c if parts.mediators == 0 else parts.mediators
-    f_in, f_out, f_rep = (profile_symbol(n) for n in ("download_framing_bytes", "upload_framing_bytes",
-                                                       "report_framing_bytes"))
-    t_out, s_fw = profile_symbol("return_s"), profile_symbol("hop_sd_s")
+    f_in, f_out = profile_symbol("download_framing_bytes"), profile_symbol("upload_framing_bytes")
+    f_rep = profile_symbol("report_framing_bytes")
+    t_out, s_fw, w = profile_symbol("return_s"), profile_symbol("hop_sd_s"), b.model_message_bytes()
     zero = sp.S.Zero
     costs = {
         "client_download": PhaseCost(
@@ -99,17 +128,16 @@ def framework_phase_costs(algorithm: str, *, one_host: bool = False) -> Mapping[
                            + _wire(f_in, b.shared_bandwidth(sym("downlink_bits_per_s"), branches)))
             + sp.sqrt(parts.chain) * s_fw * BlomZ(branches),
             parts.visits * f_in, zero),
-        "client_upload": PhaseCost(
-            parts.chain * (t_out + _wire(f_out, b.shared_bandwidth(sym("uplink_bits_per_s"), branches))),
-            parts.visits * f_out, zero),
+        "client_upload": PhaseCost(parts.chain * _return(w, f_out, branches), parts.visits * f_out, zero),
         "distribution_report": PhaseCost(zero, zero, zero),
         "augmentation": PhaseCost(zero, zero, zero),
     }
     setup = algorithm_cost(algorithm).setup()
     if "distribution_report" in setup:
         costs["distribution_report"] = PhaseCost(
-            _dispatch(n_total, one_host) + t_out + s_fw * BlomZ(n_total)
-            + _wire(f_rep, b.shared_bandwidth(sym("uplink_bits_per_s"), n_total)), n_total * f_rep, zero)
+            _dispatch(n_total, one_host) + _return(b.report_message_bytes(), f_rep, n_total) + s_fw * BlomZ(n_total),
+            n_total * f_rep, zero)
     if "augmentation" in setup:
-        costs["augmentation"] = PhaseCost(_dispatch(n_total, one_host) + t_out + s_fw * BlomZ(n_total), zero, zero)
+        costs["augmentation"] = PhaseCost(_dispatch(n_total, one_host) + t_out + seen_at(zero)
+                                          + s_fw * BlomZ(n_total), zero, zero)
     return MappingProxyType({phase: costs[phase] for phase in FRAMEWORK_PHASES})

@@ -34,14 +34,16 @@ def _transfers(up: float, down: float) -> tuple[float, float]:
 
 
 def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: float, down: float, jitter: float):
-    eta = default_calibration().coefficients["link_efficiency"]
+    eta, h_net = (default_calibration().coefficients[name] for name in ("link_efficiency", "message_overhead_bytes"))
     k = math.ceil(c / gamma) if algorithm == "astraea" else c
     base_down, base_up = _transfers(up, down)
+    link_up = 8 * (W + h_net) / (eta * up)
+    assert link_up + 8 * F_OUT / (eta * up) < 1.0          # so the server sees every reply at its first retry, 1 s
     rows, t = [], 1000.0
     for i in range(visits):
         noise = jitter if i % 2 else -jitter        # zero mean over every pair of visits
         download = base_down + 8 * F_IN / (eta * down) + DISPATCH + SLOPE * (k - 1) + noise
-        upload = base_up + 8 * F_OUT / (eta * up) + RETURN
+        upload = base_up - link_up + 1.0 + RETURN
         rows.append({"kind": "train", "client": i % c, "round": 0, "bytes": W + F_IN, "reply_bytes": W + F_OUT,
                      "encode_s": 0.0, "push_s": t, "client_process_start_s": t + 2.0, "client_handler_s": t + 3.0,
                      "client_cpu_at_handler_s": 2.2, "client_work_start_s": t + download,
@@ -50,7 +52,8 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
     rows.append({"kind": "query.report", "client": 0, "round": -1, "bytes": 160, "reply_bytes": 16 + 8 * 47 + F_REP})
     trace = pd.DataFrame(columns=list(TRACE_COLUMNS))
     summary = {"engine": "flower", "params": PARAMS, "model_message_bytes": W, "num_classes": 47,
-               "uplink_bits_per_s": up, "downlink_bits_per_s": down, "flwr_version": "1.42.0", "rounds": []}
+               "uplink_bits_per_s": up, "downlink_bits_per_s": down, "flwr_version": "1.42.0", "rounds": [],
+               "flower_pull_retry_s": 1.0, "flower_pull_retry_cap_s": 10.0}
     write_run(folder, RunRecord(run_id=folder.name, algorithm=algorithm, trace=trace, summary=summary,
                                 config={"algorithm": algorithm, "clients_per_round": c, "gamma": gamma}))
     pd.DataFrame(rows).to_csv(folder / MESSAGES_FILE, index=False)
@@ -66,6 +69,7 @@ def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
     assert c["dispatch_s"] == pytest.approx(DISPATCH, abs=1e-9)
     assert c["dispatch_s_per_concurrent"] == pytest.approx(SLOPE, abs=1e-9)    # k = 1 and 3
     assert c["return_s"] == pytest.approx(RETURN, abs=1e-9)
+    assert (c["pull_retry_s"], c["pull_retry_cap_s"]) == (1.0, 10.0)
     assert (c["download_framing_bytes"], c["upload_framing_bytes"], c["report_framing_bytes"]) == (F_IN, F_OUT, F_REP)
     assert c["hop_sd_s"] == pytest.approx(0.5 * math.sqrt(14 / 13), rel=1e-9)   # +-0.5 s, sample sd over 14 visits
     assert profile.fit["concurrency"] == [1, 3] and profile.fit["messages"] == 14

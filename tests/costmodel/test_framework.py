@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import sympy as sp
 
 from costmodel.analysis.framework import predict_overhead_on, predict_phases_on, predict_rounds_on
 from costmodel.analysis.predict import predict_overhead, predict_phases, predict_rounds
@@ -22,17 +23,22 @@ from costmodel.contracts.framework_profile import (
 )
 from costmodel.errors import InputError
 from costmodel.model import blom_z_values
+from costmodel.model.bridge import numeric_function
+from costmodel.model.framework import profile_symbol, seen_at
 from costmodel.model.scenario import Scenario
 
 from cli_runner import run
 from hand_coefficients import HAND_COEFFICIENTS
 
 REPO = Path(__file__).resolve().parents[2]
-#: Round numbers: 3 s to dispatch, 0.5 s more per concurrent message on one host, 1 s to return, 0.8 s spread.
+#: Round numbers: 3 s to dispatch, 0.5 s more per concurrent message on one host, 1 s to return, 0.8 s spread;
+#: Flower's stock object-pull schedule (a retry after 1 s, doubling, at most 10 s apart).
 HAND_PROFILE = FrameworkProfile(
     framework="flower", version="1.42.0", created="2026-12-01",
     coefficients={"dispatch_s": 3.0, "dispatch_s_per_concurrent": 0.5, "hop_sd_s": 0.8, "return_s": 1.0,
-                  "download_framing_bytes": 600.0, "upload_framing_bytes": 800.0, "report_framing_bytes": 1000.0})
+                  "pull_retry_s": 1.0, "pull_retry_cap_s": 10.0, "download_framing_bytes": 600.0,
+                  "upload_framing_bytes": 800.0, "report_framing_bytes": 1000.0})
+W = 16 + 4 * 68_873       # the default model's wire message
 
 
 def test_the_embedded_profile_loads_and_every_coefficient_obeys_its_rule():
@@ -51,9 +57,10 @@ def test_a_profile_round_trips_and_a_non_finite_noise_is_written_as_null(tmp_pat
 
 @pytest.mark.parametrize(("edit", "problem"), [
     (lambda d: d["coefficients"].pop("return_s"), "must have exactly the coefficients dispatch_s, "
-                                                  "dispatch_s_per_concurrent, hop_sd_s, return_s, "
-                                                  "download_framing_bytes, upload_framing_bytes, report_framing_bytes "
-                                                  "(missing return_s; unknown none)."),
+                                                  "dispatch_s_per_concurrent, hop_sd_s, return_s, pull_retry_s, "
+                                                  "pull_retry_cap_s, download_framing_bytes, upload_framing_bytes, "
+                                                  "report_framing_bytes (missing return_s; unknown none)."),
+    (lambda d: d["coefficients"]["pull_retry_s"].update(value=0), "must have coefficients.pull_retry_s > 0 (got 0)."),
     (lambda d: d["coefficients"]["dispatch_s"].update(unit="ms"), "must give coefficients.dispatch_s in s (got 'ms')."),
     (lambda d: d["coefficients"]["return_s"].update(value=-1.0), "must have coefficients.return_s >= 0 (got -1.0)."),
     (lambda d: d.update(framework="ray"), "must name a framework of flower (got 'ray')."),
@@ -73,6 +80,14 @@ def _z(k: int) -> float:
     return float(blom_z_values(k))
 
 
+def test_a_reply_is_seen_at_the_first_object_pull_retry_after_its_upload():
+    seen = numeric_function(seen_at(sp.Symbol("u", nonnegative=True)))
+    values = {profile_symbol("pull_retry_s").name: 1.0, profile_symbol("pull_retry_cap_s").name: 10.0}
+    # retries 1, 1+2, 1+2+4, +8, then 10 s apart: 1, 3, 7, 15, 25, 35, 45, 55; after the 8th, the upload's end
+    uploads = [0.0, 0.5, 1.0, 1.5, 3.1, 8.0, 16.0, 30.0, 54.9, 60.0]
+    assert [float(seen(u=u, **values)) for u in uploads] == [1, 1, 1, 3, 7, 15, 25, 35, 55, 60]
+
+
 @pytest.mark.parametrize("one_host", [False, True])
 def test_flower_adds_its_dispatch_return_spread_and_framing_to_fedavg_s_round_by_hand(one_host):
     c, up, down = 5, 4e6, 8e6
@@ -80,9 +95,11 @@ def test_flower_adds_its_dispatch_return_spread_and_framing_to_fedavg_s_round_by
                         server_bits_per_s=math.inf)
     base = predict_rounds(scenario, HAND_COEFFICIENTS, algorithms=("fedavg",)).iloc[0]
     on = predict_rounds_on(HAND_PROFILE, scenario, HAND_COEFFICIENTS, algorithms=("fedavg",), one_host=one_host).iloc[0]
-    eta = HAND_COEFFICIENTS["link_efficiency"]
+    eta, h_net = HAND_COEFFICIENTS["link_efficiency"], HAND_COEFFICIENTS["message_overhead_bytes"]
     dispatch = 3.0 + (0.5 * (c - 1) if one_host else 0.0)
-    by_hand = dispatch + 8 * 600 / (eta * down) + 1.0 + 8 * 800 / (eta * up) + 0.8 * _z(c)
+    priced_upload = 8 * (W + h_net) / (eta * up)          # 0.69 s: the reply is seen at the first retry, 1 s
+    assert priced_upload + 8 * 800 / (eta * up) < 1.0
+    by_hand = dispatch + 8 * 600 / (eta * down) + (1.0 + 1.0 - priced_upload) + 0.8 * _z(c)
     assert on["round_seconds"] - base["round_seconds"] == pytest.approx(by_hand, rel=1e-12)
     assert on["round_bytes"] - base["round_bytes"] == pytest.approx(c * (600 + 800))
     assert on["setup_seconds"] == base["setup_seconds"] == 0.0
@@ -97,12 +114,16 @@ def test_flower_adds_a_chain_of_hops_and_the_reports_to_astraea_by_hand():
                            one_host=True).set_index("phase")
     added = on[["seconds", "bytes"]] - base[["seconds", "bytes"]]
     eta, m, chain = HAND_COEFFICIENTS["link_efficiency"], 3, e_m * gamma
+    h_net = HAND_COEFFICIENTS["message_overhead_bytes"]
     assert added.loc["client_download", "seconds"] == pytest.approx(
         chain * (3.0 + 0.5 * (m - 1) + 8 * 600 / (eta * down)) + math.sqrt(chain) * 0.8 * _z(m), rel=1e-12)
-    assert added.loc["client_upload", "seconds"] == pytest.approx(chain * (1.0 + 8 * 800 / (eta * up)), rel=1e-12)
+    upload = 8 * (W + h_net) / (eta * up)                  # 0.69 s, seen at the first retry after 1 s
+    assert added.loc["client_upload", "seconds"] == pytest.approx(chain * (1.0 + 1.0 - upload), rel=1e-12)
+    report = 8 * (16 + 8 * 47 + h_net) / (eta * up)
     assert added.loc["distribution_report", "seconds"] == pytest.approx(
-        3.0 + 0.5 * (n - 1) + 1.0 + 0.8 * _z(n) + 8 * 1000 / (eta * up), rel=1e-12)
-    assert added.loc["augmentation", "seconds"] == pytest.approx(3.0 + 0.5 * (n - 1) + 1.0 + 0.8 * _z(n), rel=1e-12)
+        3.0 + 0.5 * (n - 1) + 1.0 + 1.0 - report + 0.8 * _z(n), rel=1e-12)
+    assert added.loc["augmentation", "seconds"] == pytest.approx(3.0 + 0.5 * (n - 1) + 1.0 + 1.0 + 0.8 * _z(n),
+                                                                 rel=1e-12)
     assert added.loc["client_download", "bytes"] == e_m * c * 600 and added.loc["client_upload", "bytes"] == e_m * c * 800
     assert added.loc["distribution_report", "bytes"] == n * 1000
     untouched = ["rescheduling", "model_broadcast", "local_training", "mediator_upload", "aggregation",
