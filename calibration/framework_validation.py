@@ -97,8 +97,9 @@ def compare_flower_runs(runs: Sequence[FlowerRun], calibration: Calibration, pro
         dispatch = c["dispatch_s"] + c["dispatch_s_per_concurrent"] * (branches(run.record.config) - 1)
         add("client_download", messages["download_s"],
             messages["base_download_s"].iloc[0] + 8 * c["download_framing_bytes"] / (eta * down) + dispatch)
-        link_up = 8 * (int(run.record.summary["model_message_bytes"]) + coefficients["message_overhead_bytes"]) / (eta * up)
-        seen = float(seen_at_function()(upload_s=link_up + 8 * c["upload_framing_bytes"] / (eta * up), **pull_schedule(run)))
+        w = int(run.record.summary["model_message_bytes"])
+        upload_s = 8 * (w + coefficients["message_overhead_bytes"] + c["upload_framing_bytes"]) / (eta * up)
+        seen = float(seen_at_function()(upload_s=upload_s, **pull_schedule(run)))
         add("client_upload", messages["upload_s"], messages["base_upload_s"].iloc[0] + seen + c["return_s"])
         trace = run.record.trace
         reports = trace[trace["phase"] == "distribution_report"]
