@@ -19,8 +19,9 @@ Every Flower process gets telemetry and update checks off (``FLWR_TELEMETRY_ENAB
 other Flower programs by name) and the environment tag ``ASTRAEA_FLOWER_RUN=<run folder>``, which
 every process they start inherits.
 
-Watching (:meth:`Deployment.wait`): the ServerApp's result or its one-line error; a SuperNode that
-ends (the client is named within a poll, 0.1 s, long before Flower's own heartbeat notices, 40-60 s);
+Watching (:meth:`Deployment.submit` and :meth:`Deployment.wait`): the ServerApp's result or its
+one-line error; a SuperNode that ends (the client is named within a poll, 0.1 s, long before Flower's
+own heartbeat notices);
 the SuperLink ending; the ServerApp ending without a result; or no progress for too long.
 
 Tearing down (:meth:`Deployment.close`, always): SIGTERM to the SuperNodes (they unregister) and the
@@ -232,24 +233,37 @@ class Deployment:
             raise FlowerRunError(f"the SuperLink did not listen on port {port} within {timeout_s:.0f} s")
 
     # -- the run -------------------------------------------------------------------------------------
-    def submit(self, app: Path) -> str:
-        """``flwr run APP`` against this deployment's SuperLink; return Flower's run id."""
+    def submit(self, app: Path, *, timeout_s: float = 300.0) -> str:
+        """``flwr run APP`` against this deployment's SuperLink; return Flower's run id. The processes are
+        watched meanwhile (a SuperNode that dies is named at once, not when the submission ends)."""
         env = self.env("cli")
         Path(env["FLWR_HOME"], "config.toml").write_text(
             f'[superlink]\ndefault = "lab"\n\n[superlink.lab]\naddress = "{self.control_address}"\ninsecure = true\n',
             encoding="utf-8")
         command = self._in_server([str(self.bin / "flwr"), "run", str(app), "lab", "--format", "json"])
+        log = self.folder / "logs" / "flwr-run.log"
+        with open(log, "wb") as output, open(self.folder / "logs" / "flwr-run.err", "wb") as errors:
+            submitter = subprocess.Popen(command, env=env, stdout=output, stderr=errors,  # noqa: S603
+                                         stdin=subprocess.DEVNULL)
+            deadline = time.monotonic() + timeout_s
+            try:
+                while submitter.poll() is None:
+                    self._check_processes()
+                    if time.monotonic() > deadline:
+                        raise FlowerRunError(f"flwr run did not submit the app within {timeout_s:.0f} s")
+                    time.sleep(_POLL_S)
+            finally:
+                if submitter.poll() is None:
+                    submitter.kill()
+                    submitter.wait()
+        stdout = log.read_text(encoding="utf-8", errors="replace")
+        stderr = (self.folder / "logs" / "flwr-run.err").read_text(encoding="utf-8", errors="replace")
         try:
-            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
-        except subprocess.TimeoutExpired:
-            raise FlowerRunError("flwr run did not submit the app within 300 s") from None
-        (self.folder / "logs" / "flwr-run.log").write_text(done.stdout + done.stderr, encoding="utf-8")
-        try:
-            answer = json.loads(done.stdout)
+            answer = json.loads(stdout)
         except json.JSONDecodeError:
             answer = {}
-        if done.returncode != 0 or not answer.get("success", False):
-            lines = (answer.get("error") or done.stderr or done.stdout or f"exit status {done.returncode}").strip()
+        if submitter.returncode != 0 or not answer.get("success", False):
+            lines = (answer.get("error") or stderr or stdout or f"exit status {submitter.returncode}").strip()
             raise FlowerRunError(f"flwr run failed: {lines.splitlines()[-1] if lines else 'no output'}")
         return str(answer.get("run-id", ""))
 
