@@ -10,13 +10,17 @@ and is left out):
   the model's wire message ``W = 16 + 4P`` (instruction, reply); ``report_framing_bytes`` from the
   distribution reports' replies minus ``16 + 8K``. The spread is a few bytes (the objects' length
   fields), stored as ``fit.framing_spread_bytes``.
-* ``dispatch_s``, ``dispatch_s_per_concurrent``: a least-squares line through every message's
-  *dispatch residual* against ``k - 1``, ``k`` the round's concurrent branches (Astraea's M
-  mediators, FedAvg's c clients). The residual is the trace's ``client_download`` (the server's
-  encoding, then push to the ClientApp's training start) minus what the framework-free model prices
-  for that transfer (:func:`~costmodel.model.blocks.transfer_seconds` of ``W`` at the run's downlink,
-  with the calibration's coefficients) minus the framing's own link time. The slope is held at 0
-  when the runs do not vary ``k`` or when it comes out negative.
+* ``dispatch_s``, ``dispatch_cpu_s``: a least-squares line through every message's *dispatch
+  residual* against the stretch of CPU work on the run's host, ``Max(1, (L + k)/C)``: ``k`` the
+  round's concurrent branches (Astraea's M mediators, FedAvg's c clients), ``L`` the runnable
+  processes on the host that were not the run's (sampled once a second while it ran), ``C`` its
+  cores. The residual is the trace's ``client_download`` (the server's encoding, then push to the
+  ClientApp's training start) minus what the framework-free model prices for that transfer
+  (:func:`~costmodel.model.blocks.transfer_seconds` of ``W`` at the run's downlink, with the
+  calibration's coefficients) minus the framing's own link time. When the runs do not vary the
+  stretch, or the slope comes out negative, ``dispatch_cpu_s`` is the CPU seconds the ClientApp
+  processes had spent when their handler started (measured, a lower bound: the app's setup comes
+  after) and ``dispatch_s`` the rest; an intercept below 0 is refitted through 0.
 * ``return_s``: the mean *return residual*, the trace's ``client_upload`` (training end to the
   reply at the server) minus the model's upload transfer without its link time and minus the moment
   the server's object pulls see the reply (:func:`~costmodel.model.framework.seen_at` of the upload's
@@ -143,8 +147,10 @@ def message_residuals(run: FlowerRun, calibration: Calibration) -> pd.DataFrame:
     upload = visits["seen_s"] - visits["client_work_end_s"]
     link_up = 8 * (model_bytes + h_net) / (eta * up)
     seen = seen_at_function()(upload_s=link_up + 8 * f_out / (eta * up), **pull_schedule(run))
+    load, cores = float(summary.get("host_background_running", 0.0)), float(summary.get("host_cores", 1))
     frame = pd.DataFrame({
         "run": str(run.folder), "algorithm": config["algorithm"], "k": branches(config),
+        "stretch": max(1.0, ((0.0 if math.isnan(load) else load) + branches(config)) / cores), "host_cores": cores,
         "download_s": download.to_numpy(), "upload_s": upload.to_numpy(),
         "base_download_s": float(base_down), "base_upload_s": float(base_up) - link_up,
         "dispatch_residual_s": download.to_numpy() - float(base_down) - 8 * f_in / (eta * down),
@@ -175,19 +181,26 @@ def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, c
     if rows.empty:
         raise InputError("'runs' must hold visits ('train' messages) to fit a profile (got none).")
     reports = _report_framing(runs)
-    x = rows["k"].to_numpy(dtype=float) - 1.0
+    x = rows["stretch"].to_numpy(dtype=float)
     y = rows["dispatch_residual_s"].to_numpy()
-    slope, stderr_slope = 0.0, None
-    if np.ptp(x) > 0:
+    cpu, stderr_cpu, source = None, None, "regression on the stretch"
+    if np.ptp(x) > 1e-9:
         design = np.column_stack([np.ones_like(x), x])
         coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        if coef[0] < 0:                        # through the origin
+            design = x[:, None]
+            coef = np.array([0.0, float(x @ y / (x @ x))])
         if coef[1] > 0:
-            residual = y - design @ coef
-            cov = np.linalg.inv(design.T @ design) * float(residual @ residual) / max(1, len(y) - 2)
-            slope, stderr_slope = float(coef[1]), float(math.sqrt(cov[1, 1]))
-    dispatch = float(np.mean(y - slope * x))
+            cpu = float(coef[1])
+            fitted = design @ (coef if design.shape[1] == 2 else coef[1:])
+            residual = y - fitted
+            cov = np.linalg.pinv(design.T @ design) * float(residual @ residual) / max(1, len(y) - design.shape[1])
+            stderr_cpu = float(math.sqrt(cov[-1, -1]))
+    if cpu is None:
+        cpu, source = float(rows["cpu_at_handler_s"].mean()), "the ClientApps' CPU seconds before the handler"
+    dispatch = max(0.0, float(np.mean(y - cpu * x)))
     return_s = float(rows["return_residual_s"].mean())
-    spread = (y - dispatch - slope * x) + (rows["return_residual_s"].to_numpy() - return_s)
+    spread = (y - dispatch - cpu * x) + (rows["return_residual_s"].to_numpy() - return_s)
     n = len(rows)
     framing = {"download_framing_bytes": rows["framing_in_bytes"].to_numpy(),
                "upload_framing_bytes": rows["framing_out_bytes"].to_numpy()}
@@ -199,14 +212,18 @@ def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, c
     if len(schedules) != 1:
         raise InputError(f"'runs' must share one Flower object-pull schedule (got {sorted(schedules)}).")
     (first, cap), = schedules
-    coefficients.update(dispatch_s=max(0.0, dispatch), dispatch_s_per_concurrent=slope, return_s=max(0.0, return_s),
+    hosts = sorted(set(rows["host_cores"]))
+    if len(hosts) != 1:
+        raise InputError(f"'runs' must come from one host (got runs on hosts of {hosts} cores).")
+    coefficients.update(dispatch_s=dispatch, dispatch_cpu_s=cpu, return_s=max(0.0, return_s),
                         hop_sd_s=float(np.std(spread, ddof=1)) if n > 1 else 0.0, pull_retry_s=first,
-                        pull_retry_cap_s=cap)
-    stderr = {"dispatch_s": float(np.std(y - slope * x, ddof=1) / math.sqrt(n)) if n > 1 else None,
-              "dispatch_s_per_concurrent": stderr_slope,
+                        pull_retry_cap_s=cap, host_cores=float(hosts[0]))
+    stderr = {"dispatch_s": float(np.std(y - cpu * x, ddof=1) / math.sqrt(n)) if n > 1 else None,
+              "dispatch_cpu_s": stderr_cpu,
               "return_s": float(rows["return_residual_s"].std(ddof=1) / math.sqrt(n)) if n > 1 else None}
     fit = {"runs": len(runs), "messages": n, "reports": int(reports.size),
            "concurrency": sorted(int(k) for k in rows["k"].unique()),
+           "stretch": [float(x.min()), float(x.max())], "dispatch_cpu_s_from": source,
            "framing_spread_bytes": {name: float(np.max(np.abs(values - np.median(values))))
                                     for name, values in framing.items()},
            "calibration_created": calibration.created}

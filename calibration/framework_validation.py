@@ -5,7 +5,8 @@ Each Flower run (``astraea-cost run --engine flower``) is predicted as the in-pr
 predicts a run (:func:`~calibration.scenario.scenario_from_workload` of the planned configuration, the
 run's architecture figures, nothing it measured) at its links' rates (the server's link unshaped),
 with the framework's costs on top (:mod:`costmodel.analysis.framework`, every SuperNode on this one
-host). Compared, per run (one row each):
+host, which the run shared with the other work it sampled, ``host_background_running``: conditions of
+the run, like its link rates). Compared, per run (one row each):
 
 ===================  ===================================================================  ======
 quantity             measured (mean of the run) vs predicted                              unit
@@ -73,9 +74,10 @@ def compare_flower_runs(runs: Sequence[FlowerRun], calibration: Calibration, pro
     for run in runs:
         config, scenario = _scenario(run)
         algorithm = config.algorithm
-        rounds = predict_rounds_on(profile, scenario, coefficients, algorithms=(algorithm,), one_host=True).iloc[0]
-        phases = predict_phases_on(profile, scenario, coefficients, algorithms=(algorithm,),
-                                   one_host=True).set_index("phase")
+        load = float(run.record.summary.get("host_background_running", 0.0))
+        host = dict(one_host=True, host_load=0.0 if math.isnan(load) else load)
+        rounds = predict_rounds_on(profile, scenario, coefficients, algorithms=(algorithm,), **host).iloc[0]
+        phases = predict_phases_on(profile, scenario, coefficients, algorithms=(algorithm,), **host).set_index("phase")
         up, down = run.rates
         rate = "loopback" if math.isinf(down) else f"{up / 1e6:g}/{down / 1e6:g} Mbit/s"
         common = dict(run_id=run.record.run_id, label=f"{algorithm} {rate}", algorithm=algorithm,
@@ -94,7 +96,8 @@ def compare_flower_runs(runs: Sequence[FlowerRun], calibration: Calibration, pro
         add("round_bytes", table["bytes"], rounds["round_bytes"])
         messages = message_residuals(run, calibration)
         c, eta = profile.coefficients, coefficients["link_efficiency"]
-        dispatch = c["dispatch_s"] + c["dispatch_s_per_concurrent"] * (branches(run.record.config) - 1)
+        stretch = max(1.0, (host["host_load"] + branches(run.record.config)) / c["host_cores"])
+        dispatch = c["dispatch_s"] + c["dispatch_cpu_s"] * stretch
         add("client_download", messages["download_s"],
             messages["base_download_s"].iloc[0] + 8 * c["download_framing_bytes"] / (eta * down) + dispatch)
         w = int(run.record.summary["model_message_bytes"])

@@ -8,8 +8,8 @@ total times and bytes and the overhead categories are the sums of the phases aga
 columns are the framework-free ones, so every table, CSV and JSON writer works unchanged.
 
 ``one_host``: every client on one machine, as ``astraea-cost run --engine flower`` deploys them
-(concurrent ClientApp processes share its cores, ``dispatch_s_per_concurrent``); the default prices
-clients on devices of their own.
+(concurrent ClientApp processes share its cores with each other and with ``host_load`` other runnable
+processes); the default prices clients on devices of their own.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import pandas as pd
 from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_overhead, predict_phases, predict_rounds
 from costmodel.contracts.framework_profile import PROFILE_COEFFICIENTS, FrameworkProfile
 from costmodel.contracts.vocabulary import PHASE_CATEGORY, PHASE_SCOPE
-from costmodel.errors import must
+from costmodel.errors import check_number, must
 from costmodel.model.bridge import NumericFunction, numeric_function
-from costmodel.model.framework import FRAMEWORK_PHASES, framework_phase_costs, profile_symbol
+from costmodel.model.framework import FRAMEWORK_PHASES, HOST_LOAD, framework_phase_costs, profile_symbol
 from costmodel.model.protocols import BASELINES, SUBJECT, check_algorithm
 from costmodel.model.quantities import INPUTS
 
@@ -46,13 +46,13 @@ def _profile_values(profile: FrameworkProfile) -> dict[str, float]:
 
 
 def framework_extras(rows: pd.DataFrame, coefficients: Mapping[str, float], profile: FrameworkProfile, *,
-                     one_host: bool = False) -> pd.DataFrame:
+                     one_host: bool = False, host_load: float = 0.0) -> pd.DataFrame:
     """What the framework adds to each of :data:`~costmodel.model.framework.FRAMEWORK_PHASES`, for every row.
 
     ``rows`` has the input columns and ``algorithm`` (as :func:`predict_rounds` returns them). Returns
     one row per input row and phase: ``scenario``, ``algorithm``, ``phase``, ``scope``, ``seconds``, ``bytes``.
     """
-    values = {**coefficients, **_profile_values(profile)}
+    values = {**coefficients, **_profile_values(profile), HOST_LOAD.name: check_number("host_load", host_load, minimum=0)}
     out = []
     for algorithm, part in rows.groupby("algorithm", sort=False):
         function = _extras_function(check_algorithm(str(algorithm)), one_host)
@@ -68,11 +68,12 @@ def framework_extras(rows: pd.DataFrame, coefficients: Mapping[str, float], prof
 
 
 def predict_phases_on(profile: FrameworkProfile, scenarios: Any, coefficients: Mapping[str, float], *,
-                      algorithms: Sequence[str] = DEFAULT_ALGORITHMS, one_host: bool = False) -> pd.DataFrame:
+                      algorithms: Sequence[str] = DEFAULT_ALGORITHMS, one_host: bool = False,
+                      host_load: float = 0.0) -> pd.DataFrame:
     """:func:`~costmodel.analysis.predict.predict_phases` with the framework's costs added to its phases."""
     phases = predict_phases(scenarios, coefficients, algorithms=algorithms)
     rows = phases.drop_duplicates(["scenario", "algorithm"])
-    extras = framework_extras(rows, coefficients, profile, one_host=one_host).set_index(
+    extras = framework_extras(rows, coefficients, profile, one_host=one_host, host_load=host_load).set_index(
         ["scenario", "algorithm", "phase"])
     key = pd.MultiIndex.from_frame(phases[["scenario", "algorithm", "phase"]])
     added = extras.reindex(key)
@@ -87,11 +88,12 @@ def _sums(extras: pd.DataFrame, scope: str) -> pd.DataFrame:
 
 
 def predict_rounds_on(profile: FrameworkProfile, scenarios: Any, coefficients: Mapping[str, float], *,
-                      algorithms: Sequence[str] = DEFAULT_ALGORITHMS, one_host: bool = False) -> pd.DataFrame:
+                      algorithms: Sequence[str] = DEFAULT_ALGORITHMS, one_host: bool = False,
+                      host_load: float = 0.0) -> pd.DataFrame:
     """:func:`~costmodel.analysis.predict.predict_rounds` on the framework: rounds and setup gain the sums
     of their phases' additions, totals are ``setup + rounds*round`` again."""
     rounds = predict_rounds(scenarios, coefficients, algorithms=algorithms)
-    extras = framework_extras(rounds, coefficients, profile, one_host=one_host)
+    extras = framework_extras(rounds, coefficients, profile, one_host=one_host, host_load=host_load)
     key = pd.MultiIndex.from_frame(rounds[["scenario", "algorithm"]])
     for scope in ("round", "setup"):
         added = _sums(extras, scope).reindex(key).fillna(0.0)
@@ -103,12 +105,12 @@ def predict_rounds_on(profile: FrameworkProfile, scenarios: Any, coefficients: M
 
 
 def predict_overhead_on(profile: FrameworkProfile, scenarios: Any, coefficients: Mapping[str, float], *,
-                        baseline: str = BASELINES[0], one_host: bool = False) -> pd.DataFrame:
+                        baseline: str = BASELINES[0], one_host: bool = False, host_load: float = 0.0) -> pd.DataFrame:
     """:func:`~costmodel.analysis.predict.predict_overhead` on the framework: each category gains Astraea's
     minus the baseline's additions to its phases; totals and fractions follow."""
     overhead = predict_overhead(scenarios, coefficients, baseline=baseline)
     rounds = predict_rounds(scenarios, coefficients, algorithms=(SUBJECT, baseline))
-    extras = framework_extras(rounds, coefficients, profile, one_host=one_host)
+    extras = framework_extras(rounds, coefficients, profile, one_host=one_host, host_load=host_load)
     extras["category"] = extras["phase"].map(PHASE_CATEGORY)
     signed = extras.assign(sign=np.where(extras["algorithm"] == SUBJECT, 1.0, -1.0))
     for what in ("seconds", "bytes"):
@@ -123,7 +125,8 @@ def predict_overhead_on(profile: FrameworkProfile, scenarios: Any, coefficients:
         added = per_round[what].to_numpy().copy()
         added[total] = per_setup[what].to_numpy()[total] + overhead["rounds"].to_numpy()[total] * added[total]
         overhead[what] = overhead[what].to_numpy() + added
-    base = predict_rounds_on(profile, scenarios, coefficients, algorithms=(baseline,), one_host=one_host)
+    base = predict_rounds_on(profile, scenarios, coefficients, algorithms=(baseline,), one_host=one_host,
+                             host_load=host_load)
     base_round = base.set_index("scenario")["round_seconds"].reindex(overhead["scenario"]).to_numpy()
     fraction = f"fraction_of_{baseline}"
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -128,8 +128,11 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--framework-profile", metavar="FILE", default=None,
                        help="the framework's profile file (default: the embedded one, 'astraea-cost flower-profile')")
     group.add_argument("--one-host", action="store_true",
-                       help="with --framework: every client on one machine, as 'run --engine flower' deploys them "
-                            "(concurrent ClientApp processes share its cores); default: a device per client")
+                       help="with --framework: every client on one machine of the profile's cores, as 'run --engine "
+                            "flower' deploys them (concurrent ClientApp processes share its cores); default: a device "
+                            "per client")
+    group.add_argument("--host-load", metavar="N", default=None,
+                       help="with --one-host: other runnable processes on that machine (default 0)")
 
 
 def _predict(parser: argparse.ArgumentParser) -> None:

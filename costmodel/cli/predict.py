@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if profile is not None:     # the same frames, with what the framework adds (costmodel.analysis.framework)
         from costmodel.analysis import framework as on
 
-        host = {"one_host": args.one_host}
+        host = {"one_host": args.one_host, "host_load": options.host_load_from_args(args)}
         predict_phases = functools.partial(on.predict_phases_on, profile, **host)
         predict_rounds = functools.partial(on.predict_rounds_on, profile, **host)
         predict_overhead = functools.partial(on.predict_overhead_on, profile, **host)
@@ -141,7 +141,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{len(frame):,} scenario(s) from {preset}: {tables.assumptions(fixed, skip=varying)}"
           + (f", {', '.join(others)}" if others else "") + f"; {tables.calibration_note(calibration, args)}"
           + ("" if profile is None else f"; on {profile.framework} {profile.version} (profile of {profile.created}, "
-             + ("every client on one host" if args.one_host else "a device per client") + ")") + ".")
+             + (f"every client on one host of {profile.coefficients['host_cores']:g} cores with "
+                f"{options.host_load_from_args(args):g} other runnable processes" if args.one_host
+                else "a device per client") + ")") + ".")
     tables.warn_about(calibration, args)
     tables.write_outputs(table, args)
     return 0

@@ -30,6 +30,7 @@ __all__ = [
     "framework_profile_from_args",
     "given_inputs",
     "grid_frame",
+    "host_load_from_args",
     "label",
     "parse_values",
     "relabel_inputs",
@@ -169,10 +170,27 @@ def framework_profile_from_args(args: argparse.Namespace):
             raise InputError(f"'framework-profile' must come with --framework (got {args.framework_profile!r}).")
         if getattr(args, "one_host", False):
             raise InputError("'one-host' must come with --framework (got --one-host alone).")
+    if getattr(args, "host_load", None) is not None and not getattr(args, "one_host", False):
+        raise InputError(f"'host-load' must come with --one-host (got {args.host_load!r}).")
+    if framework == "none":
         return None
     from costmodel.contracts.framework_profile import load_framework_profile
 
     return load_framework_profile(args.framework_profile, framework=framework)
+
+
+def host_load_from_args(args: argparse.Namespace) -> float:
+    """``--host-load``: other runnable processes on the one host, a number >= 0 (default 0)."""
+    text = getattr(args, "host_load", None)
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise must("host-load", "be a number of processes >= 0", text)
+    return value
 
 
 def grid_frame(base: Mapping[str, float], given: Mapping[str, list[float]]) -> pd.DataFrame:

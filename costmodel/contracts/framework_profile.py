@@ -61,12 +61,15 @@ FRAMEWORKS: Mapping[str, tuple[str, str]] = {"flower": ("costmodel", "data/flowe
 #: Every coefficient of a profile (name, symbol, unit, meaning, rule), in the file's order.
 PROFILE_COEFFICIENTS: tuple[CoefficientSpec, ...] = (
     CoefficientSpec("dispatch_s", "t_fw_in", "s",
-                    "seconds from the server sending an instruction to the client's work starting, beyond the "
-                    "transfer over its link, for a message alone on its host", nonnegative=True, maximum=1e3),
-    CoefficientSpec("dispatch_s_per_concurrent", "t_fw_k", "s",
-                    "extra dispatch seconds per further message dispatched at the same time on the same host "
-                    "(every client on one machine; 0 for clients on devices of their own)", nonnegative=True,
+                    "seconds from the server sending an instruction to the client's work starting that are not CPU "
+                    "work and not the transfer over its link (the polls for work and for the task)", nonnegative=True,
                     maximum=1e3),
+    CoefficientSpec("dispatch_cpu_s", "t_fw_cpu", "s",
+                    "CPU seconds between the instruction and the client's work: the fresh ClientApp process's start "
+                    "and the app's setup; on one host of C cores running k of them and L other processes, their wall "
+                    "time stretches by Max(1, (L + k)/C)", nonnegative=True, maximum=1e3),
+    CoefficientSpec("host_cores", "C_host", "1", "cores of the host the profile was fitted on, every SuperNode on it "
+                    "(the host of one-host predictions)", minimum=1.0, maximum=1e6),
     CoefficientSpec("hop_sd_s", "s_fw", "s",
                     "standard deviation of one message's dispatch and return seconds (the polls' random phase): "
                     "a round waits for the slowest of its concurrent branches", nonnegative=True, maximum=1e3),

@@ -7,11 +7,13 @@ pays what the framework does around it. For Flower 1.42 (:mod:`costmodel.contrac
 fitted by ``astraea-cost flower-profile``):
 
 * before the client works, ``t_fw_in`` (``dispatch_s``): the SuperLink queueing the instruction, the
-  idle SuperNode polling for it (every 3 s), the SuperExec polling for the task (every 1 s), a fresh
-  ``flwr-clientapp`` process starting (Python, Flower, the app and torch) and the app loading its
-  data and model; when ``k`` messages are dispatched at once on one host (every SuperNode on one
-  machine, as ``astraea-cost run --engine flower`` deploys them), ``t_fw_k*(k - 1)`` more
-  (``dispatch_s_per_concurrent``: the processes share the host's cores);
+  idle SuperNode polling for it (every 3 s), the SuperExec polling for the task (every 1 s); and
+  ``t_fw_cpu`` CPU seconds (``dispatch_cpu_s``): a fresh ``flwr-clientapp`` process starting
+  (Python, Flower, the app and torch) and the app loading its data and model. On a device of its
+  own that CPU work takes its CPU time. On one host of ``C`` cores (``host_cores``; every SuperNode
+  on one machine, as ``astraea-cost run --engine flower`` deploys them) that starts ``k`` messages at
+  once while ``L`` other processes want its cores, the cores are shared: its wall time stretches by
+  ``Max(1, (L + k)/C)``;
 * after the client's work, ``t_fw_out`` (``return_s``): the reply's encoding, the SuperNode polling
   for it, and the server's polling; and the server's object pulls: the reply appears at the server
   as soon as its upload starts, the server's pull finds its objects incomplete and retries after
@@ -26,7 +28,7 @@ fitted by ``astraea-cost flower-profile``):
   also crosses the link.
 
 Per phase (seconds on the critical path, bytes per round or setup), with ``d(k) = t_fw_in +
-t_fw_k*(k - 1)`` on one host (``t_fw_in`` on devices of their own), the round's chain of ``E_m*g``
+t_fw_cpu*Max(1, (L + k)/C)`` on one host (``t_fw_in + t_fw_cpu`` on devices of their own), the round's chain of ``E_m*g``
 visits (1 for FedAvg), its ``visits``, its ``k`` concurrent branches (``M`` mediators, or the c
 clients), the shared link rates ``b_down``, ``b_up`` of the protocol's own transfers, ``u_up`` and
 ``u_rep`` the link seconds the framework-free model already prices for an upload and a report
@@ -64,7 +66,7 @@ from costmodel.model.phase_costs import round_parts
 from costmodel.model.protocols import PhaseCost, algorithm_cost, check_algorithm
 from costmodel.model.quantities import sym
 
-__all__ = ["FRAMEWORK_PHASES", "PULL_RETRIES", "framework_phase_costs", "profile_symbol", "seen_at"]
+__all__ = ["FRAMEWORK_PHASES", "HOST_LOAD", "PULL_RETRIES", "framework_phase_costs", "profile_symbol", "seen_at"]
 
 #: The phases a framework adds to.
 FRAMEWORK_PHASES: tuple[str, ...] = ("distribution_report", "augmentation", "client_download", "client_upload")
@@ -93,9 +95,14 @@ def seen_at(upload_s: sp.Expr) -> sp.Expr:
     return sp.Piecewise(*((time, upload_s <= time) for time in times), (upload_s, True))
 
 
+#: The symbol of the other processes that want the host's cores, ``L`` (one-host predictions).
+HOST_LOAD = sp.Symbol("L_host", nonnegative=True)
+
+
 def _dispatch(concurrent: sp.Expr, one_host: bool) -> sp.Expr:
-    base = profile_symbol("dispatch_s")
-    return base + profile_symbol("dispatch_s_per_concurrent") * (concurrent - 1) if one_host else base
+    cpu = profile_symbol("dispatch_cpu_s")
+    stretch = sp.Max(1, (HOST_LOAD + concurrent) / profile_symbol("host_cores")) if one_host else 1
+    return profile_symbol("dispatch_s") + cpu * stretch
 
 
 def _wire(extra_bytes: sp.Expr, bandwidth: sp.Expr) -> sp.Expr:

@@ -21,7 +21,8 @@ every process they start inherits.
 
 Watching (:meth:`Deployment.submit` and :meth:`Deployment.wait`): the ServerApp's result or its
 one-line error; a SuperNode that ends (the client is named within a poll, 0.1 s, long before Flower's
-own heartbeat notices);
+own heartbeat notices); while it waits, once a second, how many runnable processes on the host are
+not the run's (:attr:`Deployment.background_running`: other work competing for the cores);
 the SuperLink ending; the ServerApp ending without a result; or no progress for too long.
 
 Tearing down (:meth:`Deployment.close`, always): SIGTERM to the SuperNodes (they unregister) and the
@@ -98,6 +99,26 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def running_processes() -> int:
+    """Runnable processes on the machine now (``procs_running`` of ``/proc/stat``)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("procs_running"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "R"
+    except (OSError, IndexError):
+        return False
+
+
 def _program(pid: int) -> str:
     """The program a process runs, e.g. ``flower-superexec`` (the script behind ``python``)."""
     words = _cmdline(pid).split()
@@ -151,6 +172,9 @@ class Deployment:
         self._stack = contextlib.ExitStack()
         #: The programs teardown found still running after the grace and killed (module docstring).
         self.left_behind: list[str] = []
+        #: Samples, once a second while the run waits, of the runnable processes that are not the run's
+        #: (other work on the host competing for its cores).
+        self.background_running: list[int] = []
         self.started_s = float("nan")
 
     # -- processes -----------------------------------------------------------------------------------
@@ -285,9 +309,12 @@ class Deployment:
                     if on_progress is not None:
                         on_progress(rounds)
             now = time.monotonic()
-            if now >= next_scan:     # is the ServerApp still there?
+            if now >= next_scan:     # is the ServerApp still there? what else runs on the host?
                 next_scan = now + 1.0
-                running = any("flwr-serverapp" in _cmdline(pid) for pid in tagged_processes(str(self.folder)))
+                ours = tagged_processes(str(self.folder))
+                busy = running_processes()
+                self.background_running.append(max(0, busy - 1 - sum(_is_running(pid) for pid in ours)))
+                running = any("flwr-serverapp" in _cmdline(pid) for pid in ours)
                 if running:
                     server_app_seen = True
                 elif server_app_seen and not job.result_path.exists() and not job.error_path.exists():

@@ -135,7 +135,9 @@ def run_flower(config: RunConfig, options: FlowerOptions | None = None, *, progr
         launch_wall_s = time.perf_counter() - wall0
         result = _load(job, options, launch_wall_s=launch_wall_s, ready_s=ready_s, flower_run_id=flower_run_id,
                        killed_at_teardown=sorted(deployment.left_behind),
-                       load_average=[load_before, os.getloadavg()[0]])
+                       load_average=[load_before, os.getloadavg()[0]], host_cores=os.cpu_count() or 1,
+                       host_background_running=(float(np.mean(deployment.background_running))
+                                                if deployment.background_running else float("nan")))
         failed = False
         return result
     except NetlabError as exc:

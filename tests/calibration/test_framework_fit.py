@@ -18,9 +18,9 @@ from reference_impl.flower.launcher import MESSAGES_FILE
 
 PARAMS = 68_873
 W = 16 + 4 * PARAMS
-#: The costs the synthetic runs are made of: dispatch 4 s + 0.7 s per further concurrent message,
+#: The costs the synthetic runs are made of: dispatch 1.5 s + 2.5 CPU-seconds (stretched on a shared host),
 #: return 1.2 s, framing 600 B in, 790 B out, 1000 B per report.
-DISPATCH, SLOPE, RETURN, F_IN, F_OUT, F_REP = 4.0, 0.7, 1.2, 600, 790, 1000
+DISPATCH, CPU, RETURN, F_IN, F_OUT, F_REP = 1.5, 2.5, 1.2, 600, 790, 1000
 
 
 def _transfers(up: float, down: float) -> tuple[float, float]:
@@ -33,7 +33,8 @@ def _transfers(up: float, down: float) -> tuple[float, float]:
     return float(down_s), float(up_s)
 
 
-def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: float, down: float, jitter: float):
+def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: float, down: float, jitter: float,
+               background: float = 0.0):
     eta, h_net = (default_calibration().coefficients[name] for name in ("link_efficiency", "message_overhead_bytes"))
     k = math.ceil(c / gamma) if algorithm == "astraea" else c
     base_down, base_up = _transfers(up, down)
@@ -42,7 +43,7 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
     rows, t = [], 1000.0
     for i in range(visits):
         noise = jitter if i % 2 else -jitter        # zero mean over every pair of visits
-        download = base_down + 8 * F_IN / (eta * down) + DISPATCH + SLOPE * (k - 1) + noise
+        download = base_down + 8 * F_IN / (eta * down) + DISPATCH + CPU * max(1.0, (background + k) / 2) + noise
         upload = base_up - link_up + 1.0 + RETURN
         rows.append({"kind": "train", "client": i % c, "round": 0, "bytes": W + F_IN, "reply_bytes": W + F_OUT,
                      "encode_s": 0.0, "push_s": t, "client_process_start_s": t + 2.0, "client_handler_s": t + 3.0,
@@ -53,21 +54,24 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
     trace = pd.DataFrame(columns=list(TRACE_COLUMNS))
     summary = {"engine": "flower", "params": PARAMS, "model_message_bytes": W, "num_classes": 47,
                "uplink_bits_per_s": up, "downlink_bits_per_s": down, "flwr_version": "1.42.0", "rounds": [],
-               "flower_pull_retry_s": 1.0, "flower_pull_retry_cap_s": 10.0}
+               "flower_pull_retry_s": 1.0, "flower_pull_retry_cap_s": 10.0, "host_cores": 2,
+               "host_background_running": background}
     write_run(folder, RunRecord(run_id=folder.name, algorithm=algorithm, trace=trace, summary=summary,
                                 config={"algorithm": algorithm, "clients_per_round": c, "gamma": gamma}))
     pd.DataFrame(rows).to_csv(folder / MESSAGES_FILE, index=False)
 
 
 def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
-    _write_run(tmp_path / "a", algorithm="astraea", c=4, gamma=4, visits=8, up=5e6, down=20e6, jitter=0.5)
-    _write_run(tmp_path / "b", algorithm="fedavg", c=3, gamma=2, visits=6, up=10e6, down=40e6, jitter=0.5)
+    _write_run(tmp_path / "a", algorithm="astraea", c=4, gamma=4, visits=8, up=5e6, down=20e6, jitter=0.5)  # 1 core
+    _write_run(tmp_path / "b", algorithm="fedavg", c=3, gamma=2, visits=6, up=10e6, down=40e6, jitter=0.5,
+               background=1.0)                                                  # 4 processes on 2 cores
     runs = read_flower_runs(tmp_path)
     assert [run.folder.name for run in runs] == ["a", "b"]
     profile = fit_flower_profile(runs, default_calibration(), created="2026-12-01", version="1.42.0")
     c = profile.coefficients
     assert c["dispatch_s"] == pytest.approx(DISPATCH, abs=1e-9)
-    assert c["dispatch_s_per_concurrent"] == pytest.approx(SLOPE, abs=1e-9)    # k = 1 and 3
+    assert c["dispatch_cpu_s"] == pytest.approx(CPU, abs=1e-9)        # stretched 1x and 2x
+    assert c["host_cores"] == 2.0 and profile.fit["stretch"] == [1.0, 2.0]
     assert c["return_s"] == pytest.approx(RETURN, abs=1e-9)
     assert (c["pull_retry_s"], c["pull_retry_cap_s"]) == (1.0, 10.0)
     assert (c["download_framing_bytes"], c["upload_framing_bytes"], c["report_framing_bytes"]) == (F_IN, F_OUT, F_REP)
@@ -79,12 +83,13 @@ def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
     assert row["cold_start_s"] == pytest.approx(1.0) and row["cpu_at_handler_s"] == pytest.approx(2.2)
 
 
-def test_without_varied_concurrency_the_slope_is_held_at_zero(tmp_path):
+def test_without_a_varied_stretch_the_cpu_seconds_are_the_measured_ones(tmp_path):
     _write_run(tmp_path / "a", algorithm="fedavg", c=2, gamma=2, visits=4, up=5e6, down=20e6, jitter=0.0)
     profile = fit_flower_profile(read_flower_runs(tmp_path), default_calibration(), created="2026-12-01",
                                  version="1.42.0")
-    assert profile.coefficients["dispatch_s_per_concurrent"] == 0.0
-    assert profile.coefficients["dispatch_s"] == pytest.approx(DISPATCH + SLOPE * (2 - 1), abs=1e-9)
+    assert profile.coefficients["dispatch_cpu_s"] == pytest.approx(2.2)   # the ClientApps' CPU before the handler
+    assert profile.coefficients["dispatch_s"] == pytest.approx(DISPATCH + CPU - 2.2, abs=1e-9)
+    assert profile.fit["dispatch_cpu_s_from"] == "the ClientApps' CPU seconds before the handler"
     assert profile.coefficients["hop_sd_s"] == pytest.approx(0.0, abs=1e-9)
 
 

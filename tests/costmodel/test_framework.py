@@ -31,11 +31,11 @@ from cli_runner import run
 from hand_coefficients import HAND_COEFFICIENTS
 
 REPO = Path(__file__).resolve().parents[2]
-#: Round numbers: 3 s to dispatch, 0.5 s more per concurrent message on one host, 1 s to return, 0.8 s spread;
-#: Flower's stock object-pull schedule (a retry after 1 s, doubling, at most 10 s apart).
+#: Round numbers: 2 s of polls and 1 CPU-second to dispatch (on a host of 2 cores), 1 s to return, 0.8 s
+#: spread; Flower's stock object-pull schedule (a retry after 1 s, doubling, at most 10 s apart).
 HAND_PROFILE = FrameworkProfile(
     framework="flower", version="1.42.0", created="2026-12-01",
-    coefficients={"dispatch_s": 3.0, "dispatch_s_per_concurrent": 0.5, "hop_sd_s": 0.8, "return_s": 1.0,
+    coefficients={"dispatch_s": 2.0, "dispatch_cpu_s": 1.0, "host_cores": 2.0, "hop_sd_s": 0.8, "return_s": 1.0,
                   "pull_retry_s": 1.0, "pull_retry_cap_s": 10.0, "download_framing_bytes": 600.0,
                   "upload_framing_bytes": 800.0, "report_framing_bytes": 1000.0})
 W = 16 + 4 * 68_873       # the default model's wire message
@@ -57,9 +57,10 @@ def test_a_profile_round_trips_and_a_non_finite_noise_is_written_as_null(tmp_pat
 
 @pytest.mark.parametrize(("edit", "problem"), [
     (lambda d: d["coefficients"].pop("return_s"), "must have exactly the coefficients dispatch_s, "
-                                                  "dispatch_s_per_concurrent, hop_sd_s, return_s, pull_retry_s, "
+                                                  "dispatch_cpu_s, host_cores, hop_sd_s, return_s, pull_retry_s, "
                                                   "pull_retry_cap_s, download_framing_bytes, upload_framing_bytes, "
                                                   "report_framing_bytes (missing return_s; unknown none)."),
+    (lambda d: d["coefficients"]["host_cores"].update(value=0.5), "must have coefficients.host_cores >= 1 (got 0.5)."),
     (lambda d: d["coefficients"]["pull_retry_s"].update(value=0), "must have coefficients.pull_retry_s > 0 (got 0)."),
     (lambda d: d["coefficients"]["dispatch_s"].update(unit="ms"), "must give coefficients.dispatch_s in s (got 'ms')."),
     (lambda d: d["coefficients"]["return_s"].update(value=-1.0), "must have coefficients.return_s >= 0 (got -1.0)."),
@@ -88,15 +89,19 @@ def test_a_reply_is_seen_at_the_first_object_pull_retry_after_its_upload():
     assert [float(seen(u=u, **values)) for u in uploads] == [1, 1, 1, 3, 7, 15, 25, 35, 55, 60]
 
 
-@pytest.mark.parametrize("one_host", [False, True])
-def test_flower_adds_its_dispatch_return_spread_and_framing_to_fedavg_s_round_by_hand(one_host):
+@pytest.mark.parametrize(("one_host", "host_load", "dispatch"), [
+    (False, 0.0, 2.0 + 1.0),                 # a device per client: its own core
+    (True, 0.0, 2.0 + 1.0 * 5 / 2),          # 5 cold starts share 2 cores
+    (True, 3.0, 2.0 + 1.0 * (3 + 5) / 2),    # ... and 3 other processes
+])
+def test_flower_adds_its_dispatch_return_spread_and_framing_to_fedavg_s_round_by_hand(one_host, host_load, dispatch):
     c, up, down = 5, 4e6, 8e6
     scenario = Scenario(clients_per_round=c, uplink_bits_per_s=up, downlink_bits_per_s=down,
                         server_bits_per_s=math.inf)
     base = predict_rounds(scenario, HAND_COEFFICIENTS, algorithms=("fedavg",)).iloc[0]
-    on = predict_rounds_on(HAND_PROFILE, scenario, HAND_COEFFICIENTS, algorithms=("fedavg",), one_host=one_host).iloc[0]
+    on = predict_rounds_on(HAND_PROFILE, scenario, HAND_COEFFICIENTS, algorithms=("fedavg",), one_host=one_host,
+                           host_load=host_load).iloc[0]
     eta, h_net = HAND_COEFFICIENTS["link_efficiency"], HAND_COEFFICIENTS["message_overhead_bytes"]
-    dispatch = 3.0 + (0.5 * (c - 1) if one_host else 0.0)
     priced_upload = 8 * (W + h_net) / (eta * up)          # 0.69 s: the reply is seen at the first retry, 1 s
     assert priced_upload + 8 * 800 / (eta * up) < 1.0
     by_hand = dispatch + 8 * 600 / (eta * down) + (1.0 + 1.0 - priced_upload) + 0.8 * _z(c)
@@ -116,13 +121,13 @@ def test_flower_adds_a_chain_of_hops_and_the_reports_to_astraea_by_hand():
     eta, m, chain = HAND_COEFFICIENTS["link_efficiency"], 3, e_m * gamma
     h_net = HAND_COEFFICIENTS["message_overhead_bytes"]
     assert added.loc["client_download", "seconds"] == pytest.approx(
-        chain * (3.0 + 0.5 * (m - 1) + 8 * 600 / (eta * down)) + math.sqrt(chain) * 0.8 * _z(m), rel=1e-12)
+        chain * (2.0 + 1.0 * m / 2 + 8 * 600 / (eta * down)) + math.sqrt(chain) * 0.8 * _z(m), rel=1e-12)
     upload = 8 * (W + h_net) / (eta * up)                  # 0.69 s, seen at the first retry after 1 s
     assert added.loc["client_upload", "seconds"] == pytest.approx(chain * (1.0 + 1.0 - upload), rel=1e-12)
     report = 8 * (16 + 8 * 47 + h_net) / (eta * up)
     assert added.loc["distribution_report", "seconds"] == pytest.approx(
-        3.0 + 0.5 * (n - 1) + 1.0 + 1.0 - report + 0.8 * _z(n), rel=1e-12)
-    assert added.loc["augmentation", "seconds"] == pytest.approx(3.0 + 0.5 * (n - 1) + 1.0 + 1.0 + 0.8 * _z(n),
+        2.0 + 1.0 * n / 2 + 1.0 + 1.0 - report + 0.8 * _z(n), rel=1e-12)
+    assert added.loc["augmentation", "seconds"] == pytest.approx(2.0 + 1.0 * n / 2 + 1.0 + 1.0 + 0.8 * _z(n),
                                                                  rel=1e-12)
     assert added.loc["client_download", "bytes"] == e_m * c * 600 and added.loc["client_upload", "bytes"] == e_m * c * 800
     assert added.loc["distribution_report", "bytes"] == n * 1000
@@ -162,12 +167,18 @@ def test_predict_on_flower_says_so_and_costs_more(capsys):
     assert "; on flower 1.42.0 (profile of " in out and "a device per client)." in out
     status, out, _ = run(["predict", "--algorithm", "fedavg", "--framework", "flower", "--one-host", "--phases"],
                          capsys)
-    assert status == 0 and "every client on one host" in out
+    assert status == 0 and "every client on one host of " in out
+    status, out, _ = run(["predict", "--algorithm", "fedavg", "--framework", "flower", "--one-host", "--host-load", "2"],
+                         capsys)
+    assert status == 0 and "with 2 other runnable processes" in out
 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["--framework-profile", "x.json"], "'framework-profile' must come with --framework (got 'x.json')."),
     (["--one-host"], "'one-host' must come with --framework (got --one-host alone)."),
+    (["--framework", "flower", "--host-load", "2"], "'host-load' must come with --one-host (got '2')."),
+    (["--framework", "flower", "--one-host", "--host-load", "-1"],
+     "'host-load' must be a number of processes >= 0 (got '-1')."),
     (["--framework", "flower", "--framework-profile", "/nonexistent/p.json"],
      "framework profile '/nonexistent/p.json' must be readable (No such file or directory)."),
 ])
