@@ -10,17 +10,15 @@ and is left out):
   the model's wire message ``W = 16 + 4P`` (instruction, reply); ``report_framing_bytes`` from the
   distribution reports' replies minus ``16 + 8K``. The spread is a few bytes (the objects' length
   fields), stored as ``fit.framing_spread_bytes``.
-* ``dispatch_s``, ``dispatch_cpu_s``: a least-squares line through every message's *dispatch
-  residual* against the stretch of CPU work on the run's host, ``Max(1, (L + k)/C)``: ``k`` the
-  round's concurrent branches (Astraea's M mediators, FedAvg's c clients), ``L`` the runnable
+* ``dispatch_cpu_s``: the mean CPU seconds a visit's ClientApp process had spent when its training
+  started (its start and the app's setup: measured by the process itself). ``dispatch_s``: the mean
+  *dispatch residual* beyond that CPU work stretched on the run's host, ``Max(1, (L + k)/C)``: ``k``
+  the round's concurrent branches (Astraea's M mediators, FedAvg's c clients), ``L`` the runnable
   processes on the host that were not the run's (sampled once a second while it ran), ``C`` its
   cores. The residual is the trace's ``client_download`` (the server's encoding, then push to the
   ClientApp's training start) minus what the framework-free model prices for that transfer
   (:func:`~costmodel.model.blocks.transfer_seconds` of ``W`` at the run's downlink, with the
-  calibration's coefficients) minus the framing's own link time. When the runs do not vary the
-  stretch, or the slope comes out negative, ``dispatch_cpu_s`` is the CPU seconds the ClientApp
-  processes had spent when their handler started (measured, a lower bound: the app's setup comes
-  after) and ``dispatch_s`` the rest; an intercept below 0 is refitted through 0.
+  calibration's coefficients) minus the framing's own link time.
 * ``return_s``: the mean *return residual*, the trace's ``client_upload`` (training end to the
   reply at the server) minus the model's upload transfer without its link time and minus the moment
   the server's object pulls see the reply (:func:`~costmodel.model.framework.seen_at` of the upload's
@@ -161,6 +159,7 @@ def message_residuals(run: FlowerRun, calibration: Calibration) -> pd.DataFrame:
                          ("to_work_s", "client_work_start_s")):
         frame[name] = (visits[column] - visits["push_s"]).to_numpy()
     frame["cpu_at_handler_s"] = visits["client_cpu_at_handler_s"].to_numpy()
+    frame["cpu_at_work_s"] = visits["client_cpu_at_work_s"].to_numpy()
     frame["work_s"] = (visits["client_work_end_s"] - visits["client_work_start_s"]).to_numpy()
     return frame
 
@@ -183,21 +182,7 @@ def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, c
     reports = _report_framing(runs)
     x = rows["stretch"].to_numpy(dtype=float)
     y = rows["dispatch_residual_s"].to_numpy()
-    cpu, stderr_cpu, source = None, None, "regression on the stretch"
-    if np.ptp(x) > 1e-9:
-        design = np.column_stack([np.ones_like(x), x])
-        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
-        if coef[0] < 0:                        # through the origin
-            design = x[:, None]
-            coef = np.array([0.0, float(x @ y / (x @ x))])
-        if coef[1] > 0:
-            cpu = float(coef[1])
-            fitted = design @ (coef if design.shape[1] == 2 else coef[1:])
-            residual = y - fitted
-            cov = np.linalg.pinv(design.T @ design) * float(residual @ residual) / max(1, len(y) - design.shape[1])
-            stderr_cpu = float(math.sqrt(cov[-1, -1]))
-    if cpu is None:
-        cpu, source = float(rows["cpu_at_handler_s"].mean()), "the ClientApps' CPU seconds before the handler"
+    cpu = float(rows["cpu_at_work_s"].mean())
     dispatch = max(0.0, float(np.mean(y - cpu * x)))
     return_s = float(rows["return_residual_s"].mean())
     spread = (y - dispatch - cpu * x) + (rows["return_residual_s"].to_numpy() - return_s)
@@ -219,11 +204,11 @@ def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, c
                         hop_sd_s=float(np.std(spread, ddof=1)) if n > 1 else 0.0, pull_retry_s=first,
                         pull_retry_cap_s=cap, host_cores=float(hosts[0]))
     stderr = {"dispatch_s": float(np.std(y - cpu * x, ddof=1) / math.sqrt(n)) if n > 1 else None,
-              "dispatch_cpu_s": stderr_cpu,
+              "dispatch_cpu_s": float(rows["cpu_at_work_s"].std(ddof=1) / math.sqrt(n)) if n > 1 else None,
               "return_s": float(rows["return_residual_s"].std(ddof=1) / math.sqrt(n)) if n > 1 else None}
     fit = {"runs": len(runs), "messages": n, "reports": int(reports.size),
            "concurrency": sorted(int(k) for k in rows["k"].unique()),
-           "stretch": [float(x.min()), float(x.max())], "dispatch_cpu_s_from": source,
+           "stretch": [float(x.min()), float(x.max())],
            "framing_spread_bytes": {name: float(np.max(np.abs(values - np.median(values))))
                                     for name, values in framing.items()},
            "calibration_created": calibration.created}

@@ -61,10 +61,10 @@ def _cpu_s() -> float:
 
 
 def _reply(message: Message, content: RecordDict, *, handler_s: float, cpu_s: float, work_start_s: float,
-           work_end_s: float) -> Message:
+           work_end_s: float, cpu_at_work_s: float = float("nan")) -> Message:
     content["timing"] = records.metrics(process_start_s=records.process_start_s(), handler_s=handler_s,
-                                        cpu_at_handler_s=cpu_s, work_start_s=work_start_s,
-                                        work_end_s=work_end_s, pid=os.getpid())
+                                        cpu_at_handler_s=cpu_s, cpu_at_work_s=cpu_at_work_s,
+                                        work_start_s=work_start_s, work_end_s=work_end_s, pid=os.getpid())
     return Message(content, reply_to=message)
 
 
@@ -120,11 +120,12 @@ def train(message: Message, context: Context) -> Message:
     visit: ConfigRecord = message.content.config_records["visit"]
     vector = records.vector_from_record(message.content.array_records["model"])
     device.warm_up()
-    start = time.time()
+    cpu_at_work_s, start = _cpu_s(), time.time()
     trained, event = device.train_visit(vector, client=device.client, round=int(visit["round"]),
                                         visit=int(visit["visit"]))
     end = time.time()
     content = RecordDict({"model": records.vector_record(trained),
                           "training": records.metrics(duration_s=event.duration_s, steps=event.steps,
                                                       samples=event.samples)})
-    return _reply(message, content, handler_s=handler_s, cpu_s=cpu_s, work_start_s=start, work_end_s=end)
+    return _reply(message, content, handler_s=handler_s, cpu_s=cpu_s, work_start_s=start, work_end_s=end,
+                  cpu_at_work_s=cpu_at_work_s)

@@ -44,11 +44,12 @@ MESSAGES_FILE = "flower_messages.csv"
 #: Its columns: what was sent (kind, client, node, round, instruction bytes and objects), when
 #: (``push_s``, ``pushed_s``, ``seen_s``: the ServerApp's ``time.time()``), how many messages were in
 #: flight, the reply's bytes and objects, and the client's own times (process start, handler start,
-#: work start and end, CPU seconds before the handler, its work's measured seconds).
+#: work start and end, CPU seconds before the handler and before a visit's training, its work's measured
+#: seconds).
 MESSAGE_COLUMNS: tuple[str, ...] = (
     "kind", "client", "node", "round", "bytes", "objects", "encode_s", "push_s", "pushed_s", "in_flight", "seen_s",
     "reply_bytes", "reply_objects", "client_process_start_s", "client_handler_s", "client_cpu_at_handler_s",
-    "client_work_start_s", "client_work_end_s", "client_work_s", "client_pid")
+    "client_cpu_at_work_s", "client_work_start_s", "client_work_end_s", "client_work_s", "client_pid")
 
 
 @dataclass(frozen=True)

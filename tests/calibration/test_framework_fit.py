@@ -47,7 +47,8 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
         upload = base_up - link_up + 1.0 + RETURN
         rows.append({"kind": "train", "client": i % c, "round": 0, "bytes": W + F_IN, "reply_bytes": W + F_OUT,
                      "encode_s": 0.0, "push_s": t, "client_process_start_s": t + 2.0, "client_handler_s": t + 3.0,
-                     "client_cpu_at_handler_s": 2.2, "client_work_start_s": t + download,
+                     "client_cpu_at_handler_s": 2.2, "client_cpu_at_work_s": CPU + noise / 10,
+                     "client_work_start_s": t + download,
                      "client_work_end_s": t + download + 0.5, "seen_s": t + download + 0.5 + upload})
         t += 20.0
     rows.append({"kind": "query.report", "client": 0, "round": -1, "bytes": 160, "reply_bytes": 16 + 8 * 47 + F_REP})
@@ -70,7 +71,7 @@ def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
     profile = fit_flower_profile(runs, default_calibration(), created="2026-12-01", version="1.42.0")
     c = profile.coefficients
     assert c["dispatch_s"] == pytest.approx(DISPATCH, abs=1e-9)
-    assert c["dispatch_cpu_s"] == pytest.approx(CPU, abs=1e-9)        # stretched 1x and 2x
+    assert c["dispatch_cpu_s"] == pytest.approx(CPU, abs=1e-9)        # as the ClientApps measured it
     assert c["host_cores"] == 2.0 and profile.fit["stretch"] == [1.0, 2.0]
     assert c["return_s"] == pytest.approx(RETURN, abs=1e-9)
     assert (c["pull_retry_s"], c["pull_retry_cap_s"]) == (1.0, 10.0)
@@ -83,14 +84,14 @@ def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
     assert row["cold_start_s"] == pytest.approx(1.0) and row["cpu_at_handler_s"] == pytest.approx(2.2)
 
 
-def test_without_a_varied_stretch_the_cpu_seconds_are_the_measured_ones(tmp_path):
-    _write_run(tmp_path / "a", algorithm="fedavg", c=2, gamma=2, visits=4, up=5e6, down=20e6, jitter=0.0)
+def test_the_dispatch_seconds_are_what_remains_beyond_the_stretched_cpu_work(tmp_path):
+    _write_run(tmp_path / "a", algorithm="fedavg", c=4, gamma=2, visits=4, up=5e6, down=20e6, jitter=0.0,
+               background=2.0)                                                 # 6 processes on 2 cores: 3x
     profile = fit_flower_profile(read_flower_runs(tmp_path), default_calibration(), created="2026-12-01",
                                  version="1.42.0")
-    assert profile.coefficients["dispatch_cpu_s"] == pytest.approx(2.2)   # the ClientApps' CPU before the handler
-    assert profile.coefficients["dispatch_s"] == pytest.approx(DISPATCH + CPU - 2.2, abs=1e-9)
-    assert profile.fit["dispatch_cpu_s_from"] == "the ClientApps' CPU seconds before the handler"
-    assert profile.coefficients["hop_sd_s"] == pytest.approx(0.0, abs=1e-9)
+    assert profile.coefficients["dispatch_cpu_s"] == pytest.approx(CPU)
+    assert profile.coefficients["dispatch_s"] == pytest.approx(DISPATCH, abs=1e-9)
+    assert profile.fit["stretch"] == [3.0, 3.0] and profile.coefficients["hop_sd_s"] == pytest.approx(0.0, abs=1e-9)
 
 
 def test_a_folder_without_flower_runs_is_one_line(tmp_path):
