@@ -175,7 +175,6 @@ class Deployment:
         #: Samples, once a second while the run waits, of the runnable processes that are not the run's
         #: (other work on the host competing for its cores).
         self.background_running: list[int] = []
-        self.started_s = float("nan")
 
     # -- processes -----------------------------------------------------------------------------------
     def env(self, role: str) -> dict[str, str]:
@@ -215,7 +214,6 @@ class Deployment:
 
     def _open(self) -> None:
         (self.folder / "logs").mkdir(parents=True, exist_ok=True)
-        self.started_s = time.time()
         if self.network == "emulated":
             self.lab = self._stack.enter_context(emulated_network(self.clients, [self.link], prefix=NETLAB_PREFIX))
             bind, port = "0.0.0.0", _LAB_PORT
