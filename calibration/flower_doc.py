@@ -43,12 +43,13 @@ def _value(name: str, value: float) -> str:
 def flower_block(profile: FrameworkProfile) -> str:
     """The profile's coefficients, its per-hop breakdown and its held-out check (Markdown)."""
     machine, fit = profile.machine, profile.fit
+    schema = f" (schema {fit['calibration_schema_version']})" if "calibration_schema_version" in fit else ""
     lines = [
         f"Flower {profile.version} profile of {profile.created}, fitted on {fit.get('runs', '?')} runs "
         f"({fit.get('messages', '?')} visits) on {machine.get('cpu', 'an unknown CPU')}, "
         f"{machine.get('network', '?')} links, every SuperNode on that one host; the host's 1-minute load average "
         f"was {_n(machine.get('load_average_min'))} to {_n(machine.get('load_average_max'))} during the runs. "
-        f"Priced against the calibration of {fit.get('calibration_created', '?')}.",
+        f"Priced against the calibration of {fit.get('calibration_created', '?')}{schema}.",
         "",
         "| coefficient | value | what it is |",
         "|---|---:|---|",

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 import sympy as sp
 
-from costmodel.contracts.calibration_file import Calibration
+from costmodel.contracts.calibration_file import CALIBRATION_SCHEMA_VERSION, Calibration
 from costmodel.contracts.framework_profile import FrameworkProfile
 from costmodel.errors import InputError
 from costmodel.model import blocks
@@ -175,7 +175,8 @@ def _report_framing(runs: Sequence[FlowerRun]) -> np.ndarray:
 
 def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, created: str, version: str,
                        machine: Mapping[str, Any] | None = None, source: str = "") -> FrameworkProfile:
-    """The profile of ``runs`` (module docstring), with the calibration priced against."""
+    """The profile of ``runs`` (module docstring), with the calibration priced against (its date and
+    schema version in ``fit``: the residuals are what that calibration's model leaves)."""
     rows = pd.concat([message_residuals(run, calibration) for run in runs], ignore_index=True)
     if rows.empty:
         raise InputError("'runs' must hold visits ('train' messages) to fit a profile (got none).")
@@ -211,7 +212,7 @@ def fit_flower_profile(runs: Sequence[FlowerRun], calibration: Calibration, *, c
            "stretch": [float(x.min()), float(x.max())],
            "framing_spread_bytes": {name: float(np.max(np.abs(values - np.median(values))))
                                     for name, values in framing.items()},
-           "calibration_created": calibration.created}
+           "calibration_created": calibration.created, "calibration_schema_version": CALIBRATION_SCHEMA_VERSION}
     return FrameworkProfile(framework="flower", version=version, created=created, source=source,
                             coefficients=coefficients, stderr=stderr, machine=dict(machine or {}), fit=fit,
                             breakdown=tuple(hop_breakdown(rows)))

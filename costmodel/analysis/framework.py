@@ -4,7 +4,9 @@
 its baselines as they run on Flower: every phase of :func:`~costmodel.analysis.predict.predict_phases`
 gains what Flower adds to it (:func:`~costmodel.model.framework.framework_phase_costs`, at the
 profile's fitted values, :mod:`costmodel.contracts.framework_profile`), and the round, setup and
-total times and bytes and the overhead categories are the sums of the phases again. The frames'
+total times and bytes are the sums of the phases again, and the overhead categories gain Astraea's
+minus the baseline's additions split by the model's attribution rule
+(:func:`~costmodel.model.framework.framework_attributed_round`). The frames'
 columns are the framework-free ones, so every table, CSV and JSON writer works unchanged.
 
 ``one_host``: every client on one machine, as ``astraea-cost run --engine flower`` deploys them
@@ -23,10 +25,11 @@ import pandas as pd
 
 from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_overhead, predict_phases, predict_rounds
 from costmodel.contracts.framework_profile import PROFILE_COEFFICIENTS, FrameworkProfile
-from costmodel.contracts.vocabulary import PHASE_CATEGORY, PHASE_SCOPE
+from costmodel.contracts.vocabulary import CATEGORIES, PHASE_SCOPE
 from costmodel.errors import check_number, must
 from costmodel.model.bridge import NumericFunction, numeric_function
-from costmodel.model.framework import FRAMEWORK_PHASES, HOST_LOAD, framework_phase_costs, profile_symbol
+from costmodel.model.framework import (FRAMEWORK_PHASES, HOST_LOAD, framework_attributed_round, framework_phase_costs,
+                                       profile_symbol)
 from costmodel.model.protocols import BASELINES, SUBJECT, check_algorithm
 from costmodel.model.quantities import INPUTS
 
@@ -39,10 +42,20 @@ def _extras_function(algorithm: str, one_host: bool) -> NumericFunction:
     return numeric_function([getattr(costs[p], what) for p in FRAMEWORK_PHASES for what in ("seconds", "bytes")])
 
 
+@functools.cache
+def _categories_function(algorithm: str, one_host: bool) -> NumericFunction:
+    attributed = framework_attributed_round(algorithm, one_host=one_host)
+    return numeric_function([attributed[category] for category in CATEGORIES])
+
+
 def _profile_values(profile: FrameworkProfile) -> dict[str, float]:
     if not isinstance(profile, FrameworkProfile):
         raise must("profile", "be a FrameworkProfile", type(profile).__name__)
     return {profile_symbol(spec.name).name: float(profile.coefficients[spec.name]) for spec in PROFILE_COEFFICIENTS}
+
+
+def _values(coefficients: Mapping[str, float], profile: FrameworkProfile, host_load: float) -> dict[str, float]:
+    return {**coefficients, **_profile_values(profile), HOST_LOAD.name: check_number("host_load", host_load, minimum=0)}
 
 
 def framework_extras(rows: pd.DataFrame, coefficients: Mapping[str, float], profile: FrameworkProfile, *,
@@ -52,7 +65,7 @@ def framework_extras(rows: pd.DataFrame, coefficients: Mapping[str, float], prof
     ``rows`` has the input columns and ``algorithm`` (as :func:`predict_rounds` returns them). Returns
     one row per input row and phase: ``scenario``, ``algorithm``, ``phase``, ``scope``, ``seconds``, ``bytes``.
     """
-    values = {**coefficients, **_profile_values(profile), HOST_LOAD.name: check_number("host_load", host_load, minimum=0)}
+    values = _values(coefficients, profile, host_load)
     out = []
     for algorithm, part in rows.groupby("algorithm", sort=False):
         function = _extras_function(check_algorithm(str(algorithm)), one_host)
@@ -104,6 +117,37 @@ def predict_rounds_on(profile: FrameworkProfile, scenarios: Any, coefficients: M
     return rounds
 
 
+def _net_categories(rounds: pd.DataFrame, extras: pd.DataFrame, coefficients: Mapping[str, float],
+                    profile: FrameworkProfile, *, one_host: bool, host_load: float) -> pd.DataFrame:
+    """Astraea's minus the baseline's framework additions per (scenario, scope, category): a round's
+    seconds by :func:`~costmodel.model.framework.framework_attributed_round`, its bytes all
+    communication, the setup's seconds and bytes all data augmentation (the model's rule)."""
+    values = _values(coefficients, profile, host_load)
+    out = []
+    for algorithm, part in rounds.groupby("algorithm", sort=False):
+        sign = 1.0 if algorithm == SUBJECT else -1.0
+        function = _categories_function(check_algorithm(str(algorithm)), one_host)
+        data = {name: part[name].to_numpy(dtype=np.float64) for name in INPUTS if name in function.arguments}
+        with np.errstate(all="ignore"):
+            result = function(data, **{k: v for k, v in values.items() if k in function.arguments})
+        mine = extras[extras["algorithm"] == algorithm].set_index("scenario")
+        for scope in ("round", "setup"):
+            added = _sums(mine.reset_index(), scope).reindex(
+                pd.MultiIndex.from_arrays([part["scenario"], part["algorithm"]])).fillna(0.0)
+            for k, category in enumerate(CATEGORIES):
+                if scope == "round":
+                    seconds = np.broadcast_to(result[k], (len(part),))
+                    moved = added["bytes"].to_numpy() if category == "communication" else 0.0
+                else:
+                    on = category == "data_augmentation"
+                    seconds = added["seconds"].to_numpy() if on else np.zeros(len(part))
+                    moved = added["bytes"].to_numpy() if on else 0.0
+                out.append(pd.DataFrame({"scenario": part["scenario"].to_numpy(), "scope": scope,
+                                         "category": category, "seconds": sign * seconds,
+                                         "bytes": sign * np.broadcast_to(moved, (len(part),))}))
+    return pd.concat(out, ignore_index=True).groupby(["scenario", "scope", "category"])[["seconds", "bytes"]].sum()
+
+
 def predict_overhead_on(profile: FrameworkProfile, scenarios: Any, coefficients: Mapping[str, float], *,
                         baseline: str = BASELINES[0], one_host: bool = False, host_load: float = 0.0) -> pd.DataFrame:
     """:func:`~costmodel.analysis.predict.predict_overhead` on the framework: each category gains Astraea's
@@ -111,11 +155,7 @@ def predict_overhead_on(profile: FrameworkProfile, scenarios: Any, coefficients:
     overhead = predict_overhead(scenarios, coefficients, baseline=baseline)
     rounds = predict_rounds(scenarios, coefficients, algorithms=(SUBJECT, baseline))
     extras = framework_extras(rounds, coefficients, profile, one_host=one_host, host_load=host_load)
-    extras["category"] = extras["phase"].map(PHASE_CATEGORY)
-    signed = extras.assign(sign=np.where(extras["algorithm"] == SUBJECT, 1.0, -1.0))
-    for what in ("seconds", "bytes"):
-        signed[what] = signed[what] * signed["sign"]
-    net = signed.groupby(["scenario", "scope", "category"])[["seconds", "bytes"]].sum()
+    net = _net_categories(rounds, extras, coefficients, profile, one_host=one_host, host_load=host_load)
     key = pd.MultiIndex.from_frame(overhead[["scenario", "scope", "category"]].replace({"scope": {"total": "round"}}))
     per_round = net.reindex(key).fillna(0.0)
     setup_key = pd.MultiIndex.from_frame(overhead[["scenario", "scope", "category"]].assign(scope="setup"))

@@ -49,6 +49,11 @@ the plan) and the training itself are the framework-free model's. Not priced: th
 (the report query, the augmentation request and reply, whose bytes are small), and a download that
 outlasts the ClientApp's start (the ClientApp then waits for its own object-pull retries): the
 profile is fitted where every download is shorter than a ClientApp's start.
+
+In the overhead categories (:func:`framework_attributed_round`, the model's rule by cause): what a
+visit gains belongs to its transfers, so the client's own ``passes`` visits' additions are
+communication, the other ``chain - passes`` visits' and the slowest-branch wait are coordination;
+the setup's additions are data augmentation and every added byte is communication.
 """
 
 from __future__ import annotations
@@ -66,7 +71,8 @@ from costmodel.model.phase_costs import round_parts
 from costmodel.model.protocols import PhaseCost, algorithm_cost, check_algorithm
 from costmodel.model.quantities import sym
 
-__all__ = ["FRAMEWORK_PHASES", "HOST_LOAD", "PULL_RETRIES", "framework_phase_costs", "profile_symbol", "seen_at"]
+__all__ = ["FRAMEWORK_PHASES", "HOST_LOAD", "PULL_RETRIES", "framework_attributed_round", "framework_phase_costs",
+           "profile_symbol", "seen_at"]
 
 #: The phases a framework adds to.
 FRAMEWORK_PHASES: tuple[str, ...] = ("distribution_report", "augmentation", "client_download", "client_upload")
@@ -117,25 +123,52 @@ def _return(message_bytes: sp.Expr, framing: sp.Expr, concurrent: sp.Expr) -> sp
     return profile_symbol("return_s") + seen_at(priced + _wire(framing, bandwidth)) - priced
 
 
+def _visit_parts(algorithm: str, one_host: bool) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """What Flower adds to one visit on the critical path, before and after the client's work, and to
+    the round's wait for its slowest branch: ``(d(k) + 8*f_in/(eta*b_down), t_fw_out + R(...) - u_up,
+    sqrt(chain)*s_fw*z_k)`` (module docstring)."""
+    parts = round_parts(algorithm)
+    branches = sym("clients_per_round") if parts.mediators == 0 else parts.mediators
+    before = _dispatch(branches, one_host) + _wire(profile_symbol("download_framing_bytes"),
+                                                   b.shared_bandwidth(sym("downlink_bits_per_s"), branches))
+    after = _return(b.model_message_bytes(), profile_symbol("upload_framing_bytes"), branches)
+    return before, after, sp.sqrt(parts.chain) * profile_symbol("hop_sd_s") * BlomZ(branches)
+
+
+@functools.cache
+def framework_attributed_round(algorithm: str, *, one_host: bool = False) -> Mapping[str, sp.Expr]:
+    """What Flower adds to ``algorithm``'s round seconds, split by the model's attribution rule
+    (:data:`~costmodel.model.overhead.ATTRIBUTION_RULE`): a visit's additions belong to its transfers, so
+    the client's own ``passes`` of them are communication and the other ``chain - passes`` visits the
+    chain waits for, with the wait for the slowest branch, are coordination; Flower adds no training.
+    The four sum to the round's additions of :func:`framework_phase_costs`."""
+    algorithm = check_algorithm(algorithm)
+    parts = round_parts(algorithm)
+    before, after, straggler = _visit_parts(algorithm, one_host)
+    zero = sp.S.Zero
+    return MappingProxyType({
+        "training_compute": zero,
+        "data_augmentation": zero,
+        "communication": parts.passes * (before + after),
+        "coordination": (parts.chain - parts.passes) * (before + after) + straggler,
+    })
+
+
 @functools.cache
 def framework_phase_costs(algorithm: str, *, one_host: bool = False) -> Mapping[str, PhaseCost]:
     """What Flower adds to each of :data:`FRAMEWORK_PHASES` of ``algorithm`` (module docstring), in the
     model's symbols and the profile's (:func:`profile_symbol`); ``one_host``: every client on one machine."""
     algorithm = check_algorithm(algorithm)
     parts = round_parts(algorithm)
-    c, n_total = sym("clients_per_round"), sym("clients_total")
-    branches = c if parts.mediators == 0 else parts.mediators
+    n_total = sym("clients_total")
     f_in, f_out = profile_symbol("download_framing_bytes"), profile_symbol("upload_framing_bytes")
     f_rep = profile_symbol("report_framing_bytes")
-    t_out, s_fw, w = profile_symbol("return_s"), profile_symbol("hop_sd_s"), b.model_message_bytes()
+    t_out, s_fw = profile_symbol("return_s"), profile_symbol("hop_sd_s")
+    before, after, straggler = _visit_parts(algorithm, one_host)
     zero = sp.S.Zero
     costs = {
-        "client_download": PhaseCost(
-            parts.chain * (_dispatch(branches, one_host)
-                           + _wire(f_in, b.shared_bandwidth(sym("downlink_bits_per_s"), branches)))
-            + sp.sqrt(parts.chain) * s_fw * BlomZ(branches),
-            parts.visits * f_in, zero),
-        "client_upload": PhaseCost(parts.chain * _return(w, f_out, branches), parts.visits * f_out, zero),
+        "client_download": PhaseCost(parts.chain * before + straggler, parts.visits * f_in, zero),
+        "client_upload": PhaseCost(parts.chain * after, parts.visits * f_out, zero),
         "distribution_report": PhaseCost(zero, zero, zero),
         "augmentation": PhaseCost(zero, zero, zero),
     }

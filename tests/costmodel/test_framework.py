@@ -149,13 +149,31 @@ def test_on_flower_the_overhead_categories_still_sum_to_astraea_minus_the_baseli
             assert overhead.loc[scope, "bytes"].sum() == pytest.approx(
                 rounds.loc["astraea", f"{scope}_bytes"] - rounds.loc[baseline, f"{scope}_bytes"], rel=1e-9)
         plain = predict_overhead(scenario, HAND_COEFFICIENTS, baseline=baseline).set_index(["scope", "category"])
-        # Flower's hops are communication; training and augmentation's per-round seconds do not move
-        assert overhead.loc[("round", "communication"), "seconds"] > plain.loc[("round", "communication"), "seconds"]
-        assert overhead.loc[("round", "training_compute"), "seconds"] == plain.loc[("round", "training_compute"),
-                                                                                  "seconds"]
+        # Flower adds to the hops (communication, coordination), never to training or augmentation's rounds
+        assert overhead.loc[("round", "coordination"), "seconds"] > plain.loc[("round", "coordination"), "seconds"]
+        for category in ("training_compute", "data_augmentation"):
+            assert overhead.loc[("round", category), "seconds"] == plain.loc[("round", category), "seconds"]
         fraction = overhead.loc[("round", "communication"), f"fraction_of_{baseline}"]
         assert fraction == pytest.approx(overhead.loc[("round", "communication"), "seconds"]
                                          / rounds.loc[baseline, "round_seconds"])
+
+
+def test_on_flower_a_visit_s_additions_are_communication_for_its_own_passes_and_coordination_for_the_rest():
+    # the model's rule by cause: Astraea's client makes E_m of the chain's E_m*g visits; FedAvg's visit is its own
+    c, gamma, e_m, up, down = 12, 4, 2, 4e6, 8e6
+    scenario = Scenario(clients_per_round=c, mediator_size=gamma, mediator_epochs=e_m, uplink_bits_per_s=up,
+                        downlink_bits_per_s=down, server_bits_per_s=math.inf)
+    on = predict_overhead_on(HAND_PROFILE, scenario, HAND_COEFFICIENTS).set_index(["scope", "category"])
+    plain = predict_overhead(scenario, HAND_COEFFICIENTS).set_index(["scope", "category"])
+    added = (on["seconds"] - plain["seconds"]).loc["round"]
+    eta, h_net = HAND_COEFFICIENTS["link_efficiency"], HAND_COEFFICIENTS["message_overhead_bytes"]
+    visit = (2.0 + 1.0 + 8 * 600 / (eta * down)) + (1.0 + 1.0 - 8 * (W + h_net) / (eta * up))
+    chain, m = e_m * gamma, c // gamma
+    assert added["communication"] == pytest.approx((e_m - 1) * visit, rel=1e-12)
+    assert added["coordination"] == pytest.approx((chain - e_m) * visit + math.sqrt(chain) * 0.8 * _z(m)
+                                                  - 0.8 * _z(c), rel=1e-12)
+    assert added["training_compute"] == added["data_augmentation"] == 0.0
+    assert (on["bytes"] - plain["bytes"]).loc[("round", "communication")] == pytest.approx((e_m - 1) * c * 1400)
 
 
 def test_predict_on_flower_says_so_and_costs_more(capsys):
