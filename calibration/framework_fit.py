@@ -12,10 +12,9 @@ and is left out):
   fields), stored as ``fit.framing_spread_bytes``.
 * ``dispatch_cpu_s``: the mean CPU seconds a visit's ClientApp process had spent when its training
   started (its start and the app's setup: measured by the process itself). ``dispatch_s``: the mean
-  *dispatch residual* beyond that CPU work stretched on the run's host, ``Max(1, (L + k)/C)``: ``k``
-  the round's concurrent branches (Astraea's M mediators, FedAvg's c clients), ``L`` the runnable
-  processes on the host that were not the run's (sampled once a second while it ran), ``C`` its
-  cores. The residual is the trace's ``client_download`` (the server's encoding, then push to the
+  *dispatch residual* beyond that CPU work stretched on the run's host, ``Max(1, k*(L + 1)/C)``:
+  ``k`` the round's concurrent branches (Astraea's M mediators, FedAvg's c clients), ``L`` the other
+  sessions with a runnable task on the host (:func:`host_load`), ``C`` its cores. The residual is the trace's ``client_download`` (the server's encoding, then push to the
   ClientApp's training start) minus what the framework-free model prices for that transfer
   (:func:`~costmodel.model.blocks.transfer_seconds` of ``W`` at the run's downlink, with the
   calibration's coefficients) minus the framing's own link time.
@@ -54,9 +53,8 @@ from costmodel.model.quantities import sym
 from reference_impl.engine.trace import RUN_FILE, RunRecord, read_run
 from reference_impl.flower.launcher import MESSAGES_FILE
 
-__all__ = ["FlowerRun", "branches", "fit_flower_profile", "hop_breakdown", "message_residuals", "pull_schedule",
-           "seen_at_function",
-           "read_flower_runs"]
+__all__ = ["FlowerRun", "branches", "fit_flower_profile", "hop_breakdown", "host_load", "message_residuals",
+           "pull_schedule", "read_flower_runs", "seen_at_function"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +102,18 @@ def branches(config: Mapping[str, Any]) -> int:
     return math.ceil(c / int(config["gamma"])) if config["algorithm"] == "astraea" else c
 
 
+def host_load(run: FlowerRun) -> float:
+    """``L``: the mean number of other sessions with a runnable task on the run's host while it ran
+    (``host_background_groups`` of its summary, sampled once a second; Linux shares the cores between
+    sessions, and the run's processes are one), 0 when the run had no sample."""
+    summary = run.record.summary
+    if "host_background_groups" not in summary:
+        raise InputError(f"'runs' must record the other sessions on their host (host_background_groups in "
+                         f"run.json) (got none in {run.folder}; re-run it with this version).")
+    load = float(summary["host_background_groups"])
+    return 0.0 if math.isnan(load) else load
+
+
 def _base_transfers() -> Any:
     w = blocks.model_message_bytes()
     return numeric_function([blocks.transfer_seconds(w, sym("downlink_bits_per_s")),
@@ -145,10 +155,10 @@ def message_residuals(run: FlowerRun, calibration: Calibration) -> pd.DataFrame:
     upload = visits["seen_s"] - visits["client_work_end_s"]
     link_up = 8 * (model_bytes + h_net) / (eta * up)
     seen = seen_at_function()(upload_s=link_up + 8 * f_out / (eta * up), **pull_schedule(run))
-    load, cores = float(summary.get("host_background_running", 0.0)), float(summary.get("host_cores", 1))
+    load, cores = host_load(run), float(summary.get("host_cores", 1))
     frame = pd.DataFrame({
         "run": str(run.folder), "algorithm": config["algorithm"], "k": branches(config),
-        "stretch": max(1.0, ((0.0 if math.isnan(load) else load) + branches(config)) / cores), "host_cores": cores,
+        "stretch": max(1.0, branches(config) * (load + 1) / cores), "host_cores": cores,
         "download_s": download.to_numpy(), "upload_s": upload.to_numpy(),
         "base_download_s": float(base_down), "base_upload_s": float(base_up) - link_up,
         "dispatch_residual_s": download.to_numpy() - float(base_down) - 8 * f_in / (eta * down),

@@ -5,8 +5,8 @@ Each Flower run (``astraea-cost run --engine flower``) is predicted as the in-pr
 predicts a run (:func:`~calibration.scenario.scenario_from_workload` of the planned configuration, the
 run's architecture figures, nothing it measured) at its links' rates (the server's link unshaped),
 with the framework's costs on top (:mod:`costmodel.analysis.framework`, every SuperNode on this one
-host, which the run shared with the other work it sampled, ``host_background_running``: conditions of
-the run, like its link rates). Compared, per run (one row each):
+host, which the run shared with the other sessions it sampled, ``host_background_groups``:
+conditions of the run, like its link rates). Compared, per run (one row each):
 
 ===================  ===================================================================  ======
 quantity             measured (mean of the run) vs predicted                              unit
@@ -34,7 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from calibration.framework_fit import FlowerRun, branches, message_residuals, pull_schedule, seen_at_function
+from calibration.framework_fit import (FlowerRun, branches, host_load, message_residuals, pull_schedule,
+                                       seen_at_function)
 from calibration.scenario import scenario_from_workload
 from costmodel.analysis.framework import predict_phases_on, predict_rounds_on
 from costmodel.contracts.calibration_file import Calibration
@@ -74,8 +75,7 @@ def compare_flower_runs(runs: Sequence[FlowerRun], calibration: Calibration, pro
     for run in runs:
         config, scenario = _scenario(run)
         algorithm = config.algorithm
-        load = float(run.record.summary.get("host_background_running", 0.0))
-        host = dict(one_host=True, host_load=0.0 if math.isnan(load) else load)
+        host = dict(one_host=True, host_load=host_load(run))
         rounds = predict_rounds_on(profile, scenario, coefficients, algorithms=(algorithm,), **host).iloc[0]
         phases = predict_phases_on(profile, scenario, coefficients, algorithms=(algorithm,), **host).set_index("phase")
         up, down = run.rates
@@ -96,7 +96,7 @@ def compare_flower_runs(runs: Sequence[FlowerRun], calibration: Calibration, pro
         add("round_bytes", table["bytes"], rounds["round_bytes"])
         messages = message_residuals(run, calibration)
         c, eta = profile.coefficients, coefficients["link_efficiency"]
-        stretch = max(1.0, (host["host_load"] + branches(run.record.config)) / c["host_cores"])
+        stretch = max(1.0, branches(run.record.config) * (host["host_load"] + 1) / c["host_cores"])
         dispatch = c["dispatch_s"] + c["dispatch_cpu_s"] * stretch
         add("client_download", messages["download_s"],
             messages["base_download_s"].iloc[0] + 8 * c["download_framing_bytes"] / (eta * down) + dispatch)

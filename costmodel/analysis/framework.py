@@ -10,8 +10,8 @@ minus the baseline's additions split by the model's attribution rule
 columns are the framework-free ones, so every table, CSV and JSON writer works unchanged.
 
 ``one_host``: every client on one machine, as ``astraea-cost run --engine flower`` deploys them
-(concurrent ClientApp processes share its cores with each other and with ``host_load`` other runnable
-processes); the default prices clients on devices of their own.
+(concurrent ClientApp processes share the run's part of its cores, which ``host_load`` other busy
+sessions share with it); the default prices clients on devices of their own.
 """
 
 from __future__ import annotations

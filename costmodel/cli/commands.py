@@ -132,7 +132,7 @@ def add_framework_options(parser: argparse.ArgumentParser) -> None:
                             "flower' deploys them (concurrent ClientApp processes share its cores); default: a device "
                             "per client")
     group.add_argument("--host-load", metavar="N", default=None,
-                       help="with --one-host: other runnable processes on that machine (default 0)")
+                       help="with --one-host: other sessions wanting that machine's cores (default 0)")
 
 
 def _predict(parser: argparse.ArgumentParser) -> None:

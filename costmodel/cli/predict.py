@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
           + (f", {', '.join(others)}" if others else "") + f"; {tables.calibration_note(calibration, args)}"
           + ("" if profile is None else f"; on {profile.framework} {profile.version} (profile of {profile.created}, "
              + (f"every client on one host of {profile.coefficients['host_cores']:g} cores with "
-                f"{options.host_load_from_args(args):g} other runnable processes" if args.one_host
+                f"{options.host_load_from_args(args):g} other busy sessions" if args.one_host
                 else "a device per client") + ")") + ".")
     tables.warn_about(calibration, args)
     tables.write_outputs(table, args)

@@ -180,7 +180,7 @@ def framework_profile_from_args(args: argparse.Namespace):
 
 
 def host_load_from_args(args: argparse.Namespace) -> float:
-    """``--host-load``: other runnable processes on the one host, a number >= 0 (default 0)."""
+    """``--host-load``: other sessions wanting the one host's cores, a number >= 0 (default 0)."""
     text = getattr(args, "host_load", None)
     if text is None:
         return 0.0
@@ -189,7 +189,7 @@ def host_load_from_args(args: argparse.Namespace) -> float:
     except ValueError:
         value = math.nan
     if not (math.isfinite(value) and value >= 0):
-        raise must("host-load", "be a number of processes >= 0", text)
+        raise must("host-load", "be a number of sessions >= 0", text)
     return value
 
 

@@ -12,8 +12,9 @@ fitted by ``astraea-cost flower-profile``):
   (Python, Flower, the app and torch) and the app loading its data and model. On a device of its
   own that CPU work takes its CPU time. On one host of ``C`` cores (``host_cores``; every SuperNode
   on one machine, as ``astraea-cost run --engine flower`` deploys them) that starts ``k`` messages at
-  once while ``L`` other processes want its cores, the cores are shared: its wall time stretches by
-  ``Max(1, (L + k)/C)``;
+  once while ``L`` other sessions want its cores, the cores are shared: Linux shares them fairly
+  between sessions (its autogroups), the run's processes are one session, so the run gets
+  ``C/(L + 1)`` cores for its ``k`` ClientApps and their wall time stretches by ``Max(1, k*(L + 1)/C)``;
 * after the client's work, ``t_fw_out`` (``return_s``): the reply's encoding, the SuperNode polling
   for it, and the server's polling; and the server's object pulls: the reply appears at the server
   as soon as its upload starts, the server's pull finds its objects incomplete and retries after
@@ -28,7 +29,7 @@ fitted by ``astraea-cost flower-profile``):
   also crosses the link.
 
 Per phase (seconds on the critical path, bytes per round or setup), with ``d(k) = t_fw_in +
-t_fw_cpu*Max(1, (L + k)/C)`` on one host (``t_fw_in + t_fw_cpu`` on devices of their own), the round's chain of ``E_m*g``
+t_fw_cpu*Max(1, k*(L + 1)/C)`` on one host (``t_fw_in + t_fw_cpu`` on devices of their own), the round's chain of ``E_m*g``
 visits (1 for FedAvg), its ``visits``, its ``k`` concurrent branches (``M`` mediators, or the c
 clients), the shared link rates ``b_down``, ``b_up`` of the protocol's own transfers, ``u_up`` and
 ``u_rep`` the link seconds the framework-free model already prices for an upload and a report
@@ -101,13 +102,13 @@ def seen_at(upload_s: sp.Expr) -> sp.Expr:
     return sp.Piecewise(*((time, upload_s <= time) for time in times), (upload_s, True))
 
 
-#: The symbol of the other processes that want the host's cores, ``L`` (one-host predictions).
+#: The symbol of the other sessions that want the host's cores, ``L`` (one-host predictions).
 HOST_LOAD = sp.Symbol("L_host", nonnegative=True)
 
 
 def _dispatch(concurrent: sp.Expr, one_host: bool) -> sp.Expr:
     cpu = profile_symbol("dispatch_cpu_s")
-    stretch = sp.Max(1, (HOST_LOAD + concurrent) / profile_symbol("host_cores")) if one_host else 1
+    stretch = sp.Max(1, concurrent * (HOST_LOAD + 1) / profile_symbol("host_cores")) if one_host else 1
     return profile_symbol("dispatch_s") + cpu * stretch
 
 

@@ -22,7 +22,10 @@ every process they start inherits.
 Watching (:meth:`Deployment.submit` and :meth:`Deployment.wait`): the ServerApp's result or its
 one-line error; a SuperNode that ends (the client is named within a poll, 0.1 s, long before Flower's
 own heartbeat notices); while it waits, once a second, how many runnable processes on the host are
-not the run's (:attr:`Deployment.background_running`: other work competing for the cores);
+not the run's (:attr:`Deployment.background_running`) and how many other sessions have a runnable
+task (:attr:`Deployment.background_groups`, :func:`busy_groups`: with Linux's autogroups, the
+scheduler shares the cores between sessions, and every process of the run but the ServerApp is in
+the launcher's session);
 the SuperLink ending; the ServerApp ending without a result; or no progress for too long.
 
 Tearing down (:meth:`Deployment.close`, always): SIGTERM to the SuperNodes (they unregister) and the
@@ -51,7 +54,7 @@ from reference_impl.flower.job import FlowerJob, FlowerRunError
 from reference_impl.network.lab import Lab, emulated_network
 from reference_impl.network.links import LinkSpec
 
-__all__ = ["FLOWER_PROGRAMS", "NETLAB_PREFIX", "RUN_TAG", "Deployment", "flower_bin", "tagged_processes"]
+__all__ = ["FLOWER_PROGRAMS", "NETLAB_PREFIX", "RUN_TAG", "Deployment", "busy_groups", "flower_bin", "tagged_processes"]
 
 #: Namespace prefix of the labs of Flower runs (``aflwr-<pid>-<n>-...``).
 NETLAB_PREFIX = "aflwr"
@@ -109,6 +112,59 @@ def running_processes() -> int:
     except (OSError, ValueError):
         pass
     return 0
+
+
+def _autogroups_enabled() -> bool:
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled", encoding="ascii") as handle:
+            return handle.read().strip() == "1"
+    except OSError:
+        return False
+
+
+def _group_of(pid: int, autogroups: bool) -> str:
+    """What Linux shares the cores between for ``pid``: its autogroup (its session) when autogrouping is
+    on, else the process itself."""
+    if autogroups:
+        try:
+            with open(f"/proc/{pid}/autogroup", encoding="ascii") as handle:
+                return handle.read().split()[0]
+        except (OSError, IndexError):
+            pass
+    return f"pid-{pid}"
+
+
+def _has_running_task(pid: str) -> bool:
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", encoding="ascii", errors="replace") as handle:
+                if handle.read().rsplit(")", 1)[1].split()[0] == "R":
+                    return True
+        except (OSError, IndexError):
+            continue
+    return False
+
+
+def busy_groups(ours: set[int]) -> int:
+    """Scheduling groups other than this process's own that have a runnable task now, leaving out the
+    processes ``ours``: with Linux's autogroups on (``kernel.sched_autogroup_enabled``) the scheduler
+    shares the cores fairly between sessions, not processes, so these are the other sessions wanting
+    the cores; with it off, the other runnable processes."""
+    autogroups = _autogroups_enabled()
+    mine = _group_of(os.getpid(), autogroups) if autogroups else None
+    groups = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in ours or int(entry) == os.getpid():
+            continue
+        if _has_running_task(entry):
+            group = _group_of(int(entry), autogroups)
+            if group != mine:
+                groups.add(group)
+    return len(groups)
 
 
 def _is_running(pid: int) -> bool:
@@ -175,6 +231,9 @@ class Deployment:
         #: Samples, once a second while the run waits, of the runnable processes that are not the run's
         #: (other work on the host competing for its cores).
         self.background_running: list[int] = []
+        #: Samples, at the same moments, of the other scheduling groups with a runnable task
+        #: (:func:`busy_groups`: the other sessions wanting the cores, which Linux shares between sessions).
+        self.background_groups: list[int] = []
 
     # -- processes -----------------------------------------------------------------------------------
     def env(self, role: str) -> dict[str, str]:
@@ -312,6 +371,7 @@ class Deployment:
                 ours = tagged_processes(str(self.folder))
                 busy = running_processes()
                 self.background_running.append(max(0, busy - 1 - sum(_is_running(pid) for pid in ours)))
+                self.background_groups.append(busy_groups(set(ours)))
                 running = any("flwr-serverapp" in _cmdline(pid) for pid in ours)
                 if running:
                     server_app_seen = True

@@ -138,7 +138,9 @@ def run_flower(config: RunConfig, options: FlowerOptions | None = None, *, progr
                        killed_at_teardown=sorted(deployment.left_behind),
                        load_average=[load_before, os.getloadavg()[0]], host_cores=os.cpu_count() or 1,
                        host_background_running=(float(np.mean(deployment.background_running))
-                                                if deployment.background_running else float("nan")))
+                                                if deployment.background_running else float("nan")),
+                       host_background_groups=(float(np.mean(deployment.background_groups))
+                                               if deployment.background_groups else float("nan")))
         failed = False
         return result
     except NetlabError as exc:

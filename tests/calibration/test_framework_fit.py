@@ -43,7 +43,7 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
     rows, t = [], 1000.0
     for i in range(visits):
         noise = jitter if i % 2 else -jitter        # zero mean over every pair of visits
-        download = base_down + 8 * F_IN / (eta * down) + DISPATCH + CPU * max(1.0, (background + k) / 2) + noise
+        download = base_down + 8 * F_IN / (eta * down) + DISPATCH + CPU * max(1.0, k * (background + 1) / 2) + noise
         upload = base_up - link_up + 1.0 + RETURN
         rows.append({"kind": "train", "client": i % c, "round": 0, "bytes": W + F_IN, "reply_bytes": W + F_OUT,
                      "encode_s": 0.0, "push_s": t, "client_process_start_s": t + 2.0, "client_handler_s": t + 3.0,
@@ -56,7 +56,7 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
     summary = {"engine": "flower", "params": PARAMS, "model_message_bytes": W, "num_classes": 47,
                "uplink_bits_per_s": up, "downlink_bits_per_s": down, "flwr_version": "1.42.0", "rounds": [],
                "flower_pull_retry_s": 1.0, "flower_pull_retry_cap_s": 10.0, "host_cores": 2,
-               "host_background_running": background}
+               "host_background_groups": background}
     write_run(folder, RunRecord(run_id=folder.name, algorithm=algorithm, trace=trace, summary=summary,
                                 config={"algorithm": algorithm, "clients_per_round": c, "gamma": gamma}))
     pd.DataFrame(rows).to_csv(folder / MESSAGES_FILE, index=False)
@@ -65,14 +65,14 @@ def _write_run(folder, *, algorithm: str, c: int, gamma: int, visits: int, up: f
 def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
     _write_run(tmp_path / "a", algorithm="astraea", c=4, gamma=4, visits=8, up=5e6, down=20e6, jitter=0.5)  # 1 core
     _write_run(tmp_path / "b", algorithm="fedavg", c=3, gamma=2, visits=6, up=10e6, down=40e6, jitter=0.5,
-               background=1.0)                                                  # 4 processes on 2 cores
+               background=1.0)                           # 3 ClientApps on the 1 core another session leaves
     runs = read_flower_runs(tmp_path)
     assert [run.folder.name for run in runs] == ["a", "b"]
     profile = fit_flower_profile(runs, default_calibration(), created="2026-12-01", version="1.42.0")
     c = profile.coefficients
     assert c["dispatch_s"] == pytest.approx(DISPATCH, abs=1e-9)
     assert c["dispatch_cpu_s"] == pytest.approx(CPU, abs=1e-9)        # as the ClientApps measured it
-    assert c["host_cores"] == 2.0 and profile.fit["stretch"] == [1.0, 2.0]
+    assert c["host_cores"] == 2.0 and profile.fit["stretch"] == [1.0, 3.0]
     assert c["return_s"] == pytest.approx(RETURN, abs=1e-9)
     assert (c["pull_retry_s"], c["pull_retry_cap_s"]) == (1.0, 10.0)
     assert (c["download_framing_bytes"], c["upload_framing_bytes"], c["report_framing_bytes"]) == (F_IN, F_OUT, F_REP)
@@ -86,12 +86,21 @@ def test_the_fit_gives_back_the_costs_the_runs_were_made_of(tmp_path):
 
 def test_the_dispatch_seconds_are_what_remains_beyond_the_stretched_cpu_work(tmp_path):
     _write_run(tmp_path / "a", algorithm="fedavg", c=4, gamma=2, visits=4, up=5e6, down=20e6, jitter=0.0,
-               background=2.0)                                                 # 6 processes on 2 cores: 3x
+               background=2.0)                 # 4 ClientApps on the 2/3 core two other sessions leave: 6x
     profile = fit_flower_profile(read_flower_runs(tmp_path), default_calibration(), created="2026-12-01",
                                  version="1.42.0")
     assert profile.coefficients["dispatch_cpu_s"] == pytest.approx(CPU)
     assert profile.coefficients["dispatch_s"] == pytest.approx(DISPATCH, abs=1e-9)
-    assert profile.fit["stretch"] == [3.0, 3.0] and profile.coefficients["hop_sd_s"] == pytest.approx(0.0, abs=1e-9)
+    assert profile.fit["stretch"] == [6.0, 6.0] and profile.coefficients["hop_sd_s"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_run_without_its_host_s_sessions_is_one_line(tmp_path):
+    _write_run(tmp_path / "a", algorithm="fedavg", c=2, gamma=2, visits=2, up=5e6, down=20e6, jitter=0.0)
+    run_json = tmp_path / "a" / "run.json"
+    run_json.write_text(run_json.read_text().replace('"host_background_groups"', '"host_background_other"'))
+    with pytest.raises(InputError, match=r"^'runs' must record the other sessions on their host "
+                                         r"\(host_background_groups in run\.json\) \(got none in .*a; re-run"):
+        fit_flower_profile(read_flower_runs(tmp_path), default_calibration(), created="2026-12-01", version="1.42.0")
 
 
 def test_a_folder_without_flower_runs_is_one_line(tmp_path):

@@ -92,7 +92,7 @@ def test_a_reply_is_seen_at_the_first_object_pull_retry_after_its_upload():
 @pytest.mark.parametrize(("one_host", "host_load", "dispatch"), [
     (False, 0.0, 2.0 + 1.0),                 # a device per client: its own core
     (True, 0.0, 2.0 + 1.0 * 5 / 2),          # 5 cold starts share 2 cores
-    (True, 3.0, 2.0 + 1.0 * (3 + 5) / 2),    # ... and 3 other processes
+    (True, 3.0, 2.0 + 1.0 * 5 * (3 + 1) / 2),  # ... on the half core 3 other sessions leave the run
 ])
 def test_flower_adds_its_dispatch_return_spread_and_framing_to_fedavg_s_round_by_hand(one_host, host_load, dispatch):
     c, up, down = 5, 4e6, 8e6
@@ -188,7 +188,7 @@ def test_predict_on_flower_says_so_and_costs_more(capsys):
     assert status == 0 and "every client on one host of " in out
     status, out, _ = run(["predict", "--algorithm", "fedavg", "--framework", "flower", "--one-host", "--host-load", "2"],
                          capsys)
-    assert status == 0 and "with 2 other runnable processes" in out
+    assert status == 0 and "with 2 other busy sessions" in out
 
 
 @pytest.mark.parametrize(("argv", "message"), [
@@ -196,7 +196,7 @@ def test_predict_on_flower_says_so_and_costs_more(capsys):
     (["--one-host"], "'one-host' must come with --framework (got --one-host alone)."),
     (["--framework", "flower", "--host-load", "2"], "'host-load' must come with --one-host (got '2')."),
     (["--framework", "flower", "--one-host", "--host-load", "-1"],
-     "'host-load' must be a number of processes >= 0 (got '-1')."),
+     "'host-load' must be a number of sessions >= 0 (got '-1')."),
     (["--framework", "flower", "--framework-profile", "/nonexistent/p.json"],
      "framework profile '/nonexistent/p.json' must be readable (No such file or directory)."),
 ])
