@@ -37,7 +37,9 @@ def _n(value: object, digits: int = 2) -> str:
 
 def _value(name: str, value: float) -> str:
     unit = next(spec.unit for spec in PROFILE_COEFFICIENTS if spec.name == name)
-    return f"{value:,.0f} B" if unit == "B" else f"{value:.2f} s"
+    if unit == "B":
+        return f"{value:,.0f} B"
+    return f"{value:.2f} s" if unit == "s" else f"{value:g}"
 
 
 def flower_block(profile: FrameworkProfile) -> str:

@@ -66,8 +66,9 @@ PROFILE_COEFFICIENTS: tuple[CoefficientSpec, ...] = (
                     maximum=1e3),
     CoefficientSpec("dispatch_cpu_s", "t_fw_cpu", "s",
                     "CPU seconds between the instruction and the client's work: the fresh ClientApp process's start "
-                    "and the app's setup; on one host of C cores running k of them and L other processes, their wall "
-                    "time stretches by Max(1, (L + k)/C)", nonnegative=True, maximum=1e3),
+                    "and the app's setup; on one host of C cores running k of them while L other sessions want its "
+                    "cores (Linux shares them between sessions), their wall time stretches by Max(1, k*(L + 1)/C)",
+                    nonnegative=True, maximum=1e3),
     CoefficientSpec("host_cores", "C_host", "1", "cores of the host the profile was fitted on, every SuperNode on it "
                     "(the host of one-host predictions)", minimum=1.0, maximum=1e6),
     CoefficientSpec("hop_sd_s", "s_fw", "s",

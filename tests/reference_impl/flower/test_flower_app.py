@@ -4,6 +4,11 @@ errors, and the ``--engine flower`` options."""
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 import tomllib
 from dataclasses import replace
 
@@ -19,7 +24,7 @@ from flwr.supercore.task_identity import TaskIdentity  # noqa: E402
 from costmodel.errors import InputError  # noqa: E402
 from reference_impl.config import RunConfig  # noqa: E402
 from reference_impl.engine import wire  # noqa: E402
-from reference_impl.flower import records  # noqa: E402
+from reference_impl.flower import deployment, records  # noqa: E402
 from reference_impl.flower.exchange import Exchange, FlowerRunError, Outgoing  # noqa: E402
 from reference_impl.flower.job import FlowerJob, write_app  # noqa: E402
 from reference_impl.flower.options import FlowerOptions, flower_options  # noqa: E402
@@ -165,3 +170,27 @@ def test_run_on_flower_refuses_bad_input_in_one_line_before_any_output(tmp_path,
     captured = capsys.readouterr()
     assert captured.err == f"astraea-cost run: error: {message}\n" and captured.out == ""
     assert not out.exists()
+
+
+@pytest.mark.skipif(not deployment._autogroups_enabled(), reason="needs Linux autogroups (kernel.sched_autogroup_enabled)")
+def test_the_load_sample_counts_a_session_once_however_many_processes_it_runs():
+    # Linux shares the cores between sessions: two busy processes of one other session are one competitor
+    spin = f"{sys.executable} -c 'while True: pass'"
+    session = subprocess.Popen(["sh", "-c", f"{spin} & {spin} & wait"], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10.0
+        while len(children := _children(session.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(children) == 2
+        groups = {deployment._group_of(pid, True) for pid in children}
+        assert len(groups) == 1 and groups != {deployment._group_of(os.getpid(), True)}
+        assert all(deployment._has_running_task(str(pid)) for pid in children)
+        assert not deployment._has_running_task(str(session.pid))          # the shell only waits
+    finally:
+        os.killpg(session.pid, signal.SIGKILL)
+        session.wait()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as handle:
+        return [int(word) for word in handle.read().split()]
