@@ -14,8 +14,9 @@ and is left out):
   started (its start and the app's setup: measured by the process itself). ``dispatch_s``: the mean
   *dispatch residual* beyond that CPU work stretched on the run's host, ``Max(1, k*(L + 1)/C)``:
   ``k`` the round's concurrent branches (Astraea's M mediators, FedAvg's c clients), ``L`` the other
-  sessions with a runnable task on the host (:func:`host_load`), ``C`` its cores. The residual is the trace's ``client_download`` (the server's encoding, then push to the
-  ClientApp's training start) minus what the framework-free model prices for that transfer
+  sessions with a runnable task on the host (:func:`host_load`), ``C`` its cores. The residual is
+  the trace's ``client_download`` (the server's encoding, then push to the ClientApp's training
+  start) minus what the framework-free model prices for that transfer
   (:func:`~costmodel.model.blocks.transfer_seconds` of ``W`` at the run's downlink, with the
   calibration's coefficients) minus the framing's own link time.
 * ``return_s``: the mean *return residual*, the trace's ``client_upload`` (training end to the

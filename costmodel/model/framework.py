@@ -29,11 +29,11 @@ fitted by ``astraea-cost flower-profile``):
   also crosses the link.
 
 Per phase (seconds on the critical path, bytes per round or setup), with ``d(k) = t_fw_in +
-t_fw_cpu*Max(1, k*(L + 1)/C)`` on one host (``t_fw_in + t_fw_cpu`` on devices of their own), the round's chain of ``E_m*g``
-visits (1 for FedAvg), its ``visits``, its ``k`` concurrent branches (``M`` mediators, or the c
-clients), the shared link rates ``b_down``, ``b_up`` of the protocol's own transfers, ``u_up`` and
-``u_rep`` the link seconds the framework-free model already prices for an upload and a report
-(``8*(W + h_net)/(eta*b)``), and ``R`` the retry time of :func:`seen_at`:
+t_fw_cpu*Max(1, k*(L + 1)/C)`` on one host (``t_fw_in + t_fw_cpu`` on devices of their own), the
+round's chain of ``E_m*g`` visits (1 for FedAvg), its ``visits``, its ``k`` concurrent branches
+(``M`` mediators, or the c clients), the shared link rates ``b_down``, ``b_up`` of the protocol's
+own transfers, ``u_up`` and ``u_rep`` the link seconds the framework-free model already prices for
+an upload and a report (``8*(W + h_net)/(eta*b)``), and ``R`` the retry time of :func:`seen_at`:
 
 ==================  ===========================================================  ====================
 phase               added seconds                                                added bytes

@@ -172,7 +172,8 @@ def test_run_on_flower_refuses_bad_input_in_one_line_before_any_output(tmp_path,
     assert not out.exists()
 
 
-@pytest.mark.skipif(not deployment._autogroups_enabled(), reason="needs Linux autogroups (kernel.sched_autogroup_enabled)")
+@pytest.mark.skipif(not deployment._autogroups_enabled(),
+                    reason="needs Linux autogroups (kernel.sched_autogroup_enabled)")
 def test_the_load_sample_counts_a_session_once_however_many_processes_it_runs():
     # Linux shares the cores between sessions: two busy processes of one other session are one competitor
     spin = f"{sys.executable} -c 'while True: pass'"
