@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-output
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[reference,test]'
+	$(PIP) install --quiet --disable-pip-version-check -c constraints.txt -e '.[reference,flower,test]'
 	touch $@
 
 install: $(VENV)/.installed

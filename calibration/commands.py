@@ -13,7 +13,9 @@ only (:mod:`costmodel.cli.registry`); the handlers are :mod:`calibration.cli`:
 * ``validate [--calibration FILE] [--out DIR] [--embed] [--model MODEL]``: run the held-out design
   (with ``--model``, also held-out runs of your model) and store its error table in the validated
   calibration file;
-* ``link-sweep`` and ``validate-network`` (root): real transfers over tbf-shaped links.
+* ``link-sweep`` and ``validate-network`` (root): real transfers over tbf-shaped links;
+* ``flower-profile [--out DIR] [--network emulated|local] [--quick] [--embed]``: Flower runs, the
+  framework profile fitted on them and checked on held-out ones (:mod:`calibration.flower_profile`).
 """
 
 from __future__ import annotations
@@ -137,6 +139,21 @@ def _validate_network(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _flower_profile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", metavar="DIR", default="flower-profile",
+                        help="folder for the runs (resumable), flower_profile.json and validation_points.csv")
+    parser.add_argument("--network", choices=("emulated", "local"), default="emulated",
+                        help="every SuperNode in its own namespace behind tbf-shaped links (emulated, root; default) "
+                             "or on loopback (local)")
+    parser.add_argument("--calibration", metavar="FILE", default=None,
+                        help="the calibration the profile is priced against (default: the embedded one)")
+    parser.add_argument("--quick", action="store_true",
+                        help="two fitted and two held-out runs of two rounds, 3-4 clients (about 5 minutes)")
+    parser.add_argument("--embed", action="store_true",
+                        help="also write the profile over the package's embedded one (predict --framework flower)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 COMMANDS: tuple[Command, ...] = (
     Command(name="profile", rank=30, arguments=_profile, handler="calibration.cli:profile",
             help="run the calibration sweep of measured runs (resumable)",
@@ -168,4 +185,12 @@ COMMANDS: tuple[Command, ...] = (
             description="Run Astraea and FedAvg as separate processes over emulated, tbf-shaped links (one process "
                         "per client), predict the same runs with the cost model, and print measured against predicted "
                         "per-message transfer times and round times (wall clock and virtual clock). Needs root."),
+    Command(name="flower-profile", rank=35, arguments=_flower_profile,
+            handler="calibration.flower_profile:flower_profile_command",
+            help="run Astraea and FedAvg on Flower, fit Flower's framework profile, check it on held-out runs",
+            description="Run a small design of Flower deployments (a SuperLink and one SuperNode per client, over "
+                        "emulated links or loopback; resumable), fit what Flower adds per message (dispatch, return, "
+                        "their spread, the concurrency on one host, the framing bytes) against the calibration, "
+                        "predict held-out runs with the model on Flower, and write flower_profile.json. About 15 "
+                        "minutes (--quick: 5)."),
 )

@@ -21,11 +21,15 @@ Packages, bottom to top (each imports only those before it):
     Emulated links in network namespaces and transfers measured over them (root).
 ``distributed``
     The same protocols with one process per device over ``torch.distributed``.
+``flower``
+    The same protocols as a Flower App (ServerApp and ClientApp, Message API and ``Grid``) on a
+    Flower deployment of one SuperLink and one SuperNode process per client (``--engine flower``).
 ``workload``, ``studies``
     A run's data side planned without training; algorithms compared over seeds, the papers'
     imbalance regime.
 ``cli``
-    The handlers of ``astraea-cost run``, ``compare`` and ``describe-model``.
+    The handlers of ``astraea-cost run`` (``--engine inprocess`` or ``flower``), ``compare`` and
+    ``describe-model``.
 ``commands``
     Their declarations (options and help; no torch), found by the ``astraea-cost`` dispatcher through
     the entry points of ``pyproject.toml``.

@@ -21,11 +21,12 @@ from typing import Any
 from costmodel.contracts.model_inputs import parse_input_shape, write_model_inputs
 from costmodel.errors import InputError, relabel
 from costmodel.files import atomic_path, check_output_file, output_folder
+from costmodel.units import parse_bandwidth_bits_per_s, parse_seconds
 from reference_impl.config import RunConfig
 from reference_impl.data.datasets import dataset_spec
 from reference_impl.data.federated import client_labels
 from reference_impl.distributed import launcher
-from reference_impl.distributed.options import options_from_args
+from reference_impl.distributed.options import options_from_args, require_namespaces
 from reference_impl.models import check_model
 from reference_impl.models import describe
 from reference_impl.protocols import protocol_of
@@ -72,12 +73,46 @@ def _config(args: argparse.Namespace, *, protocol: bool = True, **changes: Any):
     return config
 
 
+def _flower_options(args: argparse.Namespace):
+    """The deployment of ``--engine flower``, checked before any output exists (Flower installed, the
+    network possible here)."""
+    from reference_impl.flower.deployment import flower_bin
+    from reference_impl.flower.options import flower_options
+
+    options = flower_options(args.network, uplink_bits_per_s=parse_bandwidth_bits_per_s(args.uplink, name="uplink"),
+                             downlink_bits_per_s=parse_bandwidth_bits_per_s(args.downlink, name="downlink"),
+                             timeout_s=parse_seconds(args.timeout, name="timeout"))
+    flower_bin()
+    if options.network == "emulated":
+        require_namespaces()
+    return options
+
+
+def _run_on_flower(args: argparse.Namespace, config: RunConfig):
+    """``--engine flower``: the run on a Flower deployment; a failed run is one line and exit status 2."""
+    from reference_impl.flower.job import FlowerRunError
+    from reference_impl.flower.launcher import run_with_flower
+
+    options = _flower_options(args)
+    try:
+        with output_folder("out", args.out) as out:
+            return run_with_flower(options, config, out, progress=not args.quiet), out
+    except FlowerRunError as error:
+        print(f"astraea-cost run: error: {error}", file=sys.stderr)
+        return None, None
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost run``."""
     config = _config(args)
-    options = options_from_args(args)
-    with output_folder("out", args.out) as out:
-        result = launcher.run_with_network(options, config, out, progress=not args.quiet)
+    if getattr(args, "engine", "inprocess") == "flower":
+        result, out = _run_on_flower(args, config)
+        if result is None:
+            return 2
+    else:
+        options = options_from_args(args)
+        with output_folder("out", args.out) as out:
+            result = launcher.run_with_network(options, config, out, progress=not args.quiet)
     rounds = result.rounds
     if not config.evaluate:
         rounds = rounds.drop(columns=["accuracy"])
@@ -88,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{config.algorithm}: {s['params']:,} parameters, {s['train_flops_per_sample']:.4g} training FLOP/sample, "
           f"setup {s['setup_s']:.3f} s, total {s['total_s']:.3f} s on the virtual clock, "
           f"{s['wall_s']:.1f} s wall; {accuracy}")
-    print(f"wrote {out / 'trace.csv'} and {out / 'run.json'}", file=sys.stderr)
+    extra = " and flower_messages.csv" if getattr(args, "engine", "inprocess") == "flower" else ""
+    print(f"wrote {out / 'trace.csv'}, {out / 'run.json'}{extra}", file=sys.stderr)
     return 0
 
 

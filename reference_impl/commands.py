@@ -17,6 +17,7 @@ from costmodel.contracts.model_inputs import DEFAULT_MODEL_INPUTS_FILE
 from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT
 from reference_impl.config import AUGMENTATION_PLANS, MODEL_NAMES, WIDTH_MODELS, RunConfig
 from reference_impl.distributed.options import add_network_arguments
+from reference_impl.flower.options import add_engine_argument
 
 __all__ = ["COMMANDS"]
 
@@ -45,6 +46,7 @@ def _real(name: str):
 def _run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--algorithm", choices=ALGORITHMS, default=RunConfig.algorithm)
     _add_run_options(parser)
+    add_engine_argument(parser)
     add_network_arguments(parser)
 
 
@@ -130,7 +132,8 @@ COMMANDS: tuple[Command, ...] = (
             help="run Astraea or FedAvg for real and record every phase",
             description="Run the reference PyTorch implementation of Astraea or FedAvg, record every phase of "
                         "every round (seconds, bytes on the wire, FLOPs, samples), and write the trace and a run "
-                        "summary to the output folder."),
+                        "summary to the output folder. --engine flower runs it as a Flower App on a Flower "
+                        "deployment (a SuperLink and one SuperNode per client) and adds flower_messages.csv."),
     Command(name="compare", rank=11, arguments=_compare, handler="reference_impl.cli:compare",
             help="Astraea against FedAvg on the same data over several seeds",
             description="Run Astraea and FedAvg on identical data for several seeds and print final accuracy and the "

@@ -137,6 +137,23 @@ def add_scenario_options(parser: argparse.ArgumentParser, *, multi: bool) -> Non
                        help="override one coefficient, e.g. --set latency_s=5ms or 99.5GFLOP/s (repeatable)")
 
 
+def add_framework_options(parser: argparse.ArgumentParser) -> None:
+    """``--framework``, ``--framework-profile`` and ``--one-host``: price the protocols as they run on a
+    framework (:mod:`costmodel.analysis.framework`)."""
+    group = parser.add_argument_group("framework")
+    group.add_argument("--framework", choices=("none", "flower"), default="none",
+                       help="add what a framework adds per message (flower: Flower 1.42's polling, per-message "
+                            "ClientApp process and framing, from its fitted profile); default none")
+    group.add_argument("--framework-profile", metavar="FILE", default=None,
+                       help="the framework's profile file (default: the embedded one, 'astraea-cost flower-profile')")
+    group.add_argument("--one-host", action="store_true",
+                       help="with --framework: every client on one machine of the profile's cores, as 'run --engine "
+                            "flower' deploys them (concurrent ClientApp processes share its cores); default: a device "
+                            "per client")
+    group.add_argument("--host-load", metavar="N", default=None,
+                       help="with --one-host: other sessions wanting that machine's cores (default 0)")
+
+
 def _predict(parser: argparse.ArgumentParser) -> None:
     add_scenario_options(parser, multi=True)
     group = parser.add_argument_group("a model measured on the spot (needs the reference extra: PyTorch)")
@@ -154,6 +171,7 @@ def _predict(parser: argparse.ArgumentParser) -> None:
                         help="astraea,BASELINE for Astraea's overhead over a baseline (default astraea,fedavg), or "
                              "one algorithm for its own cost")
     parser.add_argument("--phases", action="store_true", help="print (and write) the per-phase table instead")
+    add_framework_options(parser)
     parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV (SI units)")
     parser.add_argument("--json", metavar="FILE", help="also write the table as JSON records (SI units)")
 

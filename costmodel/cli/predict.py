@@ -11,11 +11,12 @@ baseline, by category), or one algorithm alone (its own round, setup and total c
 from __future__ import annotations
 
 import argparse
+import functools
 from collections.abc import Sequence
 
 import pandas as pd
 
-from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_overhead, predict_phases, predict_rounds, summary_frame
+from costmodel.analysis.predict import DEFAULT_ALGORITHMS, summary_frame
 from costmodel.cli import scenario_options as options
 from costmodel.cli import tables
 from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_SHORT_NAMES
@@ -110,6 +111,16 @@ def run(args: argparse.Namespace) -> int:
     tables.check_outputs(args)
     given = options.given_inputs(args)
     calibration = options.calibration_from_args(args)
+    profile = options.framework_profile_from_args(args)
+    if profile is not None:     # the same frames, with what the framework adds (costmodel.analysis.framework)
+        from costmodel.analysis import framework as on
+
+        host = {"one_host": args.one_host, "host_load": options.host_load_from_args(args)}
+        predict_phases = functools.partial(on.predict_phases_on, profile, **host)
+        predict_rounds = functools.partial(on.predict_rounds_on, profile, **host)
+        predict_overhead = functools.partial(on.predict_overhead_on, profile, **host)
+    else:
+        from costmodel.analysis.predict import predict_overhead, predict_phases, predict_rounds
     base = options.base_inputs(args)
     frame = options.grid_frame(base, given)
     coefficients = calibration.coefficients
@@ -134,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
     others = [f"{tables.INPUT_LABELS[n]}={format_input(n, v[0])}" for n, v in given.items()
               if len(v) == 1 and n not in tables.ASSUMED_INPUTS]
     print(f"\n{len(frame):,} scenario(s) from {preset}: {tables.assumptions(fixed, skip=varying)}"
-          + (f", {', '.join(others)}" if others else "") + f"; {tables.calibration_note(calibration, args)}.")
+          + (f", {', '.join(others)}" if others else "") + f"; {tables.calibration_note(calibration, args)}"
+          + ("" if profile is None else f"; on {profile.framework} {profile.version} (profile of {profile.created}, "
+             + (f"every client on one host of {profile.coefficients['host_cores']:g} cores with "
+                f"{options.host_load_from_args(args):g} other busy sessions" if args.one_host
+                else "a device per client") + ")") + ".")
     tables.warn_about(calibration, args)
     tables.write_outputs(table, args)
     return 0

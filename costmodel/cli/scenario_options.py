@@ -29,8 +29,10 @@ __all__ = [
     "base_inputs",
     "bounded",
     "calibration_from_args",
+    "framework_profile_from_args",
     "given_inputs",
     "grid_frame",
+    "host_load_from_args",
     "label",
     "model_inputs_from_args",
     "parse_values",
@@ -217,6 +219,38 @@ def calibration_from_args(args: argparse.Namespace) -> Calibration:
         except InputError as error:
             raise InputError(str(error).replace(f"(got {value!r})", f"(got {text.strip()!r})")) from None
     return calibration.with_overrides(**overrides)
+
+
+def framework_profile_from_args(args: argparse.Namespace):
+    """The framework profile of ``--framework`` (``--framework-profile FILE`` or the embedded one), or
+    ``None`` for ``--framework none``; the framework options given without a framework are refused."""
+    framework = getattr(args, "framework", "none")
+    if framework == "none":
+        if getattr(args, "framework_profile", None) is not None:
+            raise InputError(f"'framework-profile' must come with --framework (got {args.framework_profile!r}).")
+        if getattr(args, "one_host", False):
+            raise InputError("'one-host' must come with --framework (got --one-host alone).")
+    if getattr(args, "host_load", None) is not None and not getattr(args, "one_host", False):
+        raise InputError(f"'host-load' must come with --one-host (got {args.host_load!r}).")
+    if framework == "none":
+        return None
+    from costmodel.contracts.framework_profile import load_framework_profile
+
+    return load_framework_profile(args.framework_profile, framework=framework)
+
+
+def host_load_from_args(args: argparse.Namespace) -> float:
+    """``--host-load``: other sessions wanting the one host's cores, a number >= 0 (default 0)."""
+    text = getattr(args, "host_load", None)
+    if text is None:
+        return 0.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise must("host-load", "be a number of sessions >= 0", text)
+    return value
 
 
 def grid_frame(base: Mapping[str, float], given: Mapping[str, list[float]]) -> pd.DataFrame:

@@ -10,8 +10,8 @@ from costmodel.cli.registry import Command
 def test_every_package_declares_its_commands_and_names_are_unique():
     commands = dispatcher.commands()
     names = [command.name for command in commands]
-    assert names == ["run", "compare", "describe-model", "predict", "solve", "plot", "formula", "report", "profile", "calibrate",
-                     "validate", "link-sweep", "validate-network"]
+    assert names == ["run", "compare", "describe-model", "predict", "solve", "plot", "formula", "report", "profile",
+                     "calibrate", "validate", "link-sweep", "validate-network", "flower-profile"]
     assert all(isinstance(command, Command) and ":" in command.handler for command in commands)
     parser = dispatcher.build_parser()
     subparsers = next(a for a in parser._actions if a.dest == "command")
@@ -31,7 +31,8 @@ def test_predict_loads_neither_torch_nor_more_than_the_declarations_of_the_other
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'reference_impl', 'calibration')"
             " and m not in ('reference_impl', 'reference_impl.commands', 'reference_impl.config', "
             "'reference_impl.distributed', 'reference_impl.distributed.options', 'reference_impl.network', "
-            "'reference_impl.network.namespaces', 'calibration', 'calibration.commands'));"
+            "'reference_impl.network.namespaces', 'reference_impl.flower', 'reference_impl.flower.options', "
+            "'calibration', 'calibration.commands'));"
             "print('LOADED', bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -9,8 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "reference_impl"
 #: Bottom to top, as reference_impl/__init__.py lists them; a module may import its own layer and those below.
-LAYERS = ("config", "protocols", "data", "models", "engine", "network", "distributed", "workload", "studies", "cli",
-          "commands")
+LAYERS = ("config", "protocols", "data", "models", "engine", "network", "distributed", "flower", "workload", "studies",
+          "cli", "commands")
 
 
 def _layer(module: str) -> str:
