@@ -27,14 +27,15 @@ import sympy as sp
 
 from costmodel.analysis.montecarlo import VisitNumbers, sample_branch_max
 from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_rounds
-from costmodel.errors import check_int, must
+from costmodel.errors import check_int, check_number, must
 from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.federation import Federation
 from costmodel.model.heterogeneity import SPREAD_SYMBOLS, chain_max, heterogeneous_round_seconds, visit_parts
 from costmodel.model.quantities import check_coefficients
 from costmodel.model.scenario import Scenario
 
-__all__ = ["HETEROGENEOUS_COLUMNS", "predict_heterogeneous", "table_slowest_branch", "visit_numbers"]
+__all__ = ["HETEROGENEOUS_COLUMNS", "max_clients_heterogeneous", "predict_heterogeneous", "table_slowest_branch",
+           "visit_numbers"]
 
 #: Columns of :func:`predict_heterogeneous` after ``algorithm``.
 HETEROGENEOUS_COLUMNS: tuple[str, ...] = (
@@ -166,3 +167,49 @@ def predict_heterogeneous(scenario: Scenario, coefficients: Mapping[str, float],
                        monte_carlo_q95_seconds=math.nan, monte_carlo_draws=0)
         rows.append(row)
     return pd.DataFrame(rows, columns=["algorithm", *HETEROGENEOUS_COLUMNS])
+
+
+def _largest_fitting(fits, high: int) -> int:
+    """The largest ``c`` in ``1..high`` with ``fits(c)``, for ``fits`` true up to some c (0: none)."""
+    if not fits(1):
+        return 0
+    low = 1
+    if fits(high):
+        return high
+    while high - low > 1:  # invariant: fits(low), not fits(high)
+        middle = (low + high) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def max_clients_heterogeneous(budget_s: float, scenario: Scenario, coefficients: Mapping[str, float],
+                              federation: Federation, algorithm: str = "astraea", *, monte_carlo: int = 0,
+                              seed: int = 0) -> dict[str, float]:
+    """The largest clients per round whose heterogeneous round fits ``budget_s``: by the closed form's
+    mean round (``closed_form_clients``) and, with ``monte_carlo`` draws, by the Monte Carlo's 95%
+    quantile (``monte_carlo_q95_clients``: 95% of rounds within the budget). Searched over
+    ``1..clients_total`` (and the table's rows); 0 when not even one client fits. Assumes the round
+    grows with ``c`` (a bisection)."""
+    budget = check_number("budget_s", budget_s, exclusive_minimum=0.0)
+    high = int(scenario.clients_total if federation.clients is None
+               else min(scenario.clients_total, federation.clients.size))
+    if scenario.clients_total > high:
+        scenario = scenario.replace(clients_total=high)
+
+    def frame(c: int, draws: int) -> pd.Series:
+        return predict_heterogeneous(scenario.replace(clients_per_round=c), coefficients, federation,
+                                     algorithms=[algorithm], monte_carlo=draws, seed=seed).iloc[0]
+
+    closed = _largest_fitting(lambda c: frame(c, 0)["round_seconds"] <= budget, high)
+    answer: dict[str, float] = {"closed_form_clients": float(closed), "budget_s": budget}
+    if closed:
+        answer["closed_form_round_seconds"] = float(frame(closed, 0)["round_seconds"])
+    if monte_carlo:
+        quantile = _largest_fitting(lambda c: frame(c, monte_carlo)["monte_carlo_q95_seconds"] <= budget, high)
+        answer["monte_carlo_q95_clients"] = float(quantile)
+        if quantile:
+            answer["monte_carlo_q95_seconds"] = float(frame(quantile, monte_carlo)["monte_carlo_q95_seconds"])
+    return answer

@@ -166,6 +166,7 @@ def _solve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expression", action="store_true", help="also print the sympy expression behind the answer")
     parser.add_argument("--latex", action="store_true", help="also print that expression, as LaTeX")
     add_scenario_options(parser, multi=False)
+    add_heterogeneity_options(parser)
 
 
 def _plot(parser: argparse.ArgumentParser) -> None:
