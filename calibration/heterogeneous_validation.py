@@ -137,9 +137,9 @@ def validate_heterogeneous(calibration: Calibration, points: Sequence[DevicePoin
             server_bits_per_s=math.inf)
         wall = outcome.rounds["wall_s"].to_numpy()
         measured = float(wall.mean())
+        noise = 100.0 * float(wall.std(ddof=1) / measured) if len(wall) > 1 else math.nan
         row: dict[str, Any] = dict(label=point.label, algorithm=config.algorithm, rounds=len(wall),
-                                   measured_wall_s=measured,
-                                   noise_percent=100.0 * float(wall.std(ddof=1) / measured) if len(wall) > 1 else math.nan)
+                                   measured_wall_s=measured, noise_percent=noise)
         for kind, speeds in (("nominal", [s for s, _, _ in point.devices]),
                              ("effective", [effective[s] for s, _, _ in point.devices])):
             table = ClientTable(np.array(speeds), np.array(ups), np.array(downs), source=point.label)

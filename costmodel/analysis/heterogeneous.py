@@ -96,7 +96,8 @@ def _expected_max_without_replacement(values: np.ndarray, draws: int) -> float:
     ordered = np.sort(values)
     n = ordered.size
     i = np.arange(draws, n + 1, dtype=np.float64)
-    log_w = (np.array([math.lgamma(x) for x in i]) - math.lgamma(draws) - np.array([math.lgamma(x - draws + 1) for x in i])
+    lgamma = np.vectorize(math.lgamma, otypes=[np.float64])
+    log_w = (lgamma(i) - math.lgamma(draws) - lgamma(i - draws + 1)
              - (math.lgamma(n + 1) - math.lgamma(draws + 1) - math.lgamma(n - draws + 1)))
     return float(np.dot(ordered[draws - 1:], np.exp(log_w)))
 
@@ -146,7 +147,8 @@ def predict_heterogeneous(scenario: Scenario, coefficients: Mapping[str, float],
         if federation.homogeneous:
             row["round_seconds"] = float(base)
         elif federation.clients is not None:
-            row["round_seconds"] = float(base) + v.passes * (table_slowest_branch(v, federation) - v.per_branch * v.visit)
+            slowest = table_slowest_branch(v, federation)
+            row["round_seconds"] = float(base) + v.passes * (slowest - v.per_branch * v.visit)
         else:
             function = _closed_form_function(algorithm, federation.speed_classes, federation.link_classes)
             spreads = {SPREAD_SYMBOLS["speed_sigma"].name: federation.speed_sigma,

@@ -151,8 +151,8 @@ def _compile(expression: sp.Basic) -> NumericFunction:
     by_name = {_name(s): s for s in expression.free_symbols}
     symbols = [by_name[name] for name in names]
     target = list(expression) if isinstance(expression, sp.Tuple) else expression
-    function = sp.lambdify(symbols, target, modules=[{"blom_z": blom_z_values, "tilted_max": tilted_max_factor_values}, "numpy"],
-                           printer=_Printer, cse=True, dummify=True)
+    functions = {"blom_z": blom_z_values, "tilted_max": tilted_max_factor_values}
+    function = sp.lambdify(symbols, target, modules=[functions, "numpy"], printer=_Printer, cse=True, dummify=True)
     return NumericFunction(expression=expression, arguments=names, function=function)
 
 

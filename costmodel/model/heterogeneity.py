@@ -22,7 +22,8 @@ speed, so a mediator's clients are a random draw with respect to speed; ``E_m`` 
 the same devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
 
 1. **Moment matching of the sum.** The visit's cumulants are exact (log-normal terms:
-   ``kappa_2 = coef^2*e^{sigma^2}*(e^{sigma^2} - 1)``, ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``;
+   ``kappa_2 = coef^2*e^{sigma^2}*(e^{sigma^2} - 1)``,
+   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``;
    classes: from the mixture's raw moments); a branch's are ``g`` times those. A shifted
    log-normal ``tau + e^{mu + s*Z}`` is fitted to the first three: with the skewness
    ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,

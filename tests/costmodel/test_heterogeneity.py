@@ -249,3 +249,22 @@ def test_device_speed_on_the_command_line(capsys: pytest.CaptureFixture[str]) ->
     assert status == status_one == 0
     assert plain.splitlines()[:2] == one.splitlines()[:2]
     assert "client devices at 1x its speed" in one
+
+
+def test_solve_max_clients_under_heterogeneity(capsys: pytest.CaptureFixture[str]) -> None:
+    from costmodel.analysis.heterogeneous import max_clients_heterogeneous
+
+    scenario = Scenario.emnist(clients_total=200)
+    federation = Federation(speed_sigma=0.5, link_sigma=1.0)
+    budget = float(predict_heterogeneous(scenario.replace(clients_per_round=40), COEFFS, federation,
+                                         algorithms=["fedavg"])["round_seconds"].iloc[0])
+    answer = max_clients_heterogeneous(budget * (1 + 1e-9), scenario, COEFFS, federation, "fedavg",
+                                       monte_carlo=400, seed=2)
+    assert answer["closed_form_clients"] == 40       # the round grows with c, and c = 40 is on the budget
+    assert 1 <= answer["monte_carlo_q95_clients"] < 40  # 95% of rounds within the mean of one: fewer clients
+    status, out, err = run(["solve", "max-clients", "--budget", "30s", "--speed-sigma", "0.5", "--monte-carlo",
+                            "200", "--clients", "100"], capsys)
+    assert status == 0, err
+    assert "answer (closed form, mean round)" in out and "answer (Monte Carlo, 95% of rounds within" in out
+    status, out, err = run(["solve", "break-even", "--fedavg-rounds", "100", "--speed-sigma", "0.5"], capsys)
+    assert status == 2 and "'question' must be max-clients with heterogeneity options" in err

@@ -31,7 +31,9 @@ needs_root = pytest.mark.skipif(not AVAILABLE, reason=WHY)
 
 def _ours(prefix: str) -> list[str]:
     mine = f"{prefix}-{os.getpid()}-"
-    return sorted(p.name for p in CGROUP_CPU_ROOT.iterdir() if p.name.startswith(mine)) if CGROUP_CPU_ROOT.exists() else []
+    if not CGROUP_CPU_ROOT.exists():
+        return []
+    return sorted(p.name for p in CGROUP_CPU_ROOT.iterdir() if p.name.startswith(mine))
 
 
 def _cgroup_of(pid: int) -> str:
