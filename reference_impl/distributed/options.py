@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from costmodel.errors import InputError, check_int, check_number, must, relabel
 from costmodel.units import parse_bandwidth_bits_per_s, parse_seconds
-from reference_impl.network import cpu_throttle, namespaces
+from reference_impl.network import namespaces
 
 __all__ = [
     "DEFAULT_WORKERS",
@@ -71,6 +71,8 @@ class DistributedOptions:
         devices = tuple(tuple(float(x) for x in device) for device in self.devices)
         object.__setattr__(self, "devices", devices)
         if devices:
+            from reference_impl.network import cpu_throttle  # only with devices: declarations stay light
+
             if self.network != "emulated":
                 raise must("devices", "only be given with network 'emulated'", self.network)
             for w, (speed, up, down) in enumerate(devices, start=1):
@@ -98,6 +100,8 @@ def require_namespaces(*, devices: bool = False) -> None:
     if not ok:
         raise InputError(f"'network' cannot be 'emulated' on this machine: {reason}.")
     if devices:
+        from reference_impl.network import cpu_throttle
+
         ok, reason = cpu_throttle.cpu_throttle_available()
         if not ok:
             raise InputError(f"'devices' cannot be emulated on this machine: {reason}.")
