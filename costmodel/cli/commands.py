@@ -43,6 +43,7 @@ __all__ = [
     "PRESETS",
     "QUESTIONS",
     "VARY_CHOICES",
+    "add_heterogeneity_options",
     "add_scenario_options",
 ]
 
@@ -135,6 +136,28 @@ def add_scenario_options(parser: argparse.ArgumentParser, *, multi: bool) -> Non
                        help="calibration file (default: the embedded one)")
     group.add_argument("--set", dest="overrides", metavar="NAME=VALUE", action="append", default=[],
                        help="override one coefficient, e.g. --set latency_s=5ms or 99.5GFLOP/s (repeatable)")
+    group.add_argument("--device-speed", metavar="F", default=None,
+                       help="client devices F times as fast as the calibration machine (0.1: ten times slower); "
+                            "scales every device-side compute coefficient at once (default 1)")
+
+
+def add_heterogeneity_options(parser: argparse.ArgumentParser) -> None:
+    """How the clients differ (:mod:`costmodel.model.federation`), and the Monte Carlo check."""
+    group = parser.add_argument_group("heterogeneous clients (see docs/heterogeneity.md)")
+    group.add_argument("--speed-sigma", metavar="SIGMA", default=None,
+                       help="log-normal sigma of client speed around the device speed (e.g. 0.5)")
+    group.add_argument("--speed-classes", metavar="F:SHARE,...", default=None,
+                       help="device classes: speed factor and share, e.g. 1:0.5,0.3:0.3,0.1:0.2")
+    group.add_argument("--link-sigma", metavar="SIGMA", default=None,
+                       help="log-normal sigma of each client link's rate around --uplink/--downlink (e.g. 1)")
+    group.add_argument("--link-classes", metavar="F:SHARE,...", default=None,
+                       help="link classes: factor on both client links and share, e.g. 1:0.5,0.1:0.5")
+    group.add_argument("--clients-file", metavar="FILE.csv", default=None,
+                       help="one row per client: speed_factor,uplink_bits_per_s,downlink_bits_per_s; a round's "
+                            "clients are drawn from it without replacement")
+    group.add_argument("--monte-carlo", metavar="N", default=None,
+                       help="also simulate N rounds (seeded numpy Monte Carlo) next to the closed form")
+    group.add_argument("--seed", metavar="SEED", default=None, help="seed of --monte-carlo (default 0)")
 
 
 def add_framework_options(parser: argparse.ArgumentParser) -> None:
@@ -165,6 +188,7 @@ def _predict(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--input-shape", metavar="CxHxW", default=None, help="one sample's shape with --model, e.g. 3x32x32")
     group.add_argument("--model-width", metavar="W", default=None,
                        help="width multiplier of a width family with --model (default 1)")
+    add_heterogeneity_options(parser)
     parser.add_argument("--scope", choices=("round", "total"), default=None,
                         help="scope of the overhead columns: round (default) or total = setup + rounds x round")
     parser.add_argument("--algorithm", metavar="NAMES", default=None,
@@ -189,6 +213,7 @@ def _solve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expression", action="store_true", help="also print the sympy expression behind the answer")
     parser.add_argument("--latex", action="store_true", help="also print that expression, as LaTeX")
     add_scenario_options(parser, multi=False)
+    add_heterogeneity_options(parser)
 
 
 #: ``solve time-to-accuracy --vary`` values: the input the figure sweeps (every crossover is printed).

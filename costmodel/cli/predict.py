@@ -16,12 +16,15 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from costmodel.analysis.predict import DEFAULT_ALGORITHMS, summary_frame
+from costmodel.analysis.heterogeneous import predict_heterogeneous
+from costmodel.analysis.predict import DEFAULT_ALGORITHMS, scenario_frame, summary_frame
+from costmodel.cli import federation_options
 from costmodel.cli import scenario_options as options
 from costmodel.cli import tables
 from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_SHORT_NAMES
 from costmodel.errors import InputError, must
 from costmodel.model.protocols import BASELINES, SUBJECT, check_algorithm
+from costmodel.model.scenario import Scenario
 from costmodel.units import format_bytes, format_fraction, format_input, format_seconds
 
 __all__ = ["algorithms_from_args", "run"]
@@ -98,9 +101,85 @@ def _phase_rows(phases: pd.DataFrame, varying: Sequence[str], algorithms: Sequen
     return rows
 
 
+#: Most scenarios a heterogeneous prediction evaluates (each compiles nothing new, but may simulate).
+MAX_HETEROGENEOUS_SCENARIOS = 200
+
+
+def _heterogeneous(args: argparse.Namespace, algorithms: Sequence[str]) -> int:
+    """``predict`` with heterogeneity options: homogeneous, closed-form and Monte Carlo round per algorithm."""
+    if args.phases or args.scope is not None:
+        raise InputError(f"'{'phases' if args.phases else 'scope'}' must not be given with heterogeneity options, "
+                         f"which price the round only (got {'--phases' if args.phases else args.scope!r}).")
+    if getattr(args, "framework", "none") != "none":
+        raise InputError(f"'framework' must be none with heterogeneity options, which price devices and links, not "
+                         f"a framework's messages (got {args.framework!r}).")
+    federation = federation_options.federation_from_args(args)
+    draws, seed = federation_options.monte_carlo_from_args(args)
+    tables.check_outputs(args)
+    given = options.given_inputs(args)
+    calibration = options.calibration_from_args(args)
+    base = options.base_inputs(args)
+    frame = options.grid_frame(base, given)
+    if len(frame) > MAX_HETEROGENEOUS_SCENARIOS:
+        raise must("grid", f"have at most {MAX_HETEROGENEOUS_SCENARIOS} scenarios with heterogeneity options",
+                   len(frame))
+    varying = [name for name in given if len(given[name]) > 1]
+    scenarios = scenario_frame(frame)
+    parts = []
+    for record in scenarios.to_dict(orient="records"):
+        scenario = Scenario(**{name: record[name] for name in base})
+        try:
+            table = predict_heterogeneous(scenario, calibration.coefficients, federation, algorithms=algorithms,
+                                          monte_carlo=draws, seed=seed)
+        except InputError as error:
+            raise options.relabel_inputs(error) from None
+        for name in ("scenario", *base):
+            table.insert(len(table.columns) if name != "scenario" else 0, name, record[name])
+        parts.append(table)
+    result = pd.concat(parts, ignore_index=True)
+    rows = []
+    for record in tables.head(result).to_dict(orient="records"):
+        row = {"scenario": str(record["scenario"])}
+        for name in varying:
+            row[tables.INPUT_LABELS[name]] = format_input(name, record[name])
+        row["algorithm"] = record["algorithm"]
+        row["homogeneous"] = format_seconds(record["homogeneous_round_seconds"])
+        row["round (closed form)"] = format_seconds(record["round_seconds"])
+        if draws:
+            row["round (Monte Carlo)"] = (f"{format_seconds(record['monte_carlo_round_seconds'])} "
+                                          f"+- {format_seconds(record['monte_carlo_stderr_seconds'])}")
+            row["95% of rounds within"] = format_seconds(record["monte_carlo_q95_seconds"])
+        rows.append(row)
+    tables.print_table(rows, total=len(result))
+    fixed = {**base, **{n: v[0] for n, v in given.items() if len(v) == 1}}
+    print(f"\n{len(frame):,} scenario(s), {_federation_note(federation)}"
+          + (f", {draws:,} simulated rounds (seed {seed})" if draws else "")
+          + f": {tables.assumptions(fixed, skip=varying)}; {tables.calibration_note(calibration, args)}.")
+    tables.warn_about(calibration, args)
+    tables.write_outputs(result, args)
+    return 0
+
+
+def _federation_note(federation: object) -> str:
+    if federation.clients is not None:
+        return f"clients drawn from {federation.clients.size:,} rows of {federation.clients.source}"
+    parts = []
+    if federation.speed_sigma:
+        parts.append(f"speed sigma {federation.speed_sigma:g}")
+    if federation.speed_classes:
+        parts.append("device classes " + ",".join(f"{f:g}:{w:g}" for f, w in federation.speed_classes))
+    if federation.link_sigma:
+        parts.append(f"link sigma {federation.link_sigma:g}")
+    if federation.link_classes:
+        parts.append("link classes " + ",".join(f"{f:g}:{w:g}" for f, w in federation.link_classes))
+    return "clients " + (", ".join(parts) if parts else "all alike")
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost predict``."""
     algorithms = algorithms_from_args(args.algorithm)
+    if federation_options.given(args):
+        return _heterogeneous(args, algorithms)
     if args.phases and args.scope is not None:
         raise InputError(f"'scope' must not be given with --phases, whose table shows each phase in its own "
                          f"scope (got {args.scope!r}).")

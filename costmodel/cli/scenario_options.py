@@ -218,7 +218,17 @@ def calibration_from_args(args: argparse.Namespace) -> Calibration:
             overrides[name] = check_coefficient(name, value, label=shown)
         except InputError as error:
             raise InputError(str(error).replace(f"(got {value!r})", f"(got {text.strip()!r})")) from None
-    return calibration.with_overrides(**overrides)
+    calibration = calibration.with_overrides(**overrides)
+    speed = getattr(args, "device_speed", None)
+    if speed is None:
+        return calibration
+    try:
+        factor = float(speed)
+    except ValueError:
+        raise must("device-speed", "be a number > 0", speed) from None
+    if not (math.isfinite(factor) and factor > 0):
+        raise must("device-speed", "be a finite number > 0", speed)
+    return calibration.with_device_speed(factor, label="device-speed")
 
 
 def framework_profile_from_args(args: argparse.Namespace):

@@ -15,6 +15,8 @@ import math
 import sympy as sp
 
 from costmodel.analysis import solve
+from costmodel.analysis.heterogeneous import max_clients_heterogeneous
+from costmodel.cli import federation_options
 from costmodel.cli import scenario_options as options
 from costmodel.cli import tables, time_to_accuracy
 from costmodel.errors import InputError, must
@@ -107,6 +109,33 @@ def _sensitivity(frame, algorithm: str) -> None:
     tables.print_table(rows, total=len(rows))
 
 
+def _max_clients_heterogeneous(args: argparse.Namespace, algorithm: str, budget: float) -> int:
+    federation = federation_options.federation_from_args(args)
+    draws, seed = federation_options.monte_carlo_from_args(args)
+    scenario = options.scenario_from_args(args)
+    calibration = options.calibration_from_args(args)
+    try:
+        answer = max_clients_heterogeneous(budget, scenario, calibration.coefficients, federation, algorithm,
+                                           monte_carlo=draws, seed=seed)
+    except InputError as error:
+        raise options.relabel_inputs(error) from None
+    print(f"largest clients per round with {algorithm} round time <= {format_seconds(budget)}, heterogeneous clients")
+    closed = int(answer["closed_form_clients"])
+    print(f"  answer (closed form, mean round): {f'{closed:,} clients' if closed else 'none'}")
+    if closed:
+        print(f"  round_seconds: {format_seconds(answer['closed_form_round_seconds'])}")
+    if draws:
+        q95 = int(answer["monte_carlo_q95_clients"])
+        print(f"  answer (Monte Carlo, 95% of rounds within the budget): {f'{q95:,} clients' if q95 else 'none'}")
+        if q95:
+            print(f"  95% of rounds within: {format_seconds(answer['monte_carlo_q95_seconds'])}")
+    print(f"assumptions: {tables.assumptions(scenario.as_dict())} ({args.preset or 'defaults (TPDS EMNIST)'}); "
+          f"{tables.calibration_note(calibration, args)}" + (f"; {draws:,} simulated rounds (seed {seed})" if draws
+                                                             else "") + ".")
+    tables.warn_about(calibration, args)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost solve``."""
     for option, questions in _QUESTION_OPTIONS.items():
@@ -116,6 +145,14 @@ def run(args: argparse.Namespace) -> int:
                              f"(got {getattr(args, option)!r}).")
     algorithm = check_algorithm(args.algorithm or SUBJECT)
     value = _question_input(args)
+    if federation_options.given(args):
+        if args.question != "max-clients":
+            raise InputError(f"'question' must be max-clients with heterogeneity options, the one question "
+                             f"they answer (got {args.question!r}).")
+        if args.expression or args.latex:
+            raise InputError("'expression' must not be given with heterogeneity options (see 'astraea-cost "
+                             "formula round' and docs/heterogeneity.md; got --expression).")
+        return _max_clients_heterogeneous(args, algorithm, value)
     scenario = options.scenario_from_args(args)
     calibration = options.calibration_from_args(args)
     coefficients = calibration.coefficients

@@ -85,6 +85,8 @@ def calibration_note(calibration: Calibration, args: argparse.Namespace) -> str:
     note = f"calibration: {origin}" + (f" ({first})" if first else "") + f", {calibration.created}"
     if args.overrides:
         note += "; overrides " + ", ".join(args.overrides)
+    if getattr(args, "device_speed", None) is not None:
+        note += f"; client devices at {args.device_speed}x its speed"
     return note
 
 

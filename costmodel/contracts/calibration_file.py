@@ -76,7 +76,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from costmodel.contracts.coefficients import COEFFICIENT_TABLE
+from costmodel.contracts.coefficients import COEFFICIENT_TABLE, DEVICE_RATE_COEFFICIENTS, DEVICE_SECONDS_COEFFICIENTS
 from costmodel.errors import InputError, must
 from costmodel.files import atomic_write_text, check_output_file
 
@@ -284,6 +284,41 @@ class Calibration:
         note = ", ".join(f"{name}={value:g}" for name, value in checked.items())
         source = f"{self.source} With overrides: {note}.".strip()
         return replace(self, coefficients=coefficients, stderr=stderr, fitted_from=fitted_from, source=source)
+
+    def with_device_speed(self, factor: float, *, label: str = "device_speed") -> Calibration:
+        """A new Calibration for client devices ``factor`` times as fast as the calibration machine.
+
+        Every device-side compute coefficient scales at once
+        (:data:`~costmodel.contracts.coefficients.DEVICE_RATE_COEFFICIENTS` times ``factor``,
+        :data:`~costmodel.contracts.coefficients.DEVICE_SECONDS_COEFFICIENTS` divided by it), their
+        standard errors with them; ``factor = 1`` returns this calibration unchanged (the same numbers).
+
+        Raises
+        ------
+        InputError
+            ``'device_speed' must be > 0 (got 0.0).``, or when a scaled coefficient leaves its rule.
+        """
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor):
+            raise must(label, "be a finite number > 0", factor)
+        if not factor > 0:
+            raise must(label, "be > 0", factor)
+        if factor == 1:
+            return self
+        scale = {**{name: float(factor) for name in DEVICE_RATE_COEFFICIENTS},
+                 **{name: 1.0 / factor for name in DEVICE_SECONDS_COEFFICIENTS}}
+        coefficients = dict(self.coefficients)
+        stderr = dict(self.stderr)
+        for name, by in scale.items():
+            value = coefficients[name] * by
+            broken = _SPEC[name].broken_rule(value)
+            if broken:
+                raise must(label, f"keep every device coefficient in its rule ({name} would be {value:g}, "
+                                  f"which must be {broken})", factor)
+            coefficients[name] = value
+            if stderr.get(name) is not None:
+                stderr[name] = float(stderr[name]) * by
+        source = f"{self.source} Client devices at {factor:g}x the calibration machine's speed.".strip()
+        return replace(self, coefficients=coefficients, stderr=stderr, source=source)
 
     def to_json_dict(self) -> dict[str, Any]:
         """The file content as plain JSON-ready objects (the inverse of :meth:`from_json_dict`)."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["COEFFICIENT_TABLE", "CoefficientSpec"]
+__all__ = ["COEFFICIENT_TABLE", "DEVICE_RATE_COEFFICIENTS", "DEVICE_SECONDS_COEFFICIENTS", "CoefficientSpec"]
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,20 @@ COEFFICIENT_TABLE: tuple[CoefficientSpec, ...] = (
     _c("link_efficiency", "eta", "1", "fraction of nominal bandwidth achieved", maximum=1.0),
     _c("message_overhead_bytes", "h_net", "B", "bytes per message beyond the payload (TCP/IP, framing)"),
 )
+
+#: The device-side compute coefficients that are a rate: a device ``f`` times as fast as the calibration
+#: machine has ``f`` times the rate (``--device-speed f``).
+DEVICE_RATE_COEFFICIENTS: tuple[str, ...] = ("flops_per_s",)
+#: The device-side compute coefficients in seconds per event or item: a client's local training (every
+#: term of the local-training statement) and its augmentation. A device ``f`` times as fast takes
+#: ``1/f`` of each. Not scaled: relative spreads (``train_time_cv``), server-side work (planning,
+#: rescheduling, aggregation), the (de)serialization and message coefficients (one value serves the
+#: server and the clients) and the link's.
+DEVICE_SECONDS_COEFFICIENTS: tuple[str, ...] = (
+    "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param", "prox_s_per_param",
+    "train_s_per_visit", "augment_s_per_value", "augment_s_per_pixel", "augment_s_per_client",
+    "augment_s_per_data_value",
+)
+
+if not {*DEVICE_RATE_COEFFICIENTS, *DEVICE_SECONDS_COEFFICIENTS} <= {spec.name for spec in COEFFICIENT_TABLE}:
+    raise RuntimeError("a device-side coefficient is not in COEFFICIENT_TABLE")  # pragma: no cover - a guard

@@ -33,6 +33,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from costmodel.errors import InputError
 from costmodel.model import blom_z_values
+from costmodel.model.order_statistic import tilted_max_factor_values
 from costmodel.model.quantities import COEFFICIENTS, INPUTS, NAME_OF
 
 __all__ = ["CHUNK", "NumericFunction", "argument_names", "numeric_function"]
@@ -60,6 +61,9 @@ class _Printer(NumPyPrinter):
 
     def _print_BlomZ(self, expr: sp.Expr) -> str:
         return f"blom_z({self._print(expr.args[0])})"
+
+    def _print_TiltedMaxFactor(self, expr: sp.Expr) -> str:
+        return f"tilted_max({self._print(expr.args[0])}, {self._print(expr.args[1])})"
 
 
 def _name(symbol: sp.Symbol) -> str:
@@ -147,8 +151,8 @@ def _compile(expression: sp.Basic) -> NumericFunction:
     by_name = {_name(s): s for s in expression.free_symbols}
     symbols = [by_name[name] for name in names]
     target = list(expression) if isinstance(expression, sp.Tuple) else expression
-    function = sp.lambdify(symbols, target, modules=[{"blom_z": blom_z_values}, "numpy"],
-                           printer=_Printer, cse=True, dummify=True)
+    functions = {"blom_z": blom_z_values, "tilted_max": tilted_max_factor_values}
+    function = sp.lambdify(symbols, target, modules=[functions, "numpy"], printer=_Printer, cse=True, dummify=True)
     return NumericFunction(expression=expression, arguments=names, function=function)
 
 

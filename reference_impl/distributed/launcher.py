@@ -65,6 +65,7 @@ from reference_impl.distributed.job import Job
 from reference_impl.distributed.options import DEFAULT_WORKERS, DistributedOptions, require_namespaces
 from reference_impl.engine.drive import RunResult, run
 from reference_impl.network.lab import emulated_network
+from reference_impl.network.cpu_throttle import cpu_throttle, remove_stale
 from reference_impl.network.links import LinkSpec
 from reference_impl.network.namespaces import NetlabError
 
@@ -253,12 +254,24 @@ def _launch(options: DistributedOptions, *, world_size: int, job_path: Path, fol
                                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
             yield processes
         return
-    link = LinkSpec(uplink_bits_per_s=options.uplink_bits_per_s, downlink_bits_per_s=options.downlink_bits_per_s)
-    with emulated_network(world_size - 1, [link], prefix=NETLAB_PREFIX) as lab, _reaped(options) as processes:
+    if options.devices:
+        links = [LinkSpec(uplink_bits_per_s=up, downlink_bits_per_s=down) for _, up, down in options.devices]
+        throttled = cpu_throttle({rank: speed for rank, (speed, _, _) in enumerate(options.devices, start=1)},
+                                 prefix=NETLAB_PREFIX)
+    else:
+        links = [LinkSpec(uplink_bits_per_s=options.uplink_bits_per_s,
+                          downlink_bits_per_s=options.downlink_bits_per_s)]
+        throttled = contextlib.nullcontext()
+    # exit order: processes reaped, then the (emptied) cgroups removed, then the namespaces deleted
+    with emulated_network(world_size - 1, links, prefix=NETLAB_PREFIX) as lab, throttled as throttle, \
+            _reaped(options) as processes:
         for rank, host in enumerate([lab.server, *lab.clients]):
             env = _child_env(lab.gloo_env(host, rank=rank, world_size=world_size, port=_EMULATED_PORT), threads)
-            processes.add(rank, lab.popen(host, *command, env=env, stdout=processes.log(folder, rank),
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            process = lab.popen(host, *command, env=env, stdout=processes.log(folder, rank),
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            processes.add(rank, process)
+            if throttle is not None:
+                throttle.add(rank, process.pid)   # `ip netns exec` execs the rank in place: same pid
         yield processes
 
 
@@ -276,7 +289,8 @@ def _reaped(options: DistributedOptions) -> Iterator[_Processes]:
 def run_distributed(config: RunConfig, *, network: str = "local", workers: int = DEFAULT_WORKERS,
                     uplink_bits_per_s: float = 5e6, downlink_bits_per_s: float = 20e6, timeout_s: float = 60.0,
                     progress: bool = False, run_id: str | None = None,
-                    work_dir: str | Path | None = None) -> DistributedRunResult:
+                    work_dir: str | Path | None = None,
+                    devices: tuple[tuple[float, float, float], ...] = ()) -> DistributedRunResult:
     """Run ``config`` with one process per device over ``torch.distributed`` (gloo) and return its trace.
 
     Parameters
@@ -288,6 +302,9 @@ def run_distributed(config: RunConfig, *, network: str = "local", workers: int =
     timeout_s : longest silence on any link, and the rendezvous deadline.
     progress : show a progress bar on stderr.
     run_id : the trace's run id (default ``<algorithm>-<8 hex digits>``).
+    devices : one ``(speed_factor, uplink_bits_per_s, downlink_bits_per_s)`` per worker (emulated
+        only; see :class:`~reference_impl.distributed.options.DistributedOptions`); needs
+        ``min(config.clients, workers)`` rows.
     work_dir : where the run's scratch folder (job, per-rank logs, result) is made; the system's
         temporary folder by default. The scratch folder is deleted after a successful run and kept
         after a failure, for its logs (the error message names it).
@@ -310,10 +327,15 @@ def run_distributed(config: RunConfig, *, network: str = "local", workers: int =
     if not isinstance(config, RunConfig):
         raise must("config", "be a RunConfig", type(config).__name__)
     options = DistributedOptions(network=network, workers=workers, uplink_bits_per_s=uplink_bits_per_s,
-                                 downlink_bits_per_s=downlink_bits_per_s, timeout_s=timeout_s)
-    if options.network == "emulated":
-        require_namespaces()
+                                 downlink_bits_per_s=downlink_bits_per_s, timeout_s=timeout_s, devices=devices)
     world_size = min(config.clients, options.workers) + 1
+    if options.devices and len(options.devices) != world_size - 1:
+        raise must("devices", f"have one row per worker, min(clients, workers) = {world_size - 1}",
+                   f"{len(options.devices)} rows")
+    if options.network == "emulated":
+        require_namespaces(devices=bool(options.devices))
+        if options.devices:
+            remove_stale(NETLAB_PREFIX)
     run_id = run_id or f"{config.algorithm}-{uuid.uuid4().hex[:8]}"
     folder = Path(tempfile.mkdtemp(prefix="astraea-distributed-", dir=work_dir))
     failed = True
@@ -344,6 +366,8 @@ def _load_result(folder: Path, config: RunConfig, options: DistributedOptions,
                    launch_wall_s=launch_wall_s)
     if options.network == "emulated":
         summary.update(uplink_bits_per_s=options.uplink_bits_per_s, downlink_bits_per_s=options.downlink_bits_per_s)
+    if options.devices:
+        summary["devices"] = [list(device) for device in options.devices]
     result = RunResult(run_id=data["run_id"], config=config, trace=data["trace"],
                        rounds=pd.DataFrame(data["rounds"]), summary=summary)
     return DistributedRunResult(result=result, global_vector=data["global_vector"], options=options)
@@ -365,7 +389,7 @@ def run_with_network(options: DistributedOptions | None, config: RunConfig, out:
             result = run_distributed(config, network=options.network, workers=options.workers,
                                      uplink_bits_per_s=options.uplink_bits_per_s,
                                      downlink_bits_per_s=options.downlink_bits_per_s, timeout_s=options.timeout_s,
-                                     progress=progress).result
+                                     progress=progress, devices=options.devices).result
         except (DistributedRunError, NetlabError) as exc:
             raise SystemExit(f"astraea-cost run: error: {exc}") from None
     result.write(out)

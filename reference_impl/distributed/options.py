@@ -42,6 +42,10 @@ class DistributedOptions:
         a direction unshaped).
     timeout_s : the longest silence allowed on any link and the rendezvous deadline; a payload's
         deadline adds twice its time at the slowest rate.
+    devices : one ``(speed_factor, uplink_bits_per_s, downlink_bits_per_s)`` per worker (emulated
+        only; empty: every worker at full speed on the shared rates): worker ``w`` is throttled to
+        ``speed_factor`` of a core (:mod:`reference_impl.network.cpu_throttle`, 0.1..1, together at
+        most the machine's cores less half a core) and its link shaped to its own rates.
     """
 
     network: str = "local"
@@ -49,6 +53,7 @@ class DistributedOptions:
     uplink_bits_per_s: float = 5e6
     downlink_bits_per_s: float = 20e6
     timeout_s: float = 60.0
+    devices: tuple[tuple[float, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.network not in NETWORKS[1:]:
@@ -63,20 +68,43 @@ class DistributedOptions:
         check_number("timeout_s", self.timeout_s, exclusive_minimum=0.0)
         if self.timeout_s < 1.0:
             raise must("timeout_s", "be >= 1 s (process start and rendezvous need it)", self.timeout_s)
+        devices = tuple(tuple(float(x) for x in device) for device in self.devices)
+        object.__setattr__(self, "devices", devices)
+        if devices:
+            from reference_impl.network import cpu_throttle  # only with devices: declarations stay light
+
+            if self.network != "emulated":
+                raise must("devices", "only be given with network 'emulated'", self.network)
+            for w, (speed, up, down) in enumerate(devices, start=1):
+                check_number(f"devices row {w}, speed_factor", speed, minimum=cpu_throttle.MIN_SPEED, maximum=1.0)
+                for name, rate in (("uplink_bits_per_s", up), ("downlink_bits_per_s", down)):
+                    if not rate >= 8_000:
+                        raise must(f"devices row {w}, {name}", "be >= 8000 (tc cannot shape slower links sensibly)",
+                                   rate)
+            cpu_throttle.speeds_below_cores([speed for speed, _, _ in devices])
 
     @property
     def slowest_bits_per_s(self) -> float:
         """The slowest shaped rate, ``inf`` on loopback."""
         if self.network == "local":
             return math.inf
+        if self.devices:
+            return min(min(up, down) for _, up, down in self.devices)
         return min(self.uplink_bits_per_s, self.downlink_bits_per_s)
 
 
-def require_namespaces() -> None:
-    """Raise a one-sentence ``InputError`` (the reason) unless emulated networks can be built here."""
+def require_namespaces(*, devices: bool = False) -> None:
+    """Raise a one-sentence ``InputError`` (the reason) unless emulated networks (and, with
+    ``devices``, throttled workers) can be built here."""
     ok, reason = namespaces.netlab_available()
     if not ok:
         raise InputError(f"'network' cannot be 'emulated' on this machine: {reason}.")
+    if devices:
+        from reference_impl.network import cpu_throttle
+
+        ok, reason = cpu_throttle.cpu_throttle_available()
+        if not ok:
+            raise InputError(f"'devices' cannot be emulated on this machine: {reason}.")
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,6 +121,10 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"client-device processes at most; min(clients, workers) are used, client k on "
                             f"worker 1 + k %% W ({DEFAULT_WORKERS})")
     group.add_argument("--timeout", default="60s", help="longest silence allowed on any link (60s)")
+    group.add_argument("--devices", metavar="FILE.csv", default=None,
+                       help="emulated only: one row per worker, speed_factor,uplink_bits_per_s,downlink_bits_per_s; "
+                            "each worker throttled to its speed (cgroup cpu quota, 0.1..1 of a core) on its own "
+                            "tbf-shaped link (needs root)")
 
 
 def options_from_args(args: argparse.Namespace) -> DistributedOptions | None:
@@ -107,13 +139,22 @@ def options_from_args(args: argparse.Namespace) -> DistributedOptions | None:
     downlink = parse_bandwidth_bits_per_s(args.downlink, name="downlink")
     workers = check_int("workers", args.workers, minimum=1, maximum=256)
     timeout_s = parse_seconds(args.timeout, name="timeout")
+    devices: tuple[tuple[float, float, float], ...] = ()
+    if getattr(args, "devices", None) is not None:
+        from costmodel.model.federation import read_clients_file  # numpy only, no torch
+
+        table = read_clients_file(args.devices, label="devices")
+        devices = tuple(zip(table.speed_factor.tolist(), table.uplink_bits_per_s.tolist(),
+                            table.downlink_bits_per_s.tolist()))
+        if network != "emulated":
+            raise must("devices", "only be given with --network emulated", network)
     if network == "inprocess":
         return None
     try:
         options = DistributedOptions(network=network, workers=workers, uplink_bits_per_s=uplink,
-                                     downlink_bits_per_s=downlink, timeout_s=timeout_s)
+                                     downlink_bits_per_s=downlink, timeout_s=timeout_s, devices=devices)
     except InputError as exc:  # name the command-line argument, not the field
         raise relabel(exc, uplink_bits_per_s="uplink", downlink_bits_per_s="downlink", timeout_s="timeout") from None
     if network == "emulated":   # before any output exists
-        require_namespaces()
+        require_namespaces(devices=bool(devices))
     return options

@@ -1,0 +1,216 @@
+"""The round of a heterogeneous federation in closed form: stragglers among unequal devices and links.
+
+FedAvg (McMahan et al., AISTATS 2017) waits for the slowest of its ``c`` parallel clients; an
+Astraea mediator (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) waits for the sum of its chain of
+``g = Min(gamma, c)`` clients, ``E_m`` times, and the round for the slowest of its mediators. With
+clients that differ (:class:`~costmodel.model.federation.Federation`) one visit of client ``i`` takes
+
+``V_i = a + C*X_i + D*Yd_i + U*Yu_i``
+
+with ``a`` the visit's fixed part (serialization, latency), ``C`` its training at the median speed
+(:func:`~costmodel.model.blocks.training_seconds`), ``D`` and ``U`` its download and upload wire
+terms at the median rate (``8*(W + h_net)/(eta*Min(b, b_srv/k))``), ``X = 1/S`` the client's slowness
+and ``Yd``, ``Yu`` its links' (log-normal around 1 with sigma ``sigma_s``, ``sigma_b``, times a
+class's ``1/f`` if classes are given). The spread applies to the client's effective rate at the
+shared server link (a stated simplification: a client faster than its share of the server link is
+still spread).
+
+A branch (a FedAvg client; an Astraea mediator's pass) is a sum of ``g`` visits of distinct
+clients, and the round waits for the largest of ``k`` branches: ``g = 1``, ``k = c`` for FedAvg;
+``g = Min(gamma, c)``, ``k = c/g`` for Astraea (the greedy rescheduling groups by labels, not by
+speed, so a mediator's clients are a random draw with respect to speed; ``E_m`` passes revisit
+the same devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
+
+1. **Moment matching of the sum.** The visit's cumulants are exact (log-normal terms:
+   ``kappa_2 = coef^2*e^{sigma^2}*(e^{sigma^2} - 1)``,
+   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``;
+   classes: from the mixture's raw moments); a branch's are ``g`` times those. A shifted
+   log-normal ``tau + e^{mu + s*Z}`` is fitted to the first three: with the skewness
+   ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,
+   ``omega = 1 + y^2``, ``s = sqrt(log(omega))``, ``e^mu = sqrt(K_2/(omega*(omega - 1)))``,
+   ``tau = K_1 - e^mu*sqrt(omega)``.
+2. **Order statistic.** ``E[max of k branches] = tau + e^mu*L_k(s)`` with the tilted log-normal
+   maximum ``L_k`` (:class:`~costmodel.model.order_statistic.TiltedMaxFactor`).
+3. **Big-jump floor.** The slowest branch is at least the one holding the overall largest value
+   of one term ``G`` (compute, download, upload) among its ``K = k*g`` draws:
+   ``K_1 - g*m_G + E[max_K G] + (g - 1)*(K*m_G - E[max_K G])/(K - 1)`` (its other members at their
+   mean below that largest); ``E[max_K G] = coef*L_K(sigma)`` for a log-normal term and
+   ``coef*e^{sigma^2/2}*sum_j x_(j)*(W_j^K - W_{j-1}^K)`` over sorted class atoms ``x = 1/f``. The
+   round takes the largest of the fit and the floors: the floors carry rare slow classes and heavy
+   link tails, which a three-moment fit spreads too thin.
+
+The heterogeneous round is the homogeneous one (:func:`~costmodel.model.round_seconds`, which keeps
+its own size-spread and jitter straggler term) plus ``E_m*(E[max of k branches] - g*v)``, ``v`` the
+homogeneous visit: without spread the added term is exactly 0 (a ``Piecewise``), so the
+homogeneous answer is reproduced to the bit. Constant phases (rescheduling, aggregation, broadcast)
+do not change. The Monte Carlo evaluator (:mod:`costmodel.analysis.montecarlo`) simulates the
+same protocol over the same distributions and checks this form.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import sympy as sp
+
+from costmodel.model.order_statistic import BlomZ, TiltedMaxFactor
+from costmodel.model.phase_costs import round_parts, round_seconds
+from costmodel.model.protocols import check_algorithm
+from costmodel.model.quantities import sym
+
+__all__ = [
+    "SPREAD_SYMBOLS",
+    "VisitParts",
+    "chain_max",
+    "class_max",
+    "heterogeneous_round_seconds",
+    "lognormal_cumulants",
+    "visit_parts",
+]
+
+#: The spread inputs of the closed form, by name: ``sigma_s`` (client speed) and ``sigma_b`` (links).
+SPREAD_SYMBOLS: dict[str, sp.Symbol] = {
+    "speed_sigma": sp.Symbol("sigma_s", nonnegative=True),
+    "link_sigma": sp.Symbol("sigma_b", nonnegative=True),
+}
+#: Below this skewness the branch is taken as normal (a shifted log-normal needs positive skew).
+_MIN_SKEW = sp.Rational(1, 1000)
+
+
+@dataclass(frozen=True)
+class VisitParts:
+    """One visit of an algorithm split as ``a + C*X + D*Yd + U*Yu``, and its branches.
+
+    Attributes
+    ----------
+    fixed, compute, wire_down, wire_up : sympy.Expr
+        ``a``, ``C``, ``D``, ``U`` in seconds at the median client.
+    per_branch : sympy.Expr
+        ``g``, visits of distinct clients summed in one branch (1 for FedAvg, ``Min(gamma, c)``).
+    branches : sympy.Expr
+        ``k``, branches the round waits for the largest of (``c``; ``c/g``).
+    passes : sympy.Expr
+        Times a branch is repeated on the same devices (1; ``E_m``).
+    """
+
+    fixed: sp.Expr
+    compute: sp.Expr
+    wire_down: sp.Expr
+    wire_up: sp.Expr
+    per_branch: sp.Expr
+    branches: sp.Expr
+    passes: sp.Expr
+
+    @property
+    def visit(self) -> sp.Expr:
+        """The homogeneous visit ``a + C + D + U`` (download + training + upload)."""
+        return self.fixed + self.compute + self.wire_down + self.wire_up
+
+
+@functools.cache
+def visit_parts(algorithm: str) -> VisitParts:
+    """The :class:`VisitParts` of ``algorithm``'s round (from its
+    :class:`~costmodel.model.protocols.base.RoundParts`)."""
+    parts = round_parts(check_algorithm(algorithm))
+    eta = sym("link_efficiency")
+    down_fixed, up_fixed = parts.download.subs(eta, sp.oo), parts.upload.subs(eta, sp.oo)
+    per_branch = sp.simplify(parts.chain / parts.passes)
+    return VisitParts(fixed=down_fixed + up_fixed, compute=parts.train,
+                      wire_down=parts.download - down_fixed, wire_up=parts.upload - up_fixed,
+                      per_branch=per_branch, branches=sp.simplify(parts.visits / parts.chain), passes=parts.passes)
+
+
+def lognormal_cumulants(coef: sp.Expr, sigma: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    """Cumulants of ``coef*e^{sigma*Z}``, written so the second and third are exactly 0 at ``sigma = 0``."""
+    w = sp.exp(sigma**2)
+    return (coef * sp.exp(sigma**2 / 2), coef**2 * w * (w - 1),
+            coef**3 * sp.exp(3 * sigma**2 / 2) * (w - 1)**2 * (w + 2))
+
+
+def _cumulants(raw: tuple[sp.Expr, sp.Expr, sp.Expr]) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    m1, m2, m3 = raw
+    return m1, m2 - m1**2, m3 - 3 * m1 * m2 + 2 * m1**3
+
+
+def _atom_moment(classes: tuple[tuple[float, float], ...], j: int) -> sp.Expr:
+    return sp.Add(*(sp.Float(share) * sp.Float(1.0 / factor)**j for factor, share in classes))
+
+
+def class_max(classes: tuple[tuple[float, float], ...], draws: sp.Expr) -> sp.Expr:
+    """``E[max of K draws of x = 1/f]`` over classes (factor, share): ``sum_j x_(j)*(W_j^K - W_{j-1}^K)``,
+    atoms sorted ascending, ``W_j`` the cumulative share (exact)."""
+    atoms = sorted((1.0 / factor, share) for factor, share in classes)
+    total, below, previous = sp.S.Zero, 0.0, sp.S.Zero
+    for atom, share in atoms:
+        below = min(1.0, below + share)
+        current = sp.Float(below)**draws
+        total += sp.Float(atom) * (current - previous)
+        previous = current
+    return total
+
+
+def _term(coef: sp.Expr, sigma: sp.Expr, classes: tuple[tuple[float, float], ...]):
+    """Cumulants and ``E[max_K]`` (as a function of K) of ``coef*x*e^{sigma*Z}``, x a class atom."""
+    if not classes:
+        return lognormal_cumulants(coef, sigma), (lambda draws: coef * TiltedMaxFactor(draws, sigma))
+    raw = tuple(coef**j * _atom_moment(classes, j) * sp.exp(j * j * sigma**2 / 2) for j in (1, 2, 3))
+    return _cumulants(raw), (lambda draws: coef * sp.exp(sigma**2 / 2) * class_max(classes, draws))
+
+
+def _link_pair_cumulants(down: sp.Expr, up: sp.Expr, sigma: sp.Expr,
+                         classes: tuple[tuple[float, float], ...]) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
+    if not classes:
+        return tuple(a + b for a, b in zip(lognormal_cumulants(down, sigma), lognormal_cumulants(up, sigma)))
+    raw = []
+    for j in (1, 2, 3):
+        pair = sp.Add(*(sp.binomial(j, i) * down**i * up**(j - i) * sp.exp((i * i + (j - i)**2) * sigma**2 / 2)
+                        for i in range(j + 1)))
+        raw.append(_atom_moment(classes, j) * pair)
+    return _cumulants(tuple(raw))
+
+
+def chain_max(k1: sp.Expr, k2: sp.Expr, k3: sp.Expr, branches: sp.Expr) -> sp.Expr:
+    """``E[max of k iid branches]`` whose cumulants are ``K_1, K_2, K_3``: a shifted log-normal fitted
+    to them and the tilted maximum ``tau + e^mu*L_k(s)`` (steps 1-2 of the module docstring); a
+    normal ``K_1 + sqrt(K_2)*z_k`` below the skewness :data:`_MIN_SKEW`."""
+    skew = k3 / k2**sp.Rational(3, 2)
+    a = sp.cbrt((skew + sp.sqrt(skew**2 + 4)) / 2)
+    y = a - 1 / a
+    omega = 1 + y**2
+    s = sp.sqrt(sp.log(omega))
+    scale = sp.sqrt(k2 / (omega * (omega - 1)))
+    shifted = k1 - scale * sp.sqrt(omega) + scale * TiltedMaxFactor(branches, s)
+    return sp.Piecewise((shifted, skew > _MIN_SKEW), (k1 + sp.sqrt(k2) * BlomZ(branches), True))
+
+
+def _floor(chain_mean: sp.Expr, per_branch: sp.Expr, draws: sp.Expr, mean: sp.Expr, largest: sp.Expr) -> sp.Expr:
+    others = (per_branch - 1) * (draws * mean - largest) / sp.Max(draws - 1, 1, evaluate=False)
+    return chain_mean - per_branch * mean + largest + others
+
+
+@functools.cache
+def heterogeneous_round_seconds(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
+                                link_classes: tuple[tuple[float, float], ...] = ()) -> sp.Expr:
+    """``algorithm``'s round time in a heterogeneous federation (see the module docstring), in the
+    model's symbols plus ``sigma_s`` and ``sigma_b`` (:data:`SPREAD_SYMBOLS`); classes are numbers
+    built into the expression (factor, share)."""
+    parts = visit_parts(algorithm)
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    g, k = parts.per_branch, parts.branches
+    compute_cumulants, compute_max = _term(parts.compute, sigma_s, speed_classes)
+    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
+    visit = [c + l for c, l in zip(compute_cumulants, link_cumulants)]
+    visit[0] += parts.fixed
+    k1, k2, k3 = (g * v for v in visit)
+    draws = k * g
+    floors = [_floor(k1, g, draws, compute_cumulants[0], compute_max(draws))]
+    for coef in (parts.wire_down, parts.wire_up):
+        cumulants, largest = _term(coef, sigma_b, link_classes)
+        floors.append(_floor(k1, g, draws, cumulants[0], largest(draws)))
+    slowest = sp.Max(chain_max(k1, k2, k3, k), *floors, evaluate=False)
+    excess = parts.passes * (slowest - g * parts.visit)
+    if speed_classes or link_classes:
+        return round_seconds(algorithm) + excess
+    spread_free = sp.And(sp.Eq(sigma_s, 0), sp.Eq(sigma_b, 0))
+    return round_seconds(algorithm) + sp.Piecewise((0, spread_free), (excess, True))
