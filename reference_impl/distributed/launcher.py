@@ -63,7 +63,7 @@ from costmodel.errors import must
 from reference_impl.config import RunConfig
 from reference_impl.distributed.job import Job
 from reference_impl.distributed.options import DEFAULT_WORKERS, DistributedOptions, require_namespaces
-from reference_impl.engine.drive import RunResult, run
+from reference_impl.engine.drive import RunResult, RunResultViews, run
 from reference_impl.network.lab import emulated_network
 from reference_impl.network.cpu_throttle import cpu_throttle, remove_stale
 from reference_impl.network.links import LinkSpec
@@ -88,7 +88,7 @@ class DistributedRunError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class DistributedRunResult:
+class DistributedRunResult(RunResultViews):
     """A finished distributed run: the same :class:`RunResult` as the in-process engine, and the model.
 
     Attributes
@@ -101,18 +101,6 @@ class DistributedRunResult:
     result: RunResult
     global_vector: np.ndarray = field(repr=False)
     options: DistributedOptions
-
-    @property
-    def trace(self) -> pd.DataFrame:
-        return self.result.trace
-
-    @property
-    def rounds(self) -> pd.DataFrame:
-        return self.result.rounds
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self.result.summary
 
     def write(self, folder: str | Path) -> Path:
         """Write ``trace.csv`` and ``run.json`` (atomically), as :meth:`RunResult.write`."""

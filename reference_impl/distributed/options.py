@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from costmodel.errors import InputError, check_int, check_number, must, relabel
 from costmodel.units import parse_bandwidth_bits_per_s, parse_seconds
 from reference_impl.network import namespaces
+from reference_impl.network.links import check_shaped_rate
 
 __all__ = [
     "DEFAULT_WORKERS",
@@ -60,11 +61,7 @@ class DistributedOptions:
             raise must("network", f"be one of {', '.join(NETWORKS[1:])} for a distributed run", self.network)
         check_int("workers", self.workers, minimum=1, maximum=256)
         for name in ("uplink_bits_per_s", "downlink_bits_per_s"):
-            value = getattr(self, name)
-            if value != math.inf:
-                check_number(name, value, exclusive_minimum=0.0)
-                if value < 8_000:
-                    raise must(name, "be >= 8000 (tc cannot shape slower links sensibly)", value)
+            check_shaped_rate(name, getattr(self, name))
         check_number("timeout_s", self.timeout_s, exclusive_minimum=0.0)
         if self.timeout_s < 1.0:
             raise must("timeout_s", "be >= 1 s (process start and rendezvous need it)", self.timeout_s)
@@ -78,9 +75,7 @@ class DistributedOptions:
             for w, (speed, up, down) in enumerate(devices, start=1):
                 check_number(f"devices row {w}, speed_factor", speed, minimum=cpu_throttle.MIN_SPEED, maximum=1.0)
                 for name, rate in (("uplink_bits_per_s", up), ("downlink_bits_per_s", down)):
-                    if not rate >= 8_000:
-                        raise must(f"devices row {w}, {name}", "be >= 8000 (tc cannot shape slower links sensibly)",
-                                   rate)
+                    check_shaped_rate(f"devices row {w}, {name}", rate)
             cpu_throttle.speeds_below_cores([speed for speed, _, _ in devices])
 
     @property

@@ -26,7 +26,7 @@ from reference_impl.engine.in_process import Engine
 from reference_impl.engine.trace import RunRecord, write_run
 from reference_impl.protocols import protocol_of
 
-__all__ = ["MEASUREMENT_VERSION", "RoundStats", "RunResult", "drive", "run"]
+__all__ = ["MEASUREMENT_VERSION", "RoundStats", "RunResult", "RunResultViews", "drive", "run"]
 
 #: Bumped whenever a change to the engine alters what a run measures, so that a resumed sweep does
 #: not mix runs of two engines (:func:`calibration.sweep.run_sweep` redoes runs of another version).
@@ -63,6 +63,25 @@ class RunResult:
         summary = dict(self.summary, rounds=self.rounds.to_dict(orient="records"))
         return write_run(folder, RunRecord(run_id=self.run_id, algorithm=self.config.algorithm, trace=self.trace,
                                            config=self.config.as_dict(), summary=summary))
+
+
+class RunResultViews:
+    """The trace, per-round summary and summary of a result that wraps a :class:`RunResult` as ``result``
+    (the distributed and Flower launchers' results), read through to it."""
+
+    result: RunResult
+
+    @property
+    def trace(self) -> pd.DataFrame:
+        return self.result.trace
+
+    @property
+    def rounds(self) -> pd.DataFrame:
+        return self.result.rounds
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return self.result.summary
 
 
 def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = None

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 from costmodel.errors import must
 from costmodel.files import atomic_path
 from reference_impl.config import RunConfig
-from reference_impl.engine.drive import RunResult
+from reference_impl.engine.drive import RunResult, RunResultViews
 from reference_impl.flower.deployment import Deployment
 from reference_impl.flower.job import FlowerJob, FlowerRunError, write_app
 from reference_impl.flower.options import FlowerOptions
@@ -53,25 +53,13 @@ MESSAGE_COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class FlowerRunResult:
+class FlowerRunResult(RunResultViews):
     """A finished Flower run: the :class:`RunResult` of every engine, the final model, the message log."""
 
     result: RunResult
     global_vector: np.ndarray = field(repr=False)
     messages: pd.DataFrame = field(repr=False)
     options: FlowerOptions | None = None
-
-    @property
-    def trace(self) -> pd.DataFrame:
-        return self.result.trace
-
-    @property
-    def rounds(self) -> pd.DataFrame:
-        return self.result.rounds
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        return self.result.summary
 
     def write(self, folder: str | Path) -> Path:
         """Write ``trace.csv``, ``run.json`` and ``flower_messages.csv`` (each atomically)."""

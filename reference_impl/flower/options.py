@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from costmodel.errors import InputError, check_number, must, relabel
+from reference_impl.network.links import check_shaped_rate
 
 __all__ = ["ENGINES", "FLOWER_NETWORKS", "FlowerOptions", "add_engine_argument", "flower_options"]
 
@@ -44,11 +45,7 @@ class FlowerOptions:
         if self.network not in FLOWER_NETWORKS:
             raise must("network", f"be one of {', '.join(FLOWER_NETWORKS)} for --engine flower", self.network)
         for name in ("uplink_bits_per_s", "downlink_bits_per_s"):
-            value = getattr(self, name)
-            if value != math.inf:
-                check_number(name, value, exclusive_minimum=0.0)
-                if value < 8_000:
-                    raise must(name, "be >= 8000 (tc cannot shape slower links sensibly)", value)
+            check_shaped_rate(name, getattr(self, name))
         check_number("timeout_s", self.timeout_s, exclusive_minimum=0.0)
         if self.timeout_s < 10.0:
             raise must("timeout_s", "be >= 10 s for --engine flower (a fresh ClientApp process starts for every "

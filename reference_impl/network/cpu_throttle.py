@@ -27,6 +27,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from costmodel.errors import InputError, check_number, must
+from reference_impl.network.namespaces import pid_alive
 
 __all__ = [
     "CGROUP_CPU_ROOT",
@@ -64,16 +65,6 @@ def cpu_throttle_available(root: Path = CGROUP_CPU_ROOT) -> tuple[bool, str]:
 
 def _write(path: Path, value: object) -> None:
     path.write_text(f"{value}\n", encoding="ascii")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _remove(group: Path, root: Path, attempts: int = 50) -> bool:
@@ -166,7 +157,7 @@ def remove_stale(prefix: str = _DEFAULT_PREFIX, root: Path = CGROUP_CPU_ROOT) ->
     stale = []
     for group in root.iterdir() if root.exists() else ():
         match = _NAME.match(group.name)
-        if group.is_dir() and match and match["prefix"] == prefix and not _pid_alive(int(match["pid"])):
+        if group.is_dir() and match and match["prefix"] == prefix and not pid_alive(int(match["pid"])):
             _remove(group, root)
             stale.append(group.name)
     return tuple(stale)

@@ -33,12 +33,26 @@ from dataclasses import dataclass
 
 from costmodel.errors import check_int, check_number, must
 
-__all__ = ["BURST_TIMER_S", "ETHERNET_FRAME_BYTES", "LinkSpec", "tbf_burst_bytes", "tbf_limit_bytes"]
+__all__ = ["BURST_TIMER_S", "ETHERNET_FRAME_BYTES", "MIN_SHAPED_BITS_PER_S", "LinkSpec", "check_shaped_rate",
+           "tbf_burst_bytes", "tbf_limit_bytes"]
 
 #: Largest Ethernet frame tbf sees at MTU 1500: 1500 + 14 bytes of Ethernet header.
 ETHERNET_FRAME_BYTES = 1514
 #: Seconds of tokens a default bucket holds (covers timer wake-up latency, see the module notes).
 BURST_TIMER_S = 0.002
+#: Slowest rate a link may be shaped to: below it tbf's bucket holds under one frame per 1.5 s.
+MIN_SHAPED_BITS_PER_S = 8_000
+
+
+def check_shaped_rate(name: str, value: float) -> float:
+    """``value`` if it is a rate tc can shape (``>= 8000`` bits/s) or ``inf`` (unshaped); else the
+    one-line :class:`~costmodel.errors.InputError` naming ``name``."""
+    if value == math.inf:
+        return value
+    check_number(name, value, exclusive_minimum=0.0)
+    if not value >= MIN_SHAPED_BITS_PER_S:
+        raise must(name, f"be >= {MIN_SHAPED_BITS_PER_S} (tc cannot shape slower links sensibly)", value)
+    return value
 
 
 def tbf_burst_bytes(rate_bits_per_s: float) -> int:
@@ -72,12 +86,7 @@ class LinkSpec:
 
     def __post_init__(self) -> None:
         for name in ("uplink_bits_per_s", "downlink_bits_per_s"):
-            value = getattr(self, name)
-            if value == math.inf:
-                continue
-            check_number(name, value, exclusive_minimum=0.0)
-            if value < 8_000:
-                raise must(name, "be >= 8000 (tc cannot shape slower links sensibly)", value)
+            check_shaped_rate(name, getattr(self, name))
         if self.burst_bytes is not None:
             check_int("burst_bytes", self.burst_bytes, minimum=ETHERNET_FRAME_BYTES)
         check_number("queue_latency_s", self.queue_latency_s, exclusive_minimum=0.0, maximum=60.0)

@@ -31,6 +31,7 @@ __all__ = [
     "delete_namespaces",
     "main",
     "netlab_available",
+    "pid_alive",
     "remove_stale",
     "run_batch",
     "run_command",
@@ -135,7 +136,8 @@ def netlab_available() -> tuple[bool, str]:
     return True, "root, ip netns, veth and tc tbf are available"
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (``kill(pid, 0)``; one owned by another user counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -158,7 +160,7 @@ def remove_stale(prefix: str = DEFAULT_PREFIX) -> tuple[str, ...]:
         match = _NAME_PATTERN.match(name)
         if match is None or match["prefix"] != prefix:
             continue
-        if not _pid_alive(int(match["pid"])):
+        if not pid_alive(int(match["pid"])):
             stale.append(name)
     left = delete_namespaces(stale)
     if left:
