@@ -55,8 +55,10 @@ Points
 machine's 2 cores, unequal links.
 
 ``python -m calibration.heterogeneous_validation --store`` (needs root) measures both sets and
-writes :data:`DEFAULT_OUT` (columns :data:`CSV_COLUMNS`); ``--set test`` or ``--only TEXT`` measure
-part of them (``--store`` then replaces those rows only), ``--out FILE`` writes elsewhere.
+writes :data:`DEFAULT_OUT` (columns :data:`CSV_COLUMNS`) and the per-run diagnostics
+:data:`DEFAULT_RUNS_OUT` (:data:`RUN_COLUMNS`); ``--set test`` or ``--only TEXT`` measure part of them
+(``--store`` then replaces those rows only), ``--out FILE`` and ``--runs-out FILE`` write elsewhere. The
+whole validation is 20 runs of about a minute each on the 2-core development machine.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ from reference_impl.network.namespaces import NetlabError
 from reference_impl.workload import plan_workload
 
 __all__ = [
-    "CSV_COLUMNS", "DEFAULT_OUT", "MAX_STRATA", "MEASURED_ROUNDS", "SAMPLED_RUNS", "DevicePoint", "PlannedRun",
+    "CSV_COLUMNS", "DEFAULT_OUT", "DEFAULT_RUNS_OUT", "MAX_STRATA", "MEASURED_ROUNDS", "RUN_COLUMNS", "SAMPLED_RUNS",
+    "DevicePoint", "PlannedRun",
     "Stratum", "combine_runs", "conditional_round_seconds", "development_points", "effective_speeds",
     "grouping_strata", "main", "plan_runs", "test_points", "validate_heterogeneous",
 ]
@@ -110,6 +113,14 @@ CSV_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "runs", "rounds", "
                                 "predicted_round_s", "monte_carlo_round_s", "error_pct", "load_average")
 #: Where ``--store`` writes the table.
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "heterogeneity" / "emulated_validation.csv"
+#: Where ``--store`` writes the per-run diagnostics (:data:`RUN_COLUMNS`).
+DEFAULT_RUNS_OUT = DEFAULT_OUT.with_name("emulated_validation_runs.csv")
+#: The per-run diagnostics' columns: the run's weight, its measured mean and round-to-round spread, the closed
+#: form and the conditional prediction at its effective speeds, its grouping (``speed@uplink Mbit/s``, mediators
+#: split by ``|``), the effective speed of each quota, the load after it.
+RUN_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "run", "weight", "measured_round_s", "round_sd_pct",
+                                "predicted_round_s", "conditional_round_s", "conditional_error_pct", "grouping",
+                                "effective", "load")
 _SETS = ("development", "test")
 _MBIT = 1e6
 
@@ -399,15 +410,15 @@ def bar_summary(table: pd.DataFrame) -> list[str]:
     return lines
 
 
-def store(table: pd.DataFrame, out: Path) -> None:
-    """Write ``table`` to ``out``, keeping the rows of points not in ``table`` that ``out`` already holds."""
+def store(table: pd.DataFrame, out: Path, columns: Sequence[str] = CSV_COLUMNS) -> None:
+    """Write ``table[columns]`` to ``out``, keeping the rows of points not in ``table`` that ``out`` already holds."""
     if out.exists():
         old = pd.read_csv(out)
         keys = set(zip(table["set"], table["point"], table["algorithm"]))
         keep = old[[key not in keys for key in zip(old["set"], old["point"], old["algorithm"])]]
         table = pd.concat([keep, table], ignore_index=True) if len(keep) else table
     order = {name: i for i, name in enumerate(_SETS)}
-    table = table.sort_values("set", key=lambda s: s.map(order), kind="stable")[list(CSV_COLUMNS)]
+    table = table.sort_values("set", key=lambda s: s.map(order), kind="stable")[list(columns)]
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.4f")
 
@@ -441,8 +452,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s")
     for path in ([DEFAULT_OUT] if args.store else []) + ([Path(args.out)] if args.out else []):
         store(table, path)
-    if args.runs_out:
-        runs.to_csv(args.runs_out, index=False, float_format="%.4f")
+    for path in ([DEFAULT_RUNS_OUT] if args.store else []) + ([Path(args.runs_out)] if args.runs_out else []):
+        if len(runs):
+            store(runs, path, RUN_COLUMNS)
     return 0
 
 

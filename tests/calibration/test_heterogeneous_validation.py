@@ -15,7 +15,9 @@ import calibration.heterogeneous_validation as hv
 from calibration.heterogeneous_validation import (
     CSV_COLUMNS,
     DEFAULT_OUT,
+    DEFAULT_RUNS_OUT,
     MAX_STRATA,
+    RUN_COLUMNS,
     SAMPLED_RUNS,
     combine_runs,
     development_points,
@@ -135,8 +137,19 @@ def test_the_stored_table_has_the_schema_both_sets_and_every_point():
         pytest.skip(f"{DEFAULT_OUT.name} not stored yet")
     table = pd.read_csv(DEFAULT_OUT)
     assert tuple(table.columns) == CSV_COLUMNS
-    expected = {(p.set, p.name, p.config.algorithm) for p in development_points() + frozen_test_points()}
+    points = development_points() + frozen_test_points()
+    expected = {(p.set, p.name, p.config.algorithm) for p in points}
     assert set(zip(table["set"], table["point"], table["algorithm"])) == expected
+    runs = pd.read_csv(DEFAULT_RUNS_OUT)
+    assert tuple(runs.columns) == RUN_COLUMNS
+    for point in points:                                              # every planned run, weights summing to 1
+        mine = runs[(runs["set"] == point.set) & (runs["point"] == point.name)
+                    & (runs["algorithm"] == point.config.algorithm)]
+        row = table[(table["set"] == point.set) & (table["point"] == point.name)
+                    & (table["algorithm"] == point.config.algorithm)].iloc[0]
+        assert len(mine) == row["runs"] == len(plan_runs(point))
+        assert mine["weight"].sum() == pytest.approx(1.0, abs=1e-3)
+        assert row["measured_round_s"] == pytest.approx((mine["weight"] * mine["measured_round_s"]).sum(), rel=1e-3)
 
 
 def test_without_root_the_validation_refuses_in_one_line_with_status_2(monkeypatch, capsys):
