@@ -33,7 +33,9 @@ assignment across runs, with the data (and hence the label grouping, read from
 * FedAvg waits for the slowest of all ``c`` devices, whatever the assignment: one run.
 
 ``noise_pct = 100*SE/x``. The stratified SE holds the round-to-round spread only: drift of a device's
-effective speed between runs (the host's load) is not in it. Round 0 of every run is a warm-up
+effective speed between runs (the host's load) is not in it, nor is the error of the effective speeds
+the prediction is made at. ``load_average`` is the mean of the host's 1-minute load average read before
+and after each of the point's runs. Round 0 of every run is a warm-up
 (first-touch allocations on throttled workers made it about 10% slower in the development runs) and is
 left out; :data:`MEASURED_ROUNDS` rounds follow it.
 
@@ -356,7 +358,7 @@ def measure_point(point: DevicePoint, calibration: Calibration, *, timeout_s: fl
         scenario = scenario_from_workload(plan_workload(config), summary).replace(
             uplink_bits_per_s=float(np.median(ups)), downlink_bits_per_s=float(np.median(downs)),
             server_bits_per_s=math.inf)
-        wall = outcome.rounds["wall_s"].to_numpy()[1:]
+        wall = outcome.rounds["wall_s"].to_numpy()[1:]              # round 0 is the warm-up
         closed, monte, conditional = _predict(point, scenario, coefficients, run.devices, effective, monte_carlo)
         rounds.append(wall)
         predictions.append((closed, monte))
