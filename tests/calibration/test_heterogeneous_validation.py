@@ -19,6 +19,7 @@ from calibration.heterogeneous_validation import (
     MAX_STRATA,
     RUN_COLUMNS,
     SAMPLED_RUNS,
+    bar_summary,
     combine_runs,
     development_points,
     grouping_strata,
@@ -169,3 +170,14 @@ def test_a_worker_joins_the_cgroup_named_in_its_environment_once(monkeypatch, tm
     assert join_from_env() is True
     assert procs.read_text().strip() == str(__import__("os").getpid())
     assert join_from_env() is False                                  # once: the variable is consumed
+
+
+def test_the_bar_needs_mape_within_10_percent_and_every_point_within_twice_its_noise():
+    rows = [_row("test", "a", "fedavg", 1.0) | dict(error_pct=-3.0, noise_pct=2.0, monte_carlo_round_s=1.05),
+            _row("test", "b", "fedavg", 1.0) | dict(error_pct=5.0, noise_pct=3.0, monte_carlo_round_s=0.95),
+            _row("test", "a", "astraea", 1.0) | dict(error_pct=4.0, noise_pct=1.0)]
+    assert bar_summary(pd.DataFrame(rows)) == [
+        "test fedavg: MAPE 4.0% over 2 points (Monte Carlo 5.0%); 2/2 within twice the noise; meets the bar "
+        "(MAPE <= 10%, all within 2x noise)",
+        "test astraea: MAPE 4.0% over 1 points (Monte Carlo 0.0%); 0/1 within twice the noise; fails the bar "
+        "(MAPE <= 10%, all within 2x noise)"]
