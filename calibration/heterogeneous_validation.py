@@ -1,32 +1,72 @@
 """Validate the heterogeneous round against emulated devices: throttled workers on unequal links.
 
 The distributed engine (:func:`reference_impl.distributed.launcher.run_distributed`) runs FedAvg and
-Astraea with one process per client device in network namespaces; with ``devices`` each worker is
-throttled to its speed factor (a cgroup v1 CPU quota, :mod:`reference_impl.network.cpu_throttle`)
-and its link shaped to its own rates (tbf). The cost model predicts the same runs from their
-scenario (:func:`calibration.scenario.scenario_from_workload`) with the devices as a client table
-(:func:`costmodel.analysis.heterogeneous.predict_heterogeneous`: FedAvg's slowest of ``c`` exact,
-Astraea's mediators by the shifted-log-normal fit; and the Monte Carlo). A CPU quota stretches wall
-time, not the CPU time a thread consumes, so the measured quantity is the real wall-clock round
-time ``wall_s``; its run-to-run noise is the spread of the rounds of one run, and the host's load
-average is recorded before and after each run (a shared machine). The server's link is unshaped
-(``server_bits_per_s = inf``).
+Astraea with one worker process per client device in network namespaces; with ``devices`` each worker
+is throttled to its speed factor (a cgroup v1 CPU quota, :mod:`reference_impl.network.cpu_throttle`,
+from its first visit on) and its link shaped to its own rates (tbf). The cost model predicts the same
+runs from their scenario (:func:`calibration.scenario.scenario_from_workload`, the median links, an
+unshaped server) with the devices as a client table
+(:func:`costmodel.analysis.heterogeneous.predict_heterogeneous`: the closed form and the Monte Carlo).
 
-Two predictions are compared. *Nominal*: each device at its quota's speed factor. *Effective*: each
-device at the speed a throttled reference workload actually gets (:func:`effective_speeds`: the speed
-probe of :mod:`calibration.speed_probe`, run back to back in a cgroup of that quota and timed on the
-wall clock, against the calibration machine's usual probe time). The two differ because a quota of
-1 ms per 10 ms period leaves the caches to the machine's other tenants for the other 9 ms, so the
-same work costs more CPU time when throttled (measured: 44 ms of training unthrottled took 49-65 ms
-of CPU time at speeds 0.4-0.1), and because a shared machine is slower than when it was calibrated.
+What is measured, and why
+-------------------------
+The model prices the *expectation over mediator groupings*: Astraea's greedy rescheduling groups
+clients by their labels, so which devices share a mediator is random with respect to speed. A run
+realizes one grouping (the same in every round when all clients take part: it is a function of the
+data seed), so one run's mean round is a conditional quantity, and a run whose slow devices happen to
+share a mediator is slower than the mean. The measurement therefore varies the device-to-client
+assignment across runs, with the data (and hence the label grouping, read from
+:func:`reference_impl.workload.plan_workload`) fixed:
 
-``python -m calibration.heterogeneous_validation [--out FILE.csv]`` runs :func:`default_points`
-(needs root). The points were fixed before any was measured and no choice was made on them.
+* A uniformly random assignment of the devices to the clients makes every split of the devices into
+  the mediators' sizes equally likely, so each *grouping type* (which devices, counted as their
+  ``(speed, uplink, downlink)`` rows, share a mediator) has a known probability ``w_j``
+  (:func:`grouping_strata`, by enumerating all ``N!`` assignments).
+* **Stratified** (at most :data:`MAX_STRATA` types, e.g. two device classes): one run per type, its
+  assignment one of the type's (drawn with a fixed seed); measured mean ``x = sum_j w_j*x_j``, where
+  ``x_j`` is the run's mean wall-clock round. This is the expectation the model prices, exactly, with
+  no grouping sampling error. Noise: the standard error ``sqrt(sum_j w_j^2*s_j^2/n_j)``, ``s_j`` the
+  standard deviation of run ``j``'s ``n_j`` measured rounds.
+* **Sampled** (more types, e.g. six distinct devices): :data:`SAMPLED_RUNS` runs with uniformly random
+  assignments (fixed seed); ``x`` is their plain mean (unbiased for the same expectation) and the noise
+  is the standard error between runs, ``sd(x_j)/sqrt(runs)``, which holds the grouping spread.
+* FedAvg waits for the slowest of all ``c`` devices, whatever the assignment: one run.
+
+``noise_pct = 100*SE/x``. The stratified SE holds the round-to-round spread only: drift of a device's
+effective speed between runs (the host's load) is not in it, nor is the error of the effective speeds
+the prediction is made at. ``load_average`` is the mean of the host's 1-minute load average read before
+and after each of the point's runs. Round 0 of every run is a warm-up
+(first-touch allocations on throttled workers made it about 10% slower in the development runs) and is
+left out; :data:`MEASURED_ROUNDS` rounds follow it.
+
+The predicted round of a point is the same weighted mean of the per-run predictions, each at the
+devices' *effective* speeds probed just before that run (:func:`effective_speeds`: the calibration's
+speed probe run back to back in a cgroup of that quota, timed on the wall clock, against the calibration
+machine's usual probe time): a quota of 1 ms per 10 ms leaves the caches to the host's other tenants
+for the other 9 ms, and a shared host is slower than when it was calibrated, so the quota's nominal
+speed overstates the device. ``error_pct = 100*(predicted - measured)/measured`` (signed). As a
+diagnostic each run also gets its *conditional* prediction, the model's visits summed over the grouping
+the run realized (:func:`conditional_round_seconds`): its error shows what is left once the grouping
+is known.
+
+Points
+------
+:func:`development_points` are the six points looked at while this design was made;
+:func:`test_points` were fixed in code before they were first measured and no choice was made on them
+(other speeds, links, ``c`` and ``gamma``). Both: both algorithms, quotas summing to at most 1.5 of the
+machine's 2 cores, unequal links.
+
+``python -m calibration.heterogeneous_validation --store`` (needs root) measures both sets and
+writes :data:`DEFAULT_OUT` (columns :data:`CSV_COLUMNS`) and the per-run diagnostics
+:data:`DEFAULT_RUNS_OUT` (:data:`RUN_COLUMNS`); ``--set test`` or ``--only TEXT`` measure part of them
+(``--store`` then replaces those rows only), ``--out FILE`` and ``--runs-out FILE`` write elsewhere. The
+whole validation is 20 runs of about a minute each on the 2-core development machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import os
 import sys
@@ -34,55 +74,215 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from calibration.scenario import scenario_from_workload
-from costmodel.analysis.heterogeneous import predict_heterogeneous
+from calibration.speed_probe import probe_seconds
+from costmodel.analysis.heterogeneous import predict_heterogeneous, visit_numbers
 from costmodel.contracts.calibration_file import Calibration, load_calibration
+from costmodel.errors import InputError, must
 from costmodel.model.federation import ClientTable, Federation
 from reference_impl.config import RunConfig
-from calibration.speed_probe import probe_seconds
-from reference_impl.distributed.launcher import run_distributed
-from reference_impl.network.cpu_throttle import cpu_throttle
+from reference_impl.distributed.launcher import DistributedRunError, run_distributed
+from reference_impl.network.cpu_throttle import cpu_throttle, cpu_throttle_available
+from reference_impl.network.namespaces import NetlabError
 from reference_impl.workload import plan_workload
 
-__all__ = ["DevicePoint", "default_points", "effective_speeds", "main", "validate_heterogeneous"]
+__all__ = [
+    "CSV_COLUMNS", "DEFAULT_OUT", "DEFAULT_RUNS_OUT", "DevicePoint", "MAX_STRATA", "MEASURED_ROUNDS", "PlannedRun",
+    "RUN_COLUMNS", "SAMPLED_RUNS", "Stratum", "bar_summary", "combine_runs", "conditional_round_seconds",
+    "development_points", "effective_speeds", "grouping_strata", "main", "measure_point", "plan_runs", "store",
+    "test_points", "validate_heterogeneous",
+]
 
+Device = tuple[float, float, float]
 #: Back-to-back repetitions of the speed probe per effective-speed measurement (~10 ms of CPU each).
 PROBE_BURST = 8
+#: Rounds measured per run, after one warm-up round.
+MEASURED_ROUNDS = 4
+#: Grouping types measured one run each; a point with more is sampled.
+MAX_STRATA = 3
+#: Runs of a sampled point.
+SAMPLED_RUNS = 3
+#: Seed of the assignment draws.
+ASSIGNMENT_SEED = 2024
+#: The stored table's columns, in order.
+CSV_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "runs", "rounds", "measured_round_s", "noise_pct",
+                                "predicted_round_s", "monte_carlo_round_s", "error_pct", "load_average")
+#: Where ``--store`` writes the table.
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "heterogeneity" / "emulated_validation.csv"
+#: Where ``--store`` writes the per-run diagnostics (:data:`RUN_COLUMNS`).
+DEFAULT_RUNS_OUT = DEFAULT_OUT.with_name("emulated_validation_runs.csv")
+#: The per-run diagnostics' columns: the run's weight, its measured mean and round-to-round spread, the closed
+#: form and the conditional prediction at its effective speeds, its grouping (``speed@uplink Mbit/s``, mediators
+#: split by ``|``), the effective speed of each quota, the load after it.
+RUN_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "run", "weight", "measured_round_s", "round_sd_pct",
+                                "predicted_round_s", "conditional_round_s", "conditional_error_pct", "grouping",
+                                "effective", "load")
+_SETS = ("development", "test")
+_MBIT = 1e6
 
 
 @dataclass(frozen=True, kw_only=True)
 class DevicePoint:
-    """One emulated run: a configuration and one ``(speed, uplink, downlink)`` per client device."""
+    """One point: a configuration (all clients in every round) and one ``(speed, uplink, downlink)`` per device."""
 
-    label: str
+    set: str
+    name: str
     config: Any  # RunConfig
-    devices: tuple[tuple[float, float, float], ...]
+    devices: tuple[Device, ...]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.config.algorithm}"
 
 
-def default_points() -> tuple[DevicePoint, ...]:
-    """Three heterogeneity settings x {FedAvg, Astraea}: 6 devices, all in every round, mediators of 3.
+@dataclass(frozen=True)
+class Stratum:
+    """A grouping type: which device rows share a mediator (sorted), its probability, one assignment of it."""
+
+    key: tuple[tuple[Device, ...], ...]
+    weight: float
+    permutations: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One run of a point: its devices by worker rank (rank ``k + 1`` hosts client ``k``) and weight."""
+
+    devices: tuple[Device, ...]
+    weight: float
+    grouping: tuple[tuple[Device, ...], ...]
+    sampled: bool = False
+
+
+def _points(set_name: str, settings: dict[str, tuple[RunConfig, tuple[Device, ...]]]) -> tuple[DevicePoint, ...]:
+    return tuple(DevicePoint(set=set_name, name=name, config=replace(config, algorithm=algorithm), devices=devices)
+                 for name, (config, devices) in settings.items() for algorithm in ("fedavg", "astraea"))
+
+
+def _config(clients: int, gamma: int, seed: int) -> RunConfig:
+    return RunConfig(dataset="emnist-shape", samples=clients * 300, model="tpds", clients=clients,
+                     clients_per_round=clients, gamma=gamma, rounds=1 + MEASURED_ROUNDS, batch_size=20,
+                     evaluate=False, seed=seed)
+
+
+def development_points() -> tuple[DevicePoint, ...]:
+    """The six points looked at while the design was made: 6 devices, all in every round, mediators of 3.
 
     * ``speeds``: speeds 0.4..0.1 of a core, equal 10/40 Mbit/s links;
     * ``links``: equal speeds 0.25, uplinks 2..20 Mbit/s (downlinks 4x);
     * ``both``: two fast devices (0.5) on fast links (20/80), four slow ones (0.1) on slow links (3/12).
-
-    The speeds of each setting sum to at most 1.5 cores (2 cores less the server's half).
     """
-    base = RunConfig(dataset="emnist-shape", samples=6 * 300, model="tpds", clients=6, clients_per_round=6,
-                     gamma=3, rounds=4, batch_size=20, evaluate=False, seed=23)
-    mbit = 1e6
-    settings = {
-        "speeds": tuple((s, 10 * mbit, 40 * mbit) for s in (0.4, 0.3, 0.25, 0.2, 0.15, 0.1)),
-        "links": tuple((0.25, up * mbit, 4 * up * mbit) for up in (2, 3, 5, 8, 12, 20)),
-        "both": ((0.5, 20 * mbit, 80 * mbit),) * 2 + ((0.1, 3 * mbit, 12 * mbit),) * 4,
-    }
-    return tuple(DevicePoint(label=f"{name} {algorithm}", config=replace(base, algorithm=algorithm), devices=devices)
-                 for name, devices in settings.items() for algorithm in ("fedavg", "astraea"))
+    config = _config(6, 3, 23)
+    return _points("development", {
+        "speeds": (config, tuple((s, 10 * _MBIT, 40 * _MBIT) for s in (0.4, 0.3, 0.25, 0.2, 0.15, 0.1))),
+        "links": (config, tuple((0.25, up * _MBIT, 4 * up * _MBIT) for up in (2, 3, 5, 8, 12, 20))),
+        "both": (config, ((0.5, 20 * _MBIT, 80 * _MBIT),) * 2 + ((0.1, 3 * _MBIT, 12 * _MBIT),) * 4),
+    })
+
+
+def test_points() -> tuple[DevicePoint, ...]:
+    """The frozen held-out points (fixed before they were measured; never used for a choice).
+
+    * ``classes``: 6 devices, mediators of 3: three at 0.35 on 12/48 Mbit/s, three at 0.12 on 4/16;
+    * ``pairs``: 6 devices, mediators of 2: two at 0.15 on 2.5/10 Mbit/s, four at 0.28 on 15/60;
+    * ``four``: 4 devices, mediators of 2: two fast (0.45) on slow links (3/12), two slow (0.15) on
+      fast links (20/80).
+    """
+    return _points("test", {
+        "classes": (_config(6, 3, 31), ((0.35, 12 * _MBIT, 48 * _MBIT),) * 3 + ((0.12, 4 * _MBIT, 16 * _MBIT),) * 3),
+        "pairs": (_config(6, 2, 37), ((0.15, 2.5 * _MBIT, 10 * _MBIT),) * 2 + ((0.28, 15 * _MBIT, 60 * _MBIT),) * 4),
+        "four": (_config(4, 2, 41), ((0.45, 3 * _MBIT, 12 * _MBIT),) * 2 + ((0.15, 20 * _MBIT, 80 * _MBIT),) * 2),
+    })
+
+
+def _chunks(order: Sequence[int], sizes: Sequence[int]) -> list[tuple[int, ...]]:
+    ends = np.cumsum(sizes)
+    return [tuple(order[end - size:end]) for size, end in zip(sizes, ends)]
+
+
+def _grouping(devices: Sequence[Device], order: Sequence[int], sizes: Sequence[int]) -> tuple[tuple[Device, ...], ...]:
+    return tuple(sorted(tuple(sorted(devices[i] for i in chunk)) for chunk in _chunks(order, sizes)))
+
+
+def grouping_strata(devices: Sequence[Device], sizes: Sequence[int]) -> tuple[Stratum, ...]:
+    """The grouping types of ``devices`` into mediators of ``sizes`` and their probabilities.
+
+    Every one of the ``N!`` orders of the devices (chunked by ``sizes``) is one equally likely
+    assignment; ``weight`` is the share of orders giving the type. Sorted by weight, largest first.
+    """
+    if sum(sizes) != len(devices):
+        raise must("sizes", f"sum to the number of devices ({len(devices)})", list(sizes))
+    members: dict[tuple, list[tuple[int, ...]]] = {}
+    for order in itertools.permutations(range(len(devices))):
+        members.setdefault(_grouping(devices, order, sizes), []).append(order)
+    total = math.factorial(len(devices))
+    strata = [Stratum(key, len(orders) / total, tuple(orders)) for key, orders in members.items()]
+    return tuple(sorted(strata, key=lambda s: (-s.weight, s.key)))
+
+
+def _by_client(devices: Sequence[Device], order: Sequence[int], mediators: Sequence[Sequence[int]]) -> tuple:
+    """Devices by client index: mediator ``b``'s ``i``-th client gets device ``chunk_b[i]`` of ``order``."""
+    placed: dict[int, Device] = {}
+    for clients, chunk in zip(mediators, _chunks(order, [len(m) for m in mediators])):
+        for client, index in zip(clients, chunk):
+            placed[int(client)] = devices[index]
+    return tuple(placed[k] for k in range(len(devices)))
+
+
+def _mediators(config: RunConfig) -> tuple[tuple[int, ...], ...]:
+    """The label grouping of the run (Astraea; the same in every round, checked)."""
+    groupings = {tuple(tuple(int(k) for k in m) for m in r.mediators) for r in plan_workload(config).rounds}
+    if len(groupings) != 1:
+        raise must("config", "form the same mediators in every round (all clients take part)", len(groupings))
+    return groupings.pop()
+
+
+def plan_runs(point: DevicePoint, *, seed: int = ASSIGNMENT_SEED) -> tuple[PlannedRun, ...]:
+    """The runs of a point (see the module docstring): FedAvg one; Astraea stratified or sampled."""
+    config, devices = point.config, point.devices
+    if len(devices) != config.clients or config.clients_per_round != config.clients:
+        raise must("point", "have one device per client and every client in every round", point.label)
+    if config.algorithm != "astraea":
+        return (PlannedRun(devices=tuple(devices), weight=1.0, grouping=()),)
+    mediators = _mediators(config)
+    sizes = [len(m) for m in mediators]
+    strata = grouping_strata(devices, sizes)
+    rng = np.random.default_rng(seed)
+    if len(strata) <= MAX_STRATA:
+        picks = [(s.permutations[int(rng.integers(len(s.permutations)))], s.weight) for s in strata]
+    else:
+        picks = [(tuple(int(i) for i in rng.permutation(len(devices))), 1.0 / SAMPLED_RUNS)
+                 for _ in range(SAMPLED_RUNS)]
+    sampled = len(strata) > MAX_STRATA
+    return tuple(PlannedRun(devices=_by_client(devices, order, mediators), weight=weight,
+                            grouping=_grouping(devices, order, sizes), sampled=sampled) for order, weight in picks)
+
+
+def combine_runs(round_times: Sequence[Sequence[float]], weights: Sequence[float], *,
+                 sampled: bool = False) -> tuple[float, float]:
+    """Measured mean and its standard error (seconds) from each run's measured rounds and weight.
+
+    Strata (one run each, weights summing to 1; a single run is a stratum of weight 1): ``sum w_j*x_j``
+    and ``sqrt(sum w_j^2*s_j^2/n_j)``. ``sampled`` runs (weights ``1/R``, ``R >= 2``): ``mean(x_j)`` and
+    ``sd(x_j)/sqrt(R)``. ``x_j``, ``s_j``, ``n_j``: mean, standard deviation and count of run ``j``'s rounds.
+    """
+    means = np.array([float(np.mean(r)) for r in round_times])
+    w = np.asarray(weights, dtype=float)
+    if not math.isclose(float(w.sum()), 1.0, rel_tol=1e-9):
+        raise must("weights", "sum to 1", float(w.sum()))
+    measured = float(np.dot(w, means))
+    if sampled:
+        if len(means) < 2 or not np.allclose(w, 1.0 / len(means)):
+            raise must("weights", "be 1/R over R >= 2 sampled runs", list(w))
+        return measured, float(means.std(ddof=1) / math.sqrt(len(means)))
+    variances = np.array([np.var(r, ddof=1) / len(r) if len(r) > 1 else math.nan for r in round_times])
+    return measured, float(math.sqrt(np.dot(w**2, variances)))
 
 
 def _load() -> float:
@@ -109,69 +309,155 @@ def effective_speeds(speeds: Sequence[float], usual_probe_s: float) -> dict[floa
     return found
 
 
-def validate_heterogeneous(calibration: Calibration, points: Sequence[DevicePoint] | None = None, *,
-                           timeout_s: float = 120.0, monte_carlo: int = 20_000) -> pd.DataFrame:
-    """Run every point and compare its wall-clock round time with the model's.
+def conditional_round_seconds(scenario: Any, coefficients: dict[str, float], algorithm: str,
+                              table: ClientTable, groups: Sequence[Sequence[int]], homogeneous_s: float) -> float:
+    """The model's round given the grouping: ``shift + E_m*max_b sum_{i in b} v_i`` over the table's visits.
 
-    Returns one row per point: ``label, algorithm, rounds, measured_wall_s, noise_percent``, then for
-    ``nominal`` and ``effective`` speeds the closed form ``<kind>_s``, its ``<kind>_ape_percent`` and
-    the Monte Carlo ``<kind>_monte_carlo_s``; ``homogeneous_s`` (every device the calibration machine
-    on the median link, for scale), ``effective_speeds``, ``load_before``, ``load_after``.
+    ``v_i = a + C/speed_i + D(down_i) + U(up_i)`` (:func:`~costmodel.analysis.heterogeneous.visit_numbers`),
+    ``shift`` the homogeneous round less its ``E_m*gamma`` median visits; FedAvg's groups are single clients.
     """
-    rows = []
+    v = visit_numbers(scenario, coefficients, algorithm)
+    visits = (v.fixed + v.compute / table.speed_factor
+              + np.broadcast_to(np.asarray(v.wire_down_of(table.downlink_bits_per_s)), table.speed_factor.shape)
+              + np.broadcast_to(np.asarray(v.wire_up_of(table.uplink_bits_per_s)), table.speed_factor.shape))
+    slowest = max(float(sum(visits[int(k)] for k in group)) for group in groups)
+    return homogeneous_s - v.passes * v.per_branch * v.visit + v.passes * slowest
+
+
+def _predict(point: DevicePoint, scenario: Any, coefficients: dict[str, float], devices: Sequence[Device],
+             effective: dict[float, float], monte_carlo: int) -> tuple[float, float, float]:
+    """Closed form, Monte Carlo and conditional round of one run at effective speeds (devices by client)."""
+    config = point.config
+    table = ClientTable(np.array([effective[s] for s, _, _ in devices]), np.array([u for _, u, _ in devices]),
+                        np.array([d for _, _, d in devices]), source=point.label)
+    row = predict_heterogeneous(scenario, coefficients, Federation(clients=table), algorithms=[config.algorithm],
+                                monte_carlo=monte_carlo).iloc[0]
+    groups = _mediators(config) if config.algorithm == "astraea" else [[k] for k in range(config.clients)]
+    conditional = conditional_round_seconds(scenario, coefficients, config.algorithm, table, groups,
+                                            float(row["homogeneous_round_seconds"]))
+    return float(row["round_seconds"]), float(row["monte_carlo_round_seconds"]), conditional
+
+
+def measure_point(point: DevicePoint, calibration: Calibration, *, timeout_s: float = 120.0,
+                  monte_carlo: int = 20_000) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Run a point's planned runs; return its table row (:data:`CSV_COLUMNS`) and one diagnostic row per run."""
+    config = point.config
     coefficients = dict(calibration.coefficients)
     usual = float(calibration.machine.get("speed_probe_s", math.nan))
-    for point in points or default_points():
-        config = point.config
-        effective = effective_speeds([s for s, _, _ in point.devices], usual)
-        load_before = _load()
+    planned = plan_runs(point)
+    ups, downs = [u for _, u, _ in point.devices], [d for _, _, d in point.devices]
+    runs, rounds, loads, predictions = [], [], [], []
+    for index, run in enumerate(planned):
+        effective = effective_speeds([s for s, _, _ in run.devices], usual)
+        loads.append(_load())
         outcome = run_distributed(config, network="emulated", workers=config.clients, timeout_s=timeout_s,
-                                  devices=point.devices)
-        load_after = _load()
+                                  devices=run.devices)
+        loads.append(_load())
         summary = dict(outcome.summary)
         summary.setdefault("sample_values", math.prod(summary["sample_shape"]))
-        ups = [up for _, up, _ in point.devices]
-        downs = [down for _, _, down in point.devices]
         scenario = scenario_from_workload(plan_workload(config), summary).replace(
             uplink_bits_per_s=float(np.median(ups)), downlink_bits_per_s=float(np.median(downs)),
             server_bits_per_s=math.inf)
-        wall = outcome.rounds["wall_s"].to_numpy()
-        measured = float(wall.mean())
-        noise = 100.0 * float(wall.std(ddof=1) / measured) if len(wall) > 1 else math.nan
-        row: dict[str, Any] = dict(label=point.label, algorithm=config.algorithm, rounds=len(wall),
-                                   measured_wall_s=measured, noise_percent=noise)
-        for kind, speeds in (("nominal", [s for s, _, _ in point.devices]),
-                             ("effective", [effective[s] for s, _, _ in point.devices])):
-            table = ClientTable(np.array(speeds), np.array(ups), np.array(downs), source=point.label)
-            predicted = predict_heterogeneous(scenario, coefficients, Federation(clients=table),
-                                              algorithms=[config.algorithm], monte_carlo=monte_carlo).iloc[0]
-            row[f"{kind}_s"] = float(predicted["round_seconds"])
-            row[f"{kind}_ape_percent"] = 100.0 * abs(row[f"{kind}_s"] - measured) / measured
-            row[f"{kind}_monte_carlo_s"] = float(predicted["monte_carlo_round_seconds"])
-        row.update(homogeneous_s=float(predicted["homogeneous_round_seconds"]),
-                   effective_speeds=" ".join(f"{s:g}->{effective[s]:.3f}" for s in sorted(effective)),
-                   load_before=load_before, load_after=load_after)
+        wall = outcome.rounds["wall_s"].to_numpy()[1:]              # round 0 is the warm-up
+        closed, monte, conditional = _predict(point, scenario, coefficients, run.devices, effective, monte_carlo)
+        rounds.append(wall)
+        predictions.append((closed, monte))
+        runs.append(dict(set=point.set, point=point.name, algorithm=config.algorithm, run=index,
+                         weight=run.weight, measured_round_s=float(wall.mean()),
+                         round_sd_pct=100 * float(wall.std(ddof=1) / wall.mean()),
+                         predicted_round_s=closed, conditional_round_s=conditional,
+                         conditional_error_pct=100 * (conditional - wall.mean()) / wall.mean(),
+                         grouping=" | ".join(",".join(f"{s:g}@{u / _MBIT:g}" for s, u, _ in g) for g in run.grouping),
+                         effective=" ".join(f"{s:g}->{effective[s]:.3f}" for s in sorted(effective)),
+                         load=loads[-1]))
+        print(pd.DataFrame(runs[-1:]).to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=sys.stderr)
+    weights = [r.weight for r in planned]
+    measured, stderr = combine_runs(rounds, weights, sampled=planned[0].sampled)
+    predicted = float(np.dot(weights, [p for p, _ in predictions]))
+    monte = float(np.dot(weights, [m for _, m in predictions]))
+    row = dict(set=point.set, point=point.name, algorithm=config.algorithm, runs=len(planned),
+               rounds=int(sum(len(r) for r in rounds)), measured_round_s=measured, noise_pct=100 * stderr / measured,
+               predicted_round_s=predicted, monte_carlo_round_s=monte,
+               error_pct=100 * (predicted - measured) / measured, load_average=float(np.mean(loads)))
+    return row, runs
+
+
+def validate_heterogeneous(calibration: Calibration, points: Sequence[DevicePoint], *, timeout_s: float = 120.0,
+                           monte_carlo: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measure every point: the table (:data:`CSV_COLUMNS`, one row a point) and the runs (diagnostics)."""
+    rows, runs = [], []
+    for point in points:
+        try:
+            row, point_runs = measure_point(point, calibration, timeout_s=timeout_s, monte_carlo=monte_carlo)
+        except (DistributedRunError, NetlabError) as exc:  # reported as a failing point, never dropped
+            print(f"{point.set} {point.label}: {exc}", file=sys.stderr)
+            row = dict.fromkeys(CSV_COLUMNS, math.nan) | dict(set=point.set, point=point.name,
+                                                                algorithm=point.config.algorithm, runs=0, rounds=0)
+            point_runs = []
         rows.append(row)
-        print(pd.DataFrame(rows[-1:]).to_string(index=False, float_format=lambda v: f"{v:.3f}"), file=sys.stderr)
-    return pd.DataFrame(rows)
+        runs.extend(point_runs)
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)), pd.DataFrame(runs)
+
+
+def bar_summary(table: pd.DataFrame) -> list[str]:
+    """One line per set and algorithm: MAPE of the closed form, points within twice their noise, the bar."""
+    lines = []
+    for (set_name, algorithm), part in table.groupby(["set", "algorithm"], sort=False):
+        ape = part["error_pct"].abs()
+        within = int((ape <= 2 * part["noise_pct"]).sum())
+        verdict = "meets" if ape.mean() <= 10 and within == len(part) else "fails"
+        monte = (100 * (part["monte_carlo_round_s"] / part["measured_round_s"] - 1)).abs().mean()
+        lines.append(f"{set_name} {algorithm}: MAPE {ape.mean():.1f}% over {len(part)} points (Monte Carlo "
+                     f"{monte:.1f}%); {within}/{len(part)} within twice the noise; {verdict} the bar "
+                     f"(MAPE <= 10%, all within 2x noise)")
+    return lines
+
+
+def store(table: pd.DataFrame, out: Path, columns: Sequence[str] = CSV_COLUMNS) -> None:
+    """Write ``table[columns]`` to ``out``, keeping the rows of points not in ``table`` that ``out`` already holds."""
+    if out.exists():
+        old = pd.read_csv(out)
+        keys = set(zip(table["set"], table["point"], table["algorithm"]))
+        keep = old[[key not in keys for key in zip(old["set"], old["point"], old["algorithm"])]]
+        table = pd.concat([keep, table], ignore_index=True) if len(keep) else table
+    order = {name: i for i, name in enumerate(_SETS)}
+    table = table.sort_values("set", key=lambda s: s.map(order), kind="stable")[list(columns)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False, float_format="%.4f")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the default points with the embedded calibration; print the table, optionally write it."""
+    """Measure the chosen points with the embedded calibration; print the table and the bar; store it."""
     parser = argparse.ArgumentParser(prog="python -m calibration.heterogeneous_validation")
-    parser.add_argument("--out", default=None, help="also write the table as CSV")
-    parser.add_argument("--only", default=None, help="run only the points whose label contains this text")
+    parser.add_argument("--set", choices=("all", *_SETS), default="all", help="which points to measure")
+    parser.add_argument("--only", default=None, help="measure only the points whose label contains this text")
+    parser.add_argument("--store", action="store_true", help=f"write the table to {DEFAULT_OUT.name} in the package")
+    parser.add_argument("--out", default=None, help="write the table to this CSV file")
+    parser.add_argument("--runs-out", default=None, help="write the per-run diagnostics to this CSV file")
     args = parser.parse_args(argv)
-    points = [p for p in default_points() if args.only is None or args.only in p.label]
-    table = validate_heterogeneous(load_calibration(None), points)
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    for algorithm, part in table.groupby("algorithm"):
-        print(f"{algorithm}: MAPE nominal {part['nominal_ape_percent'].mean():.1f}%, effective "
-              f"{part['effective_ape_percent'].mean():.1f}% over {len(part)} settings; mean run-to-run noise "
-              f"{part['noise_percent'].mean():.1f}%; load {part['load_before'].min():.1f}-"
-              f"{part['load_after'].max():.1f}")
-    if args.out:
-        table.to_csv(args.out, index=False)
+    ok, reason = cpu_throttle_available()
+    if not ok:
+        print(f"python -m calibration.heterogeneous_validation: error: {reason}.", file=sys.stderr)
+        return 2
+    points = [p for p in development_points() + test_points()
+              if args.set in ("all", p.set) and (args.only is None or args.only in p.label)]
+    start = time.perf_counter()
+    try:
+        table, runs = validate_heterogeneous(load_calibration(None), points)
+    except InputError as exc:
+        print(f"python -m calibration.heterogeneous_validation: error: {exc}", file=sys.stderr)
+        return 2
+    show = lambda x: f"{x:.3f}"  # noqa: E731
+    print(runs.to_string(index=False, float_format=show))
+    print(table.to_string(index=False, float_format=show))
+    for line in bar_summary(table):
+        print(line)
+    print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s")
+    for path in ([DEFAULT_OUT] if args.store else []) + ([Path(args.out)] if args.out else []):
+        store(table, path)
+    for path in ([DEFAULT_RUNS_OUT] if args.store else []) + ([Path(args.runs_out)] if args.runs_out else []):
+        if len(runs):
+            store(runs, path, RUN_COLUMNS)
     return 0
 
 

@@ -65,7 +65,7 @@ from reference_impl.distributed.job import Job
 from reference_impl.distributed.options import DEFAULT_WORKERS, DistributedOptions, require_namespaces
 from reference_impl.engine.drive import RunResult, RunResultViews, run
 from reference_impl.network.lab import emulated_network
-from reference_impl.network.cpu_throttle import cpu_throttle, remove_stale
+from reference_impl.network.cpu_throttle import JOIN_ENV, cpu_throttle, remove_stale
 from reference_impl.network.links import LinkSpec
 from reference_impl.network.namespaces import NetlabError
 
@@ -254,12 +254,16 @@ def _launch(options: DistributedOptions, *, world_size: int, job_path: Path, fol
     with emulated_network(world_size - 1, links, prefix=NETLAB_PREFIX) as lab, throttled as throttle, \
             _reaped(options) as processes:
         for rank, host in enumerate([lab.server, *lab.clients]):
-            env = _child_env(lab.gloo_env(host, rank=rank, world_size=world_size, port=_EMULATED_PORT), threads)
+            extra = lab.gloo_env(host, rank=rank, world_size=world_size, port=_EMULATED_PORT)
+            if throttle is not None and rank in throttle.groups:
+                # the worker joins its cgroup itself before its first visit (cpu_throttle.join_from_env), so it
+                # starts (imports torch, builds and augments its data) at the machine's speed; `ip netns exec`
+                # mounts its own /sys, so the path goes through this process's root
+                extra = dict(extra, **{JOIN_ENV: f"/proc/{os.getpid()}/root{throttle.procs_path(rank)}"})
+            env = _child_env(extra, threads)
             process = lab.popen(host, *command, env=env, stdout=processes.log(folder, rank),
                                 stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             processes.add(rank, process)
-            if throttle is not None:
-                throttle.add(rank, process.pid)   # `ip netns exec` execs the rank in place: same pid
         yield processes
 
 

@@ -41,6 +41,7 @@ from reference_impl.distributed.peer import (
 )
 from reference_impl.engine import wire
 from reference_impl.engine.in_process import Engine
+from reference_impl.network.cpu_throttle import join_from_env
 from reference_impl.protocols import protocol_of
 
 __all__ = ["Busy", "Worker"]
@@ -139,6 +140,7 @@ class Worker:
     def visit(self, model: Pending, *, client: int, round: int, visit: int) -> Pending:
         """Receive the model, acknowledge, train E local epochs, and return the model when told to."""
         what = f"client {client} round {round}"
+        join_from_env()  # a throttled device: its cgroup from the first visit on (no-op afterwards)
         payload = model.wait()
         self.server.send_control(ACK, what=f"acknowledging the model for {what}")
         vector, decode_s = decode_model(payload)

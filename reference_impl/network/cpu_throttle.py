@@ -11,7 +11,10 @@ not a guarantee: other tenants of a shared machine still take CPU from a throttl
 ``cpu.shares`` is high, so every cgroup gets :data:`SHARES`. Quotas that together stay below the
 machine's cores keep the workers from contending with each other.
 
-A cgroup is named ``<prefix>-<pid>-<n>-w<rank>`` (pid of the creating process);
+A distributed run's worker starts unthrottled and moves itself into its cgroup before its first visit
+(:func:`join_from_env`), so importing torch and building its data, which are not the device's work in
+a round, run at the machine's speed. A cgroup is named ``<prefix>-<pid>-<n>-w<rank>`` (pid of the
+creating process);
 :class:`CpuThrottle` removes its cgroups on every exit path (processes moved back to the root
 cgroup, then ``rmdir``), :func:`remove_stale` those of creators that are gone. Needs root.
 """
@@ -31,12 +34,14 @@ from reference_impl.network.namespaces import pid_alive
 
 __all__ = [
     "CGROUP_CPU_ROOT",
+    "JOIN_ENV",
     "MIN_SPEED",
     "PERIOD_US",
     "SHARES",
     "CpuThrottle",
     "cpu_throttle",
     "cpu_throttle_available",
+    "join_from_env",
     "remove_stale",
     "speeds_below_cores",
 ]
@@ -47,6 +52,8 @@ CGROUP_CPU_ROOT = Path("/sys/fs/cgroup/cpu")
 PERIOD_US = 10_000
 #: ``cpu.shares`` of every throttled worker (the root's default is 1024).
 SHARES = 8192
+#: Environment variable naming the ``cgroup.procs`` file a worker moves itself into (:func:`join_from_env`).
+JOIN_ENV = "ASTRAEA_CPU_CGROUP_PROCS"
 #: Slowest emulated speed: a quota of 1 ms per 10 ms period, the kernel's smallest.
 MIN_SPEED = 0.1
 _DEFAULT_PREFIX = "astraea"
@@ -113,6 +120,10 @@ class CpuThrottle:
         if rank in self.groups:
             _write(self.groups[rank] / "cgroup.procs", pid)
 
+    def procs_path(self, rank: int) -> Path:
+        """The ``cgroup.procs`` file of ``rank``'s cgroup: a process writing its pid there joins it."""
+        return self.groups[rank] / "cgroup.procs"
+
     def add_thread(self, rank: int, tid: int) -> None:
         """Move one thread ``tid`` (``threading.get_native_id()``) into ``rank``'s cgroup (v1 ``tasks``)."""
         _write(self.groups[rank] / "tasks", tid)
@@ -148,6 +159,20 @@ def cpu_throttle(speeds: dict[int, float], *, prefix: str = _DEFAULT_PREFIX,
         left = throttle.close()
         if left:
             raise RuntimeError(f"could not remove cpu cgroups {', '.join(left)}.")
+
+
+def join_from_env() -> bool:
+    """Move this process into the cgroup named by :data:`JOIN_ENV` (once; later calls do nothing).
+
+    A throttled worker is started unthrottled and calls this before its first visit, so it imports
+    torch and builds its data at the machine's speed: only the device's work in the rounds is the
+    emulated device's. Returns True when it moved.
+    """
+    procs = os.environ.pop(JOIN_ENV, "")
+    if not procs:
+        return False
+    _write(Path(procs), os.getpid())
+    return True
 
 
 def remove_stale(prefix: str = _DEFAULT_PREFIX, root: Path = CGROUP_CPU_ROOT) -> tuple[str, ...]:
