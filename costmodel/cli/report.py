@@ -12,8 +12,9 @@ agree. The heterogeneity options of ``predict`` (``--speed-sigma``, ``--speed-cl
 ``--link-classes``, ``--clients-file``, ``--monte-carlo N``, ``--seed``;
 :mod:`costmodel.cli.federation_options`) set the federation the heterogeneity section prices (default:
 identical clients, the generic spread sweeps) and its Monte Carlo (default
-:data:`~costmodel.report.heterogeneity.DEFAULT_MONTE_CARLO` rounds per point, seed 0). Every bad input is checked before any work and becomes one line with exit status 2; a failed
-or interrupted report leaves no folder it created.
+:data:`~costmodel.report.heterogeneity.DEFAULT_MONTE_CARLO` rounds per point, seed 0). Every bad
+input is checked before any work and becomes one line with exit status 2; a failed or interrupted
+report leaves no folder it created.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ on any scenario the user adds. Three steps, kept apart so tests can check each:
    :mod:`costmodel.analysis.predict` (phases, rounds, overhead per category), the growth order of every
    category and Astraea phase read off the sympy expressions (:func:`growth_order`), the papers'
    claims next to the model's numbers, the capacity answers of :mod:`costmodel.analysis.solve`, the sweeps
-   the figures draw, and the calibration's validation table.
+   the figures draw, the calibration's validation table, and the sections built by their own modules
+   (time to accuracy, :mod:`costmodel.report.time_to_accuracy`; unequal devices and links,
+   :mod:`costmodel.report.heterogeneity`).
 2. :func:`costmodel.report.markdown.render_markdown` turns a Report into Markdown text (it computes
    nothing).
 3. :func:`costmodel.report.write.write_report` draws the figures (:mod:`costmodel.report.plots`) and writes ``report.md`` and

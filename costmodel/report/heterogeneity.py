@@ -85,16 +85,7 @@ def describe_federation(federation: Federation) -> str:
     """How the clients differ, in words: ``speed sigma 0.5, link classes 1:0.5,0.1:0.5``."""
     if federation.clients is not None:
         return f"the {federation.clients.size:,} clients of {federation.clients.source}"
-    parts = []
-    if federation.speed_sigma:
-        parts.append(f"speed sigma {federation.speed_sigma:g}")
-    if federation.speed_classes:
-        parts.append("device classes " + ",".join(f"{f:g}:{w:g}" for f, w in federation.speed_classes))
-    if federation.link_sigma:
-        parts.append(f"link sigma {federation.link_sigma:g}")
-    if federation.link_classes:
-        parts.append("link classes " + ",".join(f"{f:g}:{w:g}" for f, w in federation.link_classes))
-    return ", ".join(parts) if parts else "all clients alike"
+    return ", ".join(federation.spreads()) or "all clients alike"
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)

@@ -152,6 +152,7 @@ def section_figures(section: HeterogeneitySection) -> list[tuple[str, Figure]]:
     for part in section.scenarios:
         for kind, axis, caption in SECTION_FIGURES:
             out.append((figure_path(part.key, kind),
-                        overhead_vs_spread(part.sweeps[axis], axis, title=f"{part.title}: {caption[0].lower()}{caption[1:]}",
+                        overhead_vs_spread(part.sweeps[axis], axis,
+                                           title=f"{part.title}: {caption[0].lower()}{caption[1:]}",
                                            marked=_marked(section, axis))))
     return out

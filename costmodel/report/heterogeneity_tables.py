@@ -123,7 +123,8 @@ def emulated_block(runs: pd.DataFrame | None) -> str:
     for row in summary.itertuples(index=False):
         lines.append(f"| {row.set} | {row.algorithm} | {row.points} | {row.mape_percent:.1f} | {row.max_percent:.1f} "
                      f"| {row.noise_percent:.1f} | {row.verdict} |")
-    lines += ["", "| set | point | algorithm | runs × rounds | measured | noise % | predicted | Monte Carlo | error % |",
+    lines += ["",
+              "| set | point | algorithm | runs × rounds | measured | noise % | predicted | Monte Carlo | error % |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for row in runs.itertuples(index=False):
         lines.append(f"| {row.set} | {row.point} | {row.algorithm} | {int(row.runs)} × {int(row.rounds)} "
