@@ -37,3 +37,18 @@ def test_build_and_write_report(benchmark, tmp_path: Path) -> None:
     expected = (2 * len(FIGURE_KINDS) + len(list(section_figures(report.time_to_accuracy)))
                 + len(heterogeneity_figures(report.heterogeneity)))
     assert len(list((tmp_path / "out" / "figures").glob("*.png"))) == expected
+
+
+def test_build_heterogeneity_section(benchmark) -> None:
+    """What the heterogeneity section adds to the report: both presets, the default federations, 2,000
+    simulated rounds per Monte Carlo point (warm: closed forms compiled)."""
+    from costmodel.contracts.calibration_file import default_calibration
+    from costmodel.report import PRESETS
+    from costmodel.report.heterogeneity import build_section
+
+    calibration = default_calibration()
+    scenarios = [(item.key, item.title, item.scenario) for item in PRESETS]
+    if not benchmark.disabled:
+        build_section(scenarios, calibration)  # warm-up: compiles the closed forms once
+    section = benchmark.pedantic(build_section, args=(scenarios, calibration), rounds=3, iterations=1)
+    assert [part.key for part in section.scenarios] == ["emnist", "cinic10"]
