@@ -11,7 +11,8 @@ Two CSV files in ``costmodel/data/heterogeneity/`` (package data), each written 
   It may be absent (not measured yet): :func:`load_emulated_validation` then returns ``None``.
 
 A file that is unreadable, lacks a column, or holds a non-numeric value in a numeric column is one
-:class:`~costmodel.errors.InputError` line naming the file, the line and the column.
+:class:`~costmodel.errors.InputError` line naming the file, the line and the column. Columns beyond
+the required ones are kept: as numbers when every cell is one, else as text.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _read(path: Path, required: tuple[str, ...], text: tuple[str, ...]) -> pd.Da
             raise _fail(f"{origin} line {number}", f"have {len(header)} cells like the header", len(row))
         record: dict[str, object] = {}
         for name, cell in zip(header, row):
-            if name in text:
+            if name in text or name not in required:
                 record[name] = cell
                 continue
             try:
@@ -94,7 +95,13 @@ def _read(path: Path, required: tuple[str, ...], text: tuple[str, ...]) -> pd.Da
             except ValueError:
                 raise _fail(f"{origin} line {number}, {name}", "be a number", cell) from None
         records.append(record)
-    return pd.DataFrame(records, columns=header)
+    frame = pd.DataFrame(records, columns=header)
+    for name in header:            # a column a later writer added: numbers when every cell is one, else text
+        if name not in required and name not in text:
+            converted = pd.to_numeric(frame[name].replace("", math.nan), errors="coerce")
+            if converted.notna().sum() == (frame[name] != "").sum():
+                frame[name] = converted
+    return frame
 
 
 def load_grid(path: str | os.PathLike[str] | None = None) -> pd.DataFrame:

@@ -150,7 +150,8 @@ def test_the_grid_summary_by_hand_and_a_closed_form_quantile_when_present(tmp_pa
     assert row["mean_round_error"] == pytest.approx(cells["relative_error"].abs().mean(), rel=1e-12)
     assert summary["cells"].sum() == len(grid)
     assert "max_q95_error" not in summary.columns and "q95" not in grid_block(grid)
-    later = grid.assign(closed_form_q95_seconds=grid["monte_carlo_q95_seconds"] * 1.02)   # a later grid's column
+    later = grid.assign(closed_form_q95_seconds=grid["monte_carlo_q95_seconds"] * 1.02,   # a later grid's columns
+                        method="fit")
     path = tmp_path / "grid.csv"
     later.to_csv(path, index=False)
     again = grid_summary(load_grid(path))
