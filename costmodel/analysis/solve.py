@@ -341,19 +341,26 @@ def _break_even_expression() -> sp.Expr:
     return _R_F - sp.floor((_R_F * fedavg - ex.setup_seconds("astraea")) / astraea)
 
 
-def break_even_rounds(scenario: Scenario, coefficients: Mapping[str, float], fedavg_rounds: int) -> Solution:
+def break_even_rounds(scenario: Scenario, coefficients: Mapping[str, float], fedavg_rounds: int, *,
+                      round_seconds: tuple[float, float] | None = None) -> Solution:
     """How many rounds Astraea must save to cost no more time than ``fedavg_rounds`` FedAvg rounds.
 
     Astraea breaks even with at most ``R_a = floor((R_f*T_F - S_A)/T_A)`` rounds, ``T`` the round
-    times and ``S_A`` its setup; the answer is ``R_f - R_a`` rounds saved.
+    times and ``S_A`` its setup; the answer is ``R_f - R_a`` rounds saved. ``round_seconds``
+    ``(T_F, T_A)`` replaces the model's round times (a heterogeneous federation's,
+    :func:`costmodel.analysis.heterogeneous.predict_heterogeneous`); the setup stays the model's.
 
     If Astraea's setup plus one round already takes longer than all FedAvg rounds, the
     :class:`Solution` has no answer.
     """
     rounds = check_int("fedavg_rounds", fedavg_rounds, minimum=1, maximum=MAX_FEDAVG_ROUNDS)
     values = _values(scenario, coefficients)
-    fedavg_s = float(_call(ex.round_seconds("fedavg"), values))
-    astraea_s = float(_call(ex.round_seconds("astraea"), values))
+    if round_seconds is None:
+        fedavg_s = float(_call(ex.round_seconds("fedavg"), values))
+        astraea_s = float(_call(ex.round_seconds("astraea"), values))
+    else:
+        fedavg_s, astraea_s = (check_number(name, value, exclusive_minimum=0.0)
+                               for name, value in zip(("fedavg_round_seconds", "astraea_round_seconds"), round_seconds))
     setup_s = float(_call(ex.setup_seconds("astraea"), values))
     budget = rounds * fedavg_s
     most = math.floor((budget - setup_s) / astraea_s)

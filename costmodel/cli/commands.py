@@ -264,6 +264,7 @@ def _report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", metavar="DURATION", action="append", default=[],
                         help="an extra round-time budget for the clients-per-round question, e.g. 30s (repeatable)")
     add_scenario_options(parser, multi=False)
+    add_heterogeneity_options(parser)
 
 
 COMMANDS: tuple[Command, ...] = (
@@ -289,6 +290,7 @@ COMMANDS: tuple[Command, ...] = (
             help="write the overhead report (Markdown + PNG figures) for the papers' setups and yours",
             description="Write a self-contained Markdown report of what Astraea costs over FedAvg: overhead per "
                         "round and per run in four categories, how it grows, the papers' claims against the model, "
-                        "capacity answers and the calibration's validation, for the TPDS EMNIST and CINIC-10 setups "
-                        "and, if any scenario option is given, your scenario."),
+                        "capacity answers, the calibration's validation and what unequal devices and links do (your "
+                        "federation with --speed-sigma, --link-sigma, ..., --clients-file), for the TPDS EMNIST and "
+                        "CINIC-10 setups and, if any scenario option is given, your scenario."),
 )

@@ -163,16 +163,7 @@ def _heterogeneous(args: argparse.Namespace, algorithms: Sequence[str]) -> int:
 def _federation_note(federation: object) -> str:
     if federation.clients is not None:
         return f"clients drawn from {federation.clients.size:,} rows of {federation.clients.source}"
-    parts = []
-    if federation.speed_sigma:
-        parts.append(f"speed sigma {federation.speed_sigma:g}")
-    if federation.speed_classes:
-        parts.append("device classes " + ",".join(f"{f:g}:{w:g}" for f, w in federation.speed_classes))
-    if federation.link_sigma:
-        parts.append(f"link sigma {federation.link_sigma:g}")
-    if federation.link_classes:
-        parts.append("link classes " + ",".join(f"{f:g}:{w:g}" for f, w in federation.link_classes))
-    return "clients " + (", ".join(parts) if parts else "all alike")
+    return "clients " + (", ".join(federation.spreads()) or "all alike")
 
 
 def run(args: argparse.Namespace) -> int:

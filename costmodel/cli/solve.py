@@ -5,6 +5,15 @@ and ``--target``; another question's option is refused, not ignored) and the sce
 :mod:`costmodel.analysis.solve`, and prints the answer, or why there is none, with the numbers
 behind it and the assumptions that decide it; the sympy expression only with ``--expression`` or
 ``--latex``.
+
+With heterogeneity options (``--speed-sigma``, ``--speed-classes``, ``--link-sigma``, ``--link-classes``,
+``--clients-file``, ``--monte-carlo``, ``--seed``) two questions are answered for the heterogeneous
+round (:mod:`costmodel.analysis.heterogeneous`): ``max-clients`` (by the closed form's mean round and
+by the Monte Carlo's 95% quantile) and ``break-even`` with ``--fedavg-rounds`` (the rounds Astraea must
+save, from the heterogeneous round times of both algorithms, closed form and Monte Carlo). The others
+ask about a part of the homogeneous expression (a link rate, the crossover of two of its terms, its
+derivatives, or measured curves) that the heterogeneous round does not split, and are refused in one
+line naming the option.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ import math
 import sympy as sp
 
 from costmodel.analysis import solve
-from costmodel.analysis.heterogeneous import max_clients_heterogeneous
+from costmodel.analysis.heterogeneous import max_clients_heterogeneous, predict_heterogeneous
 from costmodel.cli import federation_options
 from costmodel.cli import scenario_options as options
 from costmodel.cli import tables, time_to_accuracy
@@ -136,6 +145,54 @@ def _max_clients_heterogeneous(args: argparse.Namespace, algorithm: str, budget:
     return 0
 
 
+def _break_even_heterogeneous(args: argparse.Namespace, fedavg_rounds: int) -> int:
+    federation = federation_options.federation_from_args(args)
+    draws, seed = federation_options.monte_carlo_from_args(args)
+    scenario = options.scenario_from_args(args)
+    calibration = options.calibration_from_args(args)
+    try:
+        table = predict_heterogeneous(scenario, calibration.coefficients, federation, algorithms=("fedavg", SUBJECT),
+                                      monte_carlo=draws, seed=seed).set_index("algorithm")
+    except InputError as error:
+        raise options.relabel_inputs(error) from None
+    answers = [("closed form", "round_seconds")] + ([("Monte Carlo", "monte_carlo_round_seconds")] if draws else [])
+    for label, column in answers:
+        times = (float(table.loc["fedavg", column]), float(table.loc[SUBJECT, column]))
+        solution = solve.break_even_rounds(scenario, calibration.coefficients, fedavg_rounds, round_seconds=times)
+        print(f"{solution.question}, heterogeneous clients ({label} round times)")
+        print(f"  answer: {_format_answer(solution.value, solution.unit) if solution.exists else 'none'}")
+        if not solution.exists:
+            print(f"  why: {solution.reason}")
+        for name, detail in solution.details.items():
+            print(f"  {name}: {_format_detail(name, detail)}")
+    print(f"assumptions: {tables.assumptions(scenario.as_dict())} ({args.preset or 'defaults (TPDS EMNIST)'}); "
+          f"Astraea's setup at the device speed, without spread; {tables.calibration_note(calibration, args)}"
+          + (f"; {draws:,} simulated rounds (seed {seed})" if draws else "") + ".")
+    tables.warn_about(calibration, args)
+    return 0
+
+
+#: The questions the heterogeneity options answer.
+HETEROGENEOUS_QUESTIONS = ("max-clients", "break-even")
+
+
+def _heterogeneous(args: argparse.Namespace, algorithm: str, value: float | int | None) -> int:
+    option = next(name for name in ("speed_sigma", "speed_classes", "link_sigma", "link_classes", "clients_file",
+                                    "monte_carlo", "seed") if getattr(args, name, None) is not None)
+    shown = f"'{option.replace('_', '-')}' must not be given for solve"
+    if args.question not in HETEROGENEOUS_QUESTIONS or args.curves is not None:
+        what = f"{args.question} --curves" if args.curves is not None else args.question
+        raise InputError(f"{shown} {what}: heterogeneity options answer {' and '.join(HETEROGENEOUS_QUESTIONS)} "
+                         f"(with --fedavg-rounds) only (got {getattr(args, option)!r}).")
+    if args.expression or args.latex:
+        raise InputError(f"'{'latex' if args.latex else 'expression'}' must not be given with heterogeneity "
+                         f"options (see 'astraea-cost formula round' and docs/heterogeneity.md; got "
+                         f"--{'latex' if args.latex else 'expression'}).")
+    if args.question == "max-clients":
+        return _max_clients_heterogeneous(args, algorithm, value)
+    return _break_even_heterogeneous(args, value)
+
+
 def run(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost solve``."""
     for option, questions in _QUESTION_OPTIONS.items():
@@ -146,13 +203,7 @@ def run(args: argparse.Namespace) -> int:
     algorithm = check_algorithm(args.algorithm or SUBJECT)
     value = _question_input(args)
     if federation_options.given(args):
-        if args.question != "max-clients":
-            raise InputError(f"'question' must be max-clients with heterogeneity options, the one question "
-                             f"they answer (got {args.question!r}).")
-        if args.expression or args.latex:
-            raise InputError("'expression' must not be given with heterogeneity options (see 'astraea-cost "
-                             "formula round' and docs/heterogeneity.md; got --expression).")
-        return _max_clients_heterogeneous(args, algorithm, value)
+        return _heterogeneous(args, algorithm, value)
     scenario = options.scenario_from_args(args)
     calibration = options.calibration_from_args(args)
     coefficients = calibration.coefficients

@@ -128,6 +128,20 @@ class Federation:
         one = all(f == 1.0 for f, _ in self.speed_classes) and all(f == 1.0 for f, _ in self.link_classes)
         return self.speed_sigma == 0.0 and self.link_sigma == 0.0 and one
 
+    def spreads(self) -> list[str]:
+        """The distributions that make clients differ, in words (``['speed sigma 0.5', 'link classes
+        1:0.5,0.1:0.5']``); empty for a table or identical clients."""
+        parts = []
+        if self.speed_sigma:
+            parts.append(f"speed sigma {self.speed_sigma:g}")
+        if self.speed_classes:
+            parts.append("device classes " + ",".join(f"{f:g}:{w:g}" for f, w in self.speed_classes))
+        if self.link_sigma:
+            parts.append(f"link sigma {self.link_sigma:g}")
+        if self.link_classes:
+            parts.append("link classes " + ",".join(f"{f:g}:{w:g}" for f, w in self.link_classes))
+        return parts
+
 
 def parse_classes(name: str, text: str) -> tuple[tuple[float, float], ...]:
     """``"1:0.5,0.3:0.3,0.1:0.2"`` -> ``((1.0, 0.5), (0.3, 0.3), (0.1, 0.2))`` (factor:share, checked).

@@ -10,7 +10,9 @@ on any scenario the user adds. Three steps, kept apart so tests can check each:
    :mod:`costmodel.analysis.predict` (phases, rounds, overhead per category), the growth order of every
    category and Astraea phase read off the sympy expressions (:func:`growth_order`), the papers'
    claims next to the model's numbers, the capacity answers of :mod:`costmodel.analysis.solve`, the sweeps
-   the figures draw, and the calibration's validation table.
+   the figures draw, the calibration's validation table, and the sections built by their own modules
+   (time to accuracy, :mod:`costmodel.report.time_to_accuracy`; unequal devices and links,
+   :mod:`costmodel.report.heterogeneity`).
 2. :func:`costmodel.report.markdown.render_markdown` turns a Report into Markdown text (it computes
    nothing).
 3. :func:`costmodel.report.write.write_report` draws the figures (:mod:`costmodel.report.plots`) and writes ``report.md`` and
@@ -69,8 +71,11 @@ from costmodel.model.bridge import numeric_function
 from costmodel.model.papers import PAPER_ALGORITHMS
 from costmodel.model.protocols import ALGORITHMS, BASELINES
 from costmodel.model.quantities import NAME_OF
+from costmodel.model.federation import Federation
 from costmodel.model.scenario import Scenario
 from costmodel.report.growth import GROWTH_VARIABLES, growth_order
+from costmodel.report.heterogeneity import DEFAULT_MONTE_CARLO, HeterogeneitySection, check_table
+from costmodel.report.heterogeneity import build_section as build_heterogeneity
 from costmodel.report.time_to_accuracy import TimeToAccuracySection, build_section
 from costmodel.units import format_seconds
 
@@ -182,6 +187,9 @@ class Report:
     time_to_accuracy
         The time-to-accuracy section (:class:`costmodel.report.time_to_accuracy.TimeToAccuracySection`:
         the stored digits curves priced by this calibration), or ``None`` when not built.
+    heterogeneity
+        The section on unequal devices and links (:class:`costmodel.report.heterogeneity.HeterogeneitySection`:
+        spread sweeps, round times and capacity of the headline federations), or ``None`` when not built.
     """
 
     scenarios: tuple[ReportScenario, ...]
@@ -201,6 +209,7 @@ class Report:
     validation: pd.DataFrame
     budgets_s: tuple[float, ...] = field(default=())
     time_to_accuracy: TimeToAccuracySection | None = None
+    heterogeneity: HeterogeneitySection | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sweeps", MappingProxyType({k: MappingProxyType(dict(v))
@@ -464,7 +473,9 @@ def _sweeps(scenarios: Sequence[ReportScenario], coefficients: Mapping[str, floa
 
 def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calibration | None = None,
                  calibration_origin: str = "embedded default", budgets_s: Sequence[float] = (),
-                 include_presets: bool = True, include_time_to_accuracy: bool = True) -> Report:
+                 include_presets: bool = True, include_time_to_accuracy: bool = True,
+                 federation: Federation | None = None, monte_carlo: int = DEFAULT_MONTE_CARLO, seed: int = 0,
+                 include_heterogeneity: bool = True) -> Report:
     """Compute the report's content.
 
     Parameters
@@ -482,6 +493,12 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
     include_time_to_accuracy
         Whether to add the time-to-accuracy section (:mod:`costmodel.report.time_to_accuracy`) from the
         convergence stored with the package.
+    federation, monte_carlo, seed
+        The heterogeneity section's inputs (:func:`costmodel.report.heterogeneity.build_section`): the
+        user's federation (``None``: identical clients, the generic sweeps), simulated rounds per Monte
+        Carlo point and their seed.
+    include_heterogeneity
+        Whether to add the heterogeneity section.
 
     Raises
     ------
@@ -503,6 +520,8 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
     if not chosen:
         raise must("scenarios", "hold at least one scenario", "none")
     budgets = tuple(check_number("budget_s", b, exclusive_minimum=0) for b in budgets_s)
+    if include_heterogeneity:
+        check_table([item.scenario for item in chosen], federation)
     coefficients = calibration.coefficients
     plain = [item.scenario for item in chosen]
     phases = predict_phases(plain, coefficients)
@@ -516,4 +535,7 @@ def build_report(*, scenarios: Sequence[ReportScenario] = (), calibration: Calib
         negligible_claims=_negligible(chosen, phases, rounds, coefficients), storage_claims=_storage(),
         capacity=_capacity(chosen, rounds, coefficients, budgets), sweeps=_sweeps(chosen, coefficients),
         validation=_validation(calibration), budgets_s=budgets,
-        time_to_accuracy=build_section(calibration) if include_time_to_accuracy else None)
+        time_to_accuracy=build_section(calibration) if include_time_to_accuracy else None,
+        heterogeneity=(build_heterogeneity([(item.key, item.title, item.scenario) for item in chosen], calibration,
+                                           federation=federation, monte_carlo=monte_carlo, seed=seed,
+                                           budgets_s=budgets) if include_heterogeneity else None))

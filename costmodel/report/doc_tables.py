@@ -12,7 +12,9 @@ and ``python -m costmodel.report.doc_tables`` rewrites every such block in :data
 only says which are stale, exit 1); ``make calibration`` runs it after a recalibration, and a test
 fails when a page and the stored data disagree. Blocks: ``validation`` (:func:`validation_block`),
 ``network`` (:func:`network_block`) and ``time_to_accuracy`` (:func:`time_to_accuracy_block`, from
-the convergence stored beside them, :mod:`costmodel.contracts.convergence_evidence`).
+the convergence stored beside them, :mod:`costmodel.contracts.convergence_evidence`),
+``heterogeneity_grid`` and ``heterogeneity_validation`` (:mod:`costmodel.report.heterogeneity_tables`, from
+the heterogeneous round's stored evidence, :mod:`costmodel.contracts.heterogeneity_evidence`).
 """
 
 from __future__ import annotations
@@ -25,9 +27,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from costmodel.contracts.calibration_file import Calibration, default_calibration
+from costmodel.contracts.heterogeneity_evidence import load_emulated_validation, load_grid
 from costmodel.contracts.network_evidence import NetworkEvidence, load_network_evidence
 from costmodel.errors import InputError
 from costmodel.files import atomic_write_text
+from costmodel.report.heterogeneity_tables import emulated_block, grid_block
 from costmodel.report.time_to_accuracy import build_section
 from costmodel.units import format_bandwidth, format_bytes, format_seconds
 
@@ -37,7 +41,7 @@ __all__ = ["BLOCKS", "PAGES", "main", "network_block", "render_blocks", "stale_p
 REPOSITORY = Path(__file__).resolve().parents[2]
 #: The pages that may hold generated blocks, relative to the repository.
 PAGES: tuple[str, ...] = ("README.md", "docs/limits.md", "docs/report.md", "docs/calibrate.md",
-                          "docs/time-to-accuracy.md")
+                          "docs/time-to-accuracy.md", "docs/heterogeneity.md")
 _BLOCK = re.compile(r"(<!-- begin generated: (?P<name>[a-z_]+) -->\n)(?P<body>.*?)(<!-- end generated: (?P=name) -->)",
                     flags=re.S)
 
@@ -140,6 +144,8 @@ BLOCKS: Mapping[str, Callable[[Calibration, NetworkEvidence], str]] = {
     "validation": lambda calibration, evidence: validation_block(calibration),
     "network": lambda calibration, evidence: network_block(evidence),
     "time_to_accuracy": lambda calibration, evidence: time_to_accuracy_block(calibration),
+    "heterogeneity_grid": lambda calibration, evidence: grid_block(load_grid()),
+    "heterogeneity_validation": lambda calibration, evidence: emulated_block(load_emulated_validation()),
 }
 
 

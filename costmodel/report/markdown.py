@@ -22,6 +22,7 @@ from costmodel.model.quantities import COEFFICIENTS, INPUTS
 from costmodel.errors import must
 from costmodel.report.build import FIGURE_KINDS, IMBALANCE_RATIOS, Report
 from costmodel.report.growth import GROWTH_VARIABLES
+from costmodel.report.heterogeneity_markdown import render_section as render_heterogeneity
 from costmodel.report.time_to_accuracy import render_section
 from costmodel.units import format_bandwidth, format_bytes, format_count, format_fraction, format_input, format_seconds
 
@@ -349,6 +350,10 @@ def _assumptions_section(report: Report) -> list[str]:
     return lines + [""]
 
 
+def _heterogeneity_number(report: Report) -> int:
+    return 8 if report.time_to_accuracy is not None else 7
+
+
 def render_markdown(report: Report) -> str:
     """The report as Markdown (figures linked as ``figures/<scenario>_<kind>.png``)."""
     if not isinstance(report, Report):
@@ -378,6 +383,9 @@ def render_markdown(report: Report) -> str:
         "6. [Validation: where the numbers come from](#6-validation-where-the-numbers-come-from)",
         *(["7. [Time to accuracy: what the overhead buys](#7-time-to-accuracy-what-the-overhead-buys)"]
           if report.time_to_accuracy is not None else []),
+        *([f"{_heterogeneity_number(report)}. [Heterogeneous devices and links]"
+           f"(#{_heterogeneity_number(report)}-heterogeneous-devices-and-links)"]
+          if report.heterogeneity is not None else []),
         "",
         "## 1. Scenarios and assumptions",
         "",
@@ -409,6 +417,8 @@ def render_markdown(report: Report) -> str:
     lines += _validation_section(report)
     if report.time_to_accuracy is not None:
         lines += render_section(report.time_to_accuracy, number=7)
+    if report.heterogeneity is not None:
+        lines += render_heterogeneity(report.heterogeneity, number=_heterogeneity_number(report))
     lines += ["---", "",
               "Not to be confused with the unrelated Astraea for multi-agent deep-RL congestion control "
               "(EuroSys 2024): this report covers the federated-learning Astraea only.", ""]

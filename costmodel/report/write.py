@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from costmodel.errors import InputError, must
 from costmodel.files import atomic_write_text, create_output_folder
 from costmodel.report import plots
 from costmodel.report.build import FIGURE_KINDS, Report
+from costmodel.report.heterogeneity_markdown import section_figures as heterogeneity_figures
 from costmodel.report.markdown import FIGURES_FOLDER, REPORT_FILE, figure_path, render_markdown
 from costmodel.report.time_to_accuracy import section_figures
 
@@ -39,6 +41,14 @@ def _draw(kind: str, frame: pd.DataFrame) -> Any:
     if kind == "traffic_vs_clients":
         return plots.traffic_vs_clients(frame)
     return plots.traffic_vs_mediator_epochs(frame)
+
+
+def _section_figures(report: Report) -> Iterator[tuple[str, Any]]:
+    """The figures of the sections that draw their own (time to accuracy, heterogeneity), one at a time."""
+    if report.time_to_accuracy is not None:
+        yield from section_figures(report.time_to_accuracy)
+    if report.heterogeneity is not None:
+        yield from heterogeneity_figures(report.heterogeneity)
 
 
 def write_report(report: Report, out: str | os.PathLike[str], *, dpi: int = 100) -> Path:
@@ -68,10 +78,9 @@ def write_report(report: Report, out: str | os.PathLike[str], *, dpi: int = 100)
                 relative = figure_path(item.key, kind)
                 plots.save_figure(_draw(kind, report.sweeps[item.key][kind]), stage / relative, dpi=dpi)
                 written.append(relative)
-        if report.time_to_accuracy is not None:
-            for relative, figure in section_figures(report.time_to_accuracy):
-                plots.save_figure(figure, stage / relative, dpi=dpi)
-                written.append(relative)
+        for relative, figure in _section_figures(report):
+            plots.save_figure(figure, stage / relative, dpi=dpi)
+            written.append(relative)
         atomic_write_text(stage / REPORT_FILE, render_markdown(report))
         create_output_folder("out", figures)
         for relative in written:

@@ -266,5 +266,5 @@ def test_solve_max_clients_under_heterogeneity(capsys: pytest.CaptureFixture[str
                             "200", "--clients", "100"], capsys)
     assert status == 0, err
     assert "answer (closed form, mean round)" in out and "answer (Monte Carlo, 95% of rounds within" in out
-    status, out, err = run(["solve", "break-even", "--fedavg-rounds", "100", "--speed-sigma", "0.5"], capsys)
-    assert status == 2 and "'question' must be max-clients with heterogeneity options" in err
+    status, out, err = run(["solve", "sensitivity", "--speed-sigma", "0.5"], capsys)
+    assert status == 2 and "'speed-sigma' must not be given for solve sensitivity" in err

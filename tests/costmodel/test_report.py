@@ -19,6 +19,7 @@ from costmodel.analysis import solve
 from costmodel.cli import report as report_cli
 from costmodel import model as ex
 from costmodel import report as rp
+from costmodel.report.heterogeneity_markdown import SECTION_FIGURES as HETEROGENEITY_FIGURES
 from costmodel.report.time_to_accuracy import SECTION_FIGURES
 from costmodel.contracts.calibration_file import default_calibration, write_calibration
 from costmodel.errors import InputError
@@ -27,6 +28,7 @@ from costmodel.model.bridge import numeric_function
 from costmodel.model.protocols import ALGORITHM_COSTS, ALGORITHMS, BASELINES
 from costmodel.model.augmentation_volume import long_tail_volume
 from costmodel.model.label_mix import EMNIST_HISTOGRAM
+from costmodel.model.federation import Federation
 from costmodel.model.scenario import Scenario
 from costmodel.units import format_bytes, format_fraction, format_seconds
 from cli_runner import run
@@ -37,13 +39,16 @@ CUSTOM = Scenario(clients_total=40, clients_per_round=20, samples_per_client_sd=
                   uplink_bits_per_s=5e6)
 CUSTOM_OPTIONS = ["--clients-total", "40", "--clients-per-round", "20", "--samples-per-client-sd", "20",
                   "--mediator-epochs", "2", "--uplink", "5Mbit/s"]
+#: The heterogeneity section's inputs, on the command line and as arguments of build_report.
+FEDERATION_OPTIONS = ["--speed-sigma", "0.5", "--monte-carlo", "200", "--seed", "1"]
+FEDERATION = {"federation": Federation(speed_sigma=0.5), "monte_carlo": 200, "seed": 1}
 
 
 @pytest.fixture(scope="module")
 def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real ``astraea-cost report`` run with the custom scenario (the papers' two setups + ours)."""
     out = tmp_path_factory.mktemp("report") / "nested" / "out"
-    assert cli.main(["report", "--out", str(out), "--budget", "30s", *CUSTOM_OPTIONS]) == 0
+    assert cli.main(["report", "--out", str(out), "--budget", "30s", *CUSTOM_OPTIONS, *FEDERATION_OPTIONS]) == 0
     return out
 
 
@@ -53,7 +58,7 @@ def report() -> rp.Report:
                                description="from the input defaults (the TPDS EMNIST setup) with "
                                            + ", ".join(f"{a} {b}" for a, b in zip(CUSTOM_OPTIONS[::2],
                                                                                   CUSTOM_OPTIONS[1::2])) + ".")
-    return rp.build_report(scenarios=[custom], budgets_s=[30.0])
+    return rp.build_report(scenarios=[custom], budgets_s=[30.0], **FEDERATION)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +76,8 @@ def test_the_command_writes_the_library_report_and_every_figure_it_links(written
     text = (written / rp.REPORT_FILE).read_text(encoding="utf-8")
     assert text == markdown  # the command adds nothing and loses nothing
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert len(links) == 3 * len(rp.FIGURE_KINDS) + 2 * len(SECTION_FIGURES)   # + time to accuracy, 2 setups
+    # + time to accuracy (2 setups) + heterogeneity (3 scenarios)
+    assert len(links) == 3 * len(rp.FIGURE_KINDS) + 2 * len(SECTION_FIGURES) + 3 * len(HETEROGENEITY_FIGURES)
     for link in links:
         assert not os.path.isabs(link)
         data = (written / link).read_bytes()
@@ -84,13 +90,14 @@ def test_sections_and_scenarios_are_present(markdown: str, report: rp.Report) ->
     headings = re.findall(r"^## (.+)$", markdown, flags=re.M)
     assert headings == ["1. Scenarios and assumptions", "2. Overhead per round and per training run",
                         "3. How the overhead grows", "4. The papers' claims against the model", "5. Capacity",
-                        "6. Validation: where the numbers come from", "7. Time to accuracy: what the overhead buys"]
+                        "6. Validation: where the numbers come from", "7. Time to accuracy: what the overhead buys",
+                        "8. Heterogeneous devices and links"]
     for anchor in re.findall(r"\]\(#([^)]+)\)", markdown):  # the contents links resolve (GitHub slugs)
         slugs = [re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings]
         assert anchor in slugs
     assert [item.key for item in report.scenarios] == ["emnist", "cinic10", "custom"]
     for item in report.scenarios:
-        assert len(re.findall(rf"^### {re.escape(item.title)}$", markdown, flags=re.M)) == 2  # overhead, growth
+        assert len(re.findall(rf"^### {re.escape(item.title)}$", markdown, flags=re.M)) == 3  # + heterogeneity
         assert f"#### {item.title}: Astraea against each baseline" in markdown
     assert "EuroSys 2024" in markdown
 

@@ -112,3 +112,85 @@ def test_an_unknown_block_name_is_refused_and_check_mode_writes_nothing(tmp_path
     assert readme.read_text(encoding="utf-8") == before
     assert doc_tables.stale_pages(tmp_path, write=True) == ["README.md"]
     assert doc_tables.stale_pages(tmp_path) == []
+
+
+# --------------------------------------------------------------------------- the heterogeneous round's evidence
+
+EMULATED_HEADER = ("set,point,algorithm,runs,rounds,measured_round_s,noise_pct,predicted_round_s,monte_carlo_round_s,"
+                   "error_pct,load_average\n")
+#: A small emulated table: development passes both bars; test fedavg is within 10% but not twice its noise.
+EMULATED_ROWS = ("development,speeds,fedavg,2,4,2.0,4.0,2.1,2.12,5.0,3.5\n"
+                 "development,links,fedavg,2,4,3.0,5.0,2.91,2.95,-3.0,4.0\n"
+                 "test,both,fedavg,2,4,2.0,2.0,2.16,2.2,8.0,6.5\n"
+                 "test,both,astraea,2,4,5.0,9.0,5.6,5.5,12.0,7.0\n")
+
+
+def test_the_heterogeneity_page_prints_the_stored_grid_and_validation() -> None:
+    from costmodel.contracts.heterogeneity_evidence import load_emulated_validation, load_grid
+    from costmodel.report.heterogeneity_tables import emulated_block, grid_block
+
+    page = (ROOT / "docs/heterogeneity.md").read_text(encoding="utf-8")
+    assert "docs/heterogeneity.md" in doc_tables.PAGES
+    for name, block in (("heterogeneity_grid", grid_block(load_grid())),
+                        ("heterogeneity_validation", emulated_block(load_emulated_validation()))):
+        assert f"<!-- begin generated: {name} -->\n{block}<!-- end generated: {name} -->" in page
+
+
+def test_the_grid_summary_by_hand_and_a_closed_form_quantile_when_present(tmp_path) -> None:
+    from costmodel.contracts.heterogeneity_evidence import GRID_COLUMNS, load_grid
+    from costmodel.report.heterogeneity_tables import grid_block, grid_summary
+
+    grid = load_grid()
+    assert list(grid.columns[:len(GRID_COLUMNS)]) == list(GRID_COLUMNS) and grid["classes"].dtype == bool
+    summary = grid_summary(grid).set_index(["algorithm", "kind", "links"])
+    cells = grid[(grid["algorithm"] == "astraea") & ~grid["classes"] & (grid["link_sigma"] <= 1)]
+    row = summary.loc[("astraea", "log-normal", "link sigma <= 1")]
+    assert row["cells"] == len(cells)
+    assert row["max_round_error"] == cells["relative_error"].abs().max()
+    assert row["mean_round_error"] == pytest.approx(cells["relative_error"].abs().mean(), rel=1e-12)
+    assert summary["cells"].sum() == len(grid)
+    assert "max_q95_error" not in summary.columns and "q95" not in grid_block(grid)
+    later = grid.assign(closed_form_q95_seconds=grid["monte_carlo_q95_seconds"] * 1.02,   # a later grid's columns
+                        method="fit")
+    path = tmp_path / "grid.csv"
+    later.to_csv(path, index=False)
+    again = grid_summary(load_grid(path))
+    assert again["max_q95_error"].to_numpy() == pytest.approx(0.02)
+    assert "| max q95 error |" in grid_block(load_grid(path)) and "| 2.0% |" in grid_block(load_grid(path))
+
+
+def test_the_emulated_block_by_hand_and_when_absent(tmp_path) -> None:
+    from costmodel.contracts.heterogeneity_evidence import load_emulated_validation
+    from costmodel.report.heterogeneity_tables import emulated_block, emulated_summary
+
+    path = tmp_path / "emulated.csv"
+    path.write_text(EMULATED_HEADER + EMULATED_ROWS)
+    runs = load_emulated_validation(path)
+    summary = emulated_summary(runs)
+    assert summary[["set", "algorithm", "points"]].values.tolist() == [["development", "fedavg", 2],
+                                                                       ["test", "fedavg", 1], ["test", "astraea", 1]]
+    assert summary["mape_percent"].tolist() == [4.0, 8.0, 12.0]           # mean |error|: (5 + 3)/2, 8, 12
+    assert summary["verdict"].tolist() == ["pass", "fail", "fail"]       # 8 > 2*2 noise; 12 > 10
+    text = emulated_block(runs)
+    assert "| development | fedavg | 2 | 4.0 | 5.0 | 4.5 | pass |" in text
+    assert "| test | fedavg | 1 | 8.0 | 8.0 | 2.0 | fail |" in text
+    assert "| test | both | astraea | 2 × 4 | 5.000 s | 9.0 | 5.600 s | 5.500 s | +12.0 |" in text
+    assert "load average was 3.5..7.0" in text
+    assert emulated_block(None).startswith("Not measured yet")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (EMULATED_HEADER.replace(",load_average", "") + "x\n", "must have the columns set, point"),
+    (EMULATED_HEADER + EMULATED_ROWS.replace("2.0,4.0", "fast,4.0", 1), "line 2, measured_round_s' must be a number "
+                                                                       "(got 'fast')"),
+    (EMULATED_HEADER + "trial" + EMULATED_ROWS[len("development"):], "line 2, set' must be development or test"),
+    (EMULATED_HEADER, "must hold at least one row after its header"),
+])
+def test_a_bad_stored_table_is_one_line_naming_line_and_column(tmp_path, content, message) -> None:
+    from costmodel.contracts.heterogeneity_evidence import load_emulated_validation
+
+    path = tmp_path / "emulated.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=re.escape(message)) as caught:
+        load_emulated_validation(path)
+    assert "\n" not in str(caught.value)
