@@ -44,6 +44,7 @@ from calibration.protocol import (
     speed_distribution,
     write_protocol_report,
 )
+from calibration.quick import quick_calibration
 from calibration.rescheduling_probe import measure_rescheduling
 from calibration.sweep import (
     default_sweep,
@@ -125,6 +126,10 @@ def profile(args: argparse.Namespace) -> int:
 
 def calibrate(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost calibrate``."""
+    if args.quick:
+        return _quick_calibrate(args)
+    if args.base is not None:
+        raise InputError(f"'base' must be given only with --quick (got {args.base!r}).")
     out = check_output_file("out", args.out)
     embedded = check_output_file("embed", embedded_calibration_path()) if args.embed else None
     check_distinct_outputs(out=args.out, embed=embedded)
@@ -152,6 +157,27 @@ def calibrate(args: argparse.Namespace) -> int:
     if embedded is not None:
         write_calibration(embedded, calibration, name="embed")
         print(f"wrote the embedded default {embedded}", file=sys.stderr)
+    return 0
+
+
+def _quick_calibrate(args: argparse.Namespace) -> int:
+    """``calibrate --quick``: rescale a calibration to this machine's probed speed (:mod:`calibration.quick`)."""
+    for name, given in (("embed", args.embed), ("communication", args.communication is not None),
+                        ("model", args.model is not None)):
+        if given:
+            raise InputError(f"'{name}' must not be given with --quick, which fits nothing (got --{name}).")
+    out = check_output_file("out", args.out)
+    base = load_calibration(args.base)
+    start = time.perf_counter()
+    calibration, report = quick_calibration(base)
+    probes = report["probe"]
+    print(f"speed probe here: median {1e3 * probes['median_s']:.2f} ms over {int(probes['count'])} probes "
+          f"(min {1e3 * probes['min_s']:.2f}, max {1e3 * probes['max_s']:.2f}); the base calibration's "
+          f"{1e3 * report['base_probe_s']:.2f} ms, measured on {report['base_machine']}")
+    print(f"device-side compute coefficients rescaled by {report['factor']:.4g} (this machine is "
+          f"{report['factor']:.3g}x as fast) in {time.perf_counter() - start:.0f} s; everything else is the base's")
+    write_calibration(out, calibration, name="out")
+    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 

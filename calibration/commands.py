@@ -9,7 +9,8 @@ only (:mod:`costmodel.cli.registry`); the handlers are :mod:`calibration.cli`:
   resumable; ``--model`` adds a short sweep of your model (:mod:`calibration.user_model`);
 * ``calibrate [--runs DIR] [--out FILE] [--embed] [--communication FILE] [--model MODEL]``: fit the
   coefficients and write the calibration file; ``--embed`` writes it over the package's embedded
-  default; ``--model`` makes sure the runs fitted include your model's;
+  default; ``--model`` makes sure the runs fitted include your model's; ``calibrate --quick [--base
+  FILE] [--out FILE]`` rescales a calibration to this machine's probed speed instead (:mod:`calibration.quick`);
 * ``validate [--calibration FILE] [--out DIR] [--embed] [--model MODEL]``: run the held-out design
   (with ``--model``, also held-out runs of your model) and store its error table in the validated
   calibration file;
@@ -100,6 +101,13 @@ def _calibrate(calibrate: argparse.ArgumentParser) -> None:
                            help="communication_fit.json from 'astraea-cost link-sweep --out DIR'")
     calibrate.add_argument("--bootstrap", type=_whole("bootstrap"), default=200,
                            help="bootstrap resamples of the runs for standard errors (default 200)")
+    quick = calibrate.add_argument_group("quick path (about a minute, no runs)")
+    quick.add_argument("--quick", action="store_true",
+                       help="rescale a calibration's device-side compute coefficients (training, augmentation) to "
+                            "this machine's speed, measured by 30 speed probes over about 45 s; no sweep, no fit")
+    quick.add_argument("--base", default=None, metavar="FILE",
+                       help="with --quick: the calibration to rescale (default: the embedded one); it must record "
+                            "its machine's speed probe")
     _add_model_options(calibrate, "check that --runs holds runs of this model (from 'profile --model'), so the fit "
                                   "covers it")
 
