@@ -22,9 +22,7 @@ from calibration.protocol import (
 from calibration.sweep import SweepDesign, load_runs, run_sweep
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
-
-TINY = dict(dataset="digits", model="scaled", model_width=0.25, clients=4, clients_per_round=2, gamma=2,
-            rounds=1, batch_size=32, evaluate=False, threads=1, seed=1)
+from test_sweep import TINY
 
 
 def test_each_round_runs_every_configuration_once_in_its_own_seeded_order():
