@@ -5,7 +5,9 @@ They turn measured runs of the reference implementation of Astraea (Duan et al.,
 32(1), 2021) and FedAvg into the cost model's coefficients and its error table:
 
 * ``profile``: run the calibration sweep (:func:`calibration.sweep.default_sweep`, or the small one),
-  one sub-folder per run, resumable: finished runs are skipped.
+  one sub-folder per run, resumable: finished runs are skipped; interleaved shuffled repetitions and
+  speed probes that describe the machine (:mod:`calibration.protocol`); prints the measured noise and
+  writes it into ``protocol.json``.
 * ``calibrate``: fit the coefficients (:func:`calibration.fit.fit_calibration`), print the fit report,
   write the calibration file; ``--embed`` writes it over the package's embedded default
   (``costmodel/data/default_calibration.json``): the one command that regenerates it.
@@ -35,9 +37,24 @@ from typing import Any
 from calibration import communication, network_validation
 from calibration.fit import fit_calibration, load_link_coefficients
 from calibration.machine import describe_machine
+from calibration.protocol import (
+    measured_noise,
+    noise_lines,
+    read_protocol_report,
+    speed_distribution,
+    write_protocol_report,
+)
+from calibration.quick import quick_calibration
 from calibration.rescheduling_probe import measure_rescheduling
-from calibration.speed_probe import SpeedGuard
-from calibration.sweep import default_sweep, disturbed_runs, folder_probe_seconds, load_runs, quick_sweep, run_key, run_sweep
+from calibration.sweep import (
+    default_sweep,
+    folder_probe_seconds,
+    folder_probes,
+    load_runs,
+    quick_sweep,
+    run_key,
+    run_sweep,
+)
 from calibration.user_model import check_user_model, joined, model_heldout, model_sweep
 from calibration.validate import heldout_design, parity_figure, run_validation
 from costmodel.contracts.calibration_file import DEFAULT_CALIBRATION_RESOURCE, load_calibration, write_calibration
@@ -72,44 +89,47 @@ def embedded_calibration_path() -> Path:
     return Path(str(resources.files(package).joinpath(name)))
 
 
-def _guard(args: argparse.Namespace):
-    if args.no_speed_guard:
-        if args.speed_tolerance is not None:
-            raise InputError(f"'speed-tolerance' must not be given with --no-speed-guard (got {args.speed_tolerance:g}).")
-        return None
-    return SpeedGuard(tolerance=(10.0 if args.speed_tolerance is None else args.speed_tolerance) / 100.0)
-
-
-def _report_disturbed(name: str, paths, guard) -> None:
-    if guard is None:
-        return
-    left = disturbed_runs(paths, guard)
-    if left:
-        print(f"{name}: {len(left)} run(s) stayed more than {100 * guard.tolerance:g}% slower than the machine's "
-              f"usual speed after {guard.passes} re-run passes (a busy host); they are kept", file=sys.stderr)
+def _protocol_report(folder: Path, name: str, wall_s: dict[str, float]) -> list[str]:
+    """Measure the sweep's noise and probe distribution, write ``protocol.json``, return the lines to print
+    (none when the folder holds no finished run)."""
+    if not any(folder.glob(f"*/{RUN_FILE}")):
+        return []
+    trace, runs = load_runs(folder)
+    noise = measured_noise(trace, runs)
+    probes = speed_distribution(folder_probes(folder))
+    write_protocol_report(folder, {"sweep": name, "runs": int(len(runs)), "noise": noise, "speed_probe": probes,
+                                   "wall_s": wall_s})
+    return noise_lines(noise, probes)
 
 
 def profile(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost profile``."""
-    guard = _guard(args)
-    design = quick_sweep() if args.quick else default_sweep()
+    design = quick_sweep() if args.quick else default_sweep(args.repetitions)
     if args.model is not None:        # checked (built and run once) before any folder exists
         design = joined(design, model_sweep(args.model, dataset=args.model_dataset, width=args.model_width))
     with output_folder("out", args.out, keep_contents=True) as out:   # resumable: finished runs stay
         done = sum((out / run_key(config, repetition) / RUN_FILE).is_file() for config, repetition in design.runs())
         start = time.perf_counter()
-        paths = run_sweep(design, out, progress=not args.quiet, guard=guard)
+        run_sweep(design, out, progress=not args.quiet, probe_every=None if args.no_probe else args.probe_every,
+                  seed=args.seed)
+        swept = time.perf_counter()
         if not args.quick:
             measure_rescheduling(out, progress=not args.quiet)
-        wall = time.perf_counter() - start
-    _report_disturbed(f"{design.name} sweep", paths, guard)
+        end = time.perf_counter()
+        lines = _protocol_report(out, design.name, {"sweep": swept - start, "rescheduling_probe": end - swept})
+    for line in lines:
+        print(f"{design.name} sweep: {line}")
     print(f"{design.name} sweep: {len(design)} runs in {out} ({done} already there, {len(design) - done} run now "
-          f"in {wall:.1f} s)")
+          f"in {swept - start:.1f} s; rescheduling probe {end - swept:.1f} s)")
     return 0
 
 
 def calibrate(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost calibrate``."""
+    if args.quick:
+        return _quick_calibrate(args)
+    if args.base is not None:
+        raise InputError(f"'base' must be given only with --quick (got {args.base!r}).")
     out = check_output_file("out", args.out)
     embedded = check_output_file("embed", embedded_calibration_path()) if args.embed else None
     check_distinct_outputs(out=args.out, embed=embedded)
@@ -118,11 +138,16 @@ def calibrate(args: argparse.Namespace) -> int:
     if args.model is not None:
         check_user_model(args.model, dataset=args.model_dataset, width=args.model_width)
 
-    trace, _ = load_runs(args.runs)
+    trace, runs = load_runs(args.runs)
     if args.model is not None and not ((trace["model"] == args.model) & (trace["model_width"] == args.model_width)).any():
         raise InputError(f"'model' must have profiled runs in {args.runs!r} (run 'astraea-cost profile --model "
                          f"{args.model} --out {args.runs}' first) (got {args.model!r}).")
     fit = fit_calibration(trace, communication=communication, bootstrap=args.bootstrap)
+    stored = read_protocol_report(args.runs)
+    for line in noise_lines(measured_noise(trace, runs), speed_distribution(folder_probes(args.runs))):
+        print(f"measurement: {line}")
+    if stored and stored.get("wall_s"):
+        print("measurement: profile wall time " + ", ".join(f"{k} {v:.0f} s" for k, v in stored["wall_s"].items()))
     machine = describe_machine(threads=fit.threads, torch_version=fit.torch_version or None,
                                speed_probe_s=folder_probe_seconds(args.runs))
     calibration = fit.to_calibration(machine)
@@ -135,9 +160,29 @@ def calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quick_calibrate(args: argparse.Namespace) -> int:
+    """``calibrate --quick``: rescale a calibration to this machine's probed speed (:mod:`calibration.quick`)."""
+    for name, given in (("embed", args.embed), ("communication", args.communication is not None),
+                        ("model", args.model is not None)):
+        if given:
+            raise InputError(f"'{name}' must not be given with --quick, which fits nothing (got --{name}).")
+    out = check_output_file("out", args.out)
+    base = load_calibration(args.base)
+    start = time.perf_counter()
+    calibration, report = quick_calibration(base)
+    probes = report["probe"]
+    print(f"speed probe here: median {1e3 * probes['median_s']:.2f} ms over {int(probes['count'])} probes "
+          f"(min {1e3 * probes['min_s']:.2f}, max {1e3 * probes['max_s']:.2f}); the base calibration's "
+          f"{1e3 * report['base_probe_s']:.2f} ms, measured on {report['base_machine']}")
+    print(f"device-side compute coefficients rescaled by {report['factor']:.4g} (this machine is "
+          f"{report['factor']:.3g}x as fast) in {time.perf_counter() - start:.0f} s; everything else is the base's")
+    write_calibration(out, calibration, name="out")
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
 def validate(args: argparse.Namespace) -> int:
     """Handle ``astraea-cost validate``."""
-    guard = _guard(args)
     if args.embed and args.calibration is not None:
         raise InputError(f"'calibration' must not be given with --embed, which validates the embedded default "
                          f"(got {args.calibration!r}).")
@@ -153,7 +198,7 @@ def validate(args: argparse.Namespace) -> int:
         check_output_folder("runs", args.runs)
     with output_folder("out", args.out, keep_contents=True) as out:   # the held-out runs resume
         with output_folder("runs", args.runs if args.runs is not None else out / "runs", keep_contents=True) as runs:
-            result = run_validation(calibration, runs, design=design, progress=not args.quiet, guard=guard)
+            result = run_validation(calibration, runs, design=design, progress=not args.quiet)
         print(result.report())
         with atomic_path(out / "validation.csv", name="out") as tmp:
             result.table.to_csv(tmp, index=False)

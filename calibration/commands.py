@@ -9,7 +9,8 @@ only (:mod:`costmodel.cli.registry`); the handlers are :mod:`calibration.cli`:
   resumable; ``--model`` adds a short sweep of your model (:mod:`calibration.user_model`);
 * ``calibrate [--runs DIR] [--out FILE] [--embed] [--communication FILE] [--model MODEL]``: fit the
   coefficients and write the calibration file; ``--embed`` writes it over the package's embedded
-  default; ``--model`` makes sure the runs fitted include your model's;
+  default; ``--model`` makes sure the runs fitted include your model's; ``calibrate --quick [--base
+  FILE] [--out FILE]`` rescales a calibration to this machine's probed speed instead (:mod:`calibration.quick`);
 * ``validate [--calibration FILE] [--out DIR] [--embed] [--model MODEL]``: run the held-out design
   (with ``--model``, also held-out runs of your model) and store its error table in the validated
   calibration file;
@@ -27,40 +28,28 @@ from costmodel.errors import check_int
 from reference_impl.commands import MODEL_HELP
 from reference_impl.config import DATASET_NAMES, WIDTH_MODELS
 
-__all__ = ["COMMANDS", "DEFAULT_CALIBRATION_FILE", "DEFAULT_RUNS", "DEFAULT_VALIDATION"]
+__all__ = ["COMMANDS", "DEFAULT_CALIBRATION_FILE", "DEFAULT_REPETITIONS", "DEFAULT_RUNS", "DEFAULT_VALIDATION",
+           "PROBE_EVERY"]
 
 DEFAULT_RUNS = "calibration-runs"
 DEFAULT_CALIBRATION_FILE = "calibration.json"
 DEFAULT_VALIDATION = "validation"
 
 
-def _whole(name: str):
+#: Repetitions (interleaved rounds) of every configuration of the calibration sweep; declared here, with
+#: the options, so that the declarations load nothing more (:mod:`calibration.protocol` uses them).
+DEFAULT_REPETITIONS = 3
+#: A sweep times a speed probe before every this-many-th run it makes (and before the first).
+PROBE_EVERY = 5
+
+
+def _whole(name: str, minimum: int = 0):
     def parse(text: str) -> int:
         try:
-            return check_int(name, float(text), minimum=0)
+            return check_int(name, float(text), minimum=minimum)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{name}' must be an integer >= 0 (got {text!r}).") from None
+            raise argparse.ArgumentTypeError(f"'{name}' must be an integer >= {minimum} (got {text!r}).") from None
     return parse
-
-
-def _percent(name: str):
-    def parse(text: str) -> float:
-        try:
-            value = float(text.strip().removesuffix("%"))
-        except ValueError:
-            value = float("nan")
-        if not 0 < value < float("inf"):
-            raise argparse.ArgumentTypeError(f"'{name}' must be a finite percentage > 0 (got {text!r}).")
-        return value
-    return parse
-
-
-def _add_guard_options(parser: argparse.ArgumentParser, against: str) -> None:
-    parser.add_argument("--speed-tolerance", type=_percent("speed-tolerance"), default=None, metavar="PERCENT",
-                        help=f"re-run a run whose speed probe was more than PERCENT slower than {against} "
-                             f"(a slow episode of the host; default 10)")
-    parser.add_argument("--no-speed-guard", action="store_true",
-                        help="no speed probes, no re-runs (every run is kept as measured)")
 
 
 def _real(name: str):
@@ -87,7 +76,17 @@ def _profile(profile: argparse.ArgumentParser) -> None:
                          help=f"folder for the runs (default {DEFAULT_RUNS})")
     profile.add_argument("--quick", action="store_true", help="a small sweep (20 runs)")
     profile.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_guard_options(profile, "the sweep's usual probe (its lower quartile)")
+    protocol = profile.add_argument_group("measurement protocol (interleaved repetitions, per-event medians)")
+    protocol.add_argument("--repetitions", type=_whole("repetitions", minimum=1), default=DEFAULT_REPETITIONS,
+                          metavar="N", help=f"runs of every configuration of the full sweep, in interleaved rounds "
+                                            f"of shuffled order; the fit takes each event's median "
+                                            f"(default {DEFAULT_REPETITIONS})")
+    protocol.add_argument("--seed", type=_whole("seed"), default=0,
+                          help="seed of the rounds' shuffled orders (default 0)")
+    protocol.add_argument("--probe-every", type=_whole("probe-every", minimum=1), default=PROBE_EVERY, metavar="K",
+                          help=f"time a speed probe before every K-th run; the probes describe the machine's "
+                               f"speed (reported), they correct no run (default {PROBE_EVERY})")
+    protocol.add_argument("--no-probe", action="store_true", help="no speed probes")
     _add_model_options(profile, "also run a short sweep of this model (8 runs)")
 
 
@@ -102,6 +101,13 @@ def _calibrate(calibrate: argparse.ArgumentParser) -> None:
                            help="communication_fit.json from 'astraea-cost link-sweep --out DIR'")
     calibrate.add_argument("--bootstrap", type=_whole("bootstrap"), default=200,
                            help="bootstrap resamples of the runs for standard errors (default 200)")
+    quick = calibrate.add_argument_group("quick path (about a minute, no runs)")
+    quick.add_argument("--quick", action="store_true",
+                       help="rescale a calibration's device-side compute coefficients (training, augmentation) to "
+                            "this machine's speed, measured by 30 speed probes over about 45 s; no sweep, no fit")
+    quick.add_argument("--base", default=None, metavar="FILE",
+                       help="with --quick: the calibration to rescale (default: the embedded one); it must record "
+                            "its machine's speed probe")
     _add_model_options(calibrate, "check that --runs holds runs of this model (from 'profile --model'), so the fit "
                                   "covers it")
 
@@ -116,8 +122,6 @@ def _validate(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("--embed", action="store_true",
                           help="validate the embedded default and store the table in it")
     validate.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_guard_options(validate, "the calibration's recorded probe (when measured on this machine; else the "
-                                 "held-out runs' usual probe)")
     _add_model_options(validate, "also run held-out runs of this model (6 runs; its rows are labelled with it)")
 
 

@@ -15,7 +15,7 @@ those and redoes any other (an interrupted run leaves no ``run.json``).
 
 Choices (the papers publish no cost measurements to copy a design from)
 * :func:`default_sweep` changes one factor at a time around a small base run (emnist-shape data,
-  the TPDS layout at width 1, 20 clients, 8 per round, mediators of 4, B = 10, three rounds, no
+  the TPDS layout at width 1, 20 clients, 8 per round, mediators of 4, B = 10, one round, no
   evaluation, one torch thread: one device is one core), each for both algorithms: samples per
   client 50..400, batch size 5..50, model width 0.25..3 (5,863..574,157 parameters, two orders of
   magnitude), batch size 5 and 50 at the smallest and largest widths (and at cinic-shape width 2), so
@@ -26,10 +26,12 @@ Choices (the papers publish no cost measurements to copy a design from)
   (none, long-tail, half-normal; 2 or 5 classes per client; lognormal client sizes), augmentation
   volume (TPDS plan: about 10% new samples, or 5% downsampled at tau_d = 1; ICCD plan with
   alpha = 1: 28..41%; the printed TPDS plan on the papers' EMNIST long tail with Dirichlet
-  clients: about 82%, the papers' volume). FedProx on five configurations. Three rounds each. The base run and the cinic-shape run are repeated three times with the same seed, so
-  their spread is the machine's run-to-run noise, not the data's.
-* Repetitions of one configuration share its seed: same data, same clients, same model; only the
-  timings differ.
+  clients: about 82%, the papers' volume). FedProx on five configurations. One round each
+  (its events repeat within the run: 8 visits, mediators, transfers).
+* Every configuration runs :data:`calibration.protocol.DEFAULT_REPETITIONS` times, in interleaved
+  rounds of shuffled order (:mod:`calibration.protocol`); the fit takes each event's median over the
+  repetitions. Repetitions of one configuration share its seed: same data, same clients, same model;
+  only the timings differ, so their spread is the machine's run-to-run noise, not the data's.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ import hashlib
 import json
 import math
 import os
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -48,7 +49,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard, probe_seconds, usual_probe_seconds
+from calibration.protocol import DEFAULT_REPETITIONS, PROBE_EVERY, interleaved_order
+from calibration.speed_probe import probe_seconds, usual_probe_seconds
 from costmodel.errors import InputError, check_int, must
 from costmodel.files import create_output_folder
 from costmodel.model.label_mix import EMNIST_HISTOGRAM, PAPERS_DIRICHLET_ALPHA
@@ -64,8 +66,8 @@ __all__ = [
     "SweepDesign",
     "config_key",
     "default_sweep",
-    "disturbed_runs",
     "folder_probe_seconds",
+    "folder_probes",
     "load_runs",
     "quick_sweep",
     "run_key",
@@ -148,19 +150,18 @@ class SweepDesign:
         reps = tuple(repeated_times if key in repeated_keys else repetitions for key in unique)
         return cls(configs=tuple(unique.values()), repetitions=reps, name=name)
 
-    def runs(self) -> list[tuple[RunConfig, int]]:
+    def runs(self, *, seed: int = 0) -> list[tuple[RunConfig, int]]:
         """Every run as ``(config, repetition)``, repetition counting from 0, in the order they run:
-        repetition by repetition (every configuration's first run, then every second run, ...).
+        repetition by repetition (round ``r`` holds every configuration's ``r``-th run), each round
+        in its own shuffled order (:func:`calibration.protocol.interleaved_order` with ``seed``).
 
         Interleaved on purpose: the repetitions of one configuration are minutes apart, not
         back to back, so their spread (the run-to-run noise the validation compares errors with)
-        includes the slow drift of a shared machine's speed, which separates a calibration from
-        the runs it predicts as well. Back-to-back repetitions agreed within 1.4% (local training,
-        held-out design) while the same design run 25 minutes later was 3.2% slower on average.
+        includes the slow drift of a shared machine's speed, and their median is not one episode's.
+        Back-to-back repetitions agreed within 1.4% (local training, held-out design) while the same
+        design run 25 minutes later was 3.2% slower on average.
         """
-        deepest = max(self.repetitions)
-        return [(config, r) for r in range(deepest)
-                for config, reps in zip(self.configs, self.repetitions) if r < reps]
+        return interleaved_order(self.configs, self.repetitions, seed=seed)
 
     def __len__(self) -> int:
         return sum(self.repetitions)
@@ -186,16 +187,17 @@ def _proximal(configs: Iterable[RunConfig]) -> list[RunConfig]:
 def _base() -> RunConfig:
     return RunConfig(algorithm="astraea", dataset="emnist-shape", samples=2000, model="scaled", model_width=1.0,
                      clients=20, clients_per_round=8, gamma=4, local_epochs=1, mediator_epochs=1, batch_size=10,
-                     rounds=3, global_imbalance="long-tail", imbalance_ratio=0.1, classes_per_client=2,
+                     rounds=1, global_imbalance="long-tail", imbalance_ratio=0.1, classes_per_client=2,
                      size_skew=0.0, seed=0, threads=1, evaluate=False)
 
 
-def default_sweep() -> SweepDesign:
-    """The calibration sweep: one factor at a time around a small base run, both algorithms.
+def default_sweep(repetitions: int = DEFAULT_REPETITIONS) -> SweepDesign:
+    """The calibration sweep: one factor at a time around a small base run, both algorithms, each
+    configuration ``repetitions`` times (interleaved rounds).
 
-    See the module docstring for the ranges. About 110 runs, two to three minutes on one core (plus
-    the re-runs of the speed guard on a busy host).
+    See the module docstring for the ranges: 89 configurations.
     """
+    repetitions = check_int("repetitions", repetitions, minimum=1)
     base = _base()
     varied = [base]
     varied += [replace(base, samples=s) for s in (1000, 4000, 8000)]                  # n = 50..400
@@ -233,9 +235,7 @@ def default_sweep() -> SweepDesign:
     # FedProx: its proximal term costs P*t_prox per step: widths and batch sizes move P and the steps
     proximal = [base, replace(base, model_width=0.25), replace(base, model_width=3.0),
                 replace(base, batch_size=5), replace(base, batch_size=50, model_width=2.0)]
-    repeated = [base, replace(base, dataset="cinic-shape", model_width=1.0)]
-    return SweepDesign.from_configs(_both(varied) + _proximal(proximal), repeated=_both(repeated), repeated_times=3,
-                                    name="calibration")
+    return SweepDesign.from_configs(_both(varied) + _proximal(proximal), repetitions=repetitions, name="calibration")
 
 
 def quick_sweep() -> SweepDesign:
@@ -251,34 +251,31 @@ def quick_sweep() -> SweepDesign:
 
 
 def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True,
-              guard: SpeedGuard | None = DEFAULT_GUARD, reference_probe_s: float | None = None) -> list[Path]:
-    """Run every run of ``design`` into its own sub-folder of ``folder``; return the run folders.
+              probe_every: int | None = PROBE_EVERY, seed: int = 0) -> list[Path]:
+    """Run every run of ``design`` into its own sub-folder of ``folder``; return the run folders
+    (in the order they run: :meth:`SweepDesign.runs` with ``seed``, interleaved shuffled rounds).
 
     Finished runs (``run.json`` present) are skipped, so an interrupted sweep resumes where it
     stopped, unless they were measured by another engine or torch version (their summary's
     ``measurement_version`` and ``torch_version``): those are run again, so that one folder never
     mixes two engines. Each run folder also gets its repetition number in ``run.json``'s summary
-    (``sweep_repetition``) and the design's name (``sweep_name``).
+    (``sweep_repetition``), the design's name (``sweep_name``) and ``config_key``.
 
-    ``guard`` (:class:`calibration.speed_probe.SpeedGuard`; ``None``: no probes): each run is
-    bracketed by two speed probes (``speed_probe_s`` in its summary); once all have run, the runs
-    whose slower probe exceeds the usual probe time by more than the guard's tolerance were caught
-    in a slow episode of the host and are run again (after a pause), up to ``guard.passes`` times;
-    a re-run replaces the earlier one only when it was less disturbed. The spread of the probes
-    and the runs still disturbed at the end are left in the summaries for
-    :func:`load_runs` (``speed_slowdown``) and the reports. The usual probe time is the folder's
-    own (:func:`usual_probe_seconds` of all its probes) unless ``reference_probe_s`` gives another:
-    the validation passes the calibration's, so that held-out runs are measured at the speed the
-    coefficients were fitted at, not merely at the speed of their own batch.
+    ``probe_every`` (``None``: no probes): a speed probe (:func:`calibration.speed_probe.probe_seconds`)
+    runs before the first run made now and then before every ``probe_every``-th; its time is
+    stored in that run's summary (``speed_probe_s``, a list of one). The probes describe the
+    machine's speed while the sweep ran (:mod:`calibration.protocol`); no run is re-run, dropped or
+    scaled by them: the repetitions and their medians deal with a slow episode.
     """
 
     if not isinstance(design, SweepDesign):
         raise must("design", "be a SweepDesign", type(design).__name__)
-    if guard is not None and not isinstance(guard, SpeedGuard):
-        raise must("guard", "be a SpeedGuard or None", type(guard).__name__)
+    if probe_every is not None:
+        probe_every = check_int("probe_every", probe_every, minimum=1)
     root = create_output_folder("out", folder)
-    todo = design.runs()
+    todo = design.runs(seed=seed)
     paths: list[Path] = []
+    measured = 0
 
     bar = tqdm(todo, desc=f"{design.name} sweep", unit="run", disable=not progress)
     for config, repetition in bar:
@@ -289,10 +286,10 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
                 continue
             (path / RUN_FILE).unlink()          # measured by another engine or torch: redo it
         bar.set_postfix_str(f"{config.algorithm} {config.dataset} w{config.model_width:g} c{config.clients_per_round}")
-        _write_run(*_measure(config, repetition, design, probe=guard is not None), path)
+        probe = probe_every is not None and measured % probe_every == 0
+        _write_run(*_measure(config, repetition, design, probe=probe), path)
+        measured += 1
     bar.close()
-    if guard is not None:
-        _rerun_disturbed(list(zip(todo, paths)), design, guard, progress=progress, reference_probe_s=reference_probe_s)
     return paths
 
 
@@ -315,14 +312,11 @@ def _summary(path: Path) -> dict[str, Any]:
 
 
 def _measure(config: RunConfig, repetition: int, design: SweepDesign, *, probe: bool) -> tuple[Any, dict[str, Any]]:
-    """One run (bracketed by speed probes when ``probe``); return the result and its sweep summary."""
+    """One run (after a speed probe when ``probe``); return the result and its sweep summary."""
     before = probe_seconds() if probe else None
     result = drive.run(config, progress=False, run_id=run_key(config, repetition))
-    after = probe_seconds() if probe else None
     summary = dict(result.summary, sweep_repetition=repetition, sweep_name=design.name,
-                   config_key=config_key(config))
-    if probe:
-        summary["speed_probe_s"] = [before, after]
+                   config_key=config_key(config), speed_probe_s=[] if before is None else [before])
     return result, summary
 
 
@@ -334,47 +328,16 @@ def _probes(path: Path) -> list[float]:
     return [float(p) for p in _summary(path).get("speed_probe_s") or [] if p is not None]
 
 
-def disturbed_runs(paths: Iterable[str | os.PathLike[str]], guard: SpeedGuard = DEFAULT_GUARD, *,
-                   reference_probe_s: float | None = None) -> list[Path]:
-    """The finished runs among ``paths`` that ``guard`` judges disturbed, against ``reference_probe_s``
-    or else the usual probe time of them all (:func:`calibration.speed_probe.usual_probe_seconds`;
-    runs without probes are not judged)."""
-    probes = {Path(path): _probes(Path(path)) for path in paths}
-    usual = _usual(probes, reference_probe_s)
-    return [path for path, values in probes.items() if guard.disturbed(values, usual)]
-
-
-def _usual(probes: dict[Path, list[float]], reference_probe_s: float | None) -> float:
-    if reference_probe_s is not None:
-        return float(reference_probe_s)
-    return usual_probe_seconds(p for values in probes.values() for p in values)
+def folder_probes(folder: str | os.PathLike[str]) -> list[float]:
+    """Every speed-probe time (seconds) stored with the finished runs under ``folder``."""
+    return [p for path in sorted(Path(folder).glob(f"*/{RUN_FILE}")) for p in _probes(path.parent)]
 
 
 def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
-    """The usual probe time of the finished runs under ``folder`` (NaN when they have no probes):
-    the machine's speed the runs were measured at, stored with a calibration fitted on them."""
-    return usual_probe_seconds(p for path in Path(folder).glob(f"*/{RUN_FILE}") for p in _probes(path.parent))
-
-
-def _rerun_disturbed(runs: list[tuple[tuple[RunConfig, int], Path]], design: SweepDesign, guard: SpeedGuard, *,
-                     progress: bool, reference_probe_s: float | None) -> None:
-    """Re-run the runs a slow episode of the host caught (see :func:`run_sweep`)."""
-
-    for attempt in range(guard.passes):
-        probes = {path: _probes(path) for _, path in runs}
-        usual = _usual(probes, reference_probe_s)     # recomputed each pass: re-runs replace slow probes
-        disturbed = [(job, path) for job, path in runs if guard.disturbed(probes[path], usual)]
-        if not disturbed:
-            return
-        if progress:
-            tqdm.write(f"{design.name} sweep: {len(disturbed)} run(s) ran more than {100 * guard.tolerance:g}% "
-                       f"slower than the machine's usual speed; running them again (pass {attempt + 1} of {guard.passes})")
-        time.sleep(guard.pause_s)
-        for (config, repetition), path in tqdm(disturbed, desc=f"{design.name} re-runs", unit="run",
-                                               disable=not progress):
-            result, summary = _measure(config, repetition, design, probe=True)
-            if guard.slowdown(summary["speed_probe_s"], usual) < guard.slowdown(probes[path], usual):
-                _write_run(result, summary, path)   # write_run drops run.json first, writes it last
+    """The usual probe time of the finished runs under ``folder`` (NaN when they have no probes;
+    :func:`calibration.speed_probe.usual_probe_seconds`): the machine's speed the runs were
+    measured at, stored with a calibration fitted on them."""
+    return usual_probe_seconds(folder_probes(folder))
 
 
 def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
@@ -416,8 +379,7 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         ``num_classes``, ``sample_values``, ``augmented_fraction``, ``removed_fraction``, ...),
         ``mean_round_s`` and ``mean_round_bytes`` (per-round means of the virtual clock), and
         the per-round table as ``round_table`` (a list of dicts: round, round_s, bytes, ...), and
-        ``speed_slowdown``: how much slower than the folder's usual probe time
-        (:func:`calibration.speed_probe.usual_probe_seconds`) the run's slower probe was (0.25 = 25%; NaN for a run without probes; :mod:`calibration.speed_probe`).
+        ``speed_probe_s``: the speed probe timed before the run (NaN for a run without one).
 
     Raises
     ------
@@ -441,8 +403,7 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         probes = [float(p) for p in summary.get("speed_probe_s") or [] if p is not None]
         row = {"run_id": record.run_id, "folder": str(path), "config_key": key,
                "repetition": summary.get("sweep_repetition", 0), **config, **_scalar_summary(summary),
-               "round_table": summary.get("rounds") or [], "slowest_probe_s": max(probes) if probes else math.nan,
-               "fastest_probe_s": min(probes) if probes else math.nan}
+               "round_table": summary.get("rounds") or [], "speed_probe_s": probes[0] if probes else math.nan}
         rows.append(row)
         trace = record.trace.copy()
         for column in CONFIG_COLUMNS:
@@ -453,8 +414,6 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
             trace[column] = row[column]
         traces.append(trace)
     runs = pd.DataFrame(rows)
-    usual = usual_probe_seconds([*runs.pop("fastest_probe_s"), *runs["slowest_probe_s"]])
-    runs["speed_slowdown"] = runs.pop("slowest_probe_s") / usual - 1.0
     probe = load_probe(root)
     if probe is not None:                   # the greedy timed alone (calibration.rescheduling_probe)
         traces.append(probe.drop(columns=["repetition", "measurement_version"]))

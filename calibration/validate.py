@@ -78,13 +78,13 @@ from matplotlib.figure import Figure
 
 from calibration.machine import describe_machine
 from calibration.scenario import scenario_from_workload
-from calibration.speed_probe import DEFAULT_GUARD, SpeedGuard
+from calibration.protocol import measured_noise, noise_lines, speed_distribution
 from calibration.sweep import (
     CONFIG_COLUMNS,
     PROXIMAL_MU,
     SweepDesign,
-    disturbed_runs,
     folder_probe_seconds,
+    folder_probes,
     load_runs,
     run_sweep,
 )
@@ -169,10 +169,11 @@ def heldout_design() -> SweepDesign:
       tail (rho = 0.05442, about +104% data), Dirichlet clients at the papers' concentration, width
       0.75, batch 15, 12 of 30 clients, mediators of 4;
     * rescheduling at scale: 1,000 IID clients and 2,000 clients of 2 classes per round (the sweep's
-      largest is 500), 6 samples each, width 0.25, batch 6, mediators of 10 (Astraea only at 2,000).
+      largest is 500), 6 samples each, width 0.25, batch 6, mediators of 10 (Astraea only at 2,000);
+      one round.
 
-    Astraea and FedAvg each, and FedProx (mu = 0.01) on the 2.6 M-parameter model; two rounds, no
-    evaluation, one torch thread.
+    Astraea and FedAvg each, and FedProx (mu = 0.01) on the 2.6 M-parameter model; two rounds (but
+    the runs at scale), no evaluation, one torch thread.
     """
     common = dict(rounds=2, evaluate=False, threads=1, seed=7, local_epochs=1, mediator_epochs=1)
     configs = [
@@ -205,10 +206,11 @@ def heldout_design() -> SweepDesign:
 
 def _many_clients(clients: int, common: dict[str, Any], *, local_imbalance: str) -> RunConfig:
     """``clients`` clients per round of 6 samples each on the smallest model: the round is mostly the
-    rescheduling's and the visits' fixed costs."""
+    rescheduling's and the visits' fixed costs. One round: each holds 1,000 or 2,000 visits, and the
+    greedy at 2,000 clients (two million KL evaluations) made a third of the validation's time."""
     return RunConfig(dataset="emnist-shape", samples=clients * 6, model="scaled", model_width=0.25, clients=clients,
                      clients_per_round=clients, gamma=10, batch_size=6, global_imbalance="long-tail",
-                     imbalance_ratio=0.2, local_imbalance=local_imbalance, **common)
+                     imbalance_ratio=0.2, local_imbalance=local_imbalance, **dict(common, rounds=1))
 
 
 def _inprocess_coefficients(calibration: Calibration) -> dict[str, float]:
@@ -444,21 +446,19 @@ def reference_probe_seconds(calibration: Calibration) -> float | None:
 
 
 def validate_runs(folder: str | os.PathLike[str], calibration: Calibration, *,
-                  guard: SpeedGuard | None = DEFAULT_GUARD, reference_probe_s: float | None = None) -> ValidationResult:
+                  reference_probe_s: float | None = None) -> ValidationResult:
     """Validate ``calibration`` on the finished runs under ``folder`` (no new runs).
 
-    The notes count the runs ``guard`` still judges disturbed, against ``reference_probe_s`` (the
-    calibration's probe time, as :func:`run_validation` passes it) or else the folder's own usual
-    probe time, and compare the folder's probe time with the calibration's.
+    The notes give the held-out runs' measured noise and speed-probe distribution
+    (:mod:`calibration.protocol`) and compare their usual probe time with the calibration's
+    (``reference_probe_s`` given: the calibration was measured on this machine, as
+    :func:`reference_probe_seconds` tells).
     """
 
     trace, runs = load_runs(folder)
     points, notes = compare_runs(trace, runs, calibration)
-    if guard is not None and np.isfinite(runs["speed_slowdown"].to_numpy(dtype=float)).any():
-        left = disturbed_runs(runs["folder"], guard, reference_probe_s=reference_probe_s)
-        against = "the calibration's probe" if reference_probe_s is not None else "their own usual probe"
-        notes.append(f"speed probes: {len(left)} of {len(runs)} run(s) more than {100 * guard.tolerance:g}% slower "
-                     f"than {against} (a busy host; kept).")
+    notes += [f"protocol: {line}." for line in noise_lines(measured_noise(trace, runs),
+                                                           speed_distribution(folder_probes(folder)))]
     recorded = calibration.machine.get("speed_probe_s")
     measured = folder_probe_seconds(folder)
     if recorded and math.isfinite(measured):
@@ -470,13 +470,11 @@ def validate_runs(folder: str | os.PathLike[str], calibration: Calibration, *,
 
 
 def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, design: SweepDesign | None = None,
-                   progress: bool = True, guard: SpeedGuard | None = DEFAULT_GUARD) -> ValidationResult:
-    """Run the held-out design (resumable, :func:`calibration.sweep.run_sweep`) into ``folder`` and validate.
+                   progress: bool = True) -> ValidationResult:
+    """Run the held-out design (resumable, :func:`calibration.sweep.run_sweep`: interleaved shuffled
+    repetitions, speed probes that describe the machine) into ``folder`` and validate.
 
-    ``design`` defaults to :func:`heldout_design`; ``guard`` re-runs the runs a slow episode of the
-    host caught (:mod:`calibration.speed_probe`; ``None``: none), judged against the speed the
-    calibration was measured at (its machine's ``speed_probe_s``) when it was measured on this
-    machine (:func:`reference_probe_seconds`), else against the held-out runs' own usual speed.
+    ``design`` defaults to :func:`heldout_design`.
     """
 
     design = heldout_design() if design is None else design
@@ -484,7 +482,7 @@ def run_validation(calibration: Calibration, folder: str | os.PathLike[str], *, 
         raise must("design", "be a SweepDesign", type(design).__name__)
     start = time.perf_counter()
     reference = reference_probe_seconds(calibration)
-    run_sweep(design, folder, progress=progress, guard=guard, reference_probe_s=reference)
+    run_sweep(design, folder, progress=progress)
     wall = time.perf_counter() - start
-    result = validate_runs(folder, calibration, guard=guard, reference_probe_s=reference)
+    result = validate_runs(folder, calibration, reference_probe_s=reference)
     return replace(result, wall_s=wall)

@@ -48,8 +48,11 @@ How (tensorwaves' split: these are the *parameters*; the what-if inputs are fixe
 * **Robust to a shared machine**: rows are down-weighted with Huber weights (k = 1.5 robust
   standard deviations of the relative residual), so an event stalled by another process does not
   drag a coefficient.
+* **Per-configuration per-event medians**: a configuration's repetitions (interleaved rounds of the
+  sweep, :mod:`calibration.protocol`) hold the same events; each event's duration is its median over
+  them (:func:`calibration.protocol.median_events`), and the fit sees one run per configuration.
 * **Every configuration counts equally**: a row's weight is divided by the rows its configuration
-  contributes, so the repeated base run does not outvote the one-off variations.
+  contributes, so a configuration with more events does not outvote the others.
 * **Standard errors** by bootstrap over runs (resampling whole runs with replacement, refitting),
   so correlated events of one run do not pass for independent evidence.
 * **R^2** per group on seconds (unweighted, all rows, formula + ``t0``), and the **residual
@@ -86,6 +89,7 @@ import pandas as pd
 
 from calibration.fit.groups import FIXED_TERM, GroupFit, check_identifiable, diagnostics, fit_group, visit_time_cv
 from calibration.fit.result import LINK_COEFFICIENTS, CalibrationFit, LinkCoefficients, load_link_coefficients
+from calibration.protocol import median_events
 from calibration.fit.rows import DERIVED_COLUMNS, FIT_GROUPS, design_matrix, group_rows, regime_size, statement_of
 from costmodel.contracts.calibration_file import (
     COEFFICIENT_UNITS,
@@ -144,7 +148,8 @@ def _regime_terms(group: str) -> list[str]:
 
 
 def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | LinkCoefficients | None = None,
-                    base: Calibration | None = None, bootstrap: int = 200, seed: int = 0) -> CalibrationFit:
+                    base: Calibration | None = None, bootstrap: int = 200, seed: int = 0,
+                    medians: bool = True) -> CalibrationFit:
     """Fit every coefficient of the cost model from profiled trace rows.
 
     Parameters
@@ -163,6 +168,11 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
         Bootstrap resamples of the runs for standard errors (0: none).
     seed : int
         Seed of the bootstrap.
+    medians : bool
+        Fit each configuration's per-event medians over its repetitions
+        (:func:`calibration.protocol.median_events`: one run per configuration; the bootstrap then
+        resamples configurations) instead of every run's rows. ``train_time_cv``, the jitter of
+        visits within a run, is measured on the runs as they are either way.
 
     Raises
     ------
@@ -175,6 +185,8 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
     if missing:
         raise InputError(f"'trace' must have the columns {', '.join(_REQUIRED)} (missing {', '.join(missing)}).")
     bootstrap = check_int("bootstrap", bootstrap, minimum=0)
+    measured = trace
+    trace = median_events(trace) if medians else trace
     groups = {group: fit_group(group, trace, bootstrap=bootstrap, seed=seed + i)
               for i, group in enumerate(FIT_GROUPS)}
     notes: list[str] = []
@@ -224,7 +236,7 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
                 origin[boundary] = f"{group} (no second regime found: the largest size measured)"
                 notes.append(f"no second {group} regime was found; {boundary} is the largest size measured and "
                              f"{', '.join(_regime_terms(group))} applies only beyond it.")
-    jitter, jitter_error, jitter_groups = visit_time_cv(trace)
+    jitter, jitter_error, jitter_groups = visit_time_cv(measured)
     values["train_time_cv"] = jitter
     errors["train_time_cv"] = jitter_error if math.isfinite(jitter_error) else None
     origin["train_time_cv"] = (f"local_training (median coefficient of variation of equal-size visits within a "
@@ -269,5 +281,5 @@ def fit_calibration(trace: pd.DataFrame, *, communication: CommunicationFit | Li
         stderr={name: errors.get(name) for name in COEFFICIENT_UNITS},
         fitted_from={name: origin.get(name, "") for name in COEFFICIENT_UNITS}, groups=groups, fixed_s=fixed,
         inprocess_latency_s=float(inprocess),
-        runs=int(trace["run_id"].nunique()), threads=threads, torch_version=torch_version, notes=tuple(notes),
+        runs=int(measured["run_id"].nunique()), threads=threads, torch_version=torch_version, notes=tuple(notes),
         diagnostics=diagnostics(trace, groups))

@@ -33,7 +33,7 @@ def tiny_design(seed: int = 4) -> SweepDesign:
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory):
     folder = tmp_path_factory.mktemp("profiled")
-    run_sweep(tiny_design(), folder, progress=False, guard=None)
+    run_sweep(tiny_design(), folder, progress=False, probe_every=None)
     return folder
 
 
@@ -104,12 +104,8 @@ def test_calibrate_takes_link_coefficients_from_a_link_sweep(profiled, tmp_path,
     (["validate", "--calibration", "{file}", "--out", "{tmp}/v"], "calibration file"),
     (["validate", "--embed", "--calibration", "{file}"], "'calibration' must not be given with --embed"),
     (["validate", "--out", "{file}"], "'out' must be a folder (got"),
-    (["profile", "--out", "{tmp}/p", "--speed-tolerance", "0"],
-     "'speed-tolerance' must be a finite percentage > 0 (got '0')"),
-    (["validate", "--out", "{tmp}/v", "--speed-tolerance", "inf"],
-     "'speed-tolerance' must be a finite percentage > 0 (got 'inf')"),
-    (["profile", "--out", "{tmp}/p", "--no-speed-guard", "--speed-tolerance", "5%"],
-     "'speed-tolerance' must not be given with --no-speed-guard (got 5)"),
+    (["profile", "--out", "{tmp}/p", "--repetitions", "0"], "'repetitions' must be an integer >= 1 (got '0')"),
+    (["profile", "--out", "{tmp}/p", "--probe-every", "0"], "'probe-every' must be an integer >= 1 (got '0')"),
 ])
 def test_bad_input_is_one_line_and_exit_2_before_any_work(arguments, message, profiled, tmp_path, main, capsys,
                                                            monkeypatch):
@@ -139,7 +135,7 @@ def test_validate_runs_the_heldout_design_and_stores_the_table(profiled, tmp_pat
     cal = tmp_path / "calibration.json"
     assert main(["calibrate", "--runs", str(profiled), "--out", str(cal), "--bootstrap", "0"]) == 0
     out = tmp_path / "validation"
-    assert main(["validate", "--calibration", str(cal), "--out", str(out), "--quiet", "--speed-tolerance", "50"]) == 0
+    assert main(["validate", "--calibration", str(cal), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "Validation on 8 held-out runs" in printed and "round_bytes" in printed
     for name in ("validation.csv", "validation_points.csv", "parity.png", "calibration.json"):

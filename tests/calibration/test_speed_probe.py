@@ -1,4 +1,4 @@
-"""The speed probe and the guard that re-runs runs a slow episode of the host caught."""
+"""The speed probe: its workload, and how a sweep times it (before every k-th run, describing, never correcting)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import calibration.sweep as sweep
-from calibration.speed_probe import SpeedGuard, probe_seconds, usual_probe_seconds
-from calibration.sweep import SweepDesign, disturbed_runs, folder_probe_seconds, load_runs, run_key, run_sweep
+from calibration.speed_probe import probe_seconds, usual_probe_seconds
+from calibration.sweep import SweepDesign, folder_probe_seconds, folder_probes, load_runs, run_sweep
 from costmodel.errors import InputError
 from reference_impl.config import RunConfig
 from reference_impl.engine.trace import RUN_FILE
@@ -26,80 +26,53 @@ def test_probe_times_the_reference_workload_and_leaves_the_thread_count_alone():
     assert torch.get_num_threads() == threads
 
 
-def test_guard_judges_the_slower_probe_against_the_usual_time():
-    guard = SpeedGuard(tolerance=0.10)
-    assert guard.slowdown([0.011, 0.0125], 0.010) == pytest.approx(0.25)
-    assert guard.disturbed([0.0105, 0.0109], 0.010) is False      # 9% slower: within tolerance
-    assert guard.disturbed([0.0100, 0.0111], 0.010) is True       # the slower probe decides
-    assert guard.disturbed([], 0.010) is False                     # no probes: not judged
-    assert math.isnan(guard.slowdown([0.01, float("nan")], 0.010))
-
-
-@pytest.mark.parametrize("field, value, rule", [("tolerance", 0.0, "> 0"), ("passes", -1, ">= 0"),
-                                                 ("pause_s", -1.0, ">= 0")])
-def test_guard_refuses_bad_settings(field, value, rule):
-    with pytest.raises(InputError, match=f"'{field}' must be {rule}"):
-        SpeedGuard(**{field: value})
-
-
 def _scripted_probes(monkeypatch, values):
     script = iter(values)
     monkeypatch.setattr(sweep, "probe_seconds", lambda: next(script))
 
 
-def test_a_run_caught_in_a_slow_episode_is_run_again_and_replaced(tmp_path, monkeypatch):
+def test_a_probe_runs_before_every_kth_run_and_corrects_nothing(tmp_path, monkeypatch):
     astraea = RunConfig(algorithm="astraea", **TINY)
     fedavg = RunConfig(algorithm="fedavg", **TINY)
-    design = SweepDesign(configs=(astraea, fedavg), repetitions=(1, 1), name="tiny")
-    # before/after each run: astraea's run is 40% slow after it ran; its re-run is clean
-    _scripted_probes(monkeypatch, [0.010, 0.014, 0.010, 0.0102, 0.0101, 0.0100])
-    paths = run_sweep(design, tmp_path, progress=False, guard=SpeedGuard(pause_s=0.0, passes=2))
+    design = SweepDesign(configs=(astraea, fedavg), repetitions=(2, 1), name="tiny")
+    _scripted_probes(monkeypatch, [0.010, 0.030])     # the second probe is 3x slower: nothing is re-run
+    calls = []
+    import reference_impl.engine.drive as engine
+
+    real_run = engine.run
+    monkeypatch.setattr(engine, "run", lambda config, **kw: calls.append(kw["run_id"]) or real_run(config, **kw))
+    paths = run_sweep(design, tmp_path, progress=False, probe_every=2)
+    assert calls == [p.name for p in paths]           # three runs, each once
     probes = [json.loads((p / RUN_FILE).read_text())["summary"]["speed_probe_s"] for p in paths]
-    assert probes == [[0.0101, 0.0100], [0.010, 0.0102]]
-    assert disturbed_runs(paths) == []
+    assert probes == [[0.010], [], [0.030]]           # before the 1st and the 3rd run
+    assert sorted(folder_probes(tmp_path)) == [0.010, 0.030]
     _, runs = load_runs(tmp_path)
-    slowdown = runs.set_index("run_id")["speed_slowdown"]
-    assert slowdown[run_key(astraea, 0)] == pytest.approx(0.0101 / 0.0100 - 1)
-    assert slowdown[run_key(fedavg, 0)] == pytest.approx(0.0102 / 0.0100 - 1)
+    assert sorted(runs["speed_probe_s"].dropna()) == [0.010, 0.030]
+    assert folder_probe_seconds(tmp_path) == pytest.approx(0.020)     # the median
 
 
-def test_a_rerun_that_is_slower_still_keeps_the_first_run(tmp_path, monkeypatch):
-    fedavg = RunConfig(algorithm="fedavg", **TINY)
-    design = SweepDesign(configs=(fedavg,), repetitions=(2,), name="tiny")
-    # the second run is 30% slow; its one re-run is 50% slow: the first measurement stays
-    _scripted_probes(monkeypatch, [0.010, 0.010, 0.010, 0.013, 0.015, 0.015])
-    paths = run_sweep(design, tmp_path, progress=False, guard=SpeedGuard(pause_s=0.0, passes=1))
-    second = json.loads((paths[1] / RUN_FILE).read_text())["summary"]["speed_probe_s"]
-    assert second == [0.010, 0.013]
-    assert disturbed_runs(paths) == [paths[1]]
-
-
-def test_without_a_guard_no_probe_runs(tmp_path, monkeypatch):
+def test_without_probes_none_runs(tmp_path, monkeypatch):
     def fail():
         raise AssertionError("probed")
     monkeypatch.setattr(sweep, "probe_seconds", fail)
     design = SweepDesign(configs=(RunConfig(algorithm="fedavg", **TINY),), repetitions=(1,), name="tiny")
-    (path,) = run_sweep(design, tmp_path, progress=False, guard=None)
-    assert "speed_probe_s" not in json.loads((path / RUN_FILE).read_text())["summary"]
+    (path,) = run_sweep(design, tmp_path, progress=False, probe_every=None)
+    assert json.loads((path / RUN_FILE).read_text())["summary"]["speed_probe_s"] == []
     _, runs = load_runs(tmp_path)
-    assert runs["speed_slowdown"].isna().all()
+    assert runs["speed_probe_s"].isna().all()
+    assert math.isnan(folder_probe_seconds(tmp_path))
 
 
-def test_the_usual_speed_is_the_lower_quartile_of_the_probes():
+def test_the_usual_speed_is_the_median_of_the_probes():
     probes = [0.0097, 0.0104, 0.0105, 0.0109, 0.0110, 0.0150, float("nan"), 0.0]
-    assert usual_probe_seconds(probes) == pytest.approx(0.0104 + 0.25 * (0.0105 - 0.0104))
+    assert usual_probe_seconds(probes) == pytest.approx((0.0105 + 0.0109) / 2)
     assert math.isnan(usual_probe_seconds([]))
 
 
-def test_a_reference_speed_judges_runs_against_the_calibration_not_their_own_batch(tmp_path, monkeypatch):
-    fedavg = RunConfig(algorithm="fedavg", **TINY)
-    design = SweepDesign(configs=(fedavg,), repetitions=(2,), name="tiny")
-    # both runs equally slow: among themselves nothing stands out, against the calibration's 10 ms both do
-    _scripted_probes(monkeypatch, [0.0125, 0.0125, 0.0125, 0.0125])
-    paths = run_sweep(design, tmp_path, progress=False, guard=SpeedGuard(pause_s=0.0, passes=0))
-    assert disturbed_runs(paths) == []
-    assert disturbed_runs(paths, reference_probe_s=0.010) == paths
-    assert folder_probe_seconds(tmp_path) == pytest.approx(0.0125)
+def test_probe_every_must_be_positive(tmp_path):
+    design = SweepDesign(configs=(RunConfig(algorithm="fedavg", **TINY),), repetitions=(1,), name="tiny")
+    with pytest.raises(InputError, match="'probe_every' must be >= 1"):
+        run_sweep(design, tmp_path, progress=False, probe_every=0)
 
 
 def test_every_probe_does_the_same_work_from_the_same_weights():

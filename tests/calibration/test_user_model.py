@@ -48,7 +48,7 @@ def profiled(tmp_path_factory, spec):
                colour, everyone, mine, replace(mine, algorithm="fedavg"))
     folder = tmp_path_factory.mktemp("profiled")
     run_sweep(SweepDesign(configs=configs, repetitions=(2, 1, 1, 1, 1, 1, 1, 1, 1), name="tiny"), folder, progress=False,
-              guard=None)
+              probe_every=None)
     return folder
 
 
@@ -85,7 +85,7 @@ def test_a_bad_model_is_one_line_before_any_work(command, tmp_path, capsys, monk
 def test_profile_adds_the_models_sweep(spec, tmp_path, monkeypatch, capsys):
     ran = []
     monkeypatch.setattr(calibration_cli, "run_sweep", lambda design, out, **kw: ran.append(design) or [])
-    assert cli.main(["profile", "--quick", "--no-speed-guard", "--out", str(tmp_path / "p"), "--model", spec]) == 0
+    assert cli.main(["profile", "--quick", "--no-probe", "--out", str(tmp_path / "p"), "--model", spec]) == 0
     design = ran[0]
     assert sum(c.model == spec for c in design.configs) == 8 and design.name == "quick"
     assert "quick sweep: " in capsys.readouterr().out
@@ -106,7 +106,7 @@ def test_calibrate_fits_only_when_the_runs_hold_the_model(spec, profiled, tmp_pa
 def test_validate_runs_the_models_held_out_runs_and_labels_its_rows(spec, profiled, tmp_path, monkeypatch):
     designs = []
 
-    def capture(calibration, folder, *, design, progress, guard):
+    def capture(calibration, folder, *, design, progress):
         designs.append(design)
         raise KeyboardInterrupt          # stop before running: the design is what this test checks
 

@@ -46,7 +46,7 @@ def tiny_runs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny-runs")
     astraea = RunConfig(algorithm="astraea", **TINY)
     design = SweepDesign(configs=(astraea, replace(astraea, algorithm="fedavg")), repetitions=(2, 2))
-    run_sweep(design, folder, progress=False, guard=None)
+    run_sweep(design, folder, progress=False, probe_every=None)
     return folder
 
 
