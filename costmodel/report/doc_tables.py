@@ -14,7 +14,8 @@ fails when a page and the stored data disagree. Blocks: ``validation`` (:func:`v
 ``network`` (:func:`network_block`) and ``time_to_accuracy`` (:func:`time_to_accuracy_block`, from
 the convergence stored beside them, :mod:`costmodel.contracts.convergence_evidence`),
 ``heterogeneity_grid`` and ``heterogeneity_validation`` (:mod:`costmodel.report.heterogeneity_tables`, from
-the heterogeneous round's stored evidence, :mod:`costmodel.contracts.heterogeneity_evidence`).
+the heterogeneous round's stored evidence, :mod:`costmodel.contracts.heterogeneity_evidence`), and
+``calibration_agreement`` (:mod:`costmodel.report.agreement_tables`: two calibrations of one machine).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from costmodel.contracts.heterogeneity_evidence import load_emulated_validation,
 from costmodel.contracts.network_evidence import NetworkEvidence, load_network_evidence
 from costmodel.errors import InputError
 from costmodel.files import atomic_write_text
+from costmodel.report.agreement_tables import agreement_block, load_agreement
 from costmodel.report.heterogeneity_tables import emulated_block, grid_block
 from costmodel.report.time_to_accuracy import build_section
 from costmodel.units import format_bandwidth, format_bytes, format_seconds
@@ -146,6 +148,7 @@ BLOCKS: Mapping[str, Callable[[Calibration, NetworkEvidence], str]] = {
     "time_to_accuracy": lambda calibration, evidence: time_to_accuracy_block(calibration),
     "heterogeneity_grid": lambda calibration, evidence: grid_block(load_grid()),
     "heterogeneity_validation": lambda calibration, evidence: emulated_block(load_emulated_validation()),
+    "calibration_agreement": lambda calibration, evidence: agreement_block(load_agreement()),
 }
 
 

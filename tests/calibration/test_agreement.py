@@ -1,0 +1,48 @@
+"""Two calibrations of one machine compared: the table behind docs/limits.md's agreement block."""
+
+from __future__ import annotations
+
+import pytest
+
+from calibration.agreement import AGREEMENT_COLUMNS, agreement_frame, main
+from costmodel.contracts.calibration_file import default_calibration
+from costmodel.report.agreement_tables import agreement_block, load_agreement
+
+
+def test_a_calibration_agrees_with_itself_exactly():
+    default = default_calibration()
+    frame = agreement_frame([("same", "a", default, "b", default)])
+    assert list(frame.columns) == list(AGREEMENT_COLUMNS)
+    assert len(frame) == 2 * 2 * 2  # presets x links x algorithms
+    assert (frame["difference_pct"] == 0.0).all()
+
+
+def test_a_device_half_as_fast_doubles_the_compute_only_training_share():
+    default = default_calibration()
+    slow = default.with_device_speed(0.5)
+    frame = agreement_frame([("slow", "a", default, "b", slow)])
+    compute = frame[frame["links"] == "compute only"]
+    preset = frame[frame["links"] == "preset"]
+    # compute-only rounds are mostly device compute: they grow by far more than the link-bound presets' rounds
+    assert (compute["difference_pct"] > 40.0).all() and (compute["difference_pct"] <= 100.0 + 1e-9).all()
+    assert compute["difference_pct"].min() > preset["difference_pct"].max()
+    block = agreement_block(frame)
+    assert f"{compute['difference_pct'].abs().max():.1f}" in block
+    assert f"{preset['difference_pct'].abs().max():.1f}" in block
+
+
+def test_the_stored_table_renders_and_a_missing_one_says_so(tmp_path):
+    stored = load_agreement()
+    assert stored is not None and set(stored["comparison"]) >= {"back-to-back", "quick-vs-full"}
+    assert "| back-to-back |" in agreement_block(stored)
+    assert agreement_block(load_agreement(tmp_path / "absent.csv")).startswith("Not measured yet")
+
+
+def test_a_bad_calibration_file_is_one_line_and_exit_2(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["--pair", "x", str(bad), str(bad)])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.json" in err
