@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 
-from costmodel.cli.registry import Command
+from costmodel.cli.registry import Command, number_argument
 from costmodel.errors import check_int
 from reference_impl.commands import MODEL_HELP
 from reference_impl.config import DATASET_NAMES, WIDTH_MODELS
@@ -52,19 +52,10 @@ def _whole(name: str, minimum: int = 0):
     return parse
 
 
-def _real(name: str):
-    def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{name}' must be a number (got {text!r}).") from None
-    return parse
-
-
 def _add_model_options(parser: argparse.ArgumentParser, what: str) -> None:
     group = parser.add_argument_group("your model")
     group.add_argument("--model", default=None, metavar="MODEL", help=f"{what}: {MODEL_HELP}")
-    group.add_argument("--model-width", type=_real("model-width"), default=1.0,
+    group.add_argument("--model-width", type=number_argument("model-width"), default=1.0,
                        help=f"its width multiplier, for a width family ({', '.join(WIDTH_MODELS)}; default 1)")
     group.add_argument("--model-dataset", choices=DATASET_NAMES, default="emnist-shape",
                        help="the dataset of its runs, whose sample shape it takes (default emnist-shape: 1x28x28, "

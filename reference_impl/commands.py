@@ -12,7 +12,7 @@ import argparse
 from dataclasses import fields
 
 from costmodel.cli.commands import FLOPS_HELP
-from costmodel.cli.registry import MODEL_INPUTS_SERVICE, Command
+from costmodel.cli.registry import MODEL_INPUTS_SERVICE, Command, number_argument
 from costmodel.contracts.model_inputs import DEFAULT_MODEL_INPUTS_FILE
 from costmodel.model.protocols import ALGORITHMS, BASELINES, SUBJECT
 from reference_impl.config import AUGMENTATION_PLANS, MODEL_NAMES, WIDTH_MODELS, RunConfig
@@ -31,15 +31,6 @@ def _whole(name: str):
         if not value.is_integer():
             raise argparse.ArgumentTypeError(f"'{name}' must be an integer (got {text!r}).")
         return int(value)
-    return parse
-
-
-def _real(name: str):
-    def parse(text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{name}' must be a number (got {text!r}).") from None
     return parse
 
 
@@ -72,7 +63,7 @@ def _describe_model(parser: argparse.ArgumentParser) -> None:
                         help="one sample's shape, e.g. 1x28x28 (emnist-shape, digits) or 3x32x32 (cinic-shape)")
     parser.add_argument("--classes", type=_whole("classes"), default=10, metavar="K",
                         help="classes, the width of the model's logits (default 10)")
-    parser.add_argument("--model-width", type=_real("model-width"), default=1.0,
+    parser.add_argument("--model-width", type=number_argument("model-width"), default=1.0,
                         help=f"width multiplier of a width family ({', '.join(WIDTH_MODELS)}; default 1)")
     parser.add_argument("--json", nargs="?", const=DEFAULT_MODEL_INPUTS_FILE, default=None, metavar="FILE",
                         help=f"also write the model-inputs file that predict, solve, plot and report take with "
@@ -85,7 +76,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--samples", type=_whole("samples"), default=defaults["samples"],
                    help="samples to generate for the shape-only datasets")
     p.add_argument("--model", default=defaults["model"], help=MODEL_HELP)
-    p.add_argument("--model-width", type=_real("model-width"), default=defaults["model_width"],
+    p.add_argument("--model-width", type=number_argument("model-width"), default=defaults["model_width"],
                    help=f"width multiplier of a width family ({', '.join(WIDTH_MODELS)})")
     p.add_argument("--clients", type=_whole("clients"), default=defaults["clients"], help="N, all clients")
     p.add_argument("--clients-per-round", type=_whole("clients-per-round"), default=defaults["clients_per_round"],
@@ -96,25 +87,25 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
                    help="E_m")
     p.add_argument("--batch-size", "-B", type=_whole("batch-size"), default=defaults["batch_size"])
     p.add_argument("--rounds", type=_whole("rounds"), default=defaults["rounds"])
-    p.add_argument("--learning-rate", type=_real("learning-rate"), default=defaults["learning_rate"])
-    p.add_argument("--mu", type=_real("mu"), default=defaults["mu"],
+    p.add_argument("--learning-rate", type=number_argument("learning-rate"), default=defaults["learning_rate"])
+    p.add_argument("--mu", type=number_argument("mu"), default=defaults["mu"],
                    help="proximal coefficient of FedProx (> 0 there, e.g. 0.01; 0 for the others)")
     p.add_argument("--plan", choices=AUGMENTATION_PLANS, default=defaults["plan"])
-    p.add_argument("--tau-d", "--threshold", dest="tau_d", type=_real("tau-d"), default=defaults["tau_d"],
+    p.add_argument("--tau-d", "--threshold", dest="tau_d", type=number_argument("tau-d"), default=defaults["tau_d"],
                    help="z-score threshold of the TPDS plan")
-    p.add_argument("--alpha", type=_real("alpha"), default=defaults["alpha"], help="exponent of the ICCD plan")
+    p.add_argument("--alpha", type=number_argument("alpha"), default=defaults["alpha"], help="exponent of the ICCD plan")
     p.add_argument("--global-imbalance", choices=("none", "long-tail", "half-normal"),
                    default=defaults["global_imbalance"])
-    p.add_argument("--imbalance-ratio", type=_real("imbalance-ratio"), default=defaults["imbalance_ratio"],
+    p.add_argument("--imbalance-ratio", type=number_argument("imbalance-ratio"), default=defaults["imbalance_ratio"],
                    help="rarest class / largest class")
     p.add_argument("--local-imbalance", choices=("classes", "dirichlet", "none"),
                    default=defaults["local_imbalance"],
                    help="clients' label skew: label-sorted shards (--classes-per-client), Dirichlet "
                         "(--dirichlet-alpha) or none (IID)")
     p.add_argument("--classes-per-client", type=_whole("classes-per-client"), default=defaults["classes_per_client"])
-    p.add_argument("--dirichlet-alpha", type=_real("dirichlet-alpha"), default=defaults["dirichlet_alpha"],
+    p.add_argument("--dirichlet-alpha", type=number_argument("dirichlet-alpha"), default=defaults["dirichlet_alpha"],
                    help="Dirichlet concentration (2 gives the TPDS paper's client KL 0.550 on EMNIST)")
-    p.add_argument("--size-skew", type=_real("size-skew"), default=defaults["size_skew"],
+    p.add_argument("--size-skew", type=number_argument("size-skew"), default=defaults["size_skew"],
                    help="0 for equal clients, else the sigma of a lognormal size spread")
     p.add_argument("--seed", type=_whole("seed"), default=defaults["seed"])
     p.add_argument("--threads", type=_whole("threads"), default=defaults["threads"])

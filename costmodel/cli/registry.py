@@ -20,7 +20,7 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["ENTRY_POINT_GROUP", "MODEL_INPUTS_SERVICE", "Command"]
+__all__ = ["ENTRY_POINT_GROUP", "MODEL_INPUTS_SERVICE", "Command", "number_argument"]
 
 #: The entry-point group the command declarations are registered under.
 ENTRY_POINT_GROUP = "astraea_cost.commands"
@@ -60,3 +60,13 @@ class Command:
     handler: str
     rank: int
     services: tuple[tuple[str, str], ...] = ()
+
+
+def number_argument(name: str) -> Callable[[str], float]:
+    """An argparse ``type`` for a real number: ``'name' must be a number (got 'x').`` otherwise."""
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{name}' must be a number (got {text!r}).") from None
+    return parse

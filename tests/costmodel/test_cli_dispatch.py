@@ -31,7 +31,8 @@ def test_predict_loads_neither_torch_nor_more_than_the_declarations_of_the_other
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'reference_impl', 'calibration')"
             " and m not in ('reference_impl', 'reference_impl.commands', 'reference_impl.config', "
             "'reference_impl.distributed', 'reference_impl.distributed.options', 'reference_impl.network', "
-            "'reference_impl.network.namespaces', 'reference_impl.flower', 'reference_impl.flower.options', "
+            "'reference_impl.network.namespaces', 'reference_impl.network.links', 'reference_impl.flower', "
+            "'reference_impl.flower.options', "
             "'calibration', 'calibration.commands'));"
             "print('LOADED', bad)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
