@@ -54,14 +54,18 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from costmodel.model.censored_chain import censored_lognormal, censoring_level, chain_count
 from costmodel.model.order_statistic import BlomZ, TiltedMaxFactor
 from costmodel.model.phase_costs import round_parts, round_seconds
 from costmodel.model.protocols import check_algorithm
 from costmodel.model.quantities import sym
+from costmodel.model.straggler_cdf import StragglerMax
 
 __all__ = [
     "SPREAD_SYMBOLS",
+    "CensoredChain",
     "VisitParts",
+    "censored_chain",
     "chain_max",
     "class_max",
     "heterogeneous_round_seconds",
@@ -106,6 +110,16 @@ class VisitParts:
     def visit(self) -> sp.Expr:
         """The homogeneous visit ``a + C + D + U`` (download + training + upload)."""
         return self.fixed + self.compute + self.wire_down + self.wire_up
+
+    def visit_mean(self, speed_classes: tuple = (), link_classes: tuple = ()) -> sp.Expr:
+        """The heterogeneous visit's mean ``E[V]``."""
+        compute, _, link = _visit_cumulants(self, speed_classes, link_classes)
+        return self.fixed + compute[0] + link[0]
+
+    def visit_variance(self, speed_classes: tuple = (), link_classes: tuple = ()) -> sp.Expr:
+        """The heterogeneous visit's variance."""
+        compute, _, link = _visit_cumulants(self, speed_classes, link_classes)
+        return compute[1] + link[1]
 
 
 @functools.cache
@@ -189,6 +203,69 @@ def _floor(chain_mean: sp.Expr, per_branch: sp.Expr, draws: sp.Expr, mean: sp.Ex
     return chain_mean - per_branch * mean + largest + others
 
 
+@dataclass(frozen=True)
+class CensoredChain:
+    """An Astraea branch split as in :mod:`costmodel.model.censored_chain` (sympy, one pass).
+
+    Attributes
+    ----------
+    cumulants : tuple of sympy.Expr
+        ``K_1, K_2, K_3`` of the censored chain (``K_1`` includes ``g*a``).
+    chains, per_branch : sympy.Expr
+        ``k`` (the remainder weighted) and ``g``.
+    terms : tuple of (coef, sigma, censored mean, excess)
+        The censored log-normal terms of one visit: ``coef*e^{sigma Z}``, its censored mean and
+        ``coef*Delta_1``.
+    level : sympy.Expr
+        ``z_c``.
+    """
+
+    cumulants: tuple[sp.Expr, sp.Expr, sp.Expr]
+    chains: sp.Expr
+    per_branch: sp.Expr
+    terms: tuple[tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr], ...]
+    level: sp.Expr
+
+
+@functools.cache
+def censored_chain(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
+                   link_classes: tuple[tuple[float, float], ...] = ()) -> CensoredChain:
+    """The :class:`CensoredChain` of ``algorithm``'s branch: log-normal terms (compute without speed
+    classes, download and upload without link classes) censored at ``z_c``, class terms kept whole."""
+    parts = visit_parts(algorithm)
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    g = parts.per_branch
+    clients = sp.simplify(parts.branches * g)
+    z = censoring_level(clients)
+    visit, kept, terms = [parts.fixed, sp.S.Zero, sp.S.Zero], [], []
+    if speed_classes:
+        kept.append(_term(parts.compute, sigma_s, speed_classes)[0])
+    else:
+        terms.append((parts.compute, sigma_s))
+    if link_classes:
+        kept.append(_link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes))
+    else:
+        terms += [(parts.wire_down, sigma_b), (parts.wire_up, sigma_b)]
+    described = []
+    for cumulants in kept:
+        visit = [v + c for v, c in zip(visit, cumulants)]
+    for coef, sigma in terms:
+        cumulants, excess = censored_lognormal(coef, sigma, z)
+        visit = [v + c for v, c in zip(visit, cumulants)]
+        described.append((coef, sigma, cumulants[0], excess))
+    mean = parts.visit_mean(speed_classes, link_classes)
+    variance = parts.visit_variance(speed_classes, link_classes)
+    return CensoredChain(cumulants=tuple(g * v for v in visit), chains=chain_count(clients, g, mean, variance),
+                         per_branch=g, terms=tuple(described), level=z)
+
+
+def _visit_cumulants(parts: VisitParts, speed_classes: tuple, link_classes: tuple):
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    compute_cumulants, compute_max = _term(parts.compute, sigma_s, speed_classes)
+    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
+    return compute_cumulants, compute_max, link_cumulants
+
+
 @functools.cache
 def heterogeneous_round_seconds(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
                                 link_classes: tuple[tuple[float, float], ...] = ()) -> sp.Expr:
@@ -197,18 +274,23 @@ def heterogeneous_round_seconds(algorithm: str, speed_classes: tuple[tuple[float
     built into the expression (factor, share)."""
     parts = visit_parts(algorithm)
     sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
-    g, k = parts.per_branch, parts.branches
-    compute_cumulants, compute_max = _term(parts.compute, sigma_s, speed_classes)
-    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
-    visit = [c + l for c, l in zip(compute_cumulants, link_cumulants)]
-    visit[0] += parts.fixed
-    k1, k2, k3 = (g * v for v in visit)
-    draws = k * g
-    floors = [_floor(k1, g, draws, compute_cumulants[0], compute_max(draws))]
-    for coef in (parts.wire_down, parts.wire_up):
-        cumulants, largest = _term(coef, sigma_b, link_classes)
-        floors.append(_floor(k1, g, draws, cumulants[0], largest(draws)))
-    slowest = sp.Max(chain_max(k1, k2, k3, k), *floors, evaluate=False)
+    g = parts.per_branch
+    compute_cumulants, compute_max, link_cumulants = _visit_cumulants(parts, speed_classes, link_classes)
+    if g == 1:
+        factors = sp.Tuple(*(sp.Float(f) for f, _ in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
+        shares = sp.Tuple(*(sp.Float(w) for _, w in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
+        slowest = StragglerMax(parts.branches, parts.fixed, parts.compute, sigma_s, *link_cumulants, factors, shares)
+    else:
+        chain = censored_chain(algorithm, speed_classes, link_classes)
+        k = chain.chains
+        k1 = g * (parts.fixed + compute_cumulants[0] + link_cumulants[0])
+        draws = k * g
+        body = chain_max(*chain.cumulants, k) + draws * sp.Add(*(term[3] for term in chain.terms))
+        floors = [_floor(k1, g, draws, compute_cumulants[0], compute_max(draws))]
+        for coef in (parts.wire_down, parts.wire_up):
+            cumulants, largest = _term(coef, sigma_b, link_classes)
+            floors.append(_floor(k1, g, draws, cumulants[0], largest(draws)))
+        slowest = sp.Max(body, *floors, evaluate=False)
     excess = parts.passes * (slowest - g * parts.visit)
     if speed_classes or link_classes:
         return round_seconds(algorithm) + excess
