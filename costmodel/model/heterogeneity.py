@@ -70,6 +70,7 @@ __all__ = [
     "class_max",
     "heterogeneous_round_seconds",
     "lognormal_cumulants",
+    "straggler_max",
     "visit_parts",
 ]
 
@@ -203,6 +204,19 @@ def _floor(chain_mean: sp.Expr, per_branch: sp.Expr, draws: sp.Expr, mean: sp.Ex
     return chain_mean - per_branch * mean + largest + others
 
 
+@functools.cache
+def straggler_max(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
+                  link_classes: tuple[tuple[float, float], ...] = ()) -> StragglerMax:
+    """The slowest of a FedAvg round's ``c`` visits (one branch per client) as a
+    :class:`~costmodel.model.straggler_cdf.StragglerMax`: the link pair by its cumulants."""
+    parts = visit_parts(algorithm)
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
+    factors = sp.Tuple(*(sp.Float(f) for f, _ in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
+    shares = sp.Tuple(*(sp.Float(w) for _, w in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
+    return StragglerMax(parts.branches, parts.fixed, parts.compute, sigma_s, *link_cumulants, factors, shares)
+
+
 @dataclass(frozen=True)
 class CensoredChain:
     """An Astraea branch split as in :mod:`costmodel.model.censored_chain` (sympy, one pass).
@@ -277,9 +291,7 @@ def heterogeneous_round_seconds(algorithm: str, speed_classes: tuple[tuple[float
     g = parts.per_branch
     compute_cumulants, compute_max, link_cumulants = _visit_cumulants(parts, speed_classes, link_classes)
     if g == 1:
-        factors = sp.Tuple(*(sp.Float(f) for f, _ in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
-        shares = sp.Tuple(*(sp.Float(w) for _, w in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
-        slowest = StragglerMax(parts.branches, parts.fixed, parts.compute, sigma_s, *link_cumulants, factors, shares)
+        slowest = straggler_max(algorithm, speed_classes, link_classes)
     else:
         chain = censored_chain(algorithm, speed_classes, link_classes)
         k = chain.chains
