@@ -7,8 +7,9 @@ a client table, whose ``c`` clients are drawn without replacement from ``N``, it
 ICCD 2019; IEEE TPDS 32(1), 2021) waits for its chain of ``g`` visits: the quantile is the root of
 ``k*log F_body(t) - k*g*sum_i Phibar(log(max(y_ci, t - r_i)/coef_i)/sigma_i) = log p``
 (:mod:`costmodel.model.censored_chain`; ``F_body`` normal when the censored chain's skewness is below
-``1e-3``, as for the mean); from a table, of ``F_body(t)^k = p`` with the table's cumulants. The round's quantile is the homogeneous round plus ``E_m`` times the branch's excess
-over ``g`` median visits, as for the mean.
+``1e-3``, as for the mean); from a table, of ``F_body(t)^k = p`` with the table's cumulants. The
+round's quantile is the homogeneous round plus ``E_m`` times the branch's excess over ``g`` median
+visits, as for the mean.
 """
 
 from __future__ import annotations

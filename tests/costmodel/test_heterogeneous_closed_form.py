@@ -27,7 +27,7 @@ THREE_CLASSES = ((1.0, 0.5), (0.3, 0.3), (0.1, 0.2))
 #: The issue's bar on the mean round, closed form against Monte Carlo.
 ROUND_TOLERANCE = 0.05
 #: The 95% quantile's tolerance: the grid of costmodel.analysis.heterogeneity_grid measured at most 5.4% (FedAvg)
-#: and 8.3% (Astraea; device classes and link sigma 1.5 are the worst) against Monte Carlo.
+#: and 8.3% (Astraea; two device classes without link spread are the worst) against Monte Carlo.
 Q95_TOLERANCE = {"fedavg": 0.06, "astraea": 0.09}
 
 #: (preset, federation, clients per round, gamma): the grid's hard corners.
