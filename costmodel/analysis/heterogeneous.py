@@ -27,7 +27,7 @@ import sympy as sp
 
 from costmodel.analysis.montecarlo import VisitNumbers, sample_branch_max
 from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_rounds
-from costmodel.analysis.round_quantile import branch_quantile, table_branch_quantile
+from costmodel.analysis.round_quantile import quantile_expressions, quantile_from_numbers, table_branch_quantile
 from costmodel.errors import check_int, check_number, must
 from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.federation import Federation
@@ -58,7 +58,9 @@ def _wire_functions(algorithm: str) -> tuple[NumericFunction, NumericFunction]:
 
 @functools.cache
 def _closed_form_function(algorithm: str, speed_classes: tuple, link_classes: tuple) -> NumericFunction:
-    return numeric_function(heterogeneous_round_seconds(algorithm, speed_classes, link_classes))
+    # the round and its quantile's numbers in one function: they share the censored cumulants
+    return numeric_function([heterogeneous_round_seconds(algorithm, speed_classes, link_classes),
+                             *quantile_expressions(algorithm, speed_classes, link_classes)])
 
 
 @functools.cache
@@ -162,9 +164,9 @@ def predict_heterogeneous(scenario: Scenario, coefficients: Mapping[str, float],
             spreads = {SPREAD_SYMBOLS["speed_sigma"].name: federation.speed_sigma,
                        SPREAD_SYMBOLS["link_sigma"].name: federation.link_sigma}
             with np.errstate(all="ignore"):
-                row["round_seconds"] = float(function(**_values(scenario, checked, function, **spreads)))
-            row["closed_form_q95_seconds"] = shift + v.passes * branch_quantile(scenario, checked, federation,
-                                                                                algorithm)
+                numbers = [float(x) for x in function(**_values(scenario, checked, function, **spreads))]
+            row["round_seconds"] = numbers[0]
+            row["closed_form_q95_seconds"] = shift + v.passes * quantile_from_numbers(numbers[1:], federation)
         if monte_carlo and federation.homogeneous:
             row.update(monte_carlo_round_seconds=float(base), monte_carlo_stderr_seconds=0.0,
                        monte_carlo_q95_seconds=float(base), monte_carlo_draws=monte_carlo)

@@ -29,7 +29,7 @@ from costmodel.model.heterogeneity import SPREAD_SYMBOLS, censored_chain, stragg
 from costmodel.model.scenario import Scenario
 from costmodel.model.straggler_cdf import sln_fit_values, straggler_quantile_values
 
-__all__ = ["QUANTILE", "branch_quantile", "table_branch_quantile"]
+__all__ = ["QUANTILE", "branch_quantile", "quantile_expressions", "quantile_from_numbers", "table_branch_quantile"]
 
 #: The probability of the round quantile reported (95% of rounds within it).
 QUANTILE = 0.95
@@ -38,17 +38,22 @@ _MIN_SKEW = 1e-3
 
 
 @functools.cache
-def _straggler_arguments(algorithm: str, speed_classes: tuple, link_classes: tuple) -> NumericFunction:
-    return numeric_function(list(straggler_max(algorithm, speed_classes, link_classes).args[:7]))
-
-
-@functools.cache
-def _chain_arguments(algorithm: str, speed_classes: tuple, link_classes: tuple) -> NumericFunction:
+def quantile_expressions(algorithm: str, speed_classes: tuple = (), link_classes: tuple = ()) -> tuple[sp.Expr, ...]:
+    """The numbers :func:`quantile_from_numbers` takes, as sympy expressions: FedAvg's
+    :class:`~costmodel.model.straggler_cdf.StragglerMax` arguments, or Astraea's censored chain
+    ``(K_1, K_2, K_3, k, g, z_c, (coef, sigma, censored mean) per censored term)``."""
     chain = censored_chain(algorithm, speed_classes, link_classes)
+    if chain.per_branch == 1:
+        return tuple(straggler_max(algorithm, speed_classes, link_classes).args[:7])
     values = [*chain.cumulants, chain.chains, chain.per_branch, chain.level]
     for coef, sigma, censored_mean, _ in chain.terms:
         values += [coef, sigma, censored_mean]
-    return numeric_function([sp.sympify(v) for v in values])
+    return tuple(sp.sympify(v) for v in values)
+
+
+@functools.cache
+def _quantile_function(algorithm: str, speed_classes: tuple, link_classes: tuple) -> NumericFunction:
+    return numeric_function(list(quantile_expressions(algorithm, speed_classes, link_classes)))
 
 
 def _evaluate(function: NumericFunction, values: Mapping[str, object]) -> list[float]:
@@ -99,19 +104,22 @@ def _chain_quantile(numbers: list[float], p: float) -> float:
     return _root(log_probability, low, max(2 * k1, low + 1e-9), math.log(p))
 
 
+def quantile_from_numbers(numbers: list[float], federation: Federation, p: float = QUANTILE) -> float:
+    """The ``p`` quantile of the slowest branch from the values of :func:`quantile_expressions`."""
+    if len(numbers) == 7:
+        speed = federation.speed_classes or ((1.0, 1.0),)
+        return float(straggler_quantile_values(p, *numbers, tuple(f for f, _ in speed), tuple(w for _, w in speed)))
+    return _chain_quantile(numbers, p)
+
+
 def branch_quantile(scenario: Scenario, coefficients: Mapping[str, float], federation: Federation,
                     algorithm: str, p: float = QUANTILE) -> float:
     """The ``p`` quantile of the slowest branch (one pass, seconds) of a log-normal or class federation."""
     spreads = {SPREAD_SYMBOLS["speed_sigma"].name: federation.speed_sigma,
                SPREAD_SYMBOLS["link_sigma"].name: federation.link_sigma}
     values = {**scenario.as_dict(), **coefficients, **spreads}
-    classes = (federation.speed_classes, federation.link_classes)
-    chain = censored_chain(algorithm, *classes)
-    if chain.per_branch == 1:
-        speed = federation.speed_classes or ((1.0, 1.0),)
-        numbers = _evaluate(_straggler_arguments(algorithm, *classes), values)
-        return float(straggler_quantile_values(p, *numbers, tuple(f for f, _ in speed), tuple(w for _, w in speed)))
-    return _chain_quantile(_evaluate(_chain_arguments(algorithm, *classes), values), p)
+    function = _quantile_function(algorithm, federation.speed_classes, federation.link_classes)
+    return quantile_from_numbers(_evaluate(function, values), federation, p)
 
 
 def _without_replacement_quantile(visits: np.ndarray, draws: int, p: float) -> float:
