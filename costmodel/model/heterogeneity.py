@@ -17,27 +17,34 @@ still spread).
 
 A branch (a FedAvg client; an Astraea mediator's pass) is a sum of ``g`` visits of distinct
 clients, and the round waits for the largest of ``k`` branches: ``g = 1``, ``k = c`` for FedAvg;
-``g = Min(gamma, c)``, ``k = c/g`` for Astraea (the greedy rescheduling groups by labels, not by
-speed, so a mediator's clients are a random draw with respect to speed; ``E_m`` passes revisit
-the same devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
+``g = Min(gamma, c)`` for Astraea (the greedy rescheduling groups by labels, not by speed, so a
+mediator's clients are a random draw with respect to speed; ``E_m`` passes revisit the same
+devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
 
-1. **Moment matching of the sum.** The visit's cumulants are exact (log-normal terms:
+1. **FedAvg: the integral of an explicit visit CDF.** ``E[max of c visits] = int_0^oo (1 - F(t)^c) dt``
+   with ``F`` the mixture over device classes of the compute term convolved with the link pair,
+   the pair a shifted log-normal fitted to its first three cumulants
+   (:class:`~costmodel.model.straggler_cdf.StragglerMax`; exact without link spread).
+2. **Astraea: a censored chain.** The visit's cumulants are exact (log-normal terms:
    ``kappa_2 = coef^2*e^{sigma^2}*(e^{sigma^2} - 1)``,
-   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``;
-   classes: from the mixture's raw moments); a branch's are ``g`` times those. A shifted
-   log-normal ``tau + e^{mu + s*Z}`` is fitted to the first three: with the skewness
-   ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,
+   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``; classes: from the
+   mixture's raw moments); each log-normal term is censored at the level ``c`` clients exceed
+   ``beta = 0.05`` times (:mod:`~costmodel.model.censored_chain`), a chain's cumulants are ``g``
+   times the censored visit's, and a shifted log-normal ``tau + e^{mu + s*Z}`` is fitted to them:
+   with ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,
    ``omega = 1 + y^2``, ``s = sqrt(log(omega))``, ``e^mu = sqrt(K_2/(omega*(omega - 1)))``,
-   ``tau = K_1 - e^mu*sqrt(omega)``.
-2. **Order statistic.** ``E[max of k branches] = tau + e^mu*L_k(s)`` with the tilted log-normal
-   maximum ``L_k`` (:class:`~costmodel.model.order_statistic.TiltedMaxFactor`).
-3. **Big-jump floor.** The slowest branch is at least the one holding the overall largest value
-   of one term ``G`` (compute, download, upload) among its ``K = k*g`` draws:
+   ``tau = K_1 - e^mu*sqrt(omega)`` (a normal ``K_1 + sqrt(K_2)*z_k`` below skewness 1e-3). Body:
+   ``tau + e^mu*L_k(s)`` with the tilted log-normal maximum ``L_k``
+   (:class:`~costmodel.model.order_statistic.TiltedMaxFactor`), plus the expected exceedances of
+   the censoring levels ``k*g*sum coef*Delta_1``. ``k = floor(c/g) + min(r/g, 2*Phi((r - g)*m/
+   sqrt((r + g)*v)))`` weights the last mediator's remainder ``r``.
+3. **Big-jump floor (Astraea).** The slowest branch is at least the one holding the overall
+   largest value of one term ``G`` (compute, download, upload) among its ``K = k*g`` draws:
    ``K_1 - g*m_G + E[max_K G] + (g - 1)*(K*m_G - E[max_K G])/(K - 1)`` (its other members at their
    mean below that largest); ``E[max_K G] = coef*L_K(sigma)`` for a log-normal term and
    ``coef*e^{sigma^2/2}*sum_j x_(j)*(W_j^K - W_{j-1}^K)`` over sorted class atoms ``x = 1/f``. The
-   round takes the largest of the fit and the floors: the floors carry rare slow classes and heavy
-   link tails, which a three-moment fit spreads too thin.
+   branch takes the largest of the body and the floors: the floors carry rare slow classes,
+   which a three-moment fit spreads too thin.
 
 The heterogeneous round is the homogeneous one (:func:`~costmodel.model.round_seconds`, which keeps
 its own size-spread and jitter straggler term) plus ``E_m*(E[max of k branches] - g*v)``, ``v`` the
