@@ -27,6 +27,7 @@ import sympy as sp
 
 from costmodel.analysis.montecarlo import VisitNumbers, sample_branch_max
 from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_rounds
+from costmodel.analysis.round_quantile import quantile_expressions, quantile_from_numbers, table_branch_quantile
 from costmodel.errors import check_int, check_number, must
 from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.federation import Federation
@@ -40,7 +41,7 @@ __all__ = ["HETEROGENEOUS_COLUMNS", "max_clients_heterogeneous", "predict_hetero
 #: Columns of :func:`predict_heterogeneous` after ``algorithm``.
 HETEROGENEOUS_COLUMNS: tuple[str, ...] = (
     "homogeneous_round_seconds", "round_seconds", "monte_carlo_round_seconds", "monte_carlo_stderr_seconds",
-    "monte_carlo_q95_seconds", "monte_carlo_draws")
+    "monte_carlo_q95_seconds", "monte_carlo_draws", "closed_form_q95_seconds")
 
 
 @functools.cache
@@ -57,7 +58,9 @@ def _wire_functions(algorithm: str) -> tuple[NumericFunction, NumericFunction]:
 
 @functools.cache
 def _closed_form_function(algorithm: str, speed_classes: tuple, link_classes: tuple) -> NumericFunction:
-    return numeric_function(heterogeneous_round_seconds(algorithm, speed_classes, link_classes))
+    # the round and its quantile's numbers in one function: they share the censored cumulants
+    return numeric_function([heterogeneous_round_seconds(algorithm, speed_classes, link_classes),
+                             *quantile_expressions(algorithm, speed_classes, link_classes)])
 
 
 @functools.cache
@@ -102,12 +105,16 @@ def _expected_max_without_replacement(values: np.ndarray, draws: int) -> float:
     return float(np.dot(ordered[draws - 1:], np.exp(log_w)))
 
 
+def _table_visits(v: VisitNumbers, federation: Federation) -> np.ndarray:
+    table = federation.clients
+    return (v.fixed + v.compute / table.speed_factor
+            + np.broadcast_to(np.asarray(v.wire_down_of(table.downlink_bits_per_s)), table.speed_factor.shape)
+            + np.broadcast_to(np.asarray(v.wire_up_of(table.uplink_bits_per_s)), table.speed_factor.shape))
+
+
 def table_slowest_branch(v: VisitNumbers, federation: Federation) -> float:
     """Closed form of the slowest branch (one pass) for a client table (see the module docstring)."""
-    table = federation.clients
-    visits = (v.fixed + v.compute / table.speed_factor
-              + np.broadcast_to(np.asarray(v.wire_down_of(table.downlink_bits_per_s)), table.speed_factor.shape)
-              + np.broadcast_to(np.asarray(v.wire_up_of(table.uplink_bits_per_s)), table.speed_factor.shape))
+    visits = _table_visits(v, federation)
     largest = _expected_max_without_replacement(visits, v.clients)
     if v.per_branch == 1:
         return largest
@@ -129,8 +136,9 @@ def predict_heterogeneous(scenario: Scenario, coefficients: Mapping[str, float],
                           seed: int = 0) -> pd.DataFrame:
     """Round time of each of ``algorithms`` (columns :data:`HETEROGENEOUS_COLUMNS`), one row each.
 
-    ``round_seconds`` is the closed form; the ``monte_carlo_*`` columns are NaN (draws 0) unless
-    ``monte_carlo`` rounds are drawn (seed ``seed``).
+    ``round_seconds`` is the closed form and ``closed_form_q95_seconds`` its 95% quantile
+    (:mod:`costmodel.analysis.round_quantile`); the ``monte_carlo_*`` columns are NaN (draws 0)
+    unless ``monte_carlo`` rounds are drawn (seed ``seed``).
     """
     monte_carlo = check_int("monte_carlo", monte_carlo, minimum=0, maximum=10**8)
     if monte_carlo == 1:
@@ -144,23 +152,26 @@ def predict_heterogeneous(scenario: Scenario, coefficients: Mapping[str, float],
     for algorithm, base in zip(algorithms, homogeneous["round_seconds"].to_numpy()):
         row = {"algorithm": algorithm, "homogeneous_round_seconds": float(base)}
         v = visit_numbers(scenario, checked, algorithm)
+        shift = float(base) - v.passes * v.per_branch * v.visit
         if federation.homogeneous:
-            row["round_seconds"] = float(base)
+            row["round_seconds"] = row["closed_form_q95_seconds"] = float(base)
         elif federation.clients is not None:
             slowest = table_slowest_branch(v, federation)
             row["round_seconds"] = float(base) + v.passes * (slowest - v.per_branch * v.visit)
+            row["closed_form_q95_seconds"] = shift + v.passes * table_branch_quantile(v, _table_visits(v, federation))
         else:
             function = _closed_form_function(algorithm, federation.speed_classes, federation.link_classes)
             spreads = {SPREAD_SYMBOLS["speed_sigma"].name: federation.speed_sigma,
                        SPREAD_SYMBOLS["link_sigma"].name: federation.link_sigma}
             with np.errstate(all="ignore"):
-                row["round_seconds"] = float(function(**_values(scenario, checked, function, **spreads)))
+                numbers = [float(x) for x in function(**_values(scenario, checked, function, **spreads))]
+            row["round_seconds"] = numbers[0]
+            row["closed_form_q95_seconds"] = shift + v.passes * quantile_from_numbers(numbers[1:], federation)
         if monte_carlo and federation.homogeneous:
             row.update(monte_carlo_round_seconds=float(base), monte_carlo_stderr_seconds=0.0,
                        monte_carlo_q95_seconds=float(base), monte_carlo_draws=monte_carlo)
         elif monte_carlo:
             sample = sample_branch_max(v, federation, monte_carlo, seed=seed)
-            shift = float(base) - v.passes * v.per_branch * v.visit
             row.update(monte_carlo_round_seconds=shift + v.passes * sample.mean,
                        monte_carlo_stderr_seconds=v.passes * sample.stderr,
                        monte_carlo_q95_seconds=shift + v.passes * sample.q95, monte_carlo_draws=monte_carlo)
@@ -191,8 +202,9 @@ def max_clients_heterogeneous(budget_s: float, scenario: Scenario, coefficients:
                               federation: Federation, algorithm: str = "astraea", *, monte_carlo: int = 0,
                               seed: int = 0) -> dict[str, float]:
     """The largest clients per round whose heterogeneous round fits ``budget_s``: by the closed form's
-    mean round (``closed_form_clients``) and, with ``monte_carlo`` draws, by the Monte Carlo's 95%
-    quantile (``monte_carlo_q95_clients``: 95% of rounds within the budget). Searched over
+    mean round (``closed_form_clients``), by its 95% quantile (``closed_form_q95_clients``: 95% of
+    rounds within the budget) and, with ``monte_carlo`` draws, by the Monte Carlo's 95% quantile
+    (``monte_carlo_q95_clients``). Searched over
     ``1..clients_total`` (and the table's rows); 0 when not even one client fits. Assumes the round
     grows with ``c`` (a bisection)."""
     budget = check_number("budget_s", budget_s, exclusive_minimum=0.0)
@@ -209,6 +221,10 @@ def max_clients_heterogeneous(budget_s: float, scenario: Scenario, coefficients:
     answer: dict[str, float] = {"closed_form_clients": float(closed), "budget_s": budget}
     if closed:
         answer["closed_form_round_seconds"] = float(frame(closed, 0)["round_seconds"])
+    q95 = _largest_fitting(lambda c: frame(c, 0)["closed_form_q95_seconds"] <= budget, high)
+    answer["closed_form_q95_clients"] = float(q95)
+    if q95:
+        answer["closed_form_q95_seconds"] = float(frame(q95, 0)["closed_form_q95_seconds"])
     if monte_carlo:
         quantile = _largest_fitting(lambda c: frame(c, monte_carlo)["monte_carlo_q95_seconds"] <= budget, high)
         answer["monte_carlo_q95_clients"] = float(quantile)

@@ -145,6 +145,7 @@ def _heterogeneous(args: argparse.Namespace, algorithms: Sequence[str]) -> int:
         row["algorithm"] = record["algorithm"]
         row["homogeneous"] = format_seconds(record["homogeneous_round_seconds"])
         row["round (closed form)"] = format_seconds(record["round_seconds"])
+        row["95% of rounds within (closed form)"] = format_seconds(record["closed_form_q95_seconds"])
         if draws:
             row["round (Monte Carlo)"] = (f"{format_seconds(record['monte_carlo_round_seconds'])} "
                                           f"+- {format_seconds(record['monte_carlo_stderr_seconds'])}")

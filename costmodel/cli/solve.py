@@ -133,6 +133,11 @@ def _max_clients_heterogeneous(args: argparse.Namespace, algorithm: str, budget:
     print(f"  answer (closed form, mean round): {f'{closed:,} clients' if closed else 'none'}")
     if closed:
         print(f"  round_seconds: {format_seconds(answer['closed_form_round_seconds'])}")
+    q95_closed = int(answer["closed_form_q95_clients"])
+    print(f"  answer (closed form, 95% of rounds within the budget): "
+          f"{f'{q95_closed:,} clients' if q95_closed else 'none'}")
+    if q95_closed:
+        print(f"  95% of rounds within: {format_seconds(answer['closed_form_q95_seconds'])}")
     if draws:
         q95 = int(answer["monte_carlo_q95_clients"])
         print(f"  answer (Monte Carlo, 95% of rounds within the budget): {f'{q95:,} clients' if q95 else 'none'}")

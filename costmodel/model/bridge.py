@@ -10,7 +10,10 @@ How it is made fast (the bar: >= 10 million scenarios per second on one core)
 * ``sympy.lambdify`` with common-subexpression elimination (``cse=True``) and a numpy printer
   that prints ``Min``/``Max`` as nested ``numpy.minimum``/``numpy.maximum``, ``ceiling`` as
   ``numpy.ceil`` and :class:`~costmodel.model.BlomZ` as a table look-up
-  (:func:`~costmodel.model.blom_z_values`). No scipy, no Python-level per-scenario work.
+  (:func:`~costmodel.model.blom_z_values`); ``erf``/``erfc`` through a Chebyshev ``erfc`` and
+  ``erfinv`` through AS241, and the heterogeneous order statistics (``TiltedMaxFactor``,
+  ``StragglerMax``) through their numpy evaluators. No scipy; no Python-level per-scenario work
+  except ``StragglerMax`` (one quadrature per scenario).
 * Arguments that do not vary stay scalars, so every sub-expression of fixed inputs and
   coefficients is computed once, not per scenario.
 * Long one-dimensional inputs are evaluated in cache-sized chunks (:data:`CHUNK`), which keeps the
@@ -33,7 +36,8 @@ from sympy.printing.numpy import NumPyPrinter
 
 from costmodel.errors import InputError
 from costmodel.model import blom_z_values
-from costmodel.model.order_statistic import tilted_max_factor_values
+from costmodel.model.order_statistic import normal_quantile_values, tilted_max_factor_values
+from costmodel.model.straggler_cdf import normal_sf_values, straggler_max_values
 from costmodel.model.quantities import COEFFICIENTS, INPUTS, NAME_OF
 
 __all__ = ["CHUNK", "NumericFunction", "argument_names", "numeric_function"]
@@ -64,6 +68,20 @@ class _Printer(NumPyPrinter):
 
     def _print_TiltedMaxFactor(self, expr: sp.Expr) -> str:
         return f"tilted_max({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
+    def _print_StragglerMax(self, expr: sp.Expr) -> str:
+        numbers = ", ".join(self._print(arg) for arg in expr.args[:7])
+        classes = ", ".join(repr(tuple(float(x) for x in arg)) for arg in expr.args[7:])
+        return f"straggler_max({numbers}, {classes})"
+
+    def _print_erfc(self, expr: sp.Expr) -> str:
+        return f"(2*normal_sf(sqrt2*({self._print(expr.args[0])})))"
+
+    def _print_erf(self, expr: sp.Expr) -> str:
+        return f"(1 - 2*normal_sf(sqrt2*({self._print(expr.args[0])})))"
+
+    def _print_erfinv(self, expr: sp.Expr) -> str:
+        return f"(normal_quantile(({self._print(expr.args[0])} + 1)/2)/sqrt2)"
 
 
 def _name(symbol: sp.Symbol) -> str:
@@ -151,7 +169,9 @@ def _compile(expression: sp.Basic) -> NumericFunction:
     by_name = {_name(s): s for s in expression.free_symbols}
     symbols = [by_name[name] for name in names]
     target = list(expression) if isinstance(expression, sp.Tuple) else expression
-    functions = {"blom_z": blom_z_values, "tilted_max": tilted_max_factor_values}
+    functions = {"blom_z": blom_z_values, "tilted_max": tilted_max_factor_values, "normal_sf": normal_sf_values,
+                 "normal_quantile": normal_quantile_values, "straggler_max": straggler_max_values,
+                 "sqrt2": np.sqrt(2.0)}
     function = sp.lambdify(symbols, target, modules=[functions, "numpy"], printer=_Printer, cse=True, dummify=True)
     return NumericFunction(expression=expression, arguments=names, function=function)
 

@@ -17,27 +17,34 @@ still spread).
 
 A branch (a FedAvg client; an Astraea mediator's pass) is a sum of ``g`` visits of distinct
 clients, and the round waits for the largest of ``k`` branches: ``g = 1``, ``k = c`` for FedAvg;
-``g = Min(gamma, c)``, ``k = c/g`` for Astraea (the greedy rescheduling groups by labels, not by
-speed, so a mediator's clients are a random draw with respect to speed; ``E_m`` passes revisit
-the same devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
+``g = Min(gamma, c)`` for Astraea (the greedy rescheduling groups by labels, not by speed, so a
+mediator's clients are a random draw with respect to speed; ``E_m`` passes revisit the same
+devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
 
-1. **Moment matching of the sum.** The visit's cumulants are exact (log-normal terms:
+1. **FedAvg: the integral of an explicit visit CDF.** ``E[max of c visits] = int_0^oo (1 - F(t)^c) dt``
+   with ``F`` the mixture over device classes of the compute term convolved with the link pair,
+   the pair a shifted log-normal fitted to its first three cumulants
+   (:class:`~costmodel.model.straggler_cdf.StragglerMax`; exact without link spread).
+2. **Astraea: a censored chain.** The visit's cumulants are exact (log-normal terms:
    ``kappa_2 = coef^2*e^{sigma^2}*(e^{sigma^2} - 1)``,
-   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``;
-   classes: from the mixture's raw moments); a branch's are ``g`` times those. A shifted
-   log-normal ``tau + e^{mu + s*Z}`` is fitted to the first three: with the skewness
-   ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,
+   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``; classes: from the
+   mixture's raw moments); each log-normal term is censored at the level ``c`` clients exceed
+   ``beta = 0.05`` times (:mod:`~costmodel.model.censored_chain`), a chain's cumulants are ``g``
+   times the censored visit's, and a shifted log-normal ``tau + e^{mu + s*Z}`` is fitted to them:
+   with ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,
    ``omega = 1 + y^2``, ``s = sqrt(log(omega))``, ``e^mu = sqrt(K_2/(omega*(omega - 1)))``,
-   ``tau = K_1 - e^mu*sqrt(omega)``.
-2. **Order statistic.** ``E[max of k branches] = tau + e^mu*L_k(s)`` with the tilted log-normal
-   maximum ``L_k`` (:class:`~costmodel.model.order_statistic.TiltedMaxFactor`).
-3. **Big-jump floor.** The slowest branch is at least the one holding the overall largest value
-   of one term ``G`` (compute, download, upload) among its ``K = k*g`` draws:
+   ``tau = K_1 - e^mu*sqrt(omega)`` (a normal ``K_1 + sqrt(K_2)*z_k`` below skewness 1e-3). Body:
+   ``tau + e^mu*L_k(s)`` with the tilted log-normal maximum ``L_k``
+   (:class:`~costmodel.model.order_statistic.TiltedMaxFactor`), plus the expected exceedances of
+   the censoring levels ``k*g*sum coef*Delta_1``. ``k = floor(c/g) + min(r/g, 2*Phi((r - g)*m/
+   sqrt((r + g)*v)))`` weights the last mediator's remainder ``r``.
+3. **Big-jump floor (Astraea).** The slowest branch is at least the one holding the overall
+   largest value of one term ``G`` (compute, download, upload) among its ``K = k*g`` draws:
    ``K_1 - g*m_G + E[max_K G] + (g - 1)*(K*m_G - E[max_K G])/(K - 1)`` (its other members at their
    mean below that largest); ``E[max_K G] = coef*L_K(sigma)`` for a log-normal term and
    ``coef*e^{sigma^2/2}*sum_j x_(j)*(W_j^K - W_{j-1}^K)`` over sorted class atoms ``x = 1/f``. The
-   round takes the largest of the fit and the floors: the floors carry rare slow classes and heavy
-   link tails, which a three-moment fit spreads too thin.
+   branch takes the largest of the body and the floors: the floors carry rare slow classes,
+   which a three-moment fit spreads too thin.
 
 The heterogeneous round is the homogeneous one (:func:`~costmodel.model.round_seconds`, which keeps
 its own size-spread and jitter straggler term) plus ``E_m*(E[max of k branches] - g*v)``, ``v`` the
@@ -54,18 +61,23 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from costmodel.model.censored_chain import censored_lognormal, censoring_level, chain_count
 from costmodel.model.order_statistic import BlomZ, TiltedMaxFactor
 from costmodel.model.phase_costs import round_parts, round_seconds
 from costmodel.model.protocols import check_algorithm
 from costmodel.model.quantities import sym
+from costmodel.model.straggler_cdf import StragglerMax
 
 __all__ = [
     "SPREAD_SYMBOLS",
+    "CensoredChain",
     "VisitParts",
+    "censored_chain",
     "chain_max",
     "class_max",
     "heterogeneous_round_seconds",
     "lognormal_cumulants",
+    "straggler_max",
     "visit_parts",
 ]
 
@@ -106,6 +118,16 @@ class VisitParts:
     def visit(self) -> sp.Expr:
         """The homogeneous visit ``a + C + D + U`` (download + training + upload)."""
         return self.fixed + self.compute + self.wire_down + self.wire_up
+
+    def visit_mean(self, speed_classes: tuple = (), link_classes: tuple = ()) -> sp.Expr:
+        """The heterogeneous visit's mean ``E[V]``."""
+        compute, _, link = _visit_cumulants(self, speed_classes, link_classes)
+        return self.fixed + compute[0] + link[0]
+
+    def visit_variance(self, speed_classes: tuple = (), link_classes: tuple = ()) -> sp.Expr:
+        """The heterogeneous visit's variance."""
+        compute, _, link = _visit_cumulants(self, speed_classes, link_classes)
+        return compute[1] + link[1]
 
 
 @functools.cache
@@ -190,6 +212,82 @@ def _floor(chain_mean: sp.Expr, per_branch: sp.Expr, draws: sp.Expr, mean: sp.Ex
 
 
 @functools.cache
+def straggler_max(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
+                  link_classes: tuple[tuple[float, float], ...] = ()) -> StragglerMax:
+    """The slowest of a FedAvg round's ``c`` visits (one branch per client) as a
+    :class:`~costmodel.model.straggler_cdf.StragglerMax`: the link pair by its cumulants."""
+    parts = visit_parts(algorithm)
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
+    factors = sp.Tuple(*(sp.Float(f) for f, _ in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
+    shares = sp.Tuple(*(sp.Float(w) for _, w in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
+    return StragglerMax(parts.branches, parts.fixed, parts.compute, sigma_s, *link_cumulants, factors, shares)
+
+
+@dataclass(frozen=True)
+class CensoredChain:
+    """An Astraea branch split as in :mod:`costmodel.model.censored_chain` (sympy, one pass).
+
+    Attributes
+    ----------
+    cumulants : tuple of sympy.Expr
+        ``K_1, K_2, K_3`` of the censored chain (``K_1`` includes ``g*a``).
+    chains, per_branch : sympy.Expr
+        ``k`` (the remainder weighted) and ``g``.
+    terms : tuple of (coef, sigma, censored mean, excess)
+        The censored log-normal terms of one visit: ``coef*e^{sigma Z}``, its censored mean and
+        ``coef*Delta_1``.
+    level : sympy.Expr
+        ``z_c``.
+    """
+
+    cumulants: tuple[sp.Expr, sp.Expr, sp.Expr]
+    chains: sp.Expr
+    per_branch: sp.Expr
+    terms: tuple[tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr], ...]
+    level: sp.Expr
+
+
+@functools.cache
+def censored_chain(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
+                   link_classes: tuple[tuple[float, float], ...] = ()) -> CensoredChain:
+    """The :class:`CensoredChain` of ``algorithm``'s branch: log-normal terms (compute without speed
+    classes, download and upload without link classes) censored at ``z_c``, class terms kept whole."""
+    parts = visit_parts(algorithm)
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    g = parts.per_branch
+    clients = sp.simplify(parts.branches * g)
+    z = censoring_level(clients)
+    visit, kept, terms = [parts.fixed, sp.S.Zero, sp.S.Zero], [], []
+    if speed_classes:
+        kept.append(_term(parts.compute, sigma_s, speed_classes)[0])
+    else:
+        terms.append((parts.compute, sigma_s))
+    if link_classes:
+        kept.append(_link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes))
+    else:
+        terms += [(parts.wire_down, sigma_b), (parts.wire_up, sigma_b)]
+    described = []
+    for cumulants in kept:
+        visit = [v + c for v, c in zip(visit, cumulants)]
+    for coef, sigma in terms:
+        cumulants, excess = censored_lognormal(coef, sigma, z)
+        visit = [v + c for v, c in zip(visit, cumulants)]
+        described.append((coef, sigma, cumulants[0], excess))
+    mean = parts.visit_mean(speed_classes, link_classes)
+    variance = parts.visit_variance(speed_classes, link_classes)
+    return CensoredChain(cumulants=tuple(g * v for v in visit), chains=chain_count(clients, g, mean, variance),
+                         per_branch=g, terms=tuple(described), level=z)
+
+
+def _visit_cumulants(parts: VisitParts, speed_classes: tuple, link_classes: tuple):
+    sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
+    compute_cumulants, compute_max = _term(parts.compute, sigma_s, speed_classes)
+    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
+    return compute_cumulants, compute_max, link_cumulants
+
+
+@functools.cache
 def heterogeneous_round_seconds(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
                                 link_classes: tuple[tuple[float, float], ...] = ()) -> sp.Expr:
     """``algorithm``'s round time in a heterogeneous federation (see the module docstring), in the
@@ -197,18 +295,21 @@ def heterogeneous_round_seconds(algorithm: str, speed_classes: tuple[tuple[float
     built into the expression (factor, share)."""
     parts = visit_parts(algorithm)
     sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
-    g, k = parts.per_branch, parts.branches
-    compute_cumulants, compute_max = _term(parts.compute, sigma_s, speed_classes)
-    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
-    visit = [c + l for c, l in zip(compute_cumulants, link_cumulants)]
-    visit[0] += parts.fixed
-    k1, k2, k3 = (g * v for v in visit)
-    draws = k * g
-    floors = [_floor(k1, g, draws, compute_cumulants[0], compute_max(draws))]
-    for coef in (parts.wire_down, parts.wire_up):
-        cumulants, largest = _term(coef, sigma_b, link_classes)
-        floors.append(_floor(k1, g, draws, cumulants[0], largest(draws)))
-    slowest = sp.Max(chain_max(k1, k2, k3, k), *floors, evaluate=False)
+    g = parts.per_branch
+    compute_cumulants, compute_max, link_cumulants = _visit_cumulants(parts, speed_classes, link_classes)
+    if g == 1:
+        slowest = straggler_max(algorithm, speed_classes, link_classes)
+    else:
+        chain = censored_chain(algorithm, speed_classes, link_classes)
+        k = chain.chains
+        k1 = g * (parts.fixed + compute_cumulants[0] + link_cumulants[0])
+        draws = k * g
+        body = chain_max(*chain.cumulants, k) + draws * sp.Add(*(term[3] for term in chain.terms))
+        floors = [_floor(k1, g, draws, compute_cumulants[0], compute_max(draws))]
+        for coef in (parts.wire_down, parts.wire_up):
+            cumulants, largest = _term(coef, sigma_b, link_classes)
+            floors.append(_floor(k1, g, draws, cumulants[0], largest(draws)))
+        slowest = sp.Max(body, *floors, evaluate=False)
     excess = parts.passes * (slowest - g * parts.visit)
     if speed_classes or link_classes:
         return round_seconds(algorithm) + excess

@@ -17,7 +17,8 @@ from statistics import NormalDist
 import numpy as np
 import sympy as sp
 
-__all__ = ["BlomZ", "TiltedMaxFactor", "blom_z_values", "normal_cdf_values", "tilted_max_factor_values"]
+__all__ = ["BlomZ", "TiltedMaxFactor", "blom_z_values", "normal_cdf_values", "normal_quantile_values",
+           "tilted_max_factor_values"]
 
 
 class BlomZ(sp.Function):
@@ -104,6 +105,15 @@ def _normal_quantile(p: np.ndarray) -> np.ndarray:
         value[~near] = np.polyval(_AS241_TAIL[0], rf) / np.polyval(_AS241_TAIL[1], rf)
         out[tails] = np.where(qt < 0.0, -value, value)
     return out
+
+
+def normal_quantile_values(p: object) -> np.ndarray | float:
+    """``Phi^-1(p)`` for scalars or arrays in (0, 1) (AS241; NaN outside, without a warning)."""
+    array = np.asarray(p, dtype=np.float64)
+    inside = (array > 0) & (array < 1)
+    with np.errstate(all="ignore"):
+        out = np.where(inside, _normal_quantile(np.where(inside, array, 0.5).ravel()).reshape(array.shape), np.nan)
+    return out if out.ndim else float(out)
 
 
 @functools.lru_cache(maxsize=8)
