@@ -154,6 +154,7 @@ RUN_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "repeat", "run", "w
                                 "round_sd_pct", "round_se_pct", "predicted_round_s", "conditional_round_s",
                                 "conditional_error_pct", "grouping", "effective", "load")
 _SETS = ("development", "test")
+_COUNTS = ("repeat", "rounds", "run", "runs")
 _MBIT = 1e6
 
 
@@ -540,6 +541,9 @@ def store(table: pd.DataFrame, out: Path, columns: Sequence[str] = CSV_COLUMNS) 
         table = pd.concat([keep, table], ignore_index=True) if len(keep) else table
     order = {name: i for i, name in enumerate(_SETS)}
     table = table.sort_values("set", key=lambda s: s.map(order), kind="stable")[list(columns)]
+    for name in set(_COUNTS) & set(columns):                # counts stay whole numbers through a merge
+        if table[name].notna().all():
+            table[name] = table[name].astype(int)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.4f")
 

@@ -136,6 +136,13 @@ def test_store_writes_the_schema_and_replaces_only_the_measured_rows(tmp_path):
     store(pd.DataFrame([_row("test", "a", "fedavg", 9.0)]), out)
     second = pd.read_csv(out)
     assert len(second) == 2 and list(second["measured_round_s"]) == [2.0, 9.0]
+    runs_out = tmp_path / "runs.csv"                                  # counts stay integers through a merge
+    store(pd.DataFrame([dict.fromkeys(RUN_COLUMNS, 1.0) | dict(set="test", point="a", algorithm="fedavg")]),
+          runs_out, RUN_COLUMNS)
+    store(pd.DataFrame([dict.fromkeys(RUN_COLUMNS, 2.0) | dict(set="test", point="b", algorithm="fedavg")]),
+          runs_out, RUN_COLUMNS)
+    lines = runs_out.read_text().splitlines()
+    assert [line.split(",")[3:5] for line in lines[1:]] == [["1", "1"], ["2", "2"]]    # repeat, run
 
 
 def test_the_stored_table_has_the_schema_both_sets_and_every_point():
