@@ -25,21 +25,42 @@ assignment across runs, with the data (and hence the label grouping, read from
 * **Stratified** (at most :data:`MAX_STRATA` types, e.g. two device classes): one run per type, its
   assignment one of the type's (drawn with a fixed seed); measured mean ``x = sum_j w_j*x_j``, where
   ``x_j`` is the run's mean wall-clock round. This is the expectation the model prices, exactly, with
-  no grouping sampling error. Noise: the standard error ``sqrt(sum_j w_j^2*s_j^2/n_j)``, ``s_j`` the
-  standard deviation of run ``j``'s ``n_j`` measured rounds.
+  no grouping sampling error. Its round-to-round standard error is ``sqrt(sum_j w_j^2*s_j^2/n_j)``,
+  ``s_j`` the standard deviation of run ``j``'s ``n_j`` measured rounds.
 * **Sampled** (more types, e.g. six distinct devices): :data:`SAMPLED_RUNS` runs with uniformly random
-  assignments (fixed seed); ``x`` is their plain mean (unbiased for the same expectation) and the noise
-  is the standard error between runs, ``sd(x_j)/sqrt(runs)``, which holds the grouping spread.
+  assignments (fixed seed); ``x`` is their plain mean (unbiased for the same expectation), its standard
+  error ``sd(x_j)/sqrt(runs)`` between runs, which holds the grouping spread.
 * FedAvg waits for the slowest of all ``c`` devices, whatever the assignment: one run.
 
-``noise_pct = 100*SE/x``. The stratified SE holds the round-to-round spread only: drift of a device's
-effective speed between runs (the host's load) is not in it, nor is the error of the effective speeds
-the prediction is made at. ``load_average`` is the mean of the host's 1-minute load average read before
-and after each of the point's runs. Round 0 of every run is a warm-up
-(first-touch allocations on throttled workers made it about 10% slower in the development runs) and is
-left out; :data:`MEASURED_ROUNDS` rounds follow it.
+Repetitions and noise
+---------------------
+The design above is one *repetition*; the table's figures come from ``R`` repetitions (``--repeats R``,
+:data:`DEFAULT_REPEATS` for the stored table) run **interleaved**: pass 1 runs every point of the chosen
+set once, then pass 2 runs them all again, and so on (:func:`interleaved_passes`), so a slow episode of the
+shared host falls on different points, not on all the repetitions of one. With ``x_r`` repetition ``r``'s
+design estimate (the weighted or plain mean above) and ``p_r`` its prediction (each at the effective speeds
+probed before its own runs), the table gives (:func:`combine_repeats`)::
 
-The predicted round of a point is the same weighted mean of the per-run predictions, each at the
+    measured_round_s  = mean_r x_r            predicted_round_s = mean_r p_r
+    error_pct         = 100*(predicted - measured)/measured
+    noise_pct         = 100*sd(x_r, ddof=1)/mean_r x_r      (R >= 2; NaN for one repetition)
+
+``noise_pct`` is the *run-to-run spread of one repetition* (the relative sample standard deviation of the
+repetition estimates, not the standard error of their mean), the noise the project's main validation
+uses: the run-to-run spread of repetitions run interleaved. It is taken between repetitions because what
+moves a measured round most is between runs, not between the rounds of a run: a device's effective speed
+drifts from run to run with the host's load (a 0.1 quota probed 0.040 to 0.054 in the development runs)
+and the host has slow and fast episodes lasting longer than a run (one development point measured 1.685,
+1.808 and 1.858 s in three repeats, about 5% apart, while its rounds agreed within 1%). The round-to-round
+standard error of a repetition (``sqrt(sum_j w_j^2*s_j^2/n_j)`` stratified, ``sd(x_j)/sqrt(runs)``
+sampled) misses that drift; it is kept as ``round_se_pct`` (``100*SE/x_r``, the same on every run of a
+repetition) in the per-run diagnostics only. ``runs`` and ``rounds`` count all repetitions;
+``monte_carlo_round_s`` is the mean of the repetitions' Monte Carlo rounds; ``load_average`` is the mean of
+the host's 1-minute load average read before and after each of the point's runs. Round 0 of every run is a
+warm-up (first-touch allocations on throttled workers made it about 10% slower in the development runs)
+and is left out; :data:`MEASURED_ROUNDS` rounds follow it.
+
+A repetition's prediction is the same weighted mean of its per-run predictions, each at the
 devices' *effective* speeds probed just before that run (:func:`effective_speeds`: the calibration's
 speed probe run back to back in a cgroup of that quota, timed on the wall clock, against the calibration
 machine's usual probe time): a quota of 1 ms per 10 ms leaves the caches to the host's other tenants
@@ -56,11 +77,15 @@ Points
 (other speeds, links, ``c`` and ``gamma``). Both: both algorithms, quotas summing to at most 1.5 of the
 machine's 2 cores, unequal links.
 
-``python -m calibration.heterogeneous_validation --store`` (needs root) measures both sets and
-writes :data:`DEFAULT_OUT` (columns :data:`CSV_COLUMNS`) and the per-run diagnostics
-:data:`DEFAULT_RUNS_OUT` (:data:`RUN_COLUMNS`); ``--set test`` or ``--only TEXT`` measure part of them
-(``--store`` then replaces those rows only), ``--out FILE`` and ``--runs-out FILE`` write elsewhere. The
-whole validation is 20 runs of about a minute each on the 2-core development machine.
+``python -m calibration.heterogeneous_validation --store`` (needs root) measures both sets
+:data:`DEFAULT_REPEATS` times and writes :data:`DEFAULT_OUT` (columns :data:`CSV_COLUMNS`) and the per-run
+diagnostics :data:`DEFAULT_RUNS_OUT` (:data:`RUN_COLUMNS`, with the repetition in ``repeat``); ``--set
+test`` or ``--only TEXT`` measure part of them (``--store`` then replaces those rows only), ``--repeats R``
+sets the repetitions, ``--reuse-first`` takes repetition 1 of every chosen point from the stored table and
+runs (a single-repetition measurement of the same design, :func:`stored_repetition`) and measures the other
+``R - 1`` passes, ``--out FILE`` and ``--runs-out FILE`` write elsewhere. One repetition of the test set is
+9 runs, about 8 to 9 minutes at load 7 to 11 on the 2-core development machine (each run spends about 35 s
+starting its processes); the development set is 11 runs.
 """
 
 from __future__ import annotations
@@ -93,9 +118,10 @@ from reference_impl.network.namespaces import NetlabError
 from reference_impl.workload import plan_workload
 
 __all__ = [
-    "CSV_COLUMNS", "DEFAULT_OUT", "DEFAULT_RUNS_OUT", "DevicePoint", "MAX_STRATA", "MEASURED_ROUNDS", "PlannedRun",
-    "RUN_COLUMNS", "SAMPLED_RUNS", "Stratum", "bar_summary", "combine_runs", "conditional_round_seconds",
-    "development_points", "effective_speeds", "grouping_strata", "main", "measure_point", "plan_runs", "store",
+    "CSV_COLUMNS", "DEFAULT_OUT", "DEFAULT_REPEATS", "DEFAULT_RUNS_OUT", "DevicePoint", "MAX_STRATA",
+    "MEASURED_ROUNDS", "PlannedRun", "RUN_COLUMNS", "Repetition", "SAMPLED_RUNS", "Stratum", "bar_summary",
+    "combine_repeats", "combine_runs", "conditional_round_seconds", "development_points", "effective_speeds",
+    "grouping_strata", "interleaved_passes", "main", "measure_point", "plan_runs", "store", "stored_repetition",
     "test_points", "validate_heterogeneous",
 ]
 
@@ -108,6 +134,8 @@ MEASURED_ROUNDS = 4
 MAX_STRATA = 3
 #: Runs of a sampled point.
 SAMPLED_RUNS = 3
+#: Interleaved repetitions of the design behind the stored table (``noise_pct`` is their spread).
+DEFAULT_REPEATS = 3
 #: Seed of the assignment draws.
 ASSIGNMENT_SEED = 2024
 #: The stored table's columns, in order.
@@ -117,13 +145,16 @@ CSV_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "runs", "rounds", "
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "heterogeneity" / "emulated_validation.csv"
 #: Where ``--store`` writes the per-run diagnostics (:data:`RUN_COLUMNS`).
 DEFAULT_RUNS_OUT = DEFAULT_OUT.with_name("emulated_validation_runs.csv")
-#: The per-run diagnostics' columns: the run's weight, its measured mean and round-to-round spread, the closed
-#: form and the conditional prediction at its effective speeds, its grouping (``speed@uplink Mbit/s``, mediators
-#: split by ``|``), the effective speed of each quota, the load after it.
-RUN_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "run", "weight", "measured_round_s", "round_sd_pct",
-                                "predicted_round_s", "conditional_round_s", "conditional_error_pct", "grouping",
-                                "effective", "load")
+#: The per-run diagnostics' columns: the repetition (from 0) and the run in it, the run's weight, its measured
+#: mean and round-to-round spread, the repetition's round-to-round standard error (``100*SE/x_r``, the same on
+#: every run of the repetition), the closed form and the conditional prediction at the run's effective speeds,
+#: its grouping (``speed@uplink Mbit/s``, mediators split by ``|``), the effective speed of each quota, the load
+#: after it.
+RUN_COLUMNS: tuple[str, ...] = ("set", "point", "algorithm", "repeat", "run", "weight", "measured_round_s",
+                                "round_sd_pct", "round_se_pct", "predicted_round_s", "conditional_round_s",
+                                "conditional_error_pct", "grouping", "effective", "load")
 _SETS = ("development", "test")
+_COUNTS = ("repeat", "rounds", "run", "runs")
 _MBIT = 1e6
 
 
@@ -148,6 +179,19 @@ class Stratum:
     key: tuple[tuple[Device, ...], ...]
     weight: float
     permutations: tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Repetition:
+    """One repetition of a point's design: its estimate, round-to-round standard error and predictions (s)."""
+
+    measured_round_s: float
+    round_se_s: float
+    predicted_round_s: float
+    monte_carlo_round_s: float
+    runs: int
+    rounds: int
+    load_average: float
 
 
 @dataclass(frozen=True)
@@ -338,9 +382,9 @@ def _predict(point: DevicePoint, scenario: Any, coefficients: dict[str, float], 
     return float(row["round_seconds"]), float(row["monte_carlo_round_seconds"]), conditional
 
 
-def measure_point(point: DevicePoint, calibration: Calibration, *, timeout_s: float = 120.0,
-                  monte_carlo: int = 20_000) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Run a point's planned runs; return its table row (:data:`CSV_COLUMNS`) and one diagnostic row per run."""
+def measure_point(point: DevicePoint, calibration: Calibration, *, repeat: int = 0, timeout_s: float = 120.0,
+                  monte_carlo: int = 20_000) -> tuple[Repetition, list[dict[str, Any]]]:
+    """Run one repetition of a point's planned runs; return its estimate and one diagnostic row per run."""
     config = point.config
     coefficients = dict(calibration.coefficients)
     usual = float(calibration.machine.get("speed_probe_s", math.nan))
@@ -362,9 +406,9 @@ def measure_point(point: DevicePoint, calibration: Calibration, *, timeout_s: fl
         closed, monte, conditional = _predict(point, scenario, coefficients, run.devices, effective, monte_carlo)
         rounds.append(wall)
         predictions.append((closed, monte))
-        runs.append(dict(set=point.set, point=point.name, algorithm=config.algorithm, run=index,
+        runs.append(dict(set=point.set, point=point.name, algorithm=config.algorithm, repeat=repeat, run=index,
                          weight=run.weight, measured_round_s=float(wall.mean()),
-                         round_sd_pct=100 * float(wall.std(ddof=1) / wall.mean()),
+                         round_sd_pct=100 * float(wall.std(ddof=1) / wall.mean()), round_se_pct=math.nan,
                          predicted_round_s=closed, conditional_round_s=conditional,
                          conditional_error_pct=100 * (conditional - wall.mean()) / wall.mean(),
                          grouping=" | ".join(",".join(f"{s:g}@{u / _MBIT:g}" for s, u, _ in g) for g in run.grouping),
@@ -373,30 +417,105 @@ def measure_point(point: DevicePoint, calibration: Calibration, *, timeout_s: fl
         print(pd.DataFrame(runs[-1:]).to_string(index=False, float_format=lambda x: f"{x:.3f}"), file=sys.stderr)
     weights = [r.weight for r in planned]
     measured, stderr = combine_runs(rounds, weights, sampled=planned[0].sampled)
-    predicted = float(np.dot(weights, [p for p, _ in predictions]))
-    monte = float(np.dot(weights, [m for _, m in predictions]))
-    row = dict(set=point.set, point=point.name, algorithm=config.algorithm, runs=len(planned),
-               rounds=int(sum(len(r) for r in rounds)), measured_round_s=measured, noise_pct=100 * stderr / measured,
-               predicted_round_s=predicted, monte_carlo_round_s=monte,
-               error_pct=100 * (predicted - measured) / measured, load_average=float(np.mean(loads)))
-    return row, runs
+    for run_row in runs:
+        run_row["round_se_pct"] = 100 * stderr / measured
+    repetition = Repetition(measured_round_s=measured, round_se_s=stderr,
+                            predicted_round_s=float(np.dot(weights, [p for p, _ in predictions])),
+                            monte_carlo_round_s=float(np.dot(weights, [m for _, m in predictions])),
+                            runs=len(planned), rounds=int(sum(len(r) for r in rounds)),
+                            load_average=float(np.mean(loads)))
+    return repetition, runs
 
 
-def validate_heterogeneous(calibration: Calibration, points: Sequence[DevicePoint], *, timeout_s: float = 120.0,
-                           monte_carlo: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Measure every point: the table (:data:`CSV_COLUMNS`, one row a point) and the runs (diagnostics)."""
-    rows, runs = [], []
-    for point in points:
+def combine_repeats(point: DevicePoint, repetitions: Sequence[Repetition]) -> dict[str, Any]:
+    """The table row (:data:`CSV_COLUMNS`) of a point from its repetitions (see the module docstring).
+
+    ``measured = mean_r x_r``, ``predicted = mean_r p_r``, ``noise_pct = 100*sd(x_r, ddof=1)/measured`` (NaN
+    for a single repetition), ``error_pct = 100*(predicted - measured)/measured``; runs and rounds summed.
+    """
+    if not repetitions:
+        raise must("repetitions", "hold at least one repetition", 0)
+    x = np.array([r.measured_round_s for r in repetitions])
+    measured = float(x.mean())
+    predicted = float(np.mean([r.predicted_round_s for r in repetitions]))
+    noise = 100 * float(x.std(ddof=1)) / measured if len(x) > 1 else math.nan
+    return dict(set=point.set, point=point.name, algorithm=point.config.algorithm,
+                runs=int(sum(r.runs for r in repetitions)), rounds=int(sum(r.rounds for r in repetitions)),
+                measured_round_s=measured, noise_pct=noise, predicted_round_s=predicted,
+                monte_carlo_round_s=float(np.mean([r.monte_carlo_round_s for r in repetitions])),
+                error_pct=100 * (predicted - measured) / measured,
+                load_average=float(np.mean([r.load_average for r in repetitions])))
+
+
+def interleaved_passes(points: Sequence[DevicePoint], repeats: int, *,
+                       first: int = 0) -> list[tuple[int, DevicePoint]]:
+    """The measuring order: pass ``first`` over every point, then pass ``first + 1``, ..., up to ``repeats - 1``."""
+    if repeats < 1 or not 0 <= first <= repeats:
+        raise must("repeats", f"be at least 1 and at least first ({first})", repeats)
+    return [(repeat, point) for repeat in range(first, repeats) for point in points]
+
+
+def stored_repetition(point: DevicePoint, table: pd.DataFrame,
+                      runs: pd.DataFrame) -> tuple[Repetition, list[dict[str, Any]]]:
+    """Repetition 0 of ``point`` from a stored single-repetition table row and its runs (checked).
+
+    The row must count one repetition of the point's design (``runs == len(plan_runs(point))``), its runs
+    must be those planned (groupings and weights) and their weighted mean must be the row's measured round.
+    The row's ``noise_pct`` there is the repetition's round-to-round standard error (in percent).
+    """
+    key = (point.set, point.name, point.config.algorithm)
+    row = table[(table["set"] == key[0]) & (table["point"] == key[1]) & (table["algorithm"] == key[2])]
+    mine = runs[(runs["set"] == key[0]) & (runs["point"] == key[1]) & (runs["algorithm"] == key[2])]
+    planned = plan_runs(point)
+    if len(row) != 1 or int(row["runs"].iloc[0]) != len(planned) or len(mine) != len(planned):
+        raise must("stored table", f"hold one single-repetition row of {point.set} {point.label} and its "
+                   f"{len(planned)} runs", f"{len(row)} rows, {len(mine)} runs")
+    row = row.iloc[0]
+    mine = mine.sort_values("run")
+    weights = mine["weight"].to_numpy(dtype=float)
+    measured = float(np.dot(weights, mine["measured_round_s"]))
+    if (not np.allclose(weights, [r.weight for r in planned], atol=1e-3)
+            or not math.isclose(measured, float(row["measured_round_s"]), rel_tol=1e-3)):
+        raise must("stored runs", f"be the planned runs of {point.set} {point.label} and give its measured round",
+                   round(measured, 4))
+    repetition = Repetition(measured_round_s=float(row["measured_round_s"]),
+                            round_se_s=float(row["noise_pct"]) * float(row["measured_round_s"]) / 100,
+                            predicted_round_s=float(row["predicted_round_s"]),
+                            monte_carlo_round_s=float(row["monte_carlo_round_s"]), runs=len(planned),
+                            rounds=int(row["rounds"]), load_average=float(row["load_average"]))
+    rows = [{name: r.get(name) for name in RUN_COLUMNS} | dict(repeat=0, round_se_pct=float(row["noise_pct"]))
+            for r in mine.to_dict("records")]
+    return repetition, rows
+
+
+def validate_heterogeneous(calibration: Calibration, points: Sequence[DevicePoint], *, repeats: int = 1,
+                           reused: dict[str, tuple[Repetition, list[dict[str, Any]]]] | None = None,
+                           timeout_s: float = 120.0, monte_carlo: int = 20_000) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measure every point ``repeats`` times in interleaved passes: the table (:data:`CSV_COLUMNS`, one row a
+    point) and the runs (diagnostics). ``reused`` (by ``set label``) gives repetition 0 of every point."""
+    reused = reused or {}
+    first = 1 if reused else 0
+    if reused and set(reused) != {f"{p.set} {p.label}" for p in points}:
+        raise must("reused", "hold repetition 0 of every measured point", sorted(reused))
+    repetitions: dict[str, list[Repetition]] = {f"{p.set} {p.label}": [] for p in points}
+    runs: list[dict[str, Any]] = []
+    for name, (repetition, rows) in reused.items():
+        repetitions[name].append(repetition)
+        runs.extend(rows)
+    for repeat, point in interleaved_passes(points, repeats, first=first):
+        print(f"pass {repeat + 1}/{repeats}: {point.set} {point.label}", file=sys.stderr)
         try:
-            row, point_runs = measure_point(point, calibration, timeout_s=timeout_s, monte_carlo=monte_carlo)
+            repetition, point_runs = measure_point(point, calibration, repeat=repeat, timeout_s=timeout_s,
+                                                   monte_carlo=monte_carlo)
         except (DistributedRunError, NetlabError) as exc:  # reported as a failing point, never dropped
             print(f"{point.set} {point.label}: {exc}", file=sys.stderr)
-            row = dict.fromkeys(CSV_COLUMNS, math.nan) | dict(set=point.set, point=point.name,
-                                                                algorithm=point.config.algorithm, runs=0, rounds=0)
+            repetition = Repetition(measured_round_s=math.nan, round_se_s=math.nan, predicted_round_s=math.nan,
+                                    monte_carlo_round_s=math.nan, runs=0, rounds=0, load_average=math.nan)
             point_runs = []
-        rows.append(row)
+        repetitions[f"{point.set} {point.label}"].append(repetition)
         runs.extend(point_runs)
-    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)), pd.DataFrame(runs)
+    rows = [combine_repeats(point, repetitions[f"{point.set} {point.label}"]) for point in points]
+    return pd.DataFrame(rows, columns=list(CSV_COLUMNS)), pd.DataFrame(runs, columns=list(RUN_COLUMNS))
 
 
 def bar_summary(table: pd.DataFrame) -> list[str]:
@@ -422,6 +541,9 @@ def store(table: pd.DataFrame, out: Path, columns: Sequence[str] = CSV_COLUMNS) 
         table = pd.concat([keep, table], ignore_index=True) if len(keep) else table
     order = {name: i for i, name in enumerate(_SETS)}
     table = table.sort_values("set", key=lambda s: s.map(order), kind="stable")[list(columns)]
+    for name in set(_COUNTS) & set(columns):                # counts stay whole numbers through a merge
+        if table[name].notna().all():
+            table[name] = table[name].astype(int)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False, float_format="%.4f")
 
@@ -431,6 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.heterogeneous_validation")
     parser.add_argument("--set", choices=("all", *_SETS), default="all", help="which points to measure")
     parser.add_argument("--only", default=None, help="measure only the points whose label contains this text")
+    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS,
+                        help=f"interleaved repetitions of the design (default {DEFAULT_REPEATS})")
+    parser.add_argument("--reuse-first", action="store_true",
+                        help="take repetition 1 from the stored single-repetition table and runs")
     parser.add_argument("--store", action="store_true", help=f"write the table to {DEFAULT_OUT.name} in the package")
     parser.add_argument("--out", default=None, help="write the table to this CSV file")
     parser.add_argument("--runs-out", default=None, help="write the per-run diagnostics to this CSV file")
@@ -443,7 +569,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               if args.set in ("all", p.set) and (args.only is None or args.only in p.label)]
     start = time.perf_counter()
     try:
-        table, runs = validate_heterogeneous(load_calibration(None), points)
+        if args.repeats < 1:
+            raise must("--repeats", "be at least 1", args.repeats)
+        reused = {}
+        if args.reuse_first:
+            stored, stored_runs = pd.read_csv(DEFAULT_OUT), pd.read_csv(DEFAULT_RUNS_OUT)
+            reused = {f"{p.set} {p.label}": stored_repetition(p, stored, stored_runs) for p in points}
+        table, runs = validate_heterogeneous(load_calibration(None), points, repeats=args.repeats, reused=reused)
     except InputError as exc:
         print(f"python -m calibration.heterogeneous_validation: error: {exc}", file=sys.stderr)
         return 2
@@ -452,7 +584,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table.to_string(index=False, float_format=show))
     for line in bar_summary(table):
         print(line)
-    print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s")
+    print(f"{len(runs)} runs in {time.perf_counter() - start:.0f} s (reused ones included)")
     for path in ([DEFAULT_OUT] if args.store else []) + ([Path(args.out)] if args.out else []):
         store(table, path)
     for path in ([DEFAULT_RUNS_OUT] if args.store else []) + ([Path(args.runs_out)] if args.runs_out else []):

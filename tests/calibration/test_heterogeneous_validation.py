@@ -1,5 +1,6 @@
 """The measured heterogeneity validation's design: grouping strata and their weights, the runs that realize
-them, the standard errors, the stored table's schema and sets, and the one-line refusal without root.
+them, the standard errors, the repetitions (interleaved passes, their mean and spread, the reused first one),
+the stored table's schema and sets, and the one-line refusal without root.
 Nothing here runs a distributed run (the measurement itself needs root and minutes)."""
 
 from __future__ import annotations
@@ -19,12 +20,16 @@ from calibration.heterogeneous_validation import (
     MAX_STRATA,
     RUN_COLUMNS,
     SAMPLED_RUNS,
+    Repetition,
     bar_summary,
+    combine_repeats,
     combine_runs,
     development_points,
     grouping_strata,
+    interleaved_passes,
     plan_runs,
     store,
+    stored_repetition,
     test_points as frozen_test_points,
 )
 from costmodel.errors import InputError
@@ -131,6 +136,13 @@ def test_store_writes_the_schema_and_replaces_only_the_measured_rows(tmp_path):
     store(pd.DataFrame([_row("test", "a", "fedavg", 9.0)]), out)
     second = pd.read_csv(out)
     assert len(second) == 2 and list(second["measured_round_s"]) == [2.0, 9.0]
+    runs_out = tmp_path / "runs.csv"                                  # counts stay integers through a merge
+    store(pd.DataFrame([dict.fromkeys(RUN_COLUMNS, 1.0) | dict(set="test", point="a", algorithm="fedavg")]),
+          runs_out, RUN_COLUMNS)
+    store(pd.DataFrame([dict.fromkeys(RUN_COLUMNS, 2.0) | dict(set="test", point="b", algorithm="fedavg")]),
+          runs_out, RUN_COLUMNS)
+    lines = runs_out.read_text().splitlines()
+    assert [line.split(",")[3:5] for line in lines[1:]] == [["1", "1"], ["2", "2"]]    # repeat, run
 
 
 def test_the_stored_table_has_the_schema_both_sets_and_every_point():
@@ -148,9 +160,16 @@ def test_the_stored_table_has_the_schema_both_sets_and_every_point():
                     & (runs["algorithm"] == point.config.algorithm)]
         row = table[(table["set"] == point.set) & (table["point"] == point.name)
                     & (table["algorithm"] == point.config.algorithm)].iloc[0]
-        assert len(mine) == row["runs"] == len(plan_runs(point))
-        assert mine["weight"].sum() == pytest.approx(1.0, abs=1e-3)
-        assert row["measured_round_s"] == pytest.approx((mine["weight"] * mine["measured_round_s"]).sum(), rel=1e-3)
+        repeats = sorted(mine["repeat"].unique())
+        assert repeats == list(range(len(repeats)))                     # repetitions 0..R-1, none missing
+        assert len(mine) == row["runs"] == len(repeats) * len(plan_runs(point))
+        estimates = []
+        for _, one in mine.groupby("repeat"):
+            assert one["weight"].sum() == pytest.approx(1.0, abs=1e-3)
+            estimates.append((one["weight"] * one["measured_round_s"]).sum())
+        assert row["measured_round_s"] == pytest.approx(np.mean(estimates), rel=1e-3)
+        if len(estimates) > 1:                                         # noise: the spread of one repetition
+            assert row["noise_pct"] == pytest.approx(100 * np.std(estimates, ddof=1) / np.mean(estimates), rel=1e-2)
 
 
 def test_without_root_the_validation_refuses_in_one_line_with_status_2(monkeypatch, capsys):
@@ -181,3 +200,73 @@ def test_the_bar_needs_mape_within_10_percent_and_every_point_within_twice_its_n
         "(MAPE <= 10%, all within 2x noise)",
         "test astraea: MAPE 4.0% over 1 points (Monte Carlo 0.0%); 0/1 within twice the noise; fails the bar "
         "(MAPE <= 10%, all within 2x noise)"]
+
+
+def _repetition(measured, predicted, load=4.0, runs=2) -> Repetition:
+    return Repetition(measured_round_s=measured, round_se_s=0.01, predicted_round_s=predicted,
+                      monte_carlo_round_s=predicted + 0.1, runs=runs, rounds=4 * runs, load_average=load)
+
+
+def test_repetitions_combine_into_their_mean_and_the_relative_sample_sd_of_one_repetition():
+    point = next(p for p in frozen_test_points() if p.config.algorithm == "astraea")
+    reps = [_repetition(2.0, 2.1, 3.0), _repetition(2.2, 2.0, 5.0), _repetition(2.3, 2.2, 7.0)]
+    row = combine_repeats(point, reps)
+    assert tuple(row) == CSV_COLUMNS
+    assert row["measured_round_s"] == pytest.approx(6.5 / 3)                      # (2.0 + 2.2 + 2.3)/3
+    assert row["predicted_round_s"] == pytest.approx(2.1)
+    assert row["monte_carlo_round_s"] == pytest.approx(2.2)
+    # sd of (2.0, 2.2, 2.3) with ddof=1: deviations -1/6, 1/30, 4/30 -> sqrt((25 + 1 + 16)/900/2) = sqrt(7/300)
+    assert row["noise_pct"] == pytest.approx(100 * math.sqrt(7 / 300) / (6.5 / 3))
+    assert row["error_pct"] == pytest.approx(100 * (2.1 - 6.5 / 3) / (6.5 / 3))
+    assert (row["runs"], row["rounds"], row["load_average"]) == (6, 24, pytest.approx(5.0))
+    assert math.isnan(combine_repeats(point, reps[:1])["noise_pct"])       # one repetition has no spread
+    with pytest.raises(InputError, match=r"^'repetitions' must hold at least one repetition"):
+        combine_repeats(point, [])
+
+
+def test_passes_interleave_every_point_before_the_next_repetition():
+    a, b, c = frozen_test_points()[:3]
+    assert interleaved_passes([a, b, c], 2) == [(0, a), (0, b), (0, c), (1, a), (1, b), (1, c)]
+    assert interleaved_passes([a, b], 3, first=1) == [(1, a), (1, b), (2, a), (2, b)]
+    with pytest.raises(InputError, match=r"^'repeats' must be at least 1"):
+        interleaved_passes([a], 0)
+
+
+def test_the_validation_measures_the_later_passes_interleaved_after_a_reused_first_one(monkeypatch):
+    points = frozen_test_points()[:2]
+    calls = []
+
+    def fake_measure(point, calibration, *, repeat, timeout_s, monte_carlo):
+        calls.append((repeat, point.label))
+        return _repetition(1.0 + repeat, 1.5, runs=1), [dict(set=point.set, point=point.name,
+                                                             algorithm=point.config.algorithm, repeat=repeat, run=0)]
+
+    monkeypatch.setattr(hv, "measure_point", fake_measure)
+    reused = {f"{p.set} {p.label}": (_repetition(1.0, 1.5, runs=1), []) for p in points}
+    table, runs = hv.validate_heterogeneous(None, points, repeats=3, reused=reused)
+    assert calls == [(1, points[0].label), (1, points[1].label), (2, points[0].label), (2, points[1].label)]
+    assert tuple(table.columns) == CSV_COLUMNS and tuple(runs.columns) == RUN_COLUMNS
+    assert list(table["measured_round_s"]) == pytest.approx([2.0, 2.0])               # mean of 1, 2, 3
+    assert list(table["noise_pct"]) == pytest.approx([50.0, 50.0])                    # sd 1 over mean 2
+    with pytest.raises(InputError, match=r"^'reused' must hold repetition 0 of every measured point"):
+        hv.validate_heterogeneous(None, points, repeats=3, reused=dict(list(reused.items())[:1]))
+
+
+def test_a_stored_single_repetition_is_reused_only_when_it_is_the_planned_design(tmp_path):
+    point = next(p for p in frozen_test_points() if p.name == "four" and p.config.algorithm == "astraea")
+    planned = plan_runs(point)
+    runs = pd.DataFrame([dict(set="test", point="four", algorithm="astraea", run=k, weight=r.weight,
+                              measured_round_s=2.0 + k, round_sd_pct=1.0) for k, r in enumerate(planned)])
+    measured = float((runs["weight"] * runs["measured_round_s"]).sum())
+    table = pd.DataFrame([_row("test", "four", "astraea", measured) | dict(runs=len(planned), rounds=8,
+                                                                          noise_pct=0.5, predicted_round_s=2.4)])
+    repetition, rows = stored_repetition(point, table, runs)
+    assert repetition.measured_round_s == pytest.approx(measured)
+    assert repetition.round_se_s == pytest.approx(0.005 * measured)               # the old noise: 100*SE/x
+    assert (repetition.predicted_round_s, repetition.runs, repetition.rounds) == (2.4, len(planned), 8)
+    assert [(r["repeat"], r["round_se_pct"]) for r in rows] == [(0, 0.5)] * len(planned)
+    assert all(set(r) == set(RUN_COLUMNS) for r in rows)
+    with pytest.raises(InputError, match=r"^'stored runs' must be the planned runs of test four astraea"):
+        stored_repetition(point, table.assign(measured_round_s=measured * 1.1), runs)
+    with pytest.raises(InputError, match=r"^'stored table' must hold one single-repetition row"):
+        stored_repetition(point, table.assign(runs=3 * len(planned)), runs)
