@@ -172,8 +172,8 @@ def test_the_emulated_block_by_hand_and_when_absent(tmp_path) -> None:
     assert summary["mape_percent"].tolist() == [4.0, 8.0, 12.0]           # mean |error|: (5 + 3)/2, 8, 12
     assert summary["verdict"].tolist() == ["pass", "fail", "fail"]       # 8 > 2*2 noise; 12 > 10
     text = emulated_block(runs)
-    assert "| development | fedavg | 2 | 4.0 | 5.0 | 4.5 | pass |" in text
-    assert "| test | fedavg | 1 | 8.0 | 8.0 | 2.0 | fail |" in text
+    assert "| development | fedavg | 2 | 4.0 | 5.0 | 4.5 | 2/2 | pass |" in text
+    assert "| test | fedavg | 1 | 8.0 | 8.0 | 2.0 | 0/1 | fail |" in text
     assert "| test | both | astraea | 2 × 4 | 5.000 s | 9.0 | 5.600 s | 5.500 s | +12.0 |" in text
     assert "load average was 3.5..7.0" in text
     assert emulated_block(None).startswith("Not measured yet")
