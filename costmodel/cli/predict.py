@@ -46,13 +46,17 @@ def algorithms_from_args(text: str | None) -> tuple[str, ...]:
     return names
 
 
+def _leading(record: dict, varying: Sequence[str]) -> dict[str, str]:
+    """A printed row's leading cells: the scenario and the inputs the grid varies."""
+    return {"scenario": str(record["scenario"]),
+            **{tables.INPUT_LABELS[name]: format_input(name, record[name]) for name in varying}}
+
+
 def _summary_rows(summary: pd.DataFrame, varying: Sequence[str], scope: str, baseline: str) -> list[dict[str, str]]:
     which = "round" if scope == "round" else "total"
     rows = []
     for record in tables.head(summary).to_dict(orient="records"):
-        row = {"scenario": str(record["scenario"])}
-        for name in varying:
-            row[tables.INPUT_LABELS[name]] = format_input(name, record[name])
+        row = _leading(record, varying)
         row[f"{SUBJECT} {which}"] = format_seconds(record[f"{SUBJECT}_{which}_seconds"])
         row[f"{baseline} {which}"] = format_seconds(record[f"{baseline}_{which}_seconds"])
         row["overhead"] = format_seconds(record["overhead_seconds"])
@@ -70,9 +74,7 @@ def _summary_rows(summary: pd.DataFrame, varying: Sequence[str], scope: str, bas
 def _single_rows(rounds: pd.DataFrame, varying: Sequence[str]) -> list[dict[str, str]]:
     rows = []
     for record in tables.head(rounds).to_dict(orient="records"):
-        row = {"scenario": str(record["scenario"])}
-        for name in varying:
-            row[tables.INPUT_LABELS[name]] = format_input(name, record[name])
+        row = _leading(record, varying)
         row["algorithm"] = record["algorithm"]
         row["round"] = format_seconds(record["round_seconds"])
         row["round bytes"] = format_bytes(record["round_bytes"])
@@ -139,9 +141,7 @@ def _heterogeneous(args: argparse.Namespace, algorithms: Sequence[str]) -> int:
     result = pd.concat(parts, ignore_index=True)
     rows = []
     for record in tables.head(result).to_dict(orient="records"):
-        row = {"scenario": str(record["scenario"])}
-        for name in varying:
-            row[tables.INPUT_LABELS[name]] = format_input(name, record[name])
+        row = _leading(record, varying)
         row["algorithm"] = record["algorithm"]
         row["homogeneous"] = format_seconds(record["homogeneous_round_seconds"])
         row["round (closed form)"] = format_seconds(record["round_seconds"])
