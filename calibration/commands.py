@@ -155,7 +155,7 @@ COMMANDS: tuple[Command, ...] = (
             description="Run the calibration sweep: small measured runs of Astraea and FedAvg that vary samples per "
                         "client, batch size, model size, clients per round, gamma, E_m, classes, imbalance and "
                         "augmentation volume, some repeated for noise. Each run goes to its own sub-folder; finished "
-                        "runs are skipped, so an interrupted sweep resumes. About a minute (--quick: 20 s)."),
+                        "runs are skipped, so an interrupted sweep resumes. Minutes on 2 cores (--quick: about 20 s)."),
     Command(name="calibrate", rank=31, arguments=_calibrate, handler="calibration.cli:calibrate",
             help="fit the cost model's platform coefficients to profiled runs",
             description="Fit every coefficient on the trace rows of its own phase (robust relative NNLS, bootstrap "

@@ -110,6 +110,7 @@ from calibration.speed_probe import probe_seconds
 from costmodel.analysis.heterogeneous import predict_heterogeneous, visit_numbers
 from costmodel.contracts.calibration_file import Calibration, load_calibration
 from costmodel.errors import InputError, must
+from costmodel.files import atomic_path
 from costmodel.model.federation import ClientTable, Federation
 from costmodel.report.heterogeneity_tables import EMULATED_TARGET_PERCENT, emulated_summary
 from reference_impl.config import RunConfig
@@ -547,7 +548,8 @@ def store(table: pd.DataFrame, out: Path, columns: Sequence[str] = CSV_COLUMNS) 
         if table[name].notna().all():
             table[name] = table[name].astype(int)
     out.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out, index=False, float_format="%.4f")
+    with atomic_path(out) as tmp:                           # an interruption leaves the stored table whole
+        table.to_csv(tmp, index=False, float_format="%.4f")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

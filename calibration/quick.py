@@ -14,7 +14,7 @@ server-side work, serialization, links, ``train_time_cv``.
 What it cannot know: the probe is one CNN's training, so a machine whose speed differs by kind
 (another vector width, cache size, torch build) rather than by degree is rescaled as if it differed
 only by degree; and the result has no held-out table of its own. Its measured error against a full
-calibration is stated in docs/calibrate.md.
+calibration is stated in docs/limits.md.
 """
 
 from __future__ import annotations

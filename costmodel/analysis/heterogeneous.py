@@ -27,7 +27,8 @@ import sympy as sp
 
 from costmodel.analysis.montecarlo import VisitNumbers, sample_branch_max
 from costmodel.analysis.predict import DEFAULT_ALGORITHMS, predict_rounds
-from costmodel.analysis.round_quantile import quantile_expressions, quantile_from_numbers, table_branch_quantile
+from costmodel.analysis.round_quantile import (quantile_expressions, quantile_from_numbers, table_branch_quantile,
+                                               table_chain_count)
 from costmodel.errors import check_int, check_number, must
 from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.federation import Federation
@@ -118,7 +119,7 @@ def table_slowest_branch(v: VisitNumbers, federation: Federation) -> float:
     largest = _expected_max_without_replacement(visits, v.clients)
     if v.per_branch == 1:
         return largest
-    g, k, draws = v.per_branch, v.clients / v.per_branch, v.clients
+    g, k, draws = v.per_branch, table_chain_count(v, visits), v.clients
     m = float(visits.mean())
     centred = visits - m
     k2, k3 = float(np.mean(centred**2)), float(np.mean(centred**3))

@@ -25,11 +25,13 @@ import sympy as sp
 from costmodel.analysis.montecarlo import VisitNumbers
 from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.federation import Federation
+from costmodel.model.censored_chain import chain_count
 from costmodel.model.heterogeneity import SPREAD_SYMBOLS, censored_chain, straggler_max
 from costmodel.model.scenario import Scenario
 from costmodel.model.straggler_cdf import sln_fit_values, straggler_quantile_values
 
-__all__ = ["QUANTILE", "branch_quantile", "quantile_expressions", "quantile_from_numbers", "table_branch_quantile"]
+__all__ = ["QUANTILE", "branch_quantile", "quantile_expressions", "quantile_from_numbers", "table_branch_quantile",
+           "table_chain_count"]
 
 #: The probability of the round quantile reported (95% of rounds within it).
 QUANTILE = 0.95
@@ -108,7 +110,9 @@ def quantile_from_numbers(numbers: list[float], federation: Federation, p: float
     """The ``p`` quantile of the slowest branch from the values of :func:`quantile_expressions`."""
     if len(numbers) == 7:
         speed = federation.speed_classes or ((1.0, 1.0),)
-        return float(straggler_quantile_values(p, *numbers, tuple(f for f, _ in speed), tuple(w for _, w in speed)))
+        link = federation.link_classes or ((1.0, 1.0),)
+        return float(straggler_quantile_values(p, *numbers, tuple(f for f, _ in speed), tuple(w for _, w in speed),
+                                               tuple(f for f, _ in link), tuple(w for _, w in link)))
     return _chain_quantile(numbers, p)
 
 
@@ -132,11 +136,27 @@ def _without_replacement_quantile(visits: np.ndarray, draws: int, p: float) -> f
     return float(ordered[draws - 1 + int(np.searchsorted(log_cdf, math.log(p) - 1e-12))])
 
 
+@functools.cache
+def _chain_count_function() -> NumericFunction:
+    c, g, m, var = sp.symbols("c g m v", positive=True)
+    return numeric_function(chain_count(c, g, m, var))
+
+
+def table_chain_count(v: VisitNumbers, visits: np.ndarray) -> float:
+    """``k`` for a client table: :func:`~costmodel.model.censored_chain.chain_count` at the table's visit
+    mean and variance (the last mediator, holding the remainder, weighted as in the parametric form)."""
+    variance = float(np.var(visits))
+    if not variance > 0:
+        return float(v.clients // v.per_branch + (v.clients % v.per_branch > 0))
+    with np.errstate(all="ignore"):
+        return float(_chain_count_function()(c=v.clients, g=v.per_branch, m=float(visits.mean()), v=variance))
+
+
 def table_branch_quantile(v: VisitNumbers, visits: np.ndarray, p: float = QUANTILE) -> float:
     """The ``p`` quantile of the slowest branch for a client table's ``visits`` (module docstring)."""
     if v.per_branch == 1:
         return _without_replacement_quantile(visits, v.clients, p)
-    g, k = v.per_branch, v.clients / v.per_branch
+    g, k = v.per_branch, table_chain_count(v, visits)
     m = float(visits.mean())
     centred = visits - m
     tau, mu, s = sln_fit_values(g * m, g * float(np.mean(centred**2)), g * float(np.mean(centred**3)))

@@ -215,13 +215,16 @@ def _floor(chain_mean: sp.Expr, per_branch: sp.Expr, draws: sp.Expr, mean: sp.Ex
 def straggler_max(algorithm: str, speed_classes: tuple[tuple[float, float], ...] = (),
                   link_classes: tuple[tuple[float, float], ...] = ()) -> StragglerMax:
     """The slowest of a FedAvg round's ``c`` visits (one branch per client) as a
-    :class:`~costmodel.model.straggler_cdf.StragglerMax`: the link pair by its cumulants."""
+    :class:`~costmodel.model.straggler_cdf.StragglerMax`: the median link's pair by its cumulants, device
+    and link classes as mixtures."""
     parts = visit_parts(algorithm)
     sigma_s, sigma_b = SPREAD_SYMBOLS["speed_sigma"], SPREAD_SYMBOLS["link_sigma"]
-    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, link_classes)
-    factors = sp.Tuple(*(sp.Float(f) for f, _ in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
-    shares = sp.Tuple(*(sp.Float(w) for _, w in speed_classes)) if speed_classes else sp.Tuple(sp.S.One)
-    return StragglerMax(parts.branches, parts.fixed, parts.compute, sigma_s, *link_cumulants, factors, shares)
+    link_cumulants = _link_pair_cumulants(parts.wire_down, parts.wire_up, sigma_b, ())   # the median link's pair
+    classes = []
+    for given in (speed_classes, link_classes):
+        classes.append(sp.Tuple(*(sp.Float(f) for f, _ in given)) if given else sp.Tuple(sp.S.One))
+        classes.append(sp.Tuple(*(sp.Float(w) for _, w in given)) if given else sp.Tuple(sp.S.One))
+    return StragglerMax(parts.branches, parts.fixed, parts.compute, sigma_s, *link_cumulants, *classes)
 
 
 @dataclass(frozen=True)

@@ -86,28 +86,38 @@ def sln_fit_values(k1: float, k2: float, k3: float) -> tuple[float, float, float
 _TAIL_Z = 4.0
 
 
-def _mixture(a, compute, sigma_s, link, factors, shares):
-    """``F(t) = sum_n W_n*Phi((log(t - o_n) - m_n)/sigma)``: offsets, log-scales, weights, sigma."""
+def _mixture(a, compute, sigma_s, link, factors, shares, link_factors=(1.0,), link_shares=(1.0,)):
+    """``F(t) = sum_n W_n*Phi((log(t - o_n) - m_n)/sigma)``: offsets, log-scales, weights, sigma.
+
+    Device classes ``x_i = 1/f_i`` scale the compute, link classes ``u_j = 1/f_j`` the link pair
+    (``u_j*(tau + e^{mu + s*Z'})``: offset ``u_j*tau``, log-scale ``mu + log(u_j)``); a pair of classes
+    has weight ``w_i*w_j``."""
     tau, mu, s = sln_fit_values(*link)
     x = compute / np.asarray(factors, dtype=np.float64)
     w = np.asarray(shares, dtype=np.float64)
+    u = 1.0 / np.asarray(link_factors, dtype=np.float64)
+    wl = np.asarray(link_shares, dtype=np.float64)
+    pair_w = np.outer(w, wl)                                                   # (device class, link class)
     nodes, weights = normal_nodes()
-    if s > 0 and mu + s * _TAIL_Z >= math.log(float(x.max())) + sigma_s * _TAIL_Z:  # links analytic
+    # links analytic when they have the heavier tail, or when the compute has no spread to put on nodes
+    if s > 0 and (sigma_s <= 0 or mu + math.log(float(u.max())) + s * _TAIL_Z
+                  >= math.log(float(x.max())) + sigma_s * _TAIL_Z):
         spread = np.exp(sigma_s * nodes) if sigma_s > 0 else np.ones(1)
         hw = weights if sigma_s > 0 else np.ones(1)
-        offsets = (a + tau + np.outer(x, spread)).ravel()
-        return offsets, np.full(offsets.size, mu), np.outer(w, hw).ravel(), s
+        offsets = a + u[None, :, None] * tau + (x[:, None] * spread[None, :])[:, None, :]
+        scales = np.broadcast_to((mu + np.log(u))[None, :, None], offsets.shape)
+        return offsets.ravel(), scales.ravel(), (pair_w[:, :, None] * hw[None, None, :]).ravel(), s
     links = tau + np.exp(mu + s * nodes) if s > 0 else np.array([link[0]])
     hw = weights if s > 0 else np.ones(1)
-    offsets = np.broadcast_to(a + links, (x.size, links.size)).ravel()
-    scales = np.broadcast_to(np.log(x)[:, None], (x.size, links.size)).ravel()
-    return offsets, scales, np.outer(w, hw).ravel(), sigma_s
+    offsets = np.broadcast_to(a + u[None, :, None] * links[None, None, :], (x.size, u.size, links.size))
+    scales = np.broadcast_to(np.log(x)[:, None, None], offsets.shape)
+    return offsets.ravel(), scales.ravel(), (pair_w[:, :, None] * hw[None, None, :]).ravel(), sigma_s
 
 
-def straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares):
+def straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares, link_factors=(1.0,), link_shares=(1.0,)):
     """``(t, log F(t))`` on the quadrature grid and ``t_0`` (one scenario, numbers); ``None`` for
     ``t`` when there is no spread (the visit is then discrete)."""
-    offsets, scales, weights, sigma = _mixture(a, compute, sigma_s, link, factors, shares)
+    offsets, scales, weights, sigma = _mixture(a, compute, sigma_s, link, factors, shares, link_factors, link_shares)
     t0 = max(float(offsets.min()), a, 0.0)
     if sigma <= 0:
         return None, None, t0
@@ -123,17 +133,19 @@ def straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares):
         return t, np.log1p(-np.minimum(tail, 1.0)), t0
 
 
-def _discrete(a, compute, link, factors, shares):
-    atoms = a + link[0] + compute / np.asarray(factors, dtype=np.float64)
+def _discrete(a, compute, link, factors, shares, link_factors=(1.0,), link_shares=(1.0,)):
+    u = 1.0 / np.asarray(link_factors, dtype=np.float64)
+    atoms = (a + compute / np.asarray(factors, dtype=np.float64)[:, None] + link[0] * u[None, :]).ravel()
+    share = np.outer(np.asarray(shares, dtype=np.float64), np.asarray(link_shares, dtype=np.float64)).ravel()
     order = np.argsort(atoms)
-    return atoms[order], np.cumsum(np.asarray(shares, dtype=np.float64)[order])
+    return atoms[order], np.cumsum(share[order])
 
 
-def _one_max(k, a, compute, sigma_s, l1, l2, l3, factors, shares) -> float:
+def _one_max(k, a, compute, sigma_s, l1, l2, l3, factors, shares, link_factors=(1.0,), link_shares=(1.0,)) -> float:
     link = (l1, l2, l3)
-    t, log_f, t0 = straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares)
+    t, log_f, t0 = straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares, link_factors, link_shares)
     if t is None:
-        atoms, cumulative = _discrete(a, compute, link, factors, shares)
+        atoms, cumulative = _discrete(a, compute, link, factors, shares, link_factors, link_shares)
         cumulative = np.minimum(cumulative, 1.0)
         return float(np.sum(atoms * (cumulative**k - np.concatenate([[0.0], cumulative[:-1]])**k)))
     y = t - t0
@@ -142,31 +154,35 @@ def _one_max(k, a, compute, sigma_s, l1, l2, l3, factors, shares) -> float:
     return t0 + y[0] + float(np.sum((integrand[1:] + integrand[:-1]) * np.diff(u)) / 2)
 
 
-def _one_quantile(p, k, a, compute, sigma_s, l1, l2, l3, factors, shares) -> float:
+def _one_quantile(p, k, a, compute, sigma_s, l1, l2, l3, factors, shares, link_factors=(1.0,),
+                  link_shares=(1.0,)) -> float:
     link = (l1, l2, l3)
-    t, log_f, _ = straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares)
+    t, log_f, _ = straggler_log_cdf_grid(k, a, compute, sigma_s, link, factors, shares, link_factors, link_shares)
     target = math.log(p) / k
     if t is None:
-        atoms, cumulative = _discrete(a, compute, link, factors, shares)
+        atoms, cumulative = _discrete(a, compute, link, factors, shares, link_factors, link_shares)
         return float(atoms[np.searchsorted(np.log(np.minimum(cumulative, 1.0)), target - 1e-15)])
     return float(np.interp(target, log_f, t))
 
 
-def _broadcast(function, *args, factors, shares) -> np.ndarray | float:
+def _broadcast(function, *args, classes) -> np.ndarray | float:
     arrays = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in args))
-    out = np.array([function(*values, factors, shares) for values in zip(*(x.ravel() for x in arrays))])
+    out = np.array([function(*values, *classes) for values in zip(*(x.ravel() for x in arrays))])
     return out.reshape(arrays[0].shape) if arrays[0].ndim else float(out[0])
 
 
-def straggler_max_values(k, a, compute, sigma_s, l1, l2, l3, factors=(1.0,), shares=(1.0,)):
+def straggler_max_values(k, a, compute, sigma_s, l1, l2, l3, factors=(1.0,), shares=(1.0,), link_factors=(1.0,),
+                         link_shares=(1.0,)):
     """Numeric :class:`StragglerMax` (arrays broadcast; one quadrature per element)."""
-    return _broadcast(_one_max, k, a, compute, sigma_s, l1, l2, l3, factors=tuple(factors), shares=tuple(shares))
+    return _broadcast(_one_max, k, a, compute, sigma_s, l1, l2, l3,
+                      classes=(tuple(factors), tuple(shares), tuple(link_factors), tuple(link_shares)))
 
 
-def straggler_quantile_values(p, k, a, compute, sigma_s, l1, l2, l3, factors=(1.0,), shares=(1.0,)):
+def straggler_quantile_values(p, k, a, compute, sigma_s, l1, l2, l3, factors=(1.0,), shares=(1.0,),
+                              link_factors=(1.0,), link_shares=(1.0,)):
     """The ``p`` quantile of the slowest of ``k`` visits, ``F^{-1}(p^{1/k})`` (module docstring)."""
-    return _broadcast(_one_quantile, p, k, a, compute, sigma_s, l1, l2, l3, factors=tuple(factors),
-                      shares=tuple(shares))
+    return _broadcast(_one_quantile, p, k, a, compute, sigma_s, l1, l2, l3,
+                      classes=(tuple(factors), tuple(shares), tuple(link_factors), tuple(link_shares)))
 
 
 def _sln_fit(l1: sp.Expr, l2: sp.Expr, l3: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
@@ -180,29 +196,32 @@ def _sln_fit(l1: sp.Expr, l2: sp.Expr, l3: sp.Expr) -> tuple[sp.Expr, sp.Expr, s
 class StragglerMax(sp.Function):
     r"""``E[max of k visits]`` from the explicit visit CDF of the module docstring.
 
-    Arguments ``(k, a, C, sigma_s, L_1, L_2, L_3, factors, shares)``: clients, fixed seconds,
-    training seconds at the median speed, the speed's log-sigma, the cumulants of the
-    download + upload pair, and the device classes as two ``Tuple`` of numbers (``(1,), (1,)``
-    without classes). ``rewrite(sp.Integral)`` gives ``Integral(1 - F(t)**k, (t, 0, oo))`` with
+    Arguments ``(k, a, C, sigma_s, L_1, L_2, L_3, factors, shares[, link_factors, link_shares])``:
+    clients, fixed seconds, training seconds at the median speed, the speed's log-sigma, the
+    cumulants of the download + upload pair at the median link, and the device classes (and link
+    classes) as ``Tuple`` of numbers (``(1,), (1,)`` without classes). ``rewrite(sp.Integral)`` gives ``Integral(1 - F(t)**k, (t, 0, oo))`` with
     ``F`` on the nodes of :func:`normal_nodes`; derivatives are taken under the integral sign.
     """
 
-    nargs = 9
+    nargs = (9, 11)
     is_real = True
 
     def _eval_is_positive(self) -> bool | None:
         return True
 
     def _integrand(self, t: sp.Symbol, args: tuple[sp.Expr, ...] | None = None) -> sp.Expr:
-        k, a, compute, sigma_s, l1, l2, l3, factors, shares = self.args if args is None else args
+        args = self.args if args is None else args
+        k, a, compute, sigma_s, l1, l2, l3, factors, shares = args[:9]
+        link_factors, link_shares = args[9:] if len(args) == 11 else ((sp.S.One,), (sp.S.One,))
         tau, mu, s = _sln_fit(l1, l2, l3)
         nodes, weights = normal_nodes()
         cdf = sp.S.Zero
         for factor, share in zip(factors, shares):
-            for node, weight in zip(nodes, weights):
-                gap = t - a - compute / factor * sp.exp(sigma_s * sp.Float(node)) - tau
-                phi = (1 + sp.erf((sp.log(gap) - mu) / (s * sp.sqrt(2)))) / 2
-                cdf += share * sp.Float(weight) * sp.Piecewise((phi, gap > 0), (0, True))
+            for link_factor, link_share in zip(link_factors, link_shares):
+                for node, weight in zip(nodes, weights):
+                    gap = t - a - compute / factor * sp.exp(sigma_s * sp.Float(node)) - tau / link_factor
+                    phi = (1 + sp.erf((sp.log(gap) - mu + sp.log(link_factor)) / (s * sp.sqrt(2)))) / 2
+                    cdf += share * link_share * sp.Float(weight) * sp.Piecewise((phi, gap > 0), (0, True))
         return 1 - cdf**k
 
     def _eval_rewrite_as_Integral(self, *args: sp.Expr, **kwargs: object) -> sp.Expr:
@@ -210,7 +229,7 @@ class StragglerMax(sp.Function):
         return sp.Integral(self._integrand(t), (t, 0, sp.oo))
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
-        if argindex in (1, 8, 9):
+        if argindex == 1 or argindex > 7:
             raise sp.ArgumentIndexError(self, argindex)
         t, x = sp.Dummy("t", positive=True), sp.Dummy("x")
         args = list(self.args)
@@ -231,8 +250,8 @@ class StragglerMax(sp.Function):
         if not all(arg.is_number for arg in self.args[:7]):
             return None
         values = [float(arg) for arg in self.args[:7]]
-        factors, shares = (tuple(float(x) for x in arg) for arg in self.args[7:])
-        return sp.Float(straggler_max_values(*values, factors, shares), prec)
+        classes = [tuple(float(x) for x in arg) for arg in self.args[7:]]
+        return sp.Float(straggler_max_values(*values, *classes), prec)
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return r"\mathrm{E}\left[\max_{%s} V\right]" % printer._print(self.args[0])

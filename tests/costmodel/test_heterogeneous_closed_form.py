@@ -37,6 +37,8 @@ CELLS = [
     (Scenario.emnist, Federation(speed_sigma=1.0, link_sigma=1.5), 50, 10),
     (Scenario.cinic10, Federation(speed_classes=((1.0, 0.9), (0.1, 0.1))), 200, 10),
     (Scenario.cinic10, Federation(speed_classes=THREE_CLASSES, link_sigma=1.5), 10, 5),
+    (Scenario.emnist, Federation(link_classes=((1.0, 0.5), (0.1, 0.5))), 50, 10),            # link classes
+    (Scenario.cinic10, Federation(speed_sigma=0.5, link_sigma=0.5, link_classes=((1.0, 0.8), (0.2, 0.2))), 200, 10),
 ]
 
 
@@ -133,3 +135,22 @@ def test_straggler_max_is_its_integral_and_differentiates_under_it() -> None:
                - float(_straggler(sp.Float(0.8 - h), sigma_s, classes).evalf())) / (2 * h)
     assert float(slope) == pytest.approx(central, rel=2e-3)
     assert straggler_max_values(1, 0.05, 2.0, 0.0, 1.2, 0.0, 0.0) == pytest.approx(3.25, rel=1e-12)
+
+
+def test_link_spread_counts_when_the_compute_has_none_and_dominates() -> None:
+    """FedAvg's slowest visit with a large fixed compute term (no speed spread) and spread links: the
+    links' tail must stay in the CDF (it once fell back to the mean link here)."""
+    from costmodel.model.straggler_cdf import straggler_max_values
+
+    a, compute, down, up, sigma, k = 0.5, 10.0, 1.0, 1.0, 0.6, 1000
+    w = math.exp(sigma**2)
+    pair = [(c * math.exp(sigma**2 / 2), c**2 * w * (w - 1), c**3 * math.exp(1.5 * sigma**2) * (w - 1)**2 * (w + 2))
+            for c in (down, up)]
+    l1, l2, l3 = (x + y for x, y in zip(*pair))
+    closed = straggler_max_values(k, a, compute, 0.0, l1, l2, l3)
+    rng = np.random.default_rng(11)
+    draws = a + compute + down * np.exp(sigma * rng.standard_normal((2000, k))) \
+        + up * np.exp(sigma * rng.standard_normal((2000, k)))
+    simulated = draws.max(axis=1).mean()
+    assert closed == pytest.approx(simulated, rel=ROUND_TOLERANCE)
+    assert closed > a + compute + l1 + 1.0           # well above the mean visit: the tail is priced
