@@ -148,7 +148,7 @@ def _heterogeneous(args: argparse.Namespace, algorithms: Sequence[str]) -> int:
         row["95% of rounds within (closed form)"] = format_seconds(record["closed_form_q95_seconds"])
         if draws:
             row["round (Monte Carlo)"] = (f"{format_seconds(record['monte_carlo_round_seconds'])} "
-                                          f"+- {format_seconds(record['monte_carlo_stderr_seconds'])}")
+                                          f"+- {format_seconds(_resolved(record))}")
             row["95% of rounds within"] = format_seconds(record["monte_carlo_q95_seconds"])
         rows.append(row)
     tables.print_table(rows, total=len(result))
@@ -159,6 +159,12 @@ def _heterogeneous(args: argparse.Namespace, algorithms: Sequence[str]) -> int:
     tables.warn_about(calibration, args)
     tables.write_outputs(result, args)
     return 0
+
+
+def _resolved(record: dict) -> float:
+    """The Monte Carlo's standard error, 0 when it is floating-point rounding of identical rounds."""
+    stderr = float(record["monte_carlo_stderr_seconds"])
+    return 0.0 if stderr <= 1e-12 * abs(float(record["monte_carlo_round_seconds"])) else stderr
 
 
 def _federation_note(federation: object) -> str:
