@@ -31,7 +31,7 @@ from costmodel.errors import InputError, must
 from costmodel.files import atomic_path
 from costmodel.model.scenario import Scenario
 
-__all__ = ["AGREEMENT_COLUMNS", "FAST_LINK_BITS_PER_S", "STORED", "agreement_frame", "main"]
+__all__ = ["AGREEMENT_COLUMNS", "FAST_LINK_BITS_PER_S", "STORED", "agreement_frame", "main", "merged_with_stored"]
 
 #: Link rate of the compute-only rows (bits/s): transfers take nanoseconds, the round is compute.
 FAST_LINK_BITS_PER_S = 1e12
@@ -101,10 +101,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"{parser.prog}: {error}\n")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if args.store:
+        stored = merged_with_stored(frame)
         with atomic_path(STORED) as tmp:
-            frame.to_csv(tmp, index=False)
-        print(f"wrote {STORED}")
+            stored.to_csv(tmp, index=False)
+        print(f"wrote {STORED} ({len(stored)} rows)")
     return 0
+
+
+def merged_with_stored(frame: pd.DataFrame) -> pd.DataFrame:
+    """The stored table with ``frame``'s pairs added: a pair stored before (same comparison, first and
+    second) is replaced, every other stored pair is kept, in its order."""
+    if not STORED.exists():
+        return frame
+    stored = pd.read_csv(STORED)
+    key = ["comparison", "first", "second"]
+    replaced = stored.set_index(key).index.isin(frame.set_index(key).index)
+    return pd.concat([stored[~replaced], frame], ignore_index=True)[list(AGREEMENT_COLUMNS)]
 
 
 if __name__ == "__main__":

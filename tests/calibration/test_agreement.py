@@ -46,3 +46,19 @@ def test_a_bad_calibration_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bad.json" in err
+
+
+def test_storing_a_pair_keeps_the_other_stored_pairs_and_replaces_its_own(tmp_path, monkeypatch):
+    import calibration.agreement as agreement
+
+    default = default_calibration()
+    first = agreement_frame([("one", "a", default, "b", default)])
+    second = agreement_frame([("two", "a", default, "b", default.with_device_speed(0.5))])
+    monkeypatch.setattr(agreement, "STORED", tmp_path / "agreement.csv")
+    assert agreement.merged_with_stored(first).equals(first)          # nothing stored yet
+    first.to_csv(agreement.STORED, index=False)
+    merged = agreement.merged_with_stored(second)
+    assert list(merged["comparison"].unique()) == ["one", "two"] and len(merged) == 16
+    merged.to_csv(agreement.STORED, index=False)
+    again = agreement.merged_with_stored(second.assign(difference_pct=1.0))   # the same pair measured again
+    assert len(again) == 16 and (again.loc[again["comparison"] == "two", "difference_pct"] == 1.0).all()
