@@ -151,6 +151,9 @@ def calibrate(args: argparse.Namespace) -> int:
     machine = describe_machine(threads=fit.threads, torch_version=fit.torch_version or None,
                                speed_probe_s=folder_probe_seconds(args.runs))
     calibration = fit.to_calibration(machine)
+    if stored and stored.get("wall_s"):      # how long the profile took here (said on other machines)
+        calibration = replace(calibration, fit={**calibration.fit,
+                                                "profile_wall_s": float(sum(stored["wall_s"].values()))})
     print(fit.report())
     write_calibration(out, calibration, name="out")
     print(f"wrote {args.out}", file=sys.stderr)

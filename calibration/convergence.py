@@ -45,14 +45,14 @@ from pathlib import Path
 from typing import Any
 
 from calibration.machine import describe_machine
-from calibration.scenario import scenario_from_workload
+from calibration.scenario import ARCHITECTURE_COLUMNS, scenario_from_workload
 from costmodel.contracts.convergence_evidence import write_convergence
 from costmodel.contracts.curves_file import load_curves
 from costmodel.errors import InputError
 from costmodel.files import atomic_path, create_output_folder
 from reference_impl.config import PAPERS_DIRICHLET_ALPHA, RunConfig
 from reference_impl.data.datasets import dataset_spec
-from reference_impl.models import build_model, conv_input_values_per_sample, count_parameters, train_flops_per_sample
+from reference_impl.models import build_model, model_features
 from reference_impl.studies.convergence import measure_curves
 from reference_impl.studies.imbalance import PAPERS_EMNIST_IMBALANCE_RATIO
 from reference_impl.workload import plan_workload
@@ -95,14 +95,13 @@ DIGITS_SETUPS: tuple[MeasuredSetup, ...] = (
 
 
 def architecture(config: RunConfig) -> dict[str, Any]:
-    """The model figures the cost model needs (``params``, ``train_flops_per_sample``,
-    ``conv_input_values``, ``sample_shape``), counted on the configuration's model as the engine does."""
+    """The model figures the cost model needs (:data:`calibration.scenario.ARCHITECTURE_COLUMNS` and
+    ``sample_shape``), counted on the configuration's model as the engine does."""
     spec = dataset_spec(config.dataset)
     model = build_model(config.model, sample_shape=spec.sample_shape, num_classes=spec.num_classes,
                         width=config.model_width)
-    return {"params": count_parameters(model),
-            "train_flops_per_sample": train_flops_per_sample(model, spec.sample_shape, batch_size=config.batch_size),
-            "conv_input_values": conv_input_values_per_sample(model, spec.sample_shape),
+    features = model_features(model, spec.sample_shape, spec.num_classes)
+    return {**{name: features.model_inputs()[name] for name in ARCHITECTURE_COLUMNS},
             "sample_shape": list(spec.sample_shape)}
 
 

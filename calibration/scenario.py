@@ -13,8 +13,9 @@ clients_total, ...       the configuration: clients, clients_per_round, gamma (m
 classes                  the summary's ``num_classes``
 samples_per_client(_sd)  mean and (population) standard deviation of the clients' *original* sizes
                          (:func:`client_sizes`)
-params, F, V_c           the summary's ``params``, ``train_flops_per_sample`` and ``conv_input_values``
-                         (as the engine counted)
+params, F, V_c, V_e,     the summary's ``params``, ``train_flops_per_sample``, ``conv_input_values``,
+N_node, C_k              ``elementwise_values``, ``autograd_nodes`` and ``conv_calls`` (as the engine
+                         counted: :func:`reference_impl.models.model_features`)
 sample_values            the product of the summary's ``sample_shape``
 sample_channels          its first entry (C of C x H x W)
 augmented_fraction, ...  the summary's ``augmented_fraction`` and ``removed_fraction`` (0 for FedAvg)
@@ -54,8 +55,15 @@ from costmodel.model import blom_z_values
 from costmodel.model.scenario import Scenario
 from reference_impl.workload import Workload
 
-__all__ = ["augmented_fraction_spread", "classes_held", "classes_held_from_trace", "client_load_spread", "client_sizes",
+__all__ = ["ARCHITECTURE_COLUMNS", "augmented_fraction_spread", "classes_held", "classes_held_from_trace", "client_load_spread", "client_sizes",
            "effective_sizes", "mediator_load_spread", "scenario_from_run", "scenario_from_workload"]
+
+
+#: The architecture figures a scenario takes from a run's summary (or a counted model), besides its sample
+#: shape: P, F, V_c, V_e, N and C_k, as the engine counted them (:func:`reference_impl.models.model_features`).
+ARCHITECTURE_COLUMNS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_input_values",
+                                         "elementwise_values", "autograd_nodes", "conv_calls", "sample_values",
+                                         "sample_channels")
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
@@ -129,7 +137,7 @@ def scenario_from_run(config: Mapping[str, Any], summary: Mapping[str, Any], tra
         The run's configuration (``RunConfig.as_dict()`` or ``run.json``'s ``config``).
     summary : mapping
         The run's summary (``run.json``'s ``summary``): ``params``, ``train_flops_per_sample``,
-        ``conv_input_values``,
+        ``conv_input_values``, ``elementwise_values``, ``autograd_nodes``, ``conv_calls``,
         ``sample_shape`` (or ``sample_values``), ``num_classes``, and for Astraea
         ``augmented_fraction`` and ``removed_fraction``.
     trace : pandas.DataFrame
@@ -202,6 +210,9 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
         message_header_bytes=16.0,
         train_flops_per_sample=float(model["train_flops_per_sample"]),
         conv_input_values=int(model["conv_input_values"]),
+        elementwise_values=int(model["elementwise_values"]),
+        autograd_nodes=int(model["autograd_nodes"]),
+        conv_calls=int(model["conv_calls"]),
         sample_values=values,
         sample_channels=channels,
         classes_per_client=held,
@@ -274,7 +285,7 @@ def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scen
     ``workload`` is :func:`reference_impl.workload.plan_workload` of the configuration (the
     clients' sizes, the augmentation plan's draw, the rounds' mediators: no training, no timing);
     ``model`` gives the architecture's ``params``, ``train_flops_per_sample``, ``conv_input_values``,
-    ``sample_values``
+    ``elementwise_values``, ``autograd_nodes``, ``conv_calls``, ``sample_values``
     (or ``sample_shape``). Inputs:
 
     * ``samples_per_client(_sd)``: mean and population standard deviation of all N clients'

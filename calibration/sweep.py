@@ -26,8 +26,12 @@ Choices (the papers publish no cost measurements to copy a design from)
   (none, long-tail, half-normal; 2 or 5 classes per client; lognormal client sizes), augmentation
   volume (TPDS plan: about 10% new samples, or 5% downsampled at tau_d = 1; ICCD plan with
   alpha = 1: 28..41%; the printed TPDS plan on the papers' EMNIST long tail with Dirichlet
-  clients: about 82%, the papers' volume). FedProx on five configurations. One round each
-  (its events repeat within the run: 8 visits, mediators, transfers).
+  clients: about 82%, the papers' volume). FedProx on five configurations. The four other architecture
+  families (dense-only, residual with BatchNorm, depthwise-separable, a small vision transformer) at
+  widths 0.5 and 1 and batch sizes 5 and 50, FedAvg only: on them the local-training statement's terms
+  per autograd node, per spatial convolution call and per element-wise value come apart from the
+  parameters' and the FLOPs', which the TPDS layout moves together. One round each (its events repeat
+  within the run: 8 visits, mediators, transfers).
 * Every configuration runs :data:`calibration.protocol.DEFAULT_REPETITIONS` times, in interleaved
   rounds of shuffled order (:mod:`calibration.protocol`); the fit takes each event's median over the
   repetitions. Repetitions of one configuration share its seed: same data, same clients, same model;
@@ -62,6 +66,7 @@ from reference_impl.engine.trace import RUN_FILE, read_run
 
 __all__ = [
     "CONFIG_COLUMNS",
+    "FAMILIES",
     "PROXIMAL_MU",
     "SweepDesign",
     "config_key",
@@ -184,6 +189,10 @@ def _proximal(configs: Iterable[RunConfig]) -> list[RunConfig]:
     return [replace(config, algorithm="fedprox", mu=PROXIMAL_MU) for config in configs]
 
 
+#: The architecture families a sweep runs beside the TPDS layout (:mod:`reference_impl.models.families`).
+FAMILIES: tuple[str, ...] = ("mlp", "resnet", "mobilenet", "vit")
+
+
 def _base() -> RunConfig:
     return RunConfig(algorithm="astraea", dataset="emnist-shape", samples=2000, model="scaled", model_width=1.0,
                      clients=20, clients_per_round=8, gamma=4, local_epochs=1, mediator_epochs=1, batch_size=10,
@@ -195,7 +204,7 @@ def default_sweep(repetitions: int = DEFAULT_REPETITIONS) -> SweepDesign:
     """The calibration sweep: one factor at a time around a small base run, both algorithms, each
     configuration ``repetitions`` times (interleaved rounds).
 
-    See the module docstring for the ranges: 89 configurations.
+    See the module docstring for the ranges: 105 configurations.
     """
     repetitions = check_int("repetitions", repetitions, minimum=1)
     base = _base()
@@ -235,19 +244,27 @@ def default_sweep(repetitions: int = DEFAULT_REPETITIONS) -> SweepDesign:
     # FedProx: its proximal term costs P*t_prox per step: widths and batch sizes move P and the steps
     proximal = [base, replace(base, model_width=0.25), replace(base, model_width=3.0),
                 replace(base, batch_size=5), replace(base, batch_size=50, model_width=2.0)]
-    return SweepDesign.from_configs(_both(varied) + _proximal(proximal), repetitions=repetitions, name="calibration")
+    # the other four families (FedAvg: their visits are what they add), at two widths and two batch sizes:
+    # they move the autograd nodes, the spatial convolution calls and the element-wise values apart from
+    # the parameters and the FLOPs, which the TPDS layout moves together
+    families = [replace(base, algorithm="fedavg", model=family, model_width=w, batch_size=b)
+                for family in FAMILIES for w in (0.5, 1.0) for b in (5, 50)]
+    return SweepDesign.from_configs(_both(varied) + _proximal(proximal) + families, repetitions=repetitions,
+                                    name="calibration")
 
 
 def quick_sweep() -> SweepDesign:
-    """A small sweep (about 20 runs, well under a minute) that still varies every fitted regressor:
-    samples, batch size, width, clients per round, classes, E_m; the base run three times."""
+    """A small sweep (30 runs, about a minute) that still varies every fitted regressor: samples,
+    batch size, width, clients per round, classes, E_m, the other four families at two batch sizes
+    (FedAvg); the base run three times."""
     base = replace(_base(), samples=1000)
     varied = [base, replace(base, batch_size=25), replace(base, model_width=0.5), replace(base, model_width=2.0),
               replace(base, clients_per_round=12), replace(base, dataset="cinic-shape"),
               replace(base, mediator_epochs=2), replace(base, samples=3000)]
     proximal = [base, replace(base, model_width=2.0, batch_size=25)]
-    return SweepDesign.from_configs(_both(varied) + _proximal(proximal), repeated=_both([base]), repeated_times=3,
-                                    name="quick")
+    families = [replace(base, algorithm="fedavg", model=family, batch_size=b) for family in FAMILIES for b in (10, 25)]
+    return SweepDesign.from_configs(_both(varied) + _proximal(proximal) + families, repeated=_both([base]),
+                                    repeated_times=3, name="quick")
 
 
 def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: bool = True,
@@ -341,8 +358,8 @@ def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
 
 
 def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = ("params", "train_flops_per_sample", "conv_input_values", "model_message_bytes", "num_classes", "setup_s",
-            "total_s",
+    keep = ("params", "train_flops_per_sample", "conv_input_values", "elementwise_values", "autograd_nodes",
+            "conv_calls", "model_message_bytes", "num_classes", "setup_s", "total_s",
             "wall_s", "augmented_fraction", "removed_fraction", "original_samples", "augmented_samples",
             "removed_samples", "sweep_repetition", "torch_version")
     out = {key: summary.get(key) for key in keep}
@@ -370,8 +387,8 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         probe's rows when the folder holds them (:mod:`calibration.rescheduling_probe`), with the run's configuration
         (:data:`CONFIG_COLUMNS`; ``algorithm`` is already a trace column and the config's
         ``samples``, which would clash with the trace's, is joined as ``dataset_samples``) and ``config_key``,
-        ``params``, ``train_flops_per_sample``, ``conv_input_values``, ``sample_values``, ``num_classes``,
-        ``torch_version``
+        ``params``, ``train_flops_per_sample``, ``conv_input_values``, ``elementwise_values``,
+        ``autograd_nodes``, ``conv_calls``, ``sample_values``, ``num_classes``, ``torch_version``
         joined on.
     runs : pandas.DataFrame
         One row per run: ``run_id``, ``folder``, ``config_key``, ``repetition``, the configuration,
@@ -409,8 +426,9 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         for column in CONFIG_COLUMNS:
             if column != "algorithm":
                 trace[_TRACE_NAME.get(column, column)] = config.get(column)
-        for column in ("config_key", "params", "train_flops_per_sample", "conv_input_values", "sample_values",
-                       "sample_channels", "num_classes", "torch_version"):
+        for column in ("config_key", "params", "train_flops_per_sample", "conv_input_values", "elementwise_values",
+                       "autograd_nodes", "conv_calls", "sample_values", "sample_channels", "num_classes",
+                       "torch_version"):
             trace[column] = row[column]
         traces.append(trace)
     runs = pd.DataFrame(rows)

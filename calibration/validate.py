@@ -77,7 +77,7 @@ import sympy as sp
 from matplotlib.figure import Figure
 
 from calibration.machine import describe_machine
-from calibration.scenario import scenario_from_workload
+from calibration.scenario import ARCHITECTURE_COLUMNS, scenario_from_workload
 from calibration.protocol import measured_noise, noise_lines, speed_distribution
 from calibration.sweep import (
     CONFIG_COLUMNS,
@@ -274,8 +274,7 @@ def compare_runs(trace: pd.DataFrame, runs: pd.DataFrame, calibration: Calibrati
         recorded = {name: getattr(run, name, None) for name in CONFIG_COLUMNS}   # older runs lack new fields
         config = RunConfig(**{name: value for name, value in recorded.items()
                               if value is not None and not (isinstance(value, float) and math.isnan(value))})
-        architecture = {name: getattr(run, name) for name in ("params", "train_flops_per_sample", "conv_input_values",
-                                                              "sample_values", "sample_channels")}
+        architecture = {name: getattr(run, name) for name in ARCHITECTURE_COLUMNS}
         if run.config_key not in planned:        # repetitions share a configuration: plan it once
             planned[run.config_key] = scenario_from_workload(plan_workload(config), architecture)
         scenario = planned[run.config_key]

@@ -12,4 +12,5 @@ from costmodel.contracts.calibration_file import default_calibration
 @pytest.fixture(autouse=True)
 def _on_the_calibration_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     cpu = str(default_calibration().machine["cpu"])
-    monkeypatch.setattr("costmodel.cli.tables.cpu_name", lambda: cpu)
+    for module in ("costmodel.cli.tables", "costmodel.report.markdown"):
+        monkeypatch.setattr(f"{module}.cpu_name", lambda: cpu)

@@ -10,8 +10,10 @@ Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and of FedAvg (McMaha
 =================  ==============================================================================
 group              the model's formula for one event: marginal terms + the fixed term (coefficient)
 =================  ==============================================================================
-local_training     ``flops/flops_per_s + samples*(train_s_per_sample + conv_input_values*train_s_per_conv_value)
-                   + steps*(step_overhead_s + params*step_s_per_param)`` + ``train_s_per_visit``
+local_training     ``flops/flops_per_s + samples*(conv_input_values*train_s_per_conv_value
+                   + elementwise_values*train_s_per_elementwise_value) + steps*(step_overhead_s
+                   + autograd_nodes*train_s_per_autograd_node + conv_calls*train_s_per_conv_call
+                   + params*step_s_per_param)`` + ``train_s_per_visit``
 augmentation       ``samples*sample_values*augment_s_per_value`` (one client) + ``augment_s_per_client``
 augmentation_plan  ``K*augment_plan_s_per_class`` + ``augment_plan_s``
 rescheduling       ``c*reschedule_s_per_step + kl_evaluations*kl_s_per_evaluation
@@ -31,14 +33,19 @@ would inflate ``augment_s_per_value`` about 7x). So each group is fitted as form
 calibration file). A fixed term NNLS puts at 0 is stored as 0, which the file allows. The values
 are also kept in :attr:`CalibrationFit.fixed_s` (and the file's ``fit.fixed_s``) for the report.
 
-Training time per visit. ``train_s_per_sample`` is a per-sample cost beyond the FLOPs (kernel
-launches, im2col, activations' memory traffic): profiling one torch thread (``time.thread_time``,
-Adam, batch 5..50) of the TPDS-layout CNN at widths 0.25..3, the cinic-shape variants and the Keras
-cifar10_cnn showed that ``t_step + P*t_param + B*F/theta`` fitted on the scaled family misses the
-Keras CNN by 8..43% (convolutions there run ~2x more FLOP/s), while adding ``B*t_samp`` predicts it
-within 1..15% (mean 8%) and width 6.5 within 8.5% without fitting either; splitting F into
-convolution and dense FLOPs did not help (it made the Keras CNN worse: 28..69%), so the model keeps
-one F.
+Training time per visit, across architecture families. One rate per FLOP (``flops_per_s``) does not
+price a visit: on one torch thread at these sizes, much of it is per call and per value, not per FLOP.
+Timing five families (dense-only, the TPDS CNN layout, residual with BatchNorm, depthwise-separable, a
+small vision transformer; :mod:`calibration.family_study`) showed a dense-only model's step costs about
+0.4 ms where the CNN's costs 1.6 ms (its six spatial convolution calls, about 170 us each), and
+BatchNorm, activations, GELU and additions take 23-35% of the residual, depthwise and transformer
+visits without any FLOP. So the statement prices the values element-wise operations write
+(``V_e*t_val`` per sample), the autograd nodes (``N*t_node`` per step: each operator's forward and
+backward call and each parameter tensor's update) and the spatial or grouped convolution calls
+(``C_k*t_convcall`` per step) beside the FLOPs, the convolution inputs and the parameters. Splitting F
+by operator class did not generalise (depthwise and attention FLOPs exist in one family each, so a
+fit that leaves that family out cannot know their rate); a per-sample constant (the former
+``train_s_per_sample``) added nothing once ``V_e`` was there.
 
 How (tensorwaves' split: these are the *parameters*; the what-if inputs are fixed by the runs)
 

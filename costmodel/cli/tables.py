@@ -18,7 +18,7 @@ import pandas as pd
 
 from costmodel.contracts.calibration_file import Calibration
 from costmodel.files import atomic_path, check_distinct_outputs, check_output_file
-from costmodel.host import cpu_name
+from costmodel.host import cpu_name, torch_version
 from costmodel.model.quantities import INPUTS
 from costmodel.units import format_input
 
@@ -92,8 +92,9 @@ def calibration_note(calibration: Calibration, args: argparse.Namespace) -> str:
 
 def warn_about(calibration: Calibration, args: argparse.Namespace) -> None:
     """One line on stderr each when the calibration is unvalidated or weak (``Calibration.trust_problem``)
-    and when it was measured on another CPU than this one (``Calibration.machine_problem``)."""
-    for problem in (calibration.trust_problem(), calibration.machine_problem(cpu_name())):
+    and when it was measured on another CPU or with another torch than this one's
+    (``Calibration.machine_problem``)."""
+    for problem in (calibration.trust_problem(), calibration.machine_problem(cpu_name(), torch_version())):
         if problem:
             print(f"note: the calibration ({args.calibration or 'embedded default'}) {problem}", file=sys.stderr)
 

@@ -11,7 +11,7 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 5,
+      "schema_version": 6,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
       "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str,
@@ -60,7 +60,12 @@ scored, replacing ``kl_s_per_term``, which was per candidate and class) and
 ``reschedule_s_per_class_update`` (per class count of a candidate the greedy updates), and
 ``augment_s_per_pixel`` (an augmented sample's warp per pixel, shared by its channels, beside the
 per-value interpolation); a version-4 file prices rescheduling and augmentation by the old
-statements: re-run ``astraea-cost calibrate``.
+statements: re-run ``astraea-cost calibrate``. Version 6 prices a visit's training across architecture
+families: ``train_s_per_elementwise_value`` (per value an element-wise operation writes, per sample),
+``train_s_per_autograd_node`` and ``train_s_per_conv_call`` (per autograd node and per spatial or grouped
+convolution call, per optimizer step) are new, ``train_s_per_sample`` is gone (the per-value and per-node
+terms carry what it stood for) and ``step_overhead_s`` may be 0; a version-5 file prices every model as
+the TPDS CNN family (a dense-only model up to about 2x too slow): re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 5
+CALIBRATION_SCHEMA_VERSION = 6
 
 #: The fixed coefficient list (:data:`costmodel.contracts.coefficients.COEFFICIENT_TABLE`) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})
@@ -254,14 +259,26 @@ class Calibration:
                         f"(target {target:g}%).")
         return None
 
-    def machine_problem(self, cpu: str) -> str | None:
+    def machine_problem(self, cpu: str, torch_version: str | None = None) -> str | None:
         """One sentence when the calibration was measured on another CPU than ``cpu`` (this machine's,
-        :func:`costmodel.host.cpu_name`); ``None`` when they match or the file names no CPU."""
-        measured = self.machine.get("cpu") if self.machine else None
-        if not isinstance(measured, str) or measured == cpu:
+        :func:`costmodel.host.cpu_name`) or with another torch than ``torch_version`` (``None``: not
+        installed here, not compared); ``None`` when they match or the file does not say. It says how
+        long the calibration's profile took where it was measured (``fit.profile_wall_s``, when stored)."""
+        machine = self.machine or {}
+        measured_cpu, measured_torch = machine.get("cpu"), machine.get("torch_version")
+        differences = []
+        if isinstance(measured_cpu, str) and measured_cpu != cpu:
+            differences.append(f"on {measured_cpu}; this machine is {cpu}")
+        if isinstance(measured_torch, str) and torch_version is not None and measured_torch != torch_version:
+            differences.append(f"with torch {measured_torch}; this one has {torch_version}")
+        if not differences:
             return None
-        return (f"was measured on {measured}; this machine is {cpu}: its compute coefficients describe that "
-                f"CPU, not this one (calibrate here: 'astraea-cost profile', then 'calibrate'; docs/calibrate.md).")
+        wall_s = self.fit.get("profile_wall_s")
+        took = (f"; its profile took {float(wall_s) / 60:.1f} min there" if isinstance(wall_s, (int, float))
+                and math.isfinite(wall_s) else "")
+        return (f"was measured {' and '.join(differences)}: its compute coefficients describe that machine, not "
+                f"this one (calibrate here: 'make calibration', or 'astraea-cost profile', then 'calibrate'{took}; "
+                f"'astraea-cost calibrate --quick' rescales it from a short speed probe; docs/calibrate.md).")
 
     def unsupported_coefficients(self) -> tuple[str, ...]:
         """The coefficients the data do not pin down: value at most twice its standard error (a fitted

@@ -84,12 +84,19 @@ def _c(name: str, symbol: str, unit: str, meaning: str, *, nonnegative: bool = F
 #: Every coefficient, in the calibration file's order.
 COEFFICIENT_TABLE: tuple[CoefficientSpec, ...] = (
     _c("flops_per_s", "theta", "FLOP/s", "effective training throughput", minimum=1e3, maximum=1e18),
-    _c("train_s_per_sample", "t_samp", "s/sample",
-       "seconds per training sample beyond its FLOPs (per-sample kernel overhead)", nonnegative=True),
     _c("train_s_per_conv_value", "t_conv", "s/value",
        "seconds per value entering a convolution, per training sample (memory traffic FLOPs do not count)",
        nonnegative=True),
-    _c("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step"),
+    _c("train_s_per_elementwise_value", "t_val", "s/value",
+       "seconds per value written by an element-wise operation (activations, normalizations, additions, "
+       "pooling, the loss and their gradients), per training sample", nonnegative=True),
+    _c("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step", nonnegative=True),
+    _c("train_s_per_autograd_node", "t_node", "s/node",
+       "seconds per autograd node per optimizer step (an operator's forward and backward call, a parameter "
+       "tensor's update)", nonnegative=True),
+    _c("train_s_per_conv_call", "t_convcall", "s/call",
+       "seconds per call of a convolution with a spatial kernel or groups (forward or backward) per optimizer "
+       "step", nonnegative=True),
     _c("step_s_per_param", "t_param", "s/param", "seconds per optimizer step per parameter"),
     _c("prox_s_per_param", "t_prox", "s/param",
        "seconds per parameter per optimizer step of a proximal term (FedProx: mu*(w - w_global) added to the "
@@ -145,8 +152,8 @@ DEVICE_RATE_COEFFICIENTS: tuple[str, ...] = ("flops_per_s",)
 #: rescheduling, aggregation), the (de)serialization and message coefficients (one value serves the
 #: server and the clients) and the link's.
 DEVICE_SECONDS_COEFFICIENTS: tuple[str, ...] = (
-    "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param", "prox_s_per_param",
-    "train_s_per_visit", "augment_s_per_value", "augment_s_per_pixel", "augment_s_per_client",
+    "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s", "train_s_per_autograd_node",
+    "train_s_per_conv_call", "step_s_per_param", "prox_s_per_param", "train_s_per_visit", "augment_s_per_value", "augment_s_per_pixel", "augment_s_per_client",
     "augment_s_per_data_value",
 )
 

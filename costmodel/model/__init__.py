@@ -21,23 +21,24 @@ Building blocks
 * Concurrent transfers share the server link: a client link ``b`` behaves as
   ``Min(b, b_srv/k)`` when ``k`` transfers run at once (``k = c`` for FedAvg, ``k = M`` for Astraea).
 * Local training of one client visit on ``m`` samples:
-  ``t_train(m) = t_visit + E*m*(t_samp + F/theta + V_c*t_conv) + E*ceiling(m/B)*(t_step + P*t_param)``.
-  Chosen by measurement (one torch thread, ``time.thread_time``, Adam, B = 5..50): with a step's
-  cost ``t_step + P*t_param + B*F/theta`` alone, fitted on the TPDS-layout family (widths
-  0.25..3), the Keras cifar10_cnn (1.25 M parameters, 123 MFLOP per sample, conv-dominated) was
-  mispredicted by 8..43% per step; adding a per-sample cost ``t_samp`` (~13 us: per-sample kernel
-  work that FLOPs do not count) predicts it within 1..15% (mean 8%) and width 6.5 within 8.5%
-  without fitting either. Splitting ``F`` into convolution and dense FLOPs made the Keras CNN
-  worse (28..69%): the scaled family's small convolutions run at a lower FLOP rate than its
-  large ones, so one ``F`` is kept. ``t_visit`` is a fixed cost per visit (optimizer state).
-  ``V_c*t_conv`` prices the values entering the convolutions (``conv_input_values``: a CPU
-  convolution reads, unfolds and back-propagates through its whole input, memory traffic a FLOP
-  count does not see). A one-off fit of the 2026-11-24 sweep's visits with and without it,
-  predicting the held-out visits at their own sizes: the Keras cifar10_cnn from 21% and 19% off
-  to 1.0% and 0.5%, the TPDS family's held-out visits from 5.5% to 5.0% mean; of the other
-  activation counts tried (all layer outputs, ReLU outputs, conv outputs) none did as well.
+  ``t_train(m) = t_visit + E*m*(F/theta + V_c*t_conv + V_e*t_val)
+  + E*ceiling(m/B)*(t_step + N*t_node + C_k*t_convcall + P*t_param)``.
+  Chosen by measurement (one torch thread, ``time.thread_time``, Adam) across five architecture
+  families (dense-only, the TPDS CNN layout, residual with BatchNorm, depthwise-separable, a small
+  vision transformer): at these sizes much of a visit is per call and per value, not per FLOP. Per
+  sample: the FLOPs at one rate, the values entering the convolutions (``V_c``: a CPU convolution
+  reads, unfolds and back-propagates through its whole input) and the values element-wise
+  operations write (``V_e``: activations, normalizations, additions, pooling, the loss, forward and
+  backward). Per step: a fixed cost, one per autograd node (``N``: an operator's forward and backward
+  call, a parameter tensor's update), one per spatial or grouped convolution call (``C_k``, about
+  170 us each on the reference VM) and one per parameter (the optimizer). The former statement
+  (``t_samp`` per sample and ``t_step`` per step, fitted on CNNs) priced a dense-only model's step
+  at the CNN's six convolution calls and over-predicted its visits by up to about 2x; splitting
+  ``F`` by operator class did not generalise across families (depthwise and attention FLOPs exist
+  in one family each). :mod:`calibration.family_study` measures how far each family is predicted
+  by a fit that never saw it. ``t_visit`` is a fixed cost per visit (optimizer state).
 * Heterogeneous clients. Client time is (ceilings relaxed) linear in its sample count with slope
-  ``s = E*F/theta + E*(t_step + P*t_param)/B``, so a client's training time has mean
+  ``s = E*(F/theta + V_c*t_conv + V_e*t_val) + E*(t_step + N*t_node + C_k*t_convcall + P*t_param)/B``, so a client's training time has mean
   ``t_train(n)`` and standard deviation ``s*s_n``. The largest of ``k`` iid normal times is
   ``mean + sd*z_k`` with Blom's approximation ``z_k = Phi^-1((k - 3/8)/(k + 1/4))``
   (:class:`BlomZ`; ``z_1 = 0``). Astraea trains on ``n_eff = n*(1 + a - r)`` samples, whose spread

@@ -21,8 +21,9 @@ uses must be a model coefficient.
 =================  ======================================  ==========================================
 group              columns of one event                    seconds of one event
 =================  ======================================  ==========================================
-local_training     flops, samples, steps, params,          ``t_visit + flops/theta + samples*(t_samp
-                   conv_input_values, proximal             + V_c*t_conv) + steps*(t_step + P*t_param
+local_training     flops, samples, steps, params,          ``t_visit + flops/theta + samples*(V_c*t_conv
+                   conv_input_values, elementwise_values,  + V_e*t_val) + steps*(t_step + N*t_node
+                   autograd_nodes, conv_calls, proximal    + C_k*t_convcall + P*t_param
                                                            + proximal*P*t_prox)``
 augmentation       augmented, client_samples,              ``t_aug0 + t_data*V*m + m_a*(t_aug*V
                    sample_values, sample_channels          + t_px*V/C_s)``
@@ -160,11 +161,13 @@ def _s(*names: str) -> tuple[sp.Symbol, ...]:
 
 
 def _statements() -> tuple[EventStatement, ...]:
-    flops, samples, steps, params, conv, proximal = (column(n) for n in ("flops", "samples", "steps", "params",
-                                                                         "conv_input_values", "proximal"))
-    theta, t_samp, t_conv, t_step, t_param, t_prox, t_visit = _s(
-        "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
-        "prox_s_per_param", "train_s_per_visit")
+    flops, samples, steps, params, conv, elementwise, nodes, conv_calls, proximal = (column(n) for n in (
+        "flops", "samples", "steps", "params", "conv_input_values", "elementwise_values", "autograd_nodes",
+        "conv_calls", "proximal"))
+    theta, t_conv, t_val, t_step, t_node, t_convcall, t_param, t_prox, t_visit = _s(
+        "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s",
+        "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param", "prox_s_per_param",
+        "train_s_per_visit")
     augmented, original, values = column("augmented"), column("client_samples"), column("sample_values")
     channels = column("sample_channels")
     t_aug0, t_data, t_aug, t_px = _s("augment_s_per_client", "augment_s_per_data_value", "augment_s_per_value",
@@ -186,9 +189,11 @@ def _statements() -> tuple[EventStatement, ...]:
         EventStatement(
             group="local_training", phases=("local_training",),
             columns={"flops": "flops", "samples": "samples", "steps": "steps", "params": "params",
-                     "conv_input_values": "conv_input_values", "proximal": "proximal"},
-            seconds=t_visit + flops / theta + samples * (t_samp + conv * t_conv)
-            + steps * (t_step + params * t_param + proximal * params * t_prox),
+                     "conv_input_values": "conv_input_values", "elementwise_values": "elementwise_values",
+                     "autograd_nodes": "autograd_nodes", "conv_calls": "conv_calls", "proximal": "proximal"},
+            seconds=t_visit + flops / theta + samples * (conv * t_conv + elementwise * t_val)
+            + steps * (t_step + nodes * t_node + conv_calls * t_convcall + params * t_param
+                       + proximal * params * t_prox),
             fixed="train_s_per_visit", inverse=("flops_per_s",)),
         EventStatement(
             group="augmentation", phases=("augmentation",),

@@ -418,7 +418,7 @@ def check_coefficients(coefficients: Mapping[str, float]) -> dict[str, float]:
     """Return the model's coefficients as floats, checked; extra keys are ignored.
 
     Every name of :data:`COEFFICIENTS` is required and must be a finite number > 0, or >= 0 for
-    the fixed costs (``train_s_per_sample``, ``train_s_per_visit``, ``augment_s_per_client``,
+    the fixed costs (``train_s_per_visit``, ``step_overhead_s``, ``augment_s_per_client``,
     ``augment_plan_s``, ``reschedule_s_per_round``, ``aggregate_s_per_round``, ``message_s``) and
     ``latency_s``, where a fitted 0 is legitimate (``link_efficiency`` also <= 1).
 

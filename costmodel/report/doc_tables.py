@@ -52,6 +52,12 @@ def _number(value: float, digits: int = 1) -> str:
     return "n/a" if not math.isfinite(value) else f"{value:.{digits}f}"
 
 
+def _profile_time(calibration: Calibration) -> str:
+    """`` (a profile of N min)`` when the calibration stores how long its profile took, else nothing."""
+    wall_s = calibration.fit.get("profile_wall_s")
+    return f" (a profile of {float(wall_s) / 60:.1f} min)" if isinstance(wall_s, (int, float)) else ""
+
+
 def validation_block(calibration: Calibration) -> str:
     """The held-out table of ``calibration`` with where it came from (Markdown)."""
     machine = calibration.machine
@@ -64,7 +70,8 @@ def validation_block(calibration: Calibration) -> str:
     lines = [
         f"Embedded default of {calibration.created or 'unknown date'}, measured on {machine.get('cpu', 'an unknown CPU')} "
         f"({machine.get('threads', '?')} torch thread, torch {machine.get('torch_version', '?')}): fitted on "
-        f"{calibration.fit.get('runs', '?')} profiled runs, checked on {runs} held-out runs it never saw; "
+        f"{calibration.fit.get('runs', '?')} profiled runs{_profile_time(calibration)}, checked on {runs} held-out "
+        f"runs it never saw; "
         f"{passed} of {len(rows)} rows pass. MAPE is the mean absolute percentage error of a row's events, max "
         "its worst run, noise the run-to-run spread of repetitions run interleaved; a row passes within its "
         "target and, for seconds, within twice its noise.",

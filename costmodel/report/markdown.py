@@ -20,6 +20,7 @@ from costmodel.contracts.vocabulary import CATEGORIES, CATEGORY_NAMES
 from costmodel.model.protocols import ALGORITHM_COSTS
 from costmodel.model.quantities import COEFFICIENTS, INPUTS
 from costmodel.errors import must
+from costmodel.host import cpu_name, torch_version
 from costmodel.report.build import FIGURE_KINDS, IMBALANCE_RATIOS, Report
 from costmodel.report.growth import GROWTH_VARIABLES
 from costmodel.report.heterogeneity_markdown import render_section as render_heterogeneity
@@ -300,6 +301,9 @@ def _validation_section(report: Report) -> list[str]:
              f"measured on {machine.get('cpu', 'an unknown CPU')} with {machine.get('threads', '?')} thread(s), "
              f"torch {machine.get('torch_version', '?')}, Python {machine.get('python', '?')} "
              f"({machine.get('platform', '?')}).", "", f"> {calibration.source}", ""]
+    problem = calibration.machine_problem(cpu_name(), torch_version())
+    if problem:
+        lines += [f"**Another machine.** The calibration {problem}", ""]
     if report.validation.empty:
         lines += ["**This calibration carries no validation table**: its predictions have not been checked "
                   "against measured runs it was not fitted on, so read every number above as an estimate of "

@@ -25,9 +25,11 @@ def tiny_design(seed: int = 4) -> SweepDesign:
     wider = replace(emnist, model_width=0.5, clients_per_round=3)   # other conv sizes and c: terms told apart
     everyone = replace(digits, clients_per_round=4)                  # a third c: rescheduling's terms told apart
     colour = replace(emnist, dataset="cinic-shape")                  # 3 channels: values and pixels told apart
+    # two other families: autograd nodes and convolution calls apart from the TPDS layout's
+    dense, residual = replace(emnist, model="mlp", algorithm="fedavg"), replace(emnist, model="resnet", algorithm="fedavg")
     configs = (digits, replace(digits, algorithm="fedavg"), emnist, replace(emnist, algorithm="fedavg"), wider,
-               everyone, colour)
-    return SweepDesign(configs=configs, repetitions=(2, 1, 1, 1, 1, 1, 1), name="tiny")
+               everyone, colour, dense, residual)
+    return SweepDesign(configs=configs, repetitions=(2, 1, 1, 1, 1, 1, 1, 1, 1), name="tiny")
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +63,9 @@ def test_calibrate_writes_a_loadable_file_and_embeds_only_when_asked(profiled, t
     out = tmp_path / "calibration.json"
     assert main(["calibrate", "--runs", str(profiled), "--out", str(out), "--bootstrap", "5"]) == 0
     printed = capsys.readouterr().out
-    assert "Calibration fit on 8 runs" in printed and "flops_per_s" in printed
+    assert "Calibration fit on 10 runs" in printed and "flops_per_s" in printed
     calibration = load_calibration(out)
-    assert calibration.fit["runs"] == 8 and "fixed_s" in calibration.fit
+    assert calibration.fit["runs"] == 10 and "fixed_s" in calibration.fit
     assert not embedded.exists()
     assert main(["calibrate", "--runs", str(profiled), "--out", str(out), "--bootstrap", "0", "--embed"]) == 0
     assert load_calibration(embedded).coefficients == load_calibration(out).coefficients
@@ -137,10 +139,10 @@ def test_validate_runs_the_heldout_design_and_stores_the_table(profiled, tmp_pat
     out = tmp_path / "validation"
     assert main(["validate", "--calibration", str(cal), "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "Validation on 8 held-out runs" in printed and "round_bytes" in printed
+    assert "Validation on 10 held-out runs" in printed and "round_bytes" in printed
     for name in ("validation.csv", "validation_points.csv", "parity.png", "calibration.json"):
         assert (out / name).is_file()
-    assert len(list((out / "runs").iterdir())) == 8
+    assert len(list((out / "runs").iterdir())) == 10
     stored = load_calibration(cal)
     phases = {row["phase"] for row in stored.validation}
     assert {"local_training", "round", "round_bytes"} <= phases

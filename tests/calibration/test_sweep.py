@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 
 from calibration.sweep import (
+    FAMILIES,
     PROXIMAL_MU,
     SweepDesign,
     config_key,
@@ -69,8 +70,12 @@ def test_from_configs_drops_duplicates_and_repeats_the_noise_configs():
 def test_default_sweep_spans_the_ranges_the_fit_needs():
     design = default_sweep()
     configs = design.configs
-    # every configuration for Astraea and FedAvg; FedProx (mu = PROXIMAL_MU) on a few of them
-    plain = [c for c in configs if c.algorithm != "fedprox"]
+    # the other four families: FedAvg only, two widths and two batch sizes each (their visits are what they add)
+    families = [c for c in configs if c.model in FAMILIES]
+    assert {c.model for c in families} == set(FAMILIES) and all(c.algorithm == "fedavg" for c in families)
+    assert all(len({(c.model_width, c.batch_size) for c in families if c.model == f}) == 4 for f in FAMILIES)
+    # every other configuration for Astraea and FedAvg; FedProx (mu = PROXIMAL_MU) on a few of them
+    plain = [c for c in configs if c.algorithm != "fedprox" and c.model not in FAMILIES]
     keys = {config_key(replace(c, algorithm="astraea")) for c in plain}
     assert len(plain) == 2 * len(keys)
     proximal = [c for c in configs if c.algorithm == "fedprox"]
@@ -95,7 +100,8 @@ def test_default_sweep_spans_the_ranges_the_fit_needs():
 
 def test_quick_sweep_is_small_and_varies_every_fitted_regressor():
     design = quick_sweep()
-    assert len(design) <= 24
+    assert len(design) <= 32
+    assert {c.model for c in design.configs} >= {"scaled", *FAMILIES}   # the per-node and per-call terms told apart
     assert len({c.batch_size for c in design.configs}) >= 2
     assert len({c.model_width for c in design.configs}) >= 3
     assert len({c.clients_per_round for c in design.configs}) >= 2

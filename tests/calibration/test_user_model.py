@@ -37,17 +37,19 @@ def spec(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def profiled(tmp_path_factory, spec):
-    """Tiny runs of the TPDS layout (enough to identify the coefficients) and two of the dense model."""
+    """Tiny runs of the TPDS layout and a residual net (enough to identify the coefficients) and two of the
+    dense model."""
     digits = RunConfig(algorithm="astraea", dataset="digits", model="scaled", **TINY)
     emnist = RunConfig(algorithm="astraea", dataset="emnist-shape", samples=200, model="scaled", **TINY)
     wider = replace(emnist, model_width=0.5, clients_per_round=3)
     mine = replace(emnist, model=spec, model_width=1.0)
     colour = replace(emnist, dataset="cinic-shape")        # 3 channels: augmentation's values and pixels told apart
     everyone = replace(digits, clients_per_round=4)         # a third c: rescheduling's terms told apart
+    residual = replace(emnist, model="resnet", algorithm="fedavg")   # nodes and convolution calls told apart
     configs = (digits, replace(digits, algorithm="fedavg"), emnist, replace(emnist, algorithm="fedavg"), wider,
-               colour, everyone, mine, replace(mine, algorithm="fedavg"))
+               colour, everyone, mine, replace(mine, algorithm="fedavg"), residual)
     folder = tmp_path_factory.mktemp("profiled")
-    run_sweep(SweepDesign(configs=configs, repetitions=(2, 1, 1, 1, 1, 1, 1, 1, 1), name="tiny"), folder, progress=False,
+    run_sweep(SweepDesign(configs=configs, repetitions=(2, 1, 1, 1, 1, 1, 1, 1, 1, 1), name="tiny"), folder, progress=False,
               probe_every=None)
     return folder
 

@@ -12,6 +12,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from calibration.scenario import (
+    ARCHITECTURE_COLUMNS,
     augmented_fraction_spread,
     client_load_spread,
     client_sizes,
@@ -55,8 +56,7 @@ def test_scenario_planned_from_the_configuration_matches_the_one_read_off_the_ru
     row = runs[runs["algorithm"] == "astraea"].iloc[0]
     config = RunConfig(algorithm="astraea", **TINY)
     planned = plan_workload(config)
-    model = {"params": row["params"], "train_flops_per_sample": row["train_flops_per_sample"],
-             "conv_input_values": row["conv_input_values"],
+    model = {**{name: row[name] for name in ARCHITECTURE_COLUMNS if name not in ("sample_values", "sample_channels")},
              "sample_shape": (1, 28, 28)}
     scenario = scenario_from_workload(planned, model)
     original = planned.original_sizes
@@ -73,8 +73,7 @@ def test_scenario_planned_from_the_configuration_matches_the_one_read_off_the_ru
     # the same numbers as the measured run's own (nothing measured is needed to get them)
     measured = scenario_from_run({name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
                                                                "mediator_epochs", "batch_size", "rounds")},
-                                 {name: row[name] for name in ("params", "train_flops_per_sample", "conv_input_values",
-                                                               "sample_values", "sample_channels", "num_classes",
+                                 {name: row[name] for name in (*ARCHITECTURE_COLUMNS, "num_classes",
                                                                "augmented_fraction", "removed_fraction")},
                                  trace[trace["run_id"] == row["run_id"]])
     for name in ("samples_per_client", "samples_per_client_sd", "augmented_fraction", "removed_fraction", "classes",
@@ -118,8 +117,8 @@ def test_scenario_of_a_run_takes_the_clients_original_sizes(tiny_runs):
     rows = trace[trace["run_id"] == row["run_id"]]
     config = {name: row[name] for name in ("clients", "clients_per_round", "gamma", "local_epochs",
                                            "mediator_epochs", "batch_size", "rounds")}
-    summary = {name: row[name] for name in ("params", "train_flops_per_sample", "conv_input_values", "sample_values",
-                                            "sample_channels", "num_classes", "augmented_fraction", "removed_fraction")}
+    summary = {name: row[name] for name in (*ARCHITECTURE_COLUMNS, "num_classes", "augmented_fraction",
+                                            "removed_fraction")}
     scenario = scenario_from_run(config, summary, rows)
     reports = rows[rows["phase"] == "distribution_report"]["samples"].to_numpy()
     assert len(reports) == 6                                       # every client reported once

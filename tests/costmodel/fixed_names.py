@@ -13,7 +13,8 @@ INPUT_NAMES = (
     "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s",
 )
 COEFFICIENT_NAMES = (
-    "flops_per_s", "train_s_per_sample", "train_s_per_conv_value", "step_overhead_s", "step_s_per_param",
+    "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s",
+    "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param",
     "prox_s_per_param",
     "train_s_per_visit", "train_time_cv",
     "augment_s_per_value", "augment_s_per_pixel", "augment_s_per_client", "augment_s_per_data_value", "augment_plan_s_per_class",

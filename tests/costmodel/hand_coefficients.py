@@ -10,7 +10,7 @@ HAND_COEFFICIENTS = {
     "augment_plan_s_per_class": 1.0e-6, "kl_s_per_evaluation": 4.0e-8, "reschedule_s_per_class_update": 3.0e-9, "reschedule_s_per_step": 2.0e-5,
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
-    "train_s_per_sample": 0.0, "train_s_per_visit": 0.0, "augment_s_per_client": 0.0, "augment_plan_s": 0.0,
+    "train_s_per_elementwise_value": 0.0, "train_s_per_autograd_node": 0.0, "train_s_per_conv_call": 0.0, "train_s_per_visit": 0.0, "augment_s_per_client": 0.0, "augment_plan_s": 0.0,
     "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
     "augment_s_per_data_value": 0.0, "serialize_s_per_uncached_byte": 0.0, "cache_bytes": 1.0e6, "upload_message_s": 0.0,
     "train_time_cv": 0.0, "aggregate_s_per_large_param": 0.0, "aggregate_large_bytes": 3.2e7,

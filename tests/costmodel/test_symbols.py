@@ -163,8 +163,8 @@ def test_coefficients_all_required_positive_and_extra_keys_ignored() -> None:
     assert all(zeros[name] == 0.0 for name in NONNEGATIVE_COEFFICIENTS)
     with pytest.raises(InputError, match=r"^'latency_s' must be >= 0 \(got -1e-06\)\.$"):
         check_coefficients({**good_coefficients(), "latency_s": -1e-6})
-    with pytest.raises(InputError, match=r"^'step_overhead_s' must be > 0 \(got 0\.0\)\.$"):
-        check_coefficients({**good_coefficients(), "step_overhead_s": 0.0})
+    with pytest.raises(InputError, match=r"^'step_s_per_param' must be > 0 \(got 0\.0\)\.$"):
+        check_coefficients({**good_coefficients(), "step_s_per_param": 0.0})
     with pytest.raises(InputError, match=r"^'link_efficiency' must be <= 1 \(got 1\.5\)\.$"):
         check_coefficients({**good_coefficients(), "link_efficiency": 1.5})
     with pytest.raises(InputError, match=r"^'coefficients' must be a mapping"):
