@@ -1,0 +1,125 @@
+"""The leave-one-family-out table of the local-training statement, printed from its stored measurement.
+
+``costmodel/data/families/`` (written by ``python -m calibration.family_study --store``) holds the
+visits of five architecture families on a development and a frozen test grid (``visits.csv``), the
+table of in-family and leave-one-family-out errors fitted on them (``lofo.csv``) and how both were made
+(``study.json``). :func:`family_block` prints the table for docs/limits.md (a generated block; see
+:mod:`costmodel.report.doc_tables`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from costmodel.errors import InputError
+
+__all__ = ["STORED_FAMILIES", "FamilyStudy", "family_block", "load_family_study"]
+
+#: The stored study (package data).
+STORED_FAMILIES = Path(__file__).resolve().parents[1] / "data" / "families"
+_COLUMNS = ("family", "dev_models", "dev_configurations", "test_models", "test_configurations", "noise_dev_pct",
+            "noise_test_pct", "fit_dev_mape_pct", "in_family_test_mape_pct", "in_family_test_max_pct",
+            "lofo_dev_mape_pct", "lofo_test_mape_pct", "lofo_test_max_pct", "in_family_target_pct",
+            "lofo_target_pct", "verdict")
+#: What each family is, as the table names it.
+_KIND: Mapping[str, str] = {"mlp": "dense only", "scaled": "TPDS CNN layout; test adds the Keras CNN",
+                            "resnet": "BatchNorm, skip connections", "mobilenet": "depthwise-separable",
+                            "vit": "attention"}
+
+
+@dataclass(frozen=True)
+class FamilyStudy:
+    """The stored table (one row per family) and how it was made (``study.json``)."""
+
+    table: pd.DataFrame
+    study: Mapping[str, Any]
+
+
+def load_family_study(folder: str | Path = STORED_FAMILIES) -> FamilyStudy | None:
+    """The stored study, or None when its table is absent; a file missing a column is one error line."""
+    folder = Path(folder)
+    if not (folder / "lofo.csv").is_file():
+        return None
+    table = pd.read_csv(folder / "lofo.csv")
+    missing = [c for c in _COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"'lofo.csv' must have the columns {', '.join(_COLUMNS)} (got none named "
+                         f"{', '.join(missing)}).")
+    try:
+        study = json.loads((folder / "study.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise InputError(f"'study.json' must be readable JSON beside lofo.csv (got {type(error).__name__}: "
+                         f"{error}).") from None
+    return FamilyStudy(table, study)
+
+
+def _pct(value: float) -> str:
+    return "n/a" if not math.isfinite(float(value)) else f"{float(value):.1f}"
+
+
+def _with_max(mean: float, worst: float) -> str:
+    return "n/a" if not math.isfinite(float(mean)) else f"{float(mean):.1f} ({float(worst):.0f})"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {int(round(seconds % 60))} s"
+
+
+def _measurement_lines(study: Mapping[str, Any]) -> list[str]:
+    lines = []
+    for record in study.get("measured", []):
+        machine = record.get("machine", {})
+        before, after = record.get("load_before", [math.nan]), record.get("load_after", [math.nan])
+        lines.append(
+            f"- {' and '.join(record['sets'])} grid{'s' if len(record['sets']) > 1 else ''}: measured "
+            f"{record['created']} on {machine.get('cpu', 'an unknown CPU')} "
+            f"(torch {machine.get('torch_version', '?')}, {machine.get('threads', '?')} thread), "
+            f"{record['configurations']} configurations x {record['rounds']} interleaved rounds in "
+            f"{_minutes(float(record['wall_seconds']))} wall; 1-minute load average {float(before[0]):.1f} "
+            f"before, {float(after[0]):.1f} after (`{record['command']}`).")
+    return lines
+
+
+def family_block(stored: FamilyStudy | None) -> str:
+    """Markdown: how the study was measured and fitted, the verdict line and the table."""
+    if stored is None or stored.table.empty:
+        return ("Not measured yet: `costmodel/data/families/lofo.csv` is absent (written by "
+                "`python -m calibration.family_study --store`).\n")
+    table, fit = stored.table, stored.study.get("fit", {})
+    unexercised = list(fit.get("unexercised", []))
+    parameters = [p for p in fit.get("parameters", {}).get("all families", {}) if p not in unexercised]
+    first = table.iloc[0]
+    passed = int((table["verdict"] == "pass").sum())
+    lines = [
+        *_measurement_lines(stored.study),
+        f"- fitted {fit.get('created', '?')} (`{fit.get('command', '?')}`): the `{fit.get('group', '?')}` "
+        f"statement's parameters ({', '.join(f'`{p}`' for p in parameters)}"
+        + (f"; {', '.join(f'`{p}`' for p in unexercised)} not exercised, 0" if unexercised else "")
+        + "), on each configuration's median visit.",
+        "",
+        f"MAPE is the mean absolute percentage error of a configuration's median visit (its worst in brackets); "
+        f"noise is the median over the family's configurations of the run-to-run CV across rounds. In-family: "
+        f"fitted on every family's development configurations; LOFO: fitted on the other families' only. A "
+        f"family passes when, on the test grid, in-family is within {first['in_family_target_pct']:g}% and LOFO "
+        f"within {first['lofo_target_pct']:g}%: {passed} of {len(table)} families pass.",
+        "",
+        "| family | models dev / test | in-family test MAPE % | LOFO test MAPE % | test noise % | LOFO dev MAPE % "
+        "| fit dev MAPE % | dev noise % | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in table.itertuples(index=False):
+        kind = _KIND.get(row.family)
+        lines.append(
+            f"| {row.family}{f' ({kind})' if kind else ''} | {row.dev_models} / {row.test_models} "
+            f"| {_with_max(row.in_family_test_mape_pct, row.in_family_test_max_pct)} "
+            f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {_pct(row.noise_test_pct)} "
+            f"| {_pct(row.lofo_dev_mape_pct)} | {_pct(row.fit_dev_mape_pct)} | {_pct(row.noise_dev_pct)} "
+            f"| {row.verdict} |")
+    return "\n".join(lines) + "\n"
