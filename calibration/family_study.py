@@ -161,7 +161,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--store", action="store_true", help=f"write the files into the package ({STORE})")
     parser.add_argument("--out", type=Path, help="write the files into this folder")
     parser.add_argument("--from-stored", nargs="?", const=STORE / VISITS_FILE, type=Path, metavar="VISITS",
-                        help="measure nothing: rebuild the table from stored visits (default the package's)")
+                        help="measure nothing (--set, --rounds, --seed are ignored): rebuild the table from stored "
+                             "visits (default the package's)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     command = "python -m calibration.family_study " + shlex.join(sys.argv[1:] if argv is None else list(argv))
