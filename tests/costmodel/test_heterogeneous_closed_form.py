@@ -113,7 +113,7 @@ def _integral(expression: sp.Integral) -> float:
 
 
 def _straggler(sigma_b: sp.Expr, sigma_s: float, classes: tuple) -> StragglerMax:
-    from costmodel.model.heterogeneity import lognormal_cumulants
+    from costmodel.model.lognormal_fit import lognormal_cumulants
     down, up = lognormal_cumulants(sp.Float(0.3), sigma_b), lognormal_cumulants(sp.Float(0.9), sigma_b)
     factors = sp.Tuple(*(sp.Float(f) for f, _ in classes))
     shares = sp.Tuple(*(sp.Float(w) for _, w in classes))
