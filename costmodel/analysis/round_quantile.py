@@ -28,6 +28,7 @@ from costmodel.model.federation import Federation
 from costmodel.model.censored_chain import chain_count
 from costmodel.model.heterogeneity import SPREAD_SYMBOLS, censored_chain, straggler_max
 from costmodel.model.lognormal_fit import MIN_SKEW, sln_fit_values
+from costmodel.model.order_statistic import normal_cdf_values
 from costmodel.model.scenario import Scenario
 from costmodel.model.straggler_cdf import straggler_quantile_values
 
@@ -63,7 +64,7 @@ def _evaluate(function: NumericFunction, values: Mapping[str, object]) -> list[f
 
 
 def _log_normal_cdf(x: float) -> float:
-    return math.log(max(0.5 * math.erfc(-x / math.sqrt(2.0)), 1e-300))
+    return math.log(max(normal_cdf_values(x), 1e-300))
 
 
 def _root(log_probability, low: float, high: float, target: float) -> float:
@@ -98,7 +99,7 @@ def _chain_quantile(numbers: list[float], p: float) -> float:
             body = 0.0 if t >= k1 else -math.inf
         else:
             body = _log_normal_cdf((math.log(t - tau) - mu) / s) if t > tau else -math.inf
-        excess = sum(0.5 * math.erfc(math.log(max(level, t - rest) / coef) / sigma / math.sqrt(2.0))
+        excess = sum(normal_cdf_values(-(math.log(max(level, t - rest) / coef) / sigma))
                      for coef, sigma, level, rest in tails)
         return k * body - k * g * excess
 

@@ -51,7 +51,9 @@ _CHEBYSHEV = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27
 
 def normal_sf_values(x: object) -> np.ndarray:
     """``1 - Phi(x)`` for arrays, relative error below ``1.2e-7`` everywhere (the Chebyshev fit of
-    ``erfc`` in Press et al., *Numerical Recipes*, section 6.2; no scipy)."""
+    ``erfc`` in Press et al., *Numerical Recipes*, section 6.2; no scipy). The bridge prints sympy's
+    ``erf`` and ``erfc`` with it; :func:`~costmodel.model.order_statistic.normal_cdf_values` is the
+    exact (``math.erfc``) form, for scalars."""
     z = np.abs(np.asarray(x, dtype=np.float64)) / math.sqrt(2.0)
     t = 1.0 / (1.0 + 0.5 * z)
     poly = np.zeros_like(t)
