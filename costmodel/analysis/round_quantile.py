@@ -27,16 +27,16 @@ from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.federation import Federation
 from costmodel.model.censored_chain import chain_count
 from costmodel.model.heterogeneity import SPREAD_SYMBOLS, censored_chain, straggler_max
+from costmodel.model.lognormal_fit import MIN_SKEW, sln_fit_values
+from costmodel.model.order_statistic import normal_cdf_values
 from costmodel.model.scenario import Scenario
-from costmodel.model.straggler_cdf import sln_fit_values, straggler_quantile_values
+from costmodel.model.straggler_cdf import straggler_quantile_values
 
 __all__ = ["QUANTILE", "branch_quantile", "quantile_expressions", "quantile_from_numbers", "table_branch_quantile",
            "table_chain_count"]
 
 #: The probability of the round quantile reported (95% of rounds within it).
 QUANTILE = 0.95
-#: Below this skewness the chain's body is normal, as in the mean (:func:`~costmodel.model.heterogeneity.chain_max`).
-_MIN_SKEW = 1e-3
 
 
 @functools.cache
@@ -64,7 +64,7 @@ def _evaluate(function: NumericFunction, values: Mapping[str, object]) -> list[f
 
 
 def _log_normal_cdf(x: float) -> float:
-    return math.log(max(0.5 * math.erfc(-x / math.sqrt(2.0)), 1e-300))
+    return math.log(max(normal_cdf_values(x), 1e-300))
 
 
 def _root(log_probability, low: float, high: float, target: float) -> float:
@@ -89,7 +89,8 @@ def _chain_quantile(numbers: list[float], p: float) -> float:
     tails = [(coef, sigma, coef * math.exp(sigma * z), k1 - censored_mean)
              for coef, sigma, censored_mean in terms if coef > 0 and sigma > 0]
 
-    normal = k2 > 0 and k3 / k2**1.5 < _MIN_SKEW
+    # below MIN_SKEW the chain's body is normal, as in the mean (costmodel.model.heterogeneity.chain_max)
+    normal = k2 > 0 and k3 / k2**1.5 < float(MIN_SKEW)
 
     def log_probability(t: float) -> float:
         if normal:
@@ -98,7 +99,7 @@ def _chain_quantile(numbers: list[float], p: float) -> float:
             body = 0.0 if t >= k1 else -math.inf
         else:
             body = _log_normal_cdf((math.log(t - tau) - mu) / s) if t > tau else -math.inf
-        excess = sum(0.5 * math.erfc(math.log(max(level, t - rest) / coef) / sigma / math.sqrt(2.0))
+        excess = sum(normal_cdf_values(-(math.log(max(level, t - rest) / coef) / sigma))
                      for coef, sigma, level, rest in tails)
         return k * body - k * g * excess
 

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+from costmodel.model.lognormal_fit import lognormal_cumulants
+
 __all__ = ["BETA", "censored_lognormal", "chain_count", "censoring_level", "normal_sf"]
 
 #: Expected exceedances of the censoring level among the round's draws of one term.
@@ -50,10 +52,8 @@ def censoring_level(clients: sp.Expr) -> sp.Expr:
 
 def censored_lognormal(coef: sp.Expr, sigma: sp.Expr, z: sp.Expr) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], sp.Expr]:
     """Cumulants of ``coef*min(e^{sigma Z}, e^{sigma z})`` and the excess ``coef*Delta_1`` (module docstring)."""
-    w = sp.exp(sigma**2)
-    k1, k2, k3 = (coef * sp.exp(sigma**2 / 2), coef**2 * w * (w - 1),
-                  coef**3 * sp.exp(3 * sigma**2 / 2) * (w - 1)**2 * (w + 2))
-    m1, m2 = coef * sp.exp(sigma**2 / 2), coef**2 * sp.exp(2 * sigma**2)
+    k1, k2, k3 = lognormal_cumulants(coef, sigma)
+    m1, m2 = k1, coef**2 * sp.exp(2 * sigma**2)
     d1, d2, d3 = (coef**j * (sp.exp(j * j * sigma**2 / 2) * normal_sf(z - j * sigma)
                              - sp.exp(j * sigma * z) * normal_sf(z)) for j in (1, 2, 3))
     cumulants = (k1 - d1, k2 - d2 + 2 * m1 * d1 - d1**2,

@@ -26,14 +26,12 @@ devices, so the wait is ``E_m`` times one pass's). The approximation, stated:
    the pair a shifted log-normal fitted to its first three cumulants
    (:class:`~costmodel.model.straggler_cdf.StragglerMax`; exact without link spread).
 2. **Astraea: a censored chain.** The visit's cumulants are exact (log-normal terms:
-   ``kappa_2 = coef^2*e^{sigma^2}*(e^{sigma^2} - 1)``,
-   ``kappa_3 = coef^3*e^{3*sigma^2/2}*(e^{sigma^2} - 1)^2*(e^{sigma^2} + 2)``; classes: from the
-   mixture's raw moments); each log-normal term is censored at the level ``c`` clients exceed
-   ``beta = 0.05`` times (:mod:`~costmodel.model.censored_chain`), a chain's cumulants are ``g``
-   times the censored visit's, and a shifted log-normal ``tau + e^{mu + s*Z}`` is fitted to them:
-   with ``gamma_1 = K_3/K_2^{3/2}``, ``y = A - 1/A``, ``A = ((gamma_1 + sqrt(gamma_1^2 + 4))/2)^{1/3}``,
-   ``omega = 1 + y^2``, ``s = sqrt(log(omega))``, ``e^mu = sqrt(K_2/(omega*(omega - 1)))``,
-   ``tau = K_1 - e^mu*sqrt(omega)`` (a normal ``K_1 + sqrt(K_2)*z_k`` below skewness 1e-3). Body:
+   :func:`~costmodel.model.lognormal_fit.lognormal_cumulants`; classes: from the mixture's raw
+   moments); each log-normal term is censored at the level ``c`` clients exceed ``beta = 0.05``
+   times (:mod:`~costmodel.model.censored_chain`), a chain's cumulants are ``g`` times the censored
+   visit's, and a shifted log-normal ``tau + e^{mu + s*Z}`` is fitted to them
+   (:func:`~costmodel.model.lognormal_fit.sln_fit`; a normal ``K_1 + sqrt(K_2)*z_k`` below skewness
+   1e-3). Body:
    ``tau + e^mu*L_k(s)`` with the tilted log-normal maximum ``L_k``
    (:class:`~costmodel.model.order_statistic.TiltedMaxFactor`), plus the expected exceedances of
    the censoring levels ``k*g*sum coef*Delta_1``. ``k = floor(c/g) + min(r/g, 2*Phi((r - g)*m/
@@ -62,6 +60,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from costmodel.model.censored_chain import censored_lognormal, censoring_level, chain_count
+from costmodel.model.lognormal_fit import MIN_SKEW, lognormal_cumulants, skewness, sln_fit
 from costmodel.model.order_statistic import BlomZ, TiltedMaxFactor
 from costmodel.model.phase_costs import round_parts, round_seconds
 from costmodel.model.protocols import check_algorithm
@@ -76,7 +75,6 @@ __all__ = [
     "chain_max",
     "class_max",
     "heterogeneous_round_seconds",
-    "lognormal_cumulants",
     "straggler_max",
     "visit_parts",
 ]
@@ -86,8 +84,6 @@ SPREAD_SYMBOLS: dict[str, sp.Symbol] = {
     "speed_sigma": sp.Symbol("sigma_s", nonnegative=True),
     "link_sigma": sp.Symbol("sigma_b", nonnegative=True),
 }
-#: Below this skewness the branch is taken as normal (a shifted log-normal needs positive skew).
-_MIN_SKEW = sp.Rational(1, 1000)
 
 
 @dataclass(frozen=True)
@@ -143,13 +139,6 @@ def visit_parts(algorithm: str) -> VisitParts:
                       per_branch=per_branch, branches=sp.simplify(parts.visits / parts.chain), passes=parts.passes)
 
 
-def lognormal_cumulants(coef: sp.Expr, sigma: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
-    """Cumulants of ``coef*e^{sigma*Z}``, written so the second and third are exactly 0 at ``sigma = 0``."""
-    w = sp.exp(sigma**2)
-    return (coef * sp.exp(sigma**2 / 2), coef**2 * w * (w - 1),
-            coef**3 * sp.exp(3 * sigma**2 / 2) * (w - 1)**2 * (w + 2))
-
-
 def _cumulants(raw: tuple[sp.Expr, sp.Expr, sp.Expr]) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     m1, m2, m3 = raw
     return m1, m2 - m1**2, m3 - 3 * m1 * m2 + 2 * m1**3
@@ -194,16 +183,13 @@ def _link_pair_cumulants(down: sp.Expr, up: sp.Expr, sigma: sp.Expr,
 
 def chain_max(k1: sp.Expr, k2: sp.Expr, k3: sp.Expr, branches: sp.Expr) -> sp.Expr:
     """``E[max of k iid branches]`` whose cumulants are ``K_1, K_2, K_3``: a shifted log-normal fitted
-    to them and the tilted maximum ``tau + e^mu*L_k(s)`` (steps 1-2 of the module docstring); a
-    normal ``K_1 + sqrt(K_2)*z_k`` below the skewness :data:`_MIN_SKEW`."""
-    skew = k3 / k2**sp.Rational(3, 2)
-    a = sp.cbrt((skew + sp.sqrt(skew**2 + 4)) / 2)
-    y = a - 1 / a
-    omega = 1 + y**2
-    s = sp.sqrt(sp.log(omega))
-    scale = sp.sqrt(k2 / (omega * (omega - 1)))
-    shifted = k1 - scale * sp.sqrt(omega) + scale * TiltedMaxFactor(branches, s)
-    return sp.Piecewise((shifted, skew > _MIN_SKEW), (k1 + sp.sqrt(k2) * BlomZ(branches), True))
+    to them (:func:`~costmodel.model.lognormal_fit.sln_fit`) and the tilted maximum ``tau + e^mu*L_k(s)``
+    (steps 1-2 of the module docstring); a normal ``K_1 + sqrt(K_2)*z_k`` below the skewness
+    :data:`~costmodel.model.lognormal_fit.MIN_SKEW`."""
+    skew = skewness(k2, k3)
+    tau, mu, s = sln_fit(k1, k2, skew)
+    shifted = tau + sp.exp(mu) * TiltedMaxFactor(branches, s)
+    return sp.Piecewise((shifted, skew > MIN_SKEW), (k1 + sp.sqrt(k2) * BlomZ(branches), True))
 
 
 def _floor(chain_mean: sp.Expr, per_branch: sp.Expr, draws: sp.Expr, mean: sp.Expr, largest: sp.Expr) -> sp.Expr:

@@ -202,9 +202,14 @@ class TiltedMaxFactor(sp.Function):
 _erfc = np.vectorize(math.erfc, otypes=[np.float64])
 
 
-def normal_cdf_values(x: object) -> np.ndarray:
-    """``Phi(x)`` for scalars or arrays (``math.erfc``, no scipy)."""
-    return 0.5 * _erfc(-np.asarray(x, dtype=np.float64) / math.sqrt(2.0))
+def normal_cdf_values(x: object) -> np.ndarray | float:
+    """``Phi(x) = erfc(-x/sqrt(2))/2`` for scalars or arrays (``math.erfc``: accurate to a few ulps, where
+    the array-fast :func:`~costmodel.model.straggler_cdf.normal_sf_values` is to ``1.2e-7``; no scipy);
+    a float for a float, with no numpy call (for scalar loops such as a root search).
+    ``1 - Phi(x)`` is ``normal_cdf_values(-x)``."""
+    scalar = isinstance(x, float)
+    erfc, value = (math.erfc, x) if scalar else (_erfc, np.asarray(x, dtype=np.float64))
+    return 0.5 * erfc(-value / math.sqrt(2.0))
 
 
 def tilted_max_factor_values(k: object, s: object) -> np.ndarray:

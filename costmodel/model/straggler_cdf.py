@@ -3,11 +3,10 @@
 FedAvg (McMahan et al., AISTATS 2017) waits for the slowest of its ``k = c`` clients. One visit is
 ``V = a + C*x*e^{sigma_s*Z} + L``: ``a`` the fixed part, ``C`` the training at the median speed, ``x``
 a device class's slowness ``1/f`` (drawn with its share ``w``; one class ``x = 1`` without classes),
-``Z`` standard normal and ``L`` the download + upload pair, matched by a three-moment shifted
-log-normal ``L = tau + e^{mu + s*Z'}`` (``y = A - 1/A``, ``A = ((g_1 + sqrt(g_1^2 + 4))/2)^{1/3}`` with
-``g_1 = L_3/L_2^{3/2}``, ``omega = 1 + y^2``, ``s = sqrt(log(omega))``,
-``e^mu = sqrt(L_2/(omega*(omega - 1)))``, ``tau = L_1 - e^mu*sqrt(omega)``; a constant ``L_1`` when
-``L_2 = 0``). Its CDF is the explicit mixture
+``Z`` standard normal and ``L`` the download + upload pair, matched by the shifted log-normal
+``L = tau + e^{mu + s*Z'}`` with its cumulants ``L_1, L_2, L_3``
+(:func:`~costmodel.model.lognormal_fit.sln_fit`; a constant ``L_1`` when ``L_2 = 0``). Its CDF is the
+explicit mixture
 
 ``F(t) = sum_j w_j * E_Z[Phi((log(t - a - C*x_j*e^{sigma_s*Z} - tau) - mu)/s)]``
 
@@ -37,7 +36,9 @@ import math
 import numpy as np
 import sympy as sp
 
-__all__ = ["NODE_REACH", "NODE_STEP", "POINTS", "StragglerMax", "normal_nodes", "normal_sf_values", "sln_fit_values",
+from costmodel.model.lognormal_fit import skewness, sln_fit, sln_fit_values
+
+__all__ = ["NODE_REACH", "NODE_STEP", "POINTS", "StragglerMax", "normal_nodes", "normal_sf_values",
            "straggler_log_cdf_grid", "straggler_max_values", "straggler_quantile_values"]
 
 #: Spacing and reach (in standard deviations) of the nodes of the discretised part of a visit.
@@ -50,7 +51,9 @@ _CHEBYSHEV = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27
 
 def normal_sf_values(x: object) -> np.ndarray:
     """``1 - Phi(x)`` for arrays, relative error below ``1.2e-7`` everywhere (the Chebyshev fit of
-    ``erfc`` in Press et al., *Numerical Recipes*, section 6.2; no scipy)."""
+    ``erfc`` in Press et al., *Numerical Recipes*, section 6.2; no scipy). The bridge prints sympy's
+    ``erf`` and ``erfc`` with it; :func:`~costmodel.model.order_statistic.normal_cdf_values` is the
+    exact (``math.erfc``) form, for scalars."""
     z = np.abs(np.asarray(x, dtype=np.float64)) / math.sqrt(2.0)
     t = 1.0 / (1.0 + 0.5 * z)
     poly = np.zeros_like(t)
@@ -68,18 +71,6 @@ def normal_nodes(step: float = NODE_STEP, reach: float = NODE_REACH) -> tuple[np
     nodes = np.arange(-reach, reach + step / 2, step)
     weights = np.exp(-nodes * nodes / 2)
     return nodes, weights / weights.sum()
-
-
-def sln_fit_values(k1: float, k2: float, k3: float) -> tuple[float, float, float]:
-    """``(tau, mu, s)`` of the shifted log-normal with cumulants ``k1, k2, k3`` (``s = 0``,
-    ``tau = k1``: a constant, when ``k2 <= 0``; the skewness taken at least ``1e-4``)."""
-    if not k2 > 0:
-        return k1, -math.inf, 0.0
-    skew = max(k3 / k2**1.5, 1e-4)
-    a = ((skew + math.sqrt(skew * skew + 4)) / 2) ** (1 / 3)
-    omega = 1 + (a - 1 / a) ** 2
-    scale = math.sqrt(k2 / (omega * (omega - 1)))
-    return k1 - scale * math.sqrt(omega), math.log(scale), math.sqrt(math.log(omega))
 
 
 #: The standard score at which the heavier tail of compute and links is judged.
@@ -185,14 +176,6 @@ def straggler_quantile_values(p, k, a, compute, sigma_s, l1, l2, l3, factors=(1.
                       classes=(tuple(factors), tuple(shares), tuple(link_factors), tuple(link_shares)))
 
 
-def _sln_fit(l1: sp.Expr, l2: sp.Expr, l3: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
-    skew = l3 / l2**sp.Rational(3, 2)
-    a = sp.cbrt((skew + sp.sqrt(skew**2 + 4)) / 2)
-    omega = 1 + (a - 1 / a)**2
-    scale = sp.sqrt(l2 / (omega * (omega - 1)))
-    return l1 - scale * sp.sqrt(omega), sp.log(scale), sp.sqrt(sp.log(omega))
-
-
 class StragglerMax(sp.Function):
     r"""``E[max of k visits]`` from the explicit visit CDF of the module docstring.
 
@@ -213,7 +196,7 @@ class StragglerMax(sp.Function):
         args = self.args if args is None else args
         k, a, compute, sigma_s, l1, l2, l3, factors, shares = args[:9]
         link_factors, link_shares = args[9:] if len(args) == 11 else ((sp.S.One,), (sp.S.One,))
-        tau, mu, s = _sln_fit(l1, l2, l3)
+        tau, mu, s = sln_fit(l1, l2, skewness(l2, l3))
         nodes, weights = normal_nodes()
         cdf = sp.S.Zero
         for factor, share in zip(factors, shares):

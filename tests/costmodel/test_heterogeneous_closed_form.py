@@ -15,9 +15,10 @@ from costmodel.analysis.heterogeneous import max_clients_heterogeneous, predict_
 from costmodel.analysis.round_quantile import table_branch_quantile
 from costmodel.contracts.calibration_file import load_calibration
 from costmodel.model.bridge import numeric_function
+from costmodel.model.censored_chain import normal_sf
 from costmodel.model.federation import ClientTable, Federation
 from costmodel.model.heterogeneity import SPREAD_SYMBOLS, heterogeneous_round_seconds
-from costmodel.model.order_statistic import blom_z_values, tilted_max_factor_values
+from costmodel.model.order_statistic import blom_z_values, normal_cdf_values, tilted_max_factor_values
 from costmodel.model.quantities import NAME_OF
 from costmodel.model.scenario import Scenario
 from costmodel.model.straggler_cdf import StragglerMax, normal_sf_values, straggler_max_values
@@ -77,9 +78,13 @@ def test_capacity_by_the_closed_form_quantile() -> None:
 
 
 def test_normal_tail_is_accurate_far_out() -> None:
+    # both numeric forms against the one sympy statement, Phibar(x) = erfc(x/sqrt(2))/2, to 30 digits
     x = np.array([-6.0, -1.0, 0.0, 0.5, 3.0, 8.0, 20.0])
-    exact = np.array([0.5 * math.erfc(v / math.sqrt(2)) for v in x])
-    np.testing.assert_allclose(normal_sf_values(x), exact, rtol=2e-7)
+    exact = np.array([float(normal_sf(sp.Float(v, 30)).evalf(30)) for v in x])
+    np.testing.assert_allclose(normal_sf_values(x), exact, rtol=2e-7)                # the array-fast Chebyshev erfc
+    np.testing.assert_allclose(normal_cdf_values(-x), exact, rtol=1e-13)             # math.erfc
+    scalars = [normal_cdf_values(float(-v)) for v in x]                              # the scalar path: floats, same values
+    assert all(type(value) is float for value in scalars) and scalars == normal_cdf_values(-x).tolist()
 
 
 def _values(scenario: Scenario, sigma_s: float, sigma_b: float) -> dict[str, float]:
@@ -113,7 +118,7 @@ def _integral(expression: sp.Integral) -> float:
 
 
 def _straggler(sigma_b: sp.Expr, sigma_s: float, classes: tuple) -> StragglerMax:
-    from costmodel.model.heterogeneity import lognormal_cumulants
+    from costmodel.model.lognormal_fit import lognormal_cumulants
     down, up = lognormal_cumulants(sp.Float(0.3), sigma_b), lognormal_cumulants(sp.Float(0.9), sigma_b)
     factors = sp.Tuple(*(sp.Float(f) for f, _ in classes))
     shares = sp.Tuple(*(sp.Float(w) for _, w in classes))
