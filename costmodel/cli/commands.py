@@ -141,8 +141,10 @@ def add_scenario_options(parser: argparse.ArgumentParser, *, multi: bool) -> Non
                             "scales every device-side compute coefficient at once (default 1)")
 
 
-def add_heterogeneity_options(parser: argparse.ArgumentParser) -> None:
-    """How the clients differ (:mod:`costmodel.model.federation`), and the Monte Carlo check."""
+def add_heterogeneity_options(parser: argparse.ArgumentParser, *, monte_carlo_help: str | None = None,
+                              seed_help: str | None = None) -> None:
+    """How the clients differ (:mod:`costmodel.model.federation`), and the Monte Carlo check (a command
+    that always simulates says so in ``monte_carlo_help`` and ``seed_help``)."""
     group = parser.add_argument_group("heterogeneous clients (see docs/heterogeneity.md)")
     group.add_argument("--speed-sigma", metavar="SIGMA", default=None,
                        help="log-normal sigma of client speed around the device speed (e.g. 0.5)")
@@ -156,8 +158,9 @@ def add_heterogeneity_options(parser: argparse.ArgumentParser) -> None:
                        help="one row per client: speed_factor,uplink_bits_per_s,downlink_bits_per_s; a round's "
                             "clients are drawn from it without replacement")
     group.add_argument("--monte-carlo", metavar="N", default=None,
-                       help="also simulate N rounds (seeded numpy Monte Carlo) next to the closed form")
-    group.add_argument("--seed", metavar="SEED", default=None, help="seed of --monte-carlo (default 0)")
+                       help=monte_carlo_help or "also simulate N rounds (seeded numpy Monte Carlo) next to the closed "
+                                                "form")
+    group.add_argument("--seed", metavar="SEED", default=None, help=seed_help or "seed of --monte-carlo (default 0)")
 
 
 def add_framework_options(parser: argparse.ArgumentParser) -> None:
@@ -264,7 +267,11 @@ def _report(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--budget", metavar="DURATION", action="append", default=[],
                         help="an extra round-time budget for the clients-per-round question, e.g. 30s (repeatable)")
     add_scenario_options(parser, multi=False)
-    add_heterogeneity_options(parser)
+    add_heterogeneity_options(
+        parser, monte_carlo_help="rounds the heterogeneity section simulates per point beside its closed-form curves "
+                                 "(seeded numpy Monte Carlo; the section always simulates: without N, its default "
+                                 "count, printed in the report)",
+        seed_help="seed of the heterogeneity section's Monte Carlo (default 0)")
 
 
 COMMANDS: tuple[Command, ...] = (
