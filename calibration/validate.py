@@ -97,7 +97,7 @@ from costmodel.model.protocols import ALGORITHMS
 from costmodel.model.quantities import sym
 from costmodel.report.plots import parity
 from costmodel.model.label_mix import CINIC10_HISTOGRAM, PAPERS_DIRICHLET_ALPHA
-from reference_impl.config import RunConfig, is_model_spec
+from reference_impl.config import RunConfig
 from reference_impl.protocols import PROTOCOLS
 from reference_impl.workload import plan_workload
 
@@ -136,11 +136,17 @@ LABELLED_SUBSETS: tuple[tuple[str, tuple[str, ...], Any], ...] = (
 )
 
 
+#: The TPDS layouts the held-out design's unlabelled rows are about; the training and round points of any
+#: other model (a built-in family or a user's, ``validate --model``) carry its name.
+TPDS_LAYOUTS: tuple[str, ...] = ("scaled", "tpds")
+
+
 def subset_label(config: RunConfig, phase: str) -> str:
     """``phase``, or ``"phase (label)"`` when a subset of :data:`LABELLED_SUBSETS` claims it for ``config``;
-    a user's model (``PATH.py:FUNCTION`` or ``module:FUNCTION``) labels its training and round points with
-    its own name."""
-    if is_model_spec(config.model) and phase in ("local_training", "round"):
+    a model of another layout than :data:`TPDS_LAYOUTS` and :data:`OTHER_ARCHITECTURES` (``validate --model``:
+    a built-in family, ``PATH.py:FUNCTION`` or ``module:FUNCTION``) labels its training and round points
+    with its own name."""
+    if config.model not in (*TPDS_LAYOUTS, *OTHER_ARCHITECTURES) and phase in ("local_training", "round"):
         return f"{phase} ({config.model})"
     for label, phases, applies in LABELLED_SUBSETS:
         if phase in phases and applies(config):

@@ -280,3 +280,16 @@ def test_the_papers_volume_and_a_thousand_clients_are_measured_and_labelled_apar
     assert subset_label(scale[0], "rescheduling") == "rescheduling (c >= 1000)"
     assert max(c.clients_per_round for c in default_sweep().configs) == 40       # the greedy alone: up to 700
     assert max(PROBE_CLIENTS) == 700
+
+
+def test_a_built_in_family_or_a_users_model_labels_its_training_and_round_points_with_its_name():
+    from dataclasses import replace as with_
+
+    from calibration.validate import subset_label
+
+    base = heldout_design().configs[0]
+    assert base.model in ("scaled", "tpds") and subset_label(base, "local_training") == "local_training"
+    assert subset_label(with_(base, model="mlp"), "local_training") == "local_training (mlp)"   # validate --model mlp
+    assert subset_label(with_(base, model="mine.py:build", model_width=1.0), "round") == "round (mine.py:build)"
+    assert subset_label(with_(base, model="mlp"), "aggregation") == "aggregation"
+    assert subset_label(with_(base, model="keras-cifar", model_width=1.0), "round") == "round (keras-cifar)"
