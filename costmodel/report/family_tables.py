@@ -32,7 +32,7 @@ _COLUMNS = ("test_set", "family", "dev_models", "dev_configurations", "test_mode
             "in_family_test_max_pct", "lofo_dev_mape_pct", "lofo_test_mape_pct", "lofo_test_max_pct",
             "in_family_target_pct", "lofo_target_pct", "verdict")
 #: What each family is, as the table names it.
-_KIND: Mapping[str, str] = {"mlp": "dense only", "scaled": "TPDS CNN layout; test adds the Keras CNN",
+_KIND: Mapping[str, str] = {"mlp": "dense only", "scaled": "TPDS CNN layout",
                             "resnet": "BatchNorm, skip connections", "mobilenet": "depthwise-separable",
                             "vit": "attention"}
 
