@@ -12,8 +12,9 @@ From the visits of :mod:`calibration.family_measure` (one row per configuration 
   (:func:`calibration.fit.rows.design_matrix`) on those rows, fitted by the calibration's robust
   relative NNLS (:func:`calibration.fit.regression.irls`), every configuration weighted alike. The
   terms are the statement's: nothing here names one;
-* :func:`family_table`: per family, the mean absolute percentage error (MAPE,
-  ``mean |predicted / measured - 1|``) of
+* :func:`family_table`: per test grid (:data:`calibration.family_grid.TEST_SETS`: the published
+  ``test2`` first, then ``test1``, kept for reference) and family, the mean absolute percentage
+  error (MAPE, ``mean |predicted / measured - 1|``) of
 
   - *in-family*: a fit on every development configuration, on the family's test configurations;
   - *leave-one-family-out* (LOFO): a fit on the development configurations of the other four
@@ -21,7 +22,7 @@ From the visits of :mod:`calibration.family_measure` (one row per configuration 
 
   with the family's median noise (test and development) beside, and the verdict
   (:func:`verdict`): in-family within :data:`IN_FAMILY_TARGET_PERCENT`, LOFO (test) within
-  :data:`LOFO_TARGET_PERCENT`.
+  :data:`LOFO_TARGET_PERCENT`. The fits are the same for both test grids (development only).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from calibration.family_grid import FAMILIES
+from calibration.family_grid import FAMILIES, TEST_SETS
 from calibration.fit.regression import irls
 from calibration.fit.rows import design_matrix, statement_of
 from costmodel.errors import InputError
@@ -62,14 +63,14 @@ IN_FAMILY_TARGET_PERCENT = 10.0
 #: The bar of the leave-one-family-out error (%, test configurations, the family not in the fit).
 LOFO_TARGET_PERCENT = 15.0
 #: What identifies a configuration in the visits.
-CONFIGURATION_COLUMNS: tuple[str, ...] = ("set", "family", "model", "width", "sample_shape", "num_classes",
-                                          "batch_size", "samples")
+CONFIGURATION_COLUMNS: tuple[str, ...] = ("set", "family", "model", "width", "depth", "sample_shape",
+                                          "num_classes", "batch_size", "samples")
 #: Per-model columns carried from the visits into the configuration table.
 _CARRIED: tuple[str, ...] = ("steps", "params", "train_flops_per_sample", "conv_input_values", "elementwise_values",
                              "autograd_nodes", "conv_calls")
 #: Columns of :func:`family_table`.
 TABLE_COLUMNS: tuple[str, ...] = (
-    "family", "dev_models", "dev_configurations", "test_models", "test_configurations", "noise_dev_pct",
+    "test_set", "family", "dev_models", "dev_configurations", "test_models", "test_configurations", "noise_dev_pct",
     "noise_test_pct", "fit_dev_mape_pct", "in_family_test_mape_pct", "in_family_test_max_pct", "lofo_dev_mape_pct",
     "lofo_test_mape_pct", "lofo_test_max_pct", "in_family_target_pct", "lofo_target_pct", "verdict")
 
@@ -160,18 +161,19 @@ def _median_pct(values: pd.Series) -> float:
 
 
 def _models(rows: pd.DataFrame) -> int:
-    return int(len(rows.drop_duplicates(["model", "width", "sample_shape"])))
+    return int(len(rows.drop_duplicates(["model", "width", "depth", "sample_shape"])))
 
 
-def family_table(configurations: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
-    """The in-family and LOFO table (:data:`TABLE_COLUMNS`, one row per family of :data:`FAMILIES`
-    with development configurations) and the fits' parameters (``"all families"``, ``"without F"``).
+def family_table(configurations: pd.DataFrame, test_sets: tuple[str, ...] = TEST_SETS
+                 ) -> tuple[pd.DataFrame, dict[str, dict[str, float]]]:
+    """The in-family and LOFO table (:data:`TABLE_COLUMNS`, one row per test grid of ``test_sets`` and
+    family of :data:`FAMILIES` with development configurations, grid by grid) and the fits' parameters
+    (``"all families"``, ``"without F"``).
 
-    ``configurations`` is :func:`configuration_table`'s output; without test configurations the test
-    columns are NaN and the verdict ``not measured``.
+    ``configurations`` is :func:`configuration_table`'s output; a test grid without configurations has
+    NaN test columns and the verdict ``not measured``.
     """
     dev = configurations[configurations["set"] == "dev"]
-    test = configurations[configurations["set"] == "test"]
     present = [f for f in FAMILIES if (dev["family"] == f).any()]
     if len(present) < 2:
         raise InputError(f"'visits' must hold development configurations of two families or more "
@@ -179,17 +181,21 @@ def family_table(configurations: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, 
     names = coefficient_names()
     everything = fit_coefficients(dev)
     fits = {"all families": dict(zip(names, everything.tolist()))}
-    rows = []
+    without_family = {}
     for family in present:
+        without_family[family] = fit_coefficients(dev[dev["family"] != family])
+        fits[f"without {family}"] = dict(zip(names, without_family[family].tolist()))
+    rows = []
+    for test_set, family in ((t, f) for t in test_sets for f in present):
+        test = configurations[configurations["set"] == test_set]
         own_dev, own_test = dev[dev["family"] == family], test[test["family"] == family]
-        without = fit_coefficients(dev[dev["family"] != family])
-        fits[f"without {family}"] = dict(zip(names, without.tolist()))
+        without = without_family[family]
         fit_dev, _ = mape_percent(predict_seconds(own_dev, everything), own_dev["seconds"])
         in_test, in_test_max = mape_percent(predict_seconds(own_test, everything), own_test["seconds"])
         lofo_dev, _ = mape_percent(predict_seconds(own_dev, without), own_dev["seconds"])
         lofo_test, lofo_test_max = mape_percent(predict_seconds(own_test, without), own_test["seconds"])
         rows.append(dict(
-            family=family, dev_models=_models(own_dev), dev_configurations=len(own_dev),
+            test_set=test_set, family=family, dev_models=_models(own_dev), dev_configurations=len(own_dev),
             test_models=_models(own_test), test_configurations=len(own_test),
             noise_dev_pct=_median_pct(own_dev["noise"]), noise_test_pct=_median_pct(own_test["noise"]),
             fit_dev_mape_pct=fit_dev, in_family_test_mape_pct=in_test, in_family_test_max_pct=in_test_max,

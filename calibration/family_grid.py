@@ -9,17 +9,28 @@ connections), ``mobilenet`` (depthwise-separable convolutions) and ``vit`` (patc
 attention), each at a width multiplier, on the two image shapes of the papers' setups (1x28x28 with
 47 classes, EMNIST's; 3x32x32 with 10, CINIC-10's).
 
-Two grids, both fixed here before any of their visits was measured:
+Three grids, each fixed here before any of its visits was measured:
 
-* the **development** grid (:data:`DEV_WIDTHS` x :data:`SHAPES` x :data:`DEV_SETTINGS`): four
-  widths per family, batch sizes 8, 16 and 32, 64 and 256 samples per visit. Modelling decisions
-  (which terms the statement has) may look at it;
-* the **test** grid (:data:`TEST_WIDTHS` x :data:`SHAPES` x :data:`TEST_SETTINGS`, and the Keras
-  cifar10_cnn, a CNN of another layout, at :data:`KERAS_SETTINGS`): two or three other widths per
-  family, at the development grid's extreme batch settings and at batch sizes (12, 20) and sample
-  counts (100, 200, with a partial last batch at batch 12) the development grid does not have. It
-  is frozen: it is measured and reported, and no choice is made on it. Changing it is changing the
-  experiment; a test checks that the two grids share no configuration and no model.
+* the **development** grid (:data:`DEV_WIDTHS` x :data:`SHAPES` x :data:`DEV_SETTINGS` at each
+  family's default depth, and the depth variants :data:`DEV_DEPTH_VARIANTS` x :data:`SHAPES` x
+  :data:`DEV_DEPTH_SETTINGS`): four widths per family, batch sizes 8, 16 and 32, 64 and 256 samples
+  per visit, and two models per family at another depth. Modelling decisions (which terms the
+  statement has) may look at it. The depth variants were added after ``test1`` had been seen;
+* ``test1`` (**looked at**: :data:`TEST_WIDTHS` x :data:`SHAPES` x :data:`TEST_SETTINGS` at the
+  default depths, and the Keras cifar10_cnn, a CNN of another layout, at :data:`KERAS_SETTINGS`): two
+  or three other widths per family. It was frozen and measured, and its table was read before the
+  development grid got its depth variants, so its figures are no longer an unseen test; it is kept
+  and reported for reference;
+* ``test2`` (frozen, only reported: :data:`TEST2_MODELS` x :data:`SHAPES` x :data:`TEST_SETTINGS`):
+  two models per family whose widths are no development width and whose depths are no development
+  depth of their family, at the development grid's extreme batch settings and at batch sizes (12,
+  20) and sample counts (100, 200, with a partial last batch at batch 12) the development grid does
+  not have. Changing it is changing the experiment; a test checks that no test grid shares a
+  configuration or a model with the development grid.
+
+A model's depth (:data:`DEPTH_KEYWORDS`: the family's keyword, :data:`DEFAULT_DEPTHS`: its default)
+is the MLP's hidden layers, the ResNet's blocks per stage, the MobileNet's blocks, the ViT's
+transformer blocks; the TPDS layout and the Keras CNN have none (depth 0 in the tables).
 
 Every visit stays under about half a second on one thread of the 2-core machine the study was made
 on: the convolutional and attention families stop near 0.5 M parameters (their FLOPs grow with the
@@ -37,6 +48,10 @@ from types import MappingProxyType
 from costmodel.errors import must
 
 __all__ = [
+    "DEFAULT_DEPTHS",
+    "DEPTH_KEYWORDS",
+    "DEV_DEPTH_SETTINGS",
+    "DEV_DEPTH_VARIANTS",
     "DEV_SETTINGS",
     "DEV_WIDTHS",
     "FAMILIES",
@@ -44,6 +59,9 @@ __all__ = [
     "KERAS_SETTINGS",
     "SETS",
     "SHAPES",
+    "PUBLISHED_TEST",
+    "TEST2_MODELS",
+    "TEST_SETS",
     "TEST_SETTINGS",
     "TEST_WIDTHS",
     "VISIT_COLUMNS",
@@ -55,7 +73,16 @@ __all__ = [
 #: The families, in the tables' order (``scaled`` is the TPDS CNN layout at a width).
 FAMILIES: tuple[str, ...] = ("mlp", "scaled", "resnet", "mobilenet", "vit")
 #: The grids by name.
-SETS: tuple[str, ...] = ("dev", "test")
+SETS: tuple[str, ...] = ("dev", "test1", "test2")
+#: The test grids, the published one first.
+TEST_SETS: tuple[str, ...] = ("test2", "test1")
+#: The test grid the published table reports (``test1`` has been looked at: module docstring).
+PUBLISHED_TEST = "test2"
+#: The builder keyword of each family's depth (the TPDS layout has none).
+DEPTH_KEYWORDS: Mapping[str, str] = MappingProxyType({"mlp": "depth", "resnet": "blocks", "mobilenet": "blocks",
+                                                      "vit": "depth"})
+#: Each family's default depth (:mod:`reference_impl.models.families`).
+DEFAULT_DEPTHS: Mapping[str, int] = MappingProxyType({"mlp": 2, "resnet": 1, "mobilenet": 5, "vit": 2})
 #: The sample shapes and class counts: EMNIST's and CINIC-10's.
 SHAPES: tuple[tuple[tuple[int, int, int], int], ...] = (((1, 28, 28), 47), ((3, 32, 32), 10))
 
@@ -67,7 +94,7 @@ DEV_WIDTHS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "mobilenet": (0.25, 0.5, 1.0, 1.5),
     "vit": (0.5, 1.0, 1.5, 2.0),
 })
-#: Test widths per family: none of them is a development width (frozen).
+#: ``test1`` widths per family, at the default depths: none of them is a development width (frozen, looked at).
 TEST_WIDTHS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "mlp": (0.5, 1.5, 3.0),
     "scaled": (1.5, 3.0),
@@ -75,9 +102,29 @@ TEST_WIDTHS: Mapping[str, tuple[float, ...]] = MappingProxyType({
     "mobilenet": (0.375, 0.75, 1.25),
     "vit": (0.75, 1.25, 1.75),
 })
+#: Development models at another depth than the default, (width, depth) per family (added after ``test1``
+#: was seen): depths on both sides of ``test2``'s, at development widths.
+DEV_DEPTH_VARIANTS: Mapping[str, tuple[tuple[float, int], ...]] = MappingProxyType({
+    "mlp": ((1.0, 1), (0.25, 4)),
+    "resnet": ((0.25, 3), (0.5, 3)),
+    "mobilenet": ((0.5, 3), (1.0, 7)),
+    "vit": ((1.0, 1), (0.5, 4)),
+})
+#: ``test2`` models, (width, depth) per family (depth None: the TPDS layout's fixed one): no width is a
+#: development width, no depth a development depth of the family (frozen before it was measured).
+TEST2_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyType({
+    "mlp": ((0.75, 3), (1.25, 3)),
+    "scaled": ((0.75, None), (2.5, None)),
+    "resnet": ((0.375, 2), (0.625, 2)),
+    "mobilenet": ((0.625, 4), (1.125, 6)),
+    "vit": ((0.75, 3), (1.25, 3)),
+})
 #: Development (batch size, samples per visit) settings.
 DEV_SETTINGS: tuple[tuple[int, int], ...] = tuple(itertools.product((8, 16, 32), (64, 256)))
-#: Test settings: the development grid's extremes, and batch sizes and sample counts it does not have (frozen).
+#: Development settings of the depth variants (the extremes of :data:`DEV_SETTINGS`, to keep the measurement short).
+DEV_DEPTH_SETTINGS: tuple[tuple[int, int], ...] = tuple(itertools.product((8, 32), (64, 256)))
+#: Test settings (both test grids): the development grid's extremes, and batch sizes and sample counts it
+#: does not have (frozen).
 TEST_SETTINGS: tuple[tuple[int, int], ...] = (*itertools.product((8, 32), (64, 256)),
                                               *itertools.product((12, 20), (100, 200)))
 #: Test settings of the Keras cifar10_cnn (a heavier model: 64 and 100 samples only; frozen).
@@ -87,8 +134,9 @@ FEATURE_COLUMNS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_in
                                     "autograd_nodes", "conv_calls")
 #: Columns of a visits table (:func:`calibration.family_measure.measure`): one row per configuration
 #: and round; ``seconds`` is the visit's thread CPU time, ``position`` its place in its round.
-VISIT_COLUMNS: tuple[str, ...] = ("set", "family", "model", "width", "sample_shape", "num_classes", "batch_size",
-                                  "samples", "steps", "round", "position", "seconds", "wall_seconds", *FEATURE_COLUMNS)
+VISIT_COLUMNS: tuple[str, ...] = ("set", "family", "model", "width", "depth", "sample_shape", "num_classes",
+                                  "batch_size", "samples", "steps", "round", "position", "seconds", "wall_seconds",
+                                  *FEATURE_COLUMNS)
 
 
 def shape_label(shape: tuple[int, ...]) -> str:
@@ -98,12 +146,12 @@ def shape_label(shape: tuple[int, ...]) -> str:
 
 @dataclass(frozen=True)
 class Configuration:
-    """One measured configuration: a model at a width on a shape, trained at a batch size on a sample count.
+    """One measured configuration: a model at a width and depth on a shape, trained at a batch size on a sample count.
 
     Attributes
     ----------
     set : str
-        ``"dev"`` or ``"test"`` (:data:`SETS`).
+        ``"dev"``, ``"test1"`` or ``"test2"`` (:data:`SETS`).
     family : str
         One of :data:`FAMILIES` (the Keras cifar10_cnn counts as a plain CNN, ``scaled``).
     model : str
@@ -118,6 +166,8 @@ class Configuration:
         B, samples per optimizer step.
     samples : int
         m, samples of one visit (one local epoch).
+    depth : int or None
+        The model's depth (:data:`DEPTH_KEYWORDS`); None: the family's default (:attr:`layers`).
     """
 
     set: str
@@ -128,33 +178,44 @@ class Configuration:
     num_classes: int
     batch_size: int
     samples: int
+    depth: int | None = None
 
     @property
-    def model_key(self) -> tuple[str, float, tuple[int, int, int], int]:
-        """What identifies the model built (its name, width, shape and classes)."""
-        return (self.model, self.width, self.sample_shape, self.num_classes)
+    def layers(self) -> int:
+        """The depth built: :attr:`depth`, else the family's default; 0 for a model without one."""
+        return self.depth if self.depth is not None else DEFAULT_DEPTHS.get(self.model, 0)
 
     @property
-    def key(self) -> tuple[str, float, tuple[int, int, int], int, int, int]:
+    def model_key(self) -> tuple[str, float, int, tuple[int, int, int], int]:
+        """What identifies the model built (its name, width, depth, shape and classes)."""
+        return (self.model, self.width, self.layers, self.sample_shape, self.num_classes)
+
+    @property
+    def key(self) -> tuple[str, float, int, tuple[int, int, int], int, int, int]:
         """What identifies the configuration's work (the model and its batch settings)."""
         return (*self.model_key, self.batch_size, self.samples)
 
 
-def _grid(set_name: str, widths: Mapping[str, tuple[float, ...]], settings: tuple[tuple[int, int], ...]
-          ) -> list[Configuration]:
-    models = [(family, family, width, settings) for family in FAMILIES for width in widths[family]]
-    if set_name == "test":
-        models.append(("scaled", "keras-cifar", 1.0, KERAS_SETTINGS))
-    return [Configuration(set_name, family, model, float(width), shape, classes, batch, samples)
-            for shape, classes in SHAPES
-            for family, model, width, model_settings in models
-            for batch, samples in model_settings]
+_Model = tuple[str, str, float, int | None, tuple[tuple[int, int], ...]]
+
+
+def _models(set_name: str) -> list[_Model]:
+    """(family, model name, width, depth, settings) of grid ``set_name``."""
+    if set_name == "dev":
+        return [*((f, f, w, None, DEV_SETTINGS) for f in FAMILIES for w in DEV_WIDTHS[f]),
+                *((f, f, w, d, DEV_DEPTH_SETTINGS) for f in FAMILIES for w, d in DEV_DEPTH_VARIANTS.get(f, ()))]
+    if set_name == "test1":
+        return [*((f, f, w, None, TEST_SETTINGS) for f in FAMILIES for w in TEST_WIDTHS[f]),
+                ("scaled", "keras-cifar", 1.0, None, KERAS_SETTINGS)]
+    if set_name == "test2":
+        return [(f, f, w, d, TEST_SETTINGS) for f in FAMILIES for w, d in TEST2_MODELS[f]]
+    raise must("set", f"be one of {', '.join(SETS)}", set_name)
 
 
 def configurations(set_name: str) -> tuple[Configuration, ...]:
-    """Every configuration of grid ``set_name`` (``"dev"``: 240, ``"test"``: 232), in a fixed order."""
-    if set_name == "dev":
-        return tuple(_grid("dev", DEV_WIDTHS, DEV_SETTINGS))
-    if set_name == "test":
-        return tuple(_grid("test", TEST_WIDTHS, TEST_SETTINGS))
-    raise must("set", f"be one of {', '.join(SETS)}", set_name)
+    """Every configuration of grid ``set_name`` (``"dev"``: 304, ``"test1"``: 232, ``"test2"``: 160), in a
+    fixed order."""
+    return tuple(Configuration(set_name, family, model, float(width), shape, classes, batch, samples, depth)
+                 for shape, classes in SHAPES
+                 for family, model, width, depth, settings in _models(set_name)
+                 for batch, samples in settings)

@@ -51,20 +51,39 @@ import torch  # noqa: E402
 from torch.nn.utils import parameters_to_vector, vector_to_parameters  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from calibration.family_grid import FEATURE_COLUMNS, VISIT_COLUMNS, Configuration, shape_label  # noqa: E402
+from calibration.family_grid import (  # noqa: E402
+    DEPTH_KEYWORDS,
+    FEATURE_COLUMNS,
+    VISIT_COLUMNS,
+    Configuration,
+    shape_label,
+)
 from calibration.protocol import interleaved_order  # noqa: E402
 from costmodel.errors import check_int  # noqa: E402
 from reference_impl.engine.allocator import keep_freed_memory  # noqa: E402
 from reference_impl.engine.training import steps_per_visit, train_local  # noqa: E402
 from reference_impl.models import build_model, model_features  # noqa: E402
+from reference_impl.models.families import mlp, mobilenet, resnet, vit  # noqa: E402
 
-__all__ = ["LEARNING_RATE", "PRIMITIVE_CACHE_CAPACITY", "WARMUP_STEPS", "Workload", "measure", "raise_primitive_cache"]
+__all__ = ["LEARNING_RATE", "PRIMITIVE_CACHE_CAPACITY", "WARMUP_STEPS", "Workload", "build", "measure",
+           "raise_primitive_cache"]
 
 #: Untimed optimizer steps of a configuration's model right before each of its timed visits.
 WARMUP_STEPS = 2
 #: Adam's learning rate (the papers').
 LEARNING_RATE = 1e-3
 _BUILD_SEED, _DATA_SEED, _DROPOUT_SEED, _ORDER_SEED = 0x40DE1, 0xDA7A, 0xD0, 0x5F
+_DEPTH_BUILDERS = {"mlp": mlp, "mobilenet": mobilenet, "resnet": resnet, "vit": vit}
+
+
+def build(configuration: Configuration) -> torch.nn.Module:
+    """The configuration's model: :func:`~reference_impl.models.build_model` at its width, or, when it sets a
+    depth, the family's builder with its depth keyword (:data:`~calibration.family_grid.DEPTH_KEYWORDS`)."""
+    c = configuration
+    if c.depth is None:
+        return build_model(c.model, sample_shape=c.sample_shape, num_classes=c.num_classes, width=c.width)
+    return _DEPTH_BUILDERS[c.model](c.width, c.sample_shape, c.num_classes, **{DEPTH_KEYWORDS[c.model]: c.depth})
+
 
 
 class Workload:
@@ -81,8 +100,7 @@ class Workload:
     def __init__(self, configuration: Configuration, x: torch.Tensor, y: torch.Tensor) -> None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(_BUILD_SEED)
-            self.model = build_model(configuration.model, sample_shape=configuration.sample_shape,
-                                     num_classes=configuration.num_classes, width=configuration.width)
+            self.model = build(configuration)
         self.features = model_features(self.model, configuration.sample_shape, configuration.num_classes)
         self.start = parameters_to_vector(self.model.parameters()).detach().clone()
         self.buffers = [(b, b.detach().clone()) for b in self.model.buffers()]
@@ -149,7 +167,7 @@ def measure(configurations: Sequence[Configuration], *, rounds: int = 5, seed: i
                 if steps != steps_per_visit(c.samples, batch_size=c.batch_size, epochs=1):  # pragma: no cover
                     raise RuntimeError(f"a visit of {c.samples} samples at batch {c.batch_size} took {steps} steps")
                 features = workload.features
-                rows.append((c.set, c.family, c.model, c.width, shape_label(c.sample_shape), c.num_classes,
+                rows.append((c.set, c.family, c.model, c.width, c.layers, shape_label(c.sample_shape), c.num_classes,
                              c.batch_size, c.samples, steps, round_index, index % per_round, seconds, wall_seconds,
                              *(getattr(features, name) for name in FEATURE_COLUMNS)))
                 bar.update()

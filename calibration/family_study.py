@@ -2,11 +2,11 @@
 
 Does the compute model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) price a visit of
 an architecture it was not fitted on? ``python -m calibration.family_study --store`` times the visits
-of five architecture families (:mod:`calibration.family_grid`: a development grid and a frozen test
-grid) as the engine times them (:mod:`calibration.family_measure`), fits the ``local_training``
-statement on the development configurations and reports, per family, its in-family and
-leave-one-family-out errors on the test grid with the measured noise beside
-(:mod:`calibration.family_fit`).
+of five architecture families (:mod:`calibration.family_grid`: a development grid, the frozen test
+grid ``test2`` and the looked-at test grid ``test1``) as the engine times them
+(:mod:`calibration.family_measure`), fits the ``local_training`` statement on the development
+configurations and reports, per family, its in-family and leave-one-family-out errors on ``test2``
+(and, for reference, on ``test1``) with the measured noise beside (:mod:`calibration.family_fit`).
 
 Files (in the package, :data:`STORE`, with ``--store``; in a folder with ``--out DIR``; each written
 atomically, :func:`costmodel.files.atomic_path`):
@@ -21,10 +21,10 @@ atomically, :func:`costmodel.files.atomic_path`):
     rounds, wall seconds, the 1/5/15-minute load averages before and after, the machine) and the fits
     behind the table (``fit``: the statement's parameters fitted on all families and without each).
 
-``--set both`` (the default) measures the two grids together, their configurations interleaved in the
-same rounds, so that a drift of the machine's speed during the measurement (on a shared machine the
-other tenants come and go) reaches both grids alike; measuring one grid (``--set dev`` or ``--set
-test``) keeps the other grid's visits already in the destination. ``--from-stored [VISITS.csv]``
+``--set dev test2`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
+configurations interleaved in the same rounds, so that a drift of the machine's speed during the
+measurement (on a shared machine the other tenants come and go) reaches them alike; the visits of a
+grid not measured (by default ``test1``'s) are kept from the destination. ``--from-stored [VISITS.csv]``
 measures nothing: it rebuilds the table from stored visits (by default the package's), for instance
 after the statement changed. The table is always computed
 from the visits as written to the file, so rebuilding it from the file gives the same figures.
@@ -47,19 +47,21 @@ from typing import Any
 import pandas as pd
 
 from calibration.family_fit import GROUP, configuration_table, family_table, fits_frame, unexercised_parameters
-from calibration.family_grid import SETS, VISIT_COLUMNS
+from calibration.family_grid import SETS, TEST_SETS, VISIT_COLUMNS
 from calibration.family_grid import configurations as grid_configurations
 from calibration.fit.rows import statement_of
 from calibration.machine import describe_machine
 from costmodel.errors import InputError, must
 from costmodel.files import atomic_path, atomic_write_text, check_output_folder, create_output_folder
 
-__all__ = ["STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", "main", "read_study", "read_visits", "rebuild",
-           "write_study"]
+__all__ = ["MEASURED_SETS", "STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", "main", "read_study", "read_visits",
+           "rebuild", "write_study"]
 
 #: The package's copy (printed into docs/limits.md).
 STORE = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
 VISITS_FILE, TABLE_FILE, STUDY_FILE = "visits.csv", "lofo.csv", "study.json"
+#: The grids measured by default (``test1`` was measured before and is kept).
+MEASURED_SETS: tuple[str, ...] = ("dev", "test2")
 #: Significant digits of the stored visits (a FLOP count of 2e8 keeps its units and a tenth).
 _DIGITS = "%.10g"
 
@@ -113,9 +115,10 @@ def _as_stored(visits: pd.DataFrame) -> pd.DataFrame:
 
 
 def rebuild(visits: pd.DataFrame, study: dict[str, Any], *, command: str) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The table of ``visits`` and ``study`` with its ``fit`` section made anew."""
+    """The table of ``visits`` and ``study`` (every test grid of :data:`~calibration.family_grid.TEST_SETS`)
+    with its ``fit`` section made anew."""
     configurations = configuration_table(visits)
-    table, fits = family_table(configurations)
+    table, fits = family_table(configurations, TEST_SETS)
     statement = statement_of(GROUP)
     study = {**study, "schema_version": 1, "fit": {
         "created": _now(), "command": command, "group": GROUP, "seconds": str(statement.seconds), "parameters": fits,
@@ -155,7 +158,9 @@ def _measured(old: Sequence[dict[str, Any]], new: dict[str, Any]) -> list[dict[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.family_study", description=__doc__.split("\n")[0])
-    parser.add_argument("--set", choices=(*SETS, "both"), default="both", help="the grid(s) to measure")
+    parser.add_argument("--set", nargs="+", choices=SETS, default=list(MEASURED_SETS), metavar="SET",
+                        help=f"the grids to measure, together ({', '.join(SETS)}; default "
+                             f"{' '.join(MEASURED_SETS)}); the other grids' stored visits are kept")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds per grid (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the rounds' orders")
     parser.add_argument("--store", action="store_true", help=f"write the files into the package ({STORE})")
@@ -175,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             base = destinations[0] if destinations else None
             study = read_study(base)
             kept = (read_visits(base / VISITS_FILE) if base and (base / VISITS_FILE).is_file() else None)
-            sets = SETS if args.set == "both" else (args.set,)
+            sets = tuple(s for s in SETS if s in args.set)
             visits, record = _measure(sets, args.rounds, args.seed, False if args.no_progress else None, command)
             study["measured"] = _measured(study["measured"], record)
             if kept is not None:

@@ -14,6 +14,8 @@ import sympy as sp
 
 from calibration import family_fit, family_study
 from calibration.family_grid import (
+    DEFAULT_DEPTHS,
+    DEV_DEPTH_VARIANTS,
     DEV_SETTINGS,
     DEV_WIDTHS,
     FAMILIES,
@@ -21,6 +23,7 @@ from calibration.family_grid import (
     TEST_SETTINGS,
     TEST_WIDTHS,
     VISIT_COLUMNS,
+    Configuration,
     configurations,
     shape_label,
 )
@@ -33,23 +36,55 @@ from costmodel.report.family_tables import FamilyStudy, family_block, load_famil
 # --------------------------------------------------------------------------- the grids
 
 
-def test_the_grids_have_the_stated_sizes_and_share_no_configuration_and_no_model():
-    dev, test = configurations("dev"), configurations("test")
-    assert len(dev) == 5 * 4 * 2 * 6 == 240
-    assert len(test) == (3 + 2 + 3 + 3 + 3) * 2 * 8 + 2 * 4 == 232
-    assert not {c.key for c in dev} & {c.key for c in test}
-    assert not {c.model_key for c in dev} & {c.model_key for c in test}
+def test_the_grids_have_the_stated_sizes_and_no_test_grid_shares_a_configuration_or_a_model_with_dev():
+    dev, test1, test2 = configurations("dev"), configurations("test1"), configurations("test2")
+    assert len(dev) == 5 * 4 * 2 * 6 + 4 * 2 * 2 * 4 == 304
+    assert len(test1) == (3 + 2 + 3 + 3 + 3) * 2 * 8 + 2 * 4 == 232
+    assert len(test2) == 5 * 2 * 2 * 8 == 160
+    for test in (test1, test2):
+        assert not {c.key for c in dev} & {c.key for c in test}
+        assert not {c.model_key for c in dev} & {c.model_key for c in test}
+    assert not {c.model_key for c in test1} & {c.model_key for c in test2}
     for family in FAMILIES:
         assert len(DEV_WIDTHS[family]) == 4 and 2 <= len(TEST_WIDTHS[family]) <= 3
         assert not set(DEV_WIDTHS[family]) & set(TEST_WIDTHS[family])
-    # the test grid has batch sizes and sample counts the development grid never ran
+        # test2: no development width, and no depth any development model of the family has
+        dev_depths = {c.layers for c in dev if c.family == family}
+        test2_models = {(c.width, c.layers) for c in test2 if c.family == family}
+        assert len(test2_models) == 2
+        assert not {w for w, _ in test2_models} & set(DEV_WIDTHS[family])
+        if family in DEFAULT_DEPTHS:                      # the TPDS layout has no depth (0)
+            assert not {d for _, d in test2_models} & dev_depths
+        assert {c.model for c in test2 if c.family == family} == {family}
+    # the depth variants are development widths at depths besides the default
+    for family, variants in DEV_DEPTH_VARIANTS.items():
+        assert all(w in DEV_WIDTHS[family] and d != DEFAULT_DEPTHS[family] for w, d in variants)
+        assert {c.layers for c in dev if c.family == family} == {DEFAULT_DEPTHS[family], *(d for _, d in variants)}
+    assert {c.layers for c in dev if c.family == "scaled"} == {0}
+    # both test grids have batch sizes and sample counts the development grid never ran
     assert {b for b, _ in TEST_SETTINGS} - {b for b, _ in DEV_SETTINGS} == {12, 20}
     assert {m for _, m in TEST_SETTINGS} - {m for _, m in DEV_SETTINGS} == {100, 200}
-    keras = [c for c in test if c.model == "keras-cifar"]
+    assert {(c.batch_size, c.samples) for c in test2} == set(TEST_SETTINGS)
+    keras = [c for c in test1 if c.model == "keras-cifar"]
     assert len(keras) == 8 and {(c.batch_size, c.samples) for c in keras} == set(KERAS_SETTINGS)
-    assert {c.family for c in keras} == {"scaled"} and not any(c.model == "keras-cifar" for c in dev)
-    with pytest.raises(InputError, match="'set' must be one of dev, test"):
+    assert {c.family for c in keras} == {"scaled"} and not any(c.model == "keras-cifar" for c in (*dev, *test2))
+    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2"):
         configurations("train")
+
+
+def test_a_configuration_s_default_depth_is_the_family_s_and_builds_the_model_it_names():
+    from calibration.family_measure import build
+    from reference_impl.models import build_model, count_parameters
+    from reference_impl.models.families import resnet
+
+    implicit = Configuration("dev", "resnet", "resnet", 0.5, (1, 28, 28), 47, 8, 64)
+    explicit = Configuration("dev", "resnet", "resnet", 0.5, (1, 28, 28), 47, 8, 64, depth=1)
+    assert implicit.layers == explicit.layers == 1 and implicit.model_key == explicit.model_key
+    assert count_parameters(build(implicit)) == count_parameters(
+        build_model("resnet", sample_shape=(1, 28, 28), num_classes=47, width=0.5))
+    deeper = Configuration("dev", "resnet", "resnet", 0.5, (1, 28, 28), 47, 8, 64, depth=3)
+    assert count_parameters(build(deeper)) == count_parameters(resnet(0.5, (1, 28, 28), 47, blocks=3))
+    assert Configuration("test1", "scaled", "keras-cifar", 1.0, (3, 32, 32), 10, 8, 64).layers == 0
 
 
 # --------------------------------------------------------------------------- synthetic data from the statement
@@ -66,9 +101,10 @@ def _synthetic_visits() -> pd.DataFrame:
     rows = []
     for family, (p, f, vc, ve, nodes, calls) in _BASE.items():
         for set_name, widths, settings in (("dev", (0.5, 1.0, 2.0, 4.0), DEV_SETTINGS),
-                                           ("test", (1.5, 3.0), TEST_SETTINGS)):
+                                           ("test2", (1.5, 3.0), TEST_SETTINGS), ("test1", (2.5,), TEST_SETTINGS)):
             for width, (batch, samples), r in itertools.product(widths, settings, range(3)):
-                rows.append(dict(set=set_name, family=family, model=family, width=width, sample_shape="1x28x28",
+                rows.append(dict(set=set_name, family=family, model=family, width=width, depth=1,
+                                 sample_shape="1x28x28",
                                  num_classes=47, batch_size=batch, samples=samples, steps=math.ceil(samples / batch),
                                  round=r, position=0, seconds=0.0, wall_seconds=0.0, params=p * width ** 2,
                                  train_flops_per_sample=f * width ** 2, conv_input_values=vc * width,
@@ -113,7 +149,7 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
     configurations_ = family_fit.configuration_table(visits)
     assert len(configurations_) == len(visits) // 3 and (configurations_["noise"] == 0).all()
     table, fits = family_fit.family_table(configurations_)
-    assert list(table["family"]) == list(FAMILIES)
+    assert list(table["test_set"]) == ["test2"] * 5 + ["test1"] * 5 and list(table["family"]) == list(FAMILIES) * 2
     unexercised = family_fit.unexercised_parameters(configurations_)
     for name, value in chosen.items():
         if name not in unexercised:
@@ -122,7 +158,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
                   "lofo_test_max_pct"):
         assert (table[error] < 1e-5).all(), error
     assert (table["verdict"] == "pass").all()
-    assert table["dev_configurations"].tolist() == [4 * 6] * 5 and table["test_models"].tolist() == [2] * 5
+    assert table["dev_configurations"].tolist() == [4 * 6] * 10
+    assert table["test_models"].tolist() == [2] * 5 + [1] * 5
 
 
 def test_the_lofo_fits_never_see_the_family_they_predict(monkeypatch):
@@ -147,10 +184,11 @@ def test_a_wrong_rate_in_one_family_shows_in_its_own_errors_only_where_it_is_pre
     visits = _synthetic_visits()
     visits["seconds"] = _statement_seconds(visits)[0] * np.where(visits["family"] == "vit", 1.3, 1.0)
     table, _ = family_fit.family_table(family_fit.configuration_table(visits))
-    vit = table.set_index("family").loc["vit"]
-    # fitted without vit, every vit visit comes out 1/1.3 of what it measures: 23.1% low
-    assert vit["lofo_test_mape_pct"] == pytest.approx(100 * (1 - 1 / 1.3), rel=1e-4)
-    assert vit["verdict"] == "fail: LOFO above target"
+    for test_set in ("test2", "test1"):
+        vit = table[table["test_set"] == test_set].set_index("family").loc["vit"]
+        # fitted without vit, every vit visit comes out 1/1.3 of what it measures: 23.1% low
+        assert vit["lofo_test_mape_pct"] == pytest.approx(100 * (1 - 1 / 1.3), rel=1e-4)
+        assert vit["verdict"] == "fail: LOFO above target"
 
 
 # --------------------------------------------------------------------------- the verdict
@@ -184,7 +222,7 @@ def _stored_visits(folder) -> pd.DataFrame:
 def test_from_stored_rebuilds_the_table_and_keeps_the_measurement_record(tmp_path, capsys):
     source = tmp_path / "source"
     _stored_visits(source)
-    record = {"sets": ["dev", "test"], "created": "x", "command": "c", "rounds": 3, "configurations": 140,
+    record = {"sets": ["dev", "test2"], "created": "x", "command": "c", "rounds": 3, "configurations": 140,
               "wall_seconds": 61.0, "load_before": [1.0, 1.0, 1.0], "load_after": [1.0, 1.0, 1.0], "machine": {}}
     (source / "study.json").write_text(json.dumps({"schema_version": 1, "measured": [record], "fit": {}}))
     out = tmp_path / "out"
@@ -192,7 +230,7 @@ def test_from_stored_rebuilds_the_table_and_keeps_the_measurement_record(tmp_pat
     assert f"wrote {out}" in capsys.readouterr().out
     table = pd.read_csv(out / "lofo.csv")
     expected, _ = family_fit.family_table(family_fit.configuration_table(family_study.read_visits(out / "visits.csv")))
-    pd.testing.assert_frame_equal(table[["family", "verdict"]], expected[["family", "verdict"]])
+    pd.testing.assert_frame_equal(table[["test_set", "family", "verdict"]], expected[["test_set", "family", "verdict"]])
     np.testing.assert_allclose(table["lofo_test_mape_pct"], expected["lofo_test_mape_pct"], rtol=1e-5)
     study = json.loads((out / "study.json").read_text())
     assert study["measured"] == [record]
@@ -245,10 +283,12 @@ def test_the_stored_table_is_what_the_stored_visits_give_under_the_current_state
     if stored is None:
         pytest.skip("the family study is not stored yet")
     visits = family_study.read_visits(family_study.STORE / "visits.csv")
-    assert {(r.set, r.model, r.width, r.sample_shape, r.batch_size, r.samples) for r in visits.itertuples()} == {
-        (c.set, c.model, c.width, shape_label(c.sample_shape), c.batch_size, c.samples)
-        for s in ("dev", "test") for c in configurations(s)}
+    assert {(r.set, r.model, r.width, r.depth, r.sample_shape, r.batch_size, r.samples)
+            for r in visits.itertuples()} == {
+        (c.set, c.model, c.width, c.layers, shape_label(c.sample_shape), c.batch_size, c.samples)
+        for s in ("dev", "test1", "test2") for c in configurations(s)}
     table, _ = family_fit.family_table(family_fit.configuration_table(visits))
+    assert list(stored.table["test_set"]) == list(table["test_set"]) == ["test2"] * 5 + ["test1"] * 5
     assert list(stored.table["verdict"]) == list(table["verdict"]), \
         "rebuild it: python -m calibration.family_study --from-stored --store"
     np.testing.assert_allclose(stored.table["lofo_test_mape_pct"], table["lofo_test_mape_pct"], rtol=1e-4)
@@ -260,21 +300,32 @@ def test_the_stored_table_is_what_the_stored_visits_give_under_the_current_state
 
 
 def test_the_block_prints_each_family_with_its_noise_and_the_verdict_count():
-    row = dict(family="mlp", dev_models=8, dev_configurations=48, test_models=6, test_configurations=48,
+    row = dict(test_set="test2", family="mlp", dev_models=8, dev_configurations=48, test_models=6,
+               test_configurations=48,
                noise_dev_pct=3.04, noise_test_pct=2.96, fit_dev_mape_pct=4.0, in_family_test_mape_pct=6.26,
                in_family_test_max_pct=19.6, lofo_dev_mape_pct=14.0, lofo_test_mape_pct=17.5, lofo_test_max_pct=33.3,
                in_family_target_pct=10.0, lofo_target_pct=15.0, verdict="fail: LOFO above target")
     other = {**row, "family": "vit", "lofo_test_mape_pct": 4.0, "verdict": "pass"}
-    study = {"measured": [{"sets": ["dev", "test"], "created": "2026-12-02 04:00 UTC", "command": "python -m x",
+    looked_at = {**row, "test_set": "test1", "in_family_test_mape_pct": 8.44, "lofo_test_mape_pct": 21.0,
+                 "lofo_test_max_pct": 51.2}
+    study = {"measured": [{"sets": ["test1"], "created": "2026-12-02 03:00 UTC", "command": "python -m y",
+                           "rounds": 5, "configurations": 472, "wall_seconds": 511.0, "load_before": [2.5, 1, 1],
+                           "load_after": [5.1, 1, 1], "machine": {}, "note": "with the earlier grid"},
+                          {"sets": ["dev", "test2"], "created": "2026-12-02 04:00 UTC", "command": "python -m x",
                            "rounds": 5, "configurations": 472, "wall_seconds": 400.0, "load_before": [1.52, 1, 1],
                            "load_after": [2.0, 1, 1], "machine": {"cpu": "CPU", "torch_version": "2", "threads": 1}}],
              "fit": {"created": "d", "command": "c", "group": "local_training", "unexercised": ["b"],
                      "parameters": {"all families": {"a": 1.0, "b": 0.0}}}}
-    text = family_block(FamilyStudy(pd.DataFrame([row, other]), study))
+    text = family_block(FamilyStudy(pd.DataFrame([row, other, looked_at]), study))
     assert ("| mlp (dense only) | 8 / 6 | 6.3 (20) | 17.5 (33) | 3.0 | 14.0 | 4.0 | 3.0 "
             "| fail: LOFO above target |") in text
-    assert "1 of 2 families pass" in text and "within 10% and LOFO within 15%" in text
-    assert "dev and test grids: measured 2026-12-02 04:00 UTC on CPU" in text and "6 min 40 s wall" in text
+    assert "1 of 2 families pass" in text and "within 10% and LOFO within 15%" in text   # test2's rows only
+    assert "dev and test2 grids: measured 2026-12-02 04:00 UTC on CPU" in text and "6 min 40 s wall" in text
+    assert "- test1 grid: measured 2026-12-02 03:00 UTC" in text
+    assert "after (`python -m y`); with the earlier grid." in text
+    # test1 is printed apart, after test2's table, as not an unseen test
+    assert text.index("| mlp (dense only) | 8 / 6 |") < text.index("not an unseen test")
+    assert "| mlp | 6 | 8.4 (20) | 21.0 (51) | 3.0 | fail: LOFO above target |" in text
     assert "load average 1.5 before, 2.0 after" in text and "(`a`; `b` not exercised, 0)" in text
     assert "Not measured yet" in family_block(None)
 

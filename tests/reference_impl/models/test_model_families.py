@@ -11,37 +11,39 @@ from costmodel.errors import InputError
 from reference_impl.config import MODEL_NAMES, WIDTH_MODELS
 from reference_impl.engine.training import train_local
 from reference_impl.models import MODELS, build_model, count_parameters
-from reference_impl.models.families import mobilenet, vit
+from reference_impl.models.families import mlp, mobilenet, resnet, vit
 
 EMNIST = ((1, 28, 28), 47)
 CIFAR = ((3, 32, 32), 10)
 
 
-def _mlp(values: int, classes: int, h: int = 256) -> int:
-    return (values * h + h) + (h * h + h) + (h * classes + classes)
+def _mlp(values: int, classes: int, h: int = 256, depth: int = 2) -> int:
+    return (values * h + h) + (depth - 1) * (h * h + h) + (h * classes + classes)
 
 
-def _resnet(channels: int, classes: int, c: int = 16) -> int:
+def _resnet(channels: int, classes: int, c: int = 16, blocks: int = 1) -> int:
     bn = lambda n: 2 * n  # noqa: E731 (weight and bias)
+    same = lambda n: 2 * (n * n * 9 + bn(n))  # noqa: E731 (a block without projection: two n -> n convs + BN)
     stem = channels * c * 9 + bn(c)
-    stage1 = 2 * (c * c * 9 + bn(c))
+    stage1 = blocks * same(c)
     stage2 = c * 2 * c * 9 + bn(2 * c) + 2 * c * 2 * c * 9 + bn(2 * c) + c * 2 * c + bn(2 * c)
     stage3 = 2 * c * 4 * c * 9 + bn(4 * c) + 4 * c * 4 * c * 9 + bn(4 * c) + 2 * c * 4 * c + bn(4 * c)
-    return stem + stage1 + stage2 + stage3 + 4 * c * classes + classes
+    extra = (blocks - 1) * (same(2 * c) + same(4 * c))
+    return stem + stage1 + stage2 + stage3 + extra + 4 * c * classes + classes
 
 
-def _mobilenet(channels: int, classes: int, c: int = 32) -> int:
+def _mobilenet(channels: int, classes: int, c: int = 32, multiples: tuple[int, ...] = (2, 4, 4, 8, 8)) -> int:
     total, cin = channels * c * 9 + 2 * c, c
-    for multiple in (2, 4, 4, 8, 8):
+    for multiple in multiples:
         cout = multiple * c
         total += cin * 9 + 2 * cin + cin * cout + 2 * cout       # depthwise + BN, pointwise + BN
         cin = cout
     return total + cin * classes + classes
 
 
-def _vit(channels: int, tokens: int, classes: int, d: int = 64) -> int:
+def _vit(channels: int, tokens: int, classes: int, d: int = 64, depth: int = 2) -> int:
     block = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 2 * d + 2 * d) + (2 * d * d + d)
-    return (channels * d * 16 + d) + tokens * d + 2 * block + 2 * d + d * classes + classes
+    return (channels * d * 16 + d) + tokens * d + depth * block + 2 * d + d * classes + classes
 
 
 @pytest.mark.parametrize("name,data,by_hand", [
@@ -62,6 +64,39 @@ def test_the_documented_counts() -> None:
               for name in ("mlp", "resnet", "mobilenet", "vit") for shape, classes in (EMNIST, CIFAR)}
     assert [counts[(n, s)] for n in ("mlp", "resnet", "mobilenet", "vit") for s, _ in (EMNIST, CIFAR)] == [
         278_831, 855_050, 80_159, 78_042, 145_711, 136_778, 74_351, 74_954]
+
+
+@pytest.mark.parametrize("build,data,by_hand", [
+    (lambda s, k: mlp(1.0, s, k, depth=1), EMNIST, _mlp(784, 47, depth=1)),
+    (lambda s, k: mlp(0.75, s, k, depth=3), CIFAR, _mlp(3072, 10, h=192, depth=3)),
+    (lambda s, k: mlp(0.25, s, k, depth=4), EMNIST, _mlp(784, 47, h=64, depth=4)),
+    (lambda s, k: resnet(0.5, s, k, blocks=3), CIFAR, _resnet(3, 10, c=8, blocks=3)),
+    (lambda s, k: resnet(0.375, s, k, blocks=2), EMNIST, _resnet(1, 47, c=6, blocks=2)),
+    (lambda s, k: mobilenet(0.5, s, k, blocks=3), CIFAR, _mobilenet(3, 10, c=16, multiples=(2, 4, 4))),
+    (lambda s, k: mobilenet(1.0, s, k, blocks=7), EMNIST, _mobilenet(1, 47, multiples=(2, 4, 4, 8, 8, 8, 8))),
+    (lambda s, k: vit(1.0, s, k, depth=1), CIFAR, _vit(3, 64, 10, depth=1)),
+    (lambda s, k: vit(0.75, s, k, depth=3), EMNIST, _vit(1, 49, 47, d=48, depth=3)),
+])
+def test_parameters_at_other_depths_by_hand(build, data, by_hand) -> None:
+    shape, classes = data
+    model = build(shape, classes)
+    assert count_parameters(model) == by_hand
+    assert model(torch.zeros(3, *shape)).shape == (3, classes)
+
+
+def test_the_default_depth_is_today_s_model_weight_for_weight() -> None:
+    shape, classes = CIFAR
+    for family, keyword, default in ((mlp, "depth", 2), (resnet, "blocks", 1), (mobilenet, "blocks", 5),
+                                     (vit, "depth", 2)):
+        torch.manual_seed(5)
+        implicit = family(0.5, shape, classes).state_dict()
+        torch.manual_seed(5)
+        explicit = family(0.5, shape, classes, **{keyword: default}).state_dict()
+        assert list(implicit) == list(explicit) and all(torch.equal(implicit[k], explicit[k]) for k in implicit)
+    with pytest.raises(InputError, match=r"^'blocks' must be"):
+        resnet(1.0, shape, classes, blocks=0)
+    with pytest.raises(InputError, match=r"^'depth' must be"):
+        mlp(1.0, shape, classes, depth=1.5)
 
 
 @pytest.mark.parametrize("name", ["mlp", "resnet", "mobilenet", "vit"])
