@@ -310,13 +310,20 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
     return paths
 
 
+#: Architecture features the local-training statement reads that early runs of the same measurement
+#: version did not record yet: a run without them is redone, never fitted as 0.
+RECORDED_FEATURES: tuple[str, ...] = ("elementwise_values", "autograd_nodes", "conv_calls")
+
+
 def _measured_alike(path: Path) -> bool:
     """Whether the finished run in ``path`` was measured as a run made now would be: the same
-    :data:`reference_impl.engine.drive.MEASUREMENT_VERSION` and torch version (an unreadable run is not)."""
+    :data:`reference_impl.engine.drive.MEASUREMENT_VERSION` and torch version, and every feature of
+    :data:`RECORDED_FEATURES` recorded (an unreadable run is not)."""
 
     summary = _summary(path)
     return (summary.get("measurement_version") == MEASUREMENT_VERSION
-            and summary.get("torch_version") == torch.__version__)
+            and summary.get("torch_version") == torch.__version__
+            and all(summary.get(name) is not None for name in RECORDED_FEATURES))
 
 
 def _summary(path: Path) -> dict[str, Any]:

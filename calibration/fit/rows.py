@@ -21,7 +21,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from costmodel.errors import must
+from costmodel.errors import InputError, must
 from costmodel.model.bridge import NumericFunction, numeric_function
 from costmodel.model.events import EVENT_STATEMENTS, EventStatement
 
@@ -96,7 +96,13 @@ def _column_values(statement: EventStatement, rows: pd.DataFrame) -> dict[str, n
     missing = sorted({trace for trace in statement.columns.values() if trace not in rows.columns})
     if missing:
         raise must("trace", f"have the columns {', '.join(missing)} for the {statement.group} rows", sorted(rows.columns))
-    return {name: rows[trace].to_numpy(dtype=np.float64) for name, trace in statement.columns.items()}
+    values = {name: rows[trace].to_numpy(dtype=np.float64) for name, trace in statement.columns.items()}
+    for name, trace in statement.columns.items():
+        unknown = int(np.count_nonzero(~np.isfinite(values[name])))
+        if unknown:      # a run recorded before the column was: never fit it as 0
+            raise InputError(f"'runs' must record {trace} for every {statement.group} event (profile runs made "
+                             f"before it was recorded again) (got {unknown} of {len(rows)} events without it).")
+    return values
 
 
 def design_matrix(group: str, rows: pd.DataFrame, *, boundary_bytes: float | None = None) -> np.ndarray:

@@ -333,3 +333,13 @@ def test_visit_time_jitter_is_the_spread_of_equal_size_visits_within_a_run():
     # model-generated traces have no jitter at all; fit_calibration exports it as train_time_cv
     fit = fit_calibration(synthetic_trace(), bootstrap=0)
     assert fit.coefficients["train_time_cv"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_events_without_a_column_the_statement_reads_are_refused_not_fitted_as_zero():
+    # runs recorded before the engine stored the element-wise values (NaN once joined): one line, no fit
+    trace = synthetic_trace()
+    training = trace["phase"] == "local_training"
+    trace.loc[training[training].index[:5], "elementwise_values"] = np.nan
+    with pytest.raises(InputError, match=r"^'runs' must record elementwise_values for every local_training event "
+                                         r".*\(got 5 of \d+ events without it\)\.$"):
+        fit_calibration(trace, bootstrap=0)

@@ -143,6 +143,15 @@ def test_run_sweep_writes_one_folder_per_run_and_resumes(tmp_path, monkeypatch):
     redone = json.loads((paths[0] / RUN_FILE).read_text())["summary"]
     assert redone["measurement_version"] == engine.MEASUREMENT_VERSION
 
+    # so is one of this version that predates a feature the statement reads (it would be fitted as 0)
+    meta = json.loads((paths[1] / RUN_FILE).read_text())
+    del meta["summary"]["conv_calls"]
+    (paths[1] / RUN_FILE).write_text(json.dumps(meta))
+    calls.clear()
+    run_sweep(design, tmp_path, progress=False, probe_every=None)
+    assert calls == [paths[1].name]
+    assert json.loads((paths[1] / RUN_FILE).read_text())["summary"]["conv_calls"] is not None
+
 
 def test_load_runs_joins_the_configuration_onto_every_trace_row(tmp_path):
     design = tiny_design()
