@@ -10,8 +10,8 @@ each calibration of a pair, twice: with the presets' links, and with links so fa
 coefficients show undiluted. The difference is ``second/first - 1``.
 
 ``python -m calibration.agreement --pair back-to-back A.json B.json --pair quick-vs-full FULL.json
-QUICK.json [--store]`` prints the table and, with ``--store``, writes it to the package
-(:data:`STORED`), from which docs/limits.md's generated block is printed
+QUICK.json [--store]`` prints the table and, with ``--store``, adds its pairs to the table stored in the
+package (:data:`STORED`; a pair stored before, same name and files, is replaced), from which docs/limits.md's generated block is printed
 (:func:`costmodel.report.agreement_tables.agreement_block`). Each row also carries both calibrations'
 median speed-probe time (``machine.speed_probe_s``): how fast the machine ran while each was made.
 """
@@ -87,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.agreement", description=__doc__.split("\n")[0])
     parser.add_argument("--pair", nargs=3, action="append", metavar=("COMPARISON", "FIRST", "SECOND"), required=True,
                         help="a comparison's name and two calibration files (repeatable)")
-    parser.add_argument("--store", action="store_true", help=f"write the table to {STORED.name} in the package")
+    parser.add_argument("--store", action="store_true", help=f"add the pairs to {STORED.name} in the package (a pair stored before is replaced)")
     args = parser.parse_args(argv)
     try:
         pairs = []
@@ -97,11 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs.append((comparison, _label(first), load_calibration(first), _label(second),
                           load_calibration(second)))
         frame = agreement_frame(pairs)
+        stored = merged_with_stored(frame) if args.store else None
     except InputError as error:
         parser.exit(2, f"{parser.prog}: {error}\n")
     print(frame.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    if args.store:
-        stored = merged_with_stored(frame)
+    if stored is not None:
         with atomic_path(STORED) as tmp:
             stored.to_csv(tmp, index=False)
         print(f"wrote {STORED} ({len(stored)} rows)")
@@ -114,6 +114,10 @@ def merged_with_stored(frame: pd.DataFrame) -> pd.DataFrame:
     if not STORED.exists():
         return frame
     stored = pd.read_csv(STORED)
+    lacking = [name for name in AGREEMENT_COLUMNS if name not in stored.columns]
+    if lacking:
+        raise InputError(f"'store' must find the stored table {STORED} with its columns (got one without "
+                         f"{', '.join(lacking)}).")
     key = ["comparison", "first", "second"]
     replaced = stored.set_index(key).index.isin(frame.set_index(key).index)
     return pd.concat([stored[~replaced], frame], ignore_index=True)[list(AGREEMENT_COLUMNS)]

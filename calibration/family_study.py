@@ -173,6 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m calibration.family_study " + shlex.join(sys.argv[1:] if argv is None else list(argv))
     try:
         destinations = ([STORE] if args.store else []) + ([check_output_folder("out", args.out)] if args.out else [])
+        if not destinations and args.from_stored is None:    # minutes of measuring that nothing would keep
+            raise InputError("'store' or 'out' must be given to measure: the visits are written there (got neither; "
+                             "--from-stored rebuilds a table without measuring).")
         if args.from_stored is not None:
             visits = read_visits(args.from_stored)
             study = read_study(Path(args.from_stored).parent)

@@ -62,3 +62,20 @@ def test_storing_a_pair_keeps_the_other_stored_pairs_and_replaces_its_own(tmp_pa
     merged.to_csv(agreement.STORED, index=False)
     again = agreement.merged_with_stored(second.assign(difference_pct=1.0))   # the same pair measured again
     assert len(again) == 16 and (again.loc[again["comparison"] == "two", "difference_pct"] == 1.0).all()
+
+
+def test_a_stored_table_without_its_columns_is_one_line_and_exit_2(tmp_path, monkeypatch, capsys):
+    import calibration.agreement as agreement
+
+    broken = tmp_path / "agreement.csv"
+    broken.write_text("comparison,first\nx,y\n", encoding="utf-8")
+    monkeypatch.setattr(agreement, "STORED", broken)
+    default = str(tmp_path / "d.json")
+    from costmodel.contracts.calibration_file import write_calibration
+    write_calibration(default, default_calibration(), name="out")
+    with pytest.raises(SystemExit) as stop:
+        main(["--pair", "x", default, default, "--store"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "must find the stored table" in err
+    assert broken.read_text(encoding="utf-8") == "comparison,first\nx,y\n"       # left as it was

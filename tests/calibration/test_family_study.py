@@ -355,3 +355,13 @@ def test_a_tiny_real_measurement_times_fresh_visits_and_records_the_features():
     workload.visit(20, 8)
     workload.visit(20, 8)
     assert bool((workload.start == start).all())
+
+
+def test_measuring_with_nowhere_to_write_is_refused_before_any_visit(capsys):
+    from calibration import family_study
+
+    with pytest.raises(SystemExit) as stop:
+        family_study.main(["--set", "dev", "--rounds", "1"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "'store' or 'out' must be given to measure" in err
