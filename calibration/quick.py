@@ -93,7 +93,8 @@ def quick_calibration(base: Calibration, *, probes: int | None = None, spacing_s
               f"(its speed probe {1e3 * float(reference):.3g} ms, this machine's median of {probes} "
               f"{1e3 * here:.3g} ms); everything else is that calibration's.")
     calibration = replace(scaled, machine=machine, source=source, validation=(),
-                          created=datetime.date.today().isoformat())
+                          created=datetime.date.today().isoformat(),
+                          fit={name: value for name, value in scaled.fit.items() if name != "profile_wall_s"})
     report = {"factor": factor, "base_probe_s": float(reference), "probe": speed_distribution(times),
               "base_machine": base.machine.get("cpu")}
     return calibration, report

@@ -12,5 +12,7 @@ from costmodel.contracts.calibration_file import default_calibration
 @pytest.fixture(autouse=True)
 def _on_the_calibration_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     cpu = str(default_calibration().machine["cpu"])
+    torch = default_calibration().machine.get("torch_version")
     for module in ("costmodel.cli.tables", "costmodel.report.markdown"):
         monkeypatch.setattr(f"{module}.cpu_name", lambda: cpu)
+        monkeypatch.setattr(f"{module}.torch_version", lambda: torch)

@@ -20,7 +20,8 @@ File layout (JSON, UTF-8)::
         "<name>": {"value": float, "unit": str, "stderr": float | null, "fitted_from": "phase name(s)"},
         ...                                           # exactly the names in COEFFICIENT_UNITS
       },
-      "fit": {"r2": {group: float}, "residual_spread": {group: float}, "runs": int},
+      "fit": {"r2": {group: float}, "residual_spread": {group: float}, "runs": int,
+              "profile_wall_s": float},             # optional: how long the profile took there
       "validation": [                                 # optional; may be empty
         {"phase": str, "mape_percent": float, "max_ape_percent": float, "noise_percent": float, "n": int},
         ...
@@ -32,9 +33,10 @@ the problem: valid JSON object; ``schema_version`` equal to :data:`CALIBRATION_S
 :data:`COEFFICIENT_UNITS` present with a finite numeric ``value`` obeying :data:`COEFFICIENT_RULES`, and
 no unknown one; units as declared; ``stderr`` null or a finite number >= 0.
 
-Coefficient rules: every value is finite; the marginal costs are > 0 (their symbols are declared
+Coefficient rules: every value is finite; most marginal costs are > 0 (their symbols are declared
 positive, which is what lets sympy simplify and solve; a fit that finds one negligible reports a tiny
-positive value with its standard error, not zero); the fixed per-event costs and the link latency
+positive value with its standard error, not zero), those a fit may find absent (the coefficient table
+marks them nonnegative) are >= 0; the fixed per-event costs and the link latency
 (:data:`NONNEGATIVE_COEFFICIENTS`) are >= 0, since a fitted 0 is legitimate there (an emulated link
 has no latency of its own); ``link_efficiency`` is in (0, 1]. ``costmodel.model.quantities.check_coefficients``
 applies the same rules when a prediction starts.
@@ -268,17 +270,25 @@ class Calibration:
         measured_cpu, measured_torch = machine.get("cpu"), machine.get("torch_version")
         differences = []
         if isinstance(measured_cpu, str) and measured_cpu != cpu:
-            differences.append(f"on {measured_cpu}; this machine is {cpu}")
+            differences.append(f"on {measured_cpu} (this machine: {cpu})")
         if isinstance(measured_torch, str) and torch_version is not None and measured_torch != torch_version:
-            differences.append(f"with torch {measured_torch}; this one has {torch_version}")
+            differences.append(f"with torch {measured_torch} (here: {torch_version})")
         if not differences:
             return None
-        wall_s = self.fit.get("profile_wall_s")
-        took = (f"; its profile took {float(wall_s) / 60:.1f} min there" if isinstance(wall_s, (int, float))
-                and math.isfinite(wall_s) else "")
-        return (f"was measured {' and '.join(differences)}: its compute coefficients describe that machine, not "
+        minutes = self.profile_minutes
+        took = f"; its profile took {minutes:.1f} min there" if minutes is not None else ""
+        return (f"was measured {' '.join(differences)}: its compute coefficients describe that machine, not "
                 f"this one (calibrate here: 'make calibration', or 'astraea-cost profile', then 'calibrate'{took}; "
                 f"'astraea-cost calibrate --quick' rescales it from a short speed probe; docs/calibrate.md).")
+
+    @property
+    def profile_minutes(self) -> float | None:
+        """How long the profile this calibration was fitted on took, in minutes (``fit.profile_wall_s``,
+        stored by ``calibrate``); ``None`` when the file does not say (a quick calibration, an older file)."""
+        wall_s = self.fit.get("profile_wall_s")
+        if isinstance(wall_s, (int, float)) and not isinstance(wall_s, bool) and math.isfinite(wall_s):
+            return float(wall_s) / 60.0
+        return None
 
     def unsupported_coefficients(self) -> tuple[str, ...]:
         """The coefficients the data do not pin down: value at most twice its standard error (a fitted

@@ -57,8 +57,8 @@ def _number(value: float, digits: int = 1) -> str:
 
 def _profile_time(calibration: Calibration) -> str:
     """`` (a profile of N min)`` when the calibration stores how long its profile took, else nothing."""
-    wall_s = calibration.fit.get("profile_wall_s")
-    return f" (a profile of {float(wall_s) / 60:.1f} min)" if isinstance(wall_s, (int, float)) else ""
+    minutes = calibration.profile_minutes
+    return f" (a profile of {minutes:.1f} min)" if minutes is not None else ""
 
 
 def validation_block(calibration: Calibration) -> str:

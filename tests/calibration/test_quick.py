@@ -54,6 +54,9 @@ def test_the_command_writes_a_loadable_calibration(tmp_path, monkeypatch, capsys
     written = load_calibration(out)
     factor = base.machine["speed_probe_s"] / 0.020
     assert written.coefficients["step_overhead_s"] == pytest.approx(base.coefficients["step_overhead_s"] / factor)
+    assert written.coefficients["train_s_per_conv_call"] == pytest.approx(
+        base.coefficients["train_s_per_conv_call"] / factor)
+    assert base.profile_minutes is not None and written.profile_minutes is None   # no profile was run here
     assert "rescaled by" in capsys.readouterr().out
 
 

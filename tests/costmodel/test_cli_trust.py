@@ -115,8 +115,8 @@ def test_a_calibration_from_another_cpu_is_said_in_one_line(argv: list[str], mon
     lines = [line for line in err.splitlines() if line.startswith("note: the calibration")]
     minutes = default_calibration().fit["profile_wall_s"] / 60
     assert status == 0 and lines == [
-        f"note: the calibration (embedded default) was measured on {measured}; this machine is Other CPU "
-        f"(arm64, 8 cores): its compute coefficients describe that machine, not this one (calibrate here: "
+        f"note: the calibration (embedded default) was measured on {measured} (this machine: Other CPU "
+        f"(arm64, 8 cores)): its compute coefficients describe that machine, not this one (calibrate here: "
         f"'make calibration', or 'astraea-cost profile', then 'calibrate'; its profile took {minutes:.1f} min "
         f"there; 'astraea-cost calibrate --quick' rescales it from a short speed probe; docs/calibrate.md)."]
 
@@ -126,6 +126,8 @@ def test_another_torch_is_said_and_an_absent_one_is_not_compared() -> None:
     cpu, torch = calibration.machine["cpu"], calibration.machine["torch_version"]
     assert calibration.machine_problem(cpu, torch) is None and calibration.machine_problem(cpu, None) is None
     problem = calibration.machine_problem(cpu, "9.9.9")
-    assert problem is not None and problem.startswith(f"was measured with torch {torch}; this one has 9.9.9: ")
+    assert problem is not None and problem.startswith(f"was measured with torch {torch} (here: 9.9.9): ")
     both = calibration.machine_problem("Other CPU", "9.9.9")
-    assert both is not None and both.startswith(f"was measured on {cpu}; this machine is Other CPU and with torch ")
+    assert both is not None and both.startswith(f"was measured on {cpu} (this machine: Other CPU) with torch {torch} "
+                                                f"(here: 9.9.9): ")
+    assert replace(calibration, fit={"runs": 1}).profile_minutes is None     # an older file does not say
