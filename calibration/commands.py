@@ -65,7 +65,7 @@ def _add_model_options(parser: argparse.ArgumentParser, what: str) -> None:
 def _profile(profile: argparse.ArgumentParser) -> None:
     profile.add_argument("--out", default=DEFAULT_RUNS, metavar="DIR",
                          help=f"folder for the runs (default {DEFAULT_RUNS})")
-    profile.add_argument("--quick", action="store_true", help="a small sweep (20 runs)")
+    profile.add_argument("--quick", action="store_true", help="a small sweep (30 runs, all five architecture families)")
     profile.add_argument("--quiet", action="store_true", help="no progress bar")
     protocol = profile.add_argument_group("measurement protocol (interleaved repetitions, per-event medians)")
     protocol.add_argument("--repetitions", type=_whole("repetitions", minimum=1), default=DEFAULT_REPETITIONS,
@@ -155,7 +155,7 @@ COMMANDS: tuple[Command, ...] = (
             description="Run the calibration sweep: small measured runs of Astraea and FedAvg that vary samples per "
                         "client, batch size, model size, clients per round, gamma, E_m, classes, imbalance and "
                         "augmentation volume, some repeated for noise. Each run goes to its own sub-folder; finished "
-                        "runs are skipped, so an interrupted sweep resumes. Minutes on 2 cores (--quick: about 20 s)."),
+                        "runs are skipped, so an interrupted sweep resumes. Minutes on 2 cores (--quick: 30 runs, about 20 s)."),
     Command(name="calibrate", rank=31, arguments=_calibrate, handler="calibration.cli:calibrate",
             help="fit the cost model's platform coefficients to profiled runs",
             description="Fit every coefficient on the trace rows of its own phase (robust relative NNLS, bootstrap "

@@ -45,7 +45,7 @@ repetitions of one configuration, averaged over configurations), ``target_percen
 
 Subsets labelled apart (:data:`LABELLED_SUBSETS`). Some held-out runs answer a question of their own,
 so the phases that question is about form their own rows: another architecture (the Keras
-cifar10_cnn: does the training-time form carry over beyond the fitted CNN family?) labels its
+cifar10_cnn: does the training-time form carry over to a CNN layout the sweep never ran?) labels its
 ``local_training`` and ``round`` points ``(keras-cifar)``; runs at the papers' augmentation volume
 (the printed TPDS plan on the papers' long tails, a about 0.8 and 1.0) label their augmentation,
 training and round points ``(papers' volume)``; runs of 1,000 clients per round and more label their

@@ -418,9 +418,8 @@ def check_coefficients(coefficients: Mapping[str, float]) -> dict[str, float]:
     """Return the model's coefficients as floats, checked; extra keys are ignored.
 
     Every name of :data:`COEFFICIENTS` is required and must be a finite number > 0, or >= 0 for
-    the fixed costs (``train_s_per_visit``, ``step_overhead_s``, ``augment_s_per_client``,
-    ``augment_plan_s``, ``reschedule_s_per_round``, ``aggregate_s_per_round``, ``message_s``) and
-    ``latency_s``, where a fitted 0 is legitimate (``link_efficiency`` also <= 1).
+    those the coefficient table marks nonnegative (the fixed per-event costs, the terms a fit may
+    find absent, ``latency_s``), where a fitted 0 is legitimate (``link_efficiency`` also <= 1).
 
     Raises
     ------
