@@ -26,6 +26,8 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
         batch, classes = int(rng.choice([5, 10, 25, 50])), int(rng.choice([10, 47]))
         c = int(rng.choice([4, 8, 12, 16, 20]))
         conv_values = float(rng.choice([2962, 8000, 20000]))
+        # the other architecture features of the five families, apart from the width
+        elementwise, nodes, conv_calls = float(rng.uniform(1e3, 2e5)), int(rng.integers(16, 120)), int(rng.integers(0, 20))
         values, channels = [(784, 1), (3072, 3)][r % 2]
         held = int(rng.choice([2, 5]))
 
@@ -33,13 +35,15 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
             rows.append({"run_id": f"run{r}", "config_key": f"cfg{r // 2}", "phase": phase,
                          "duration_s": duration * math.exp(0.05 * rng.standard_normal()), "params": params,
                          "sample_values": values, "sample_channels": channels, "conv_input_values": conv_values,
+                         "elementwise_values": elementwise, "autograd_nodes": nodes, "conv_calls": conv_calls,
                          "num_classes": classes, "bytes": 0,
                          "flops": 0.0, "samples": 0, "steps": 0, **columns})
 
         for _ in range(3 * c):
             n = int(rng.integers(50, 400))
             steps = math.ceil(n / batch)
-            add("local_training", n * (15 * params / 3e10 + conv_values * 3e-9) + steps * (1.8e-3 + params * 3e-9) + 4e-4,
+            add("local_training", n * (15 * params / 3e10 + conv_values * 3e-9 + elementwise * 3e-9)
+                + steps * (1e-4 + nodes * 2e-5 + conv_calls * 1.7e-4 + params * 3e-9) + 4e-4,
                 flops=n * 15 * params, samples=n, steps=steps)
             for phase in ("client_download", "client_upload"):
                 add(phase, 2.5e-6 + (16 + 4 * params) * 2.5e-10, bytes=16 + 4 * int(params))
