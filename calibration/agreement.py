@@ -30,6 +30,7 @@ from costmodel.contracts.calibration_file import Calibration, load_calibration
 from costmodel.errors import InputError, must
 from costmodel.files import atomic_path
 from costmodel.model.scenario import Scenario
+from costmodel.report.agreement_tables import load_agreement
 
 __all__ = ["AGREEMENT_COLUMNS", "FAST_LINK_BITS_PER_S", "STORED", "agreement_frame", "main", "merged_with_stored"]
 
@@ -111,13 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def merged_with_stored(frame: pd.DataFrame) -> pd.DataFrame:
     """The stored table with ``frame``'s pairs added: a pair stored before (same comparison, first and
     second) is replaced, every other stored pair is kept, in its order."""
-    if not STORED.exists():
+    stored = load_agreement(STORED)          # a table missing a column is one error line
+    if stored is None:
         return frame
-    stored = pd.read_csv(STORED)
-    lacking = [name for name in AGREEMENT_COLUMNS if name not in stored.columns]
-    if lacking:
-        raise InputError(f"'store' must find the stored table {STORED} with its columns (got one without "
-                         f"{', '.join(lacking)}).")
     key = ["comparison", "first", "second"]
     replaced = stored.set_index(key).index.isin(frame.set_index(key).index)
     return pd.concat([stored[~replaced], frame], ignore_index=True)[list(AGREEMENT_COLUMNS)]

@@ -77,5 +77,5 @@ def test_a_stored_table_without_its_columns_is_one_line_and_exit_2(tmp_path, mon
         main(["--pair", "x", default, default, "--store"])
     assert stop.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "must find the stored table" in err
+    assert len(err.splitlines()) == 1 and "'agreement.csv' must have the columns" in err
     assert broken.read_text(encoding="utf-8") == "comparison,first\nx,y\n"       # left as it was
