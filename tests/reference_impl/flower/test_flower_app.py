@@ -3,6 +3,7 @@ errors, and the ``--engine flower`` options."""
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -195,3 +196,30 @@ def test_the_load_sample_counts_a_session_once_however_many_processes_it_runs():
 def _children(pid: int) -> list[int]:
     with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as handle:
         return [int(word) for word in handle.read().split()]
+
+
+def test_after_its_warm_up_a_fresh_client_app_times_a_visit_without_one_time_imports():
+    """A ClientApp is a fresh process: what its first visit would do once (the first optimizer step imports
+    torch._dynamo, 0.8 s of CPU) belongs to the warm-up, not to the visit's timed training, which the
+    calibration prices warm. Run in a fresh interpreter, as Flower runs it; the warm-up leaves the weights."""
+    script = """
+import json, sys, torch
+from reference_impl.config import RunConfig
+from reference_impl.flower.device import ClientDevice
+from torch.nn.utils import parameters_to_vector
+for mu in (0.0, 0.01):
+    config = RunConfig(dataset="emnist-shape", samples=40, clients=2, clients_per_round=2, batch_size=10, evaluate=False, seed=3,
+                       algorithm="fedprox" if mu else "fedavg", mu=mu)
+    device = ClientDevice(config, 0)
+    before = parameters_to_vector(device.model.parameters()).detach().clone()
+    device.warm_up()
+    assert torch.equal(parameters_to_vector(device.model.parameters()), before)
+    loaded = set(sys.modules)
+    _, event = device.train_visit(before.clone(), client=0, round=0, visit=0)
+    print(json.dumps({"mu": mu, "steps": event.steps, "imported": sorted(set(sys.modules) - loaded)}))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    outcomes = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [o["mu"] for o in outcomes] == [0.0, 0.01] and all(o["steps"] == 2 for o in outcomes)
+    assert [o["imported"] for o in outcomes] == [[], []], outcomes
