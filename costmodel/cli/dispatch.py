@@ -66,14 +66,15 @@ def service(name: str) -> Callable[..., Any] | None:
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command (declarations only: nothing heavy is imported)."""
     parser = OneLineParser(
-        prog="astraea-cost",
+        prog="astraea-cost", allow_abbrev=False,
         description="What Astraea (self-balancing federated learning) costs over FedAvg, and where "
                     "the cost comes from: measured, modelled and checked.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     subparsers.required = True
     for command in commands():
-        sub = subparsers.add_parser(command.name, help=command.help, description=command.description)
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.description,
+                                     allow_abbrev=False)     # '--model' must not be taken for '--model-width'
         command.arguments(sub)
         sub.set_defaults(handler=command.handler)
     return parser

@@ -38,3 +38,14 @@ def test_predict_loads_neither_torch_nor_more_than_the_declarations_of_the_other
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "LOADED []" in out.stdout
+
+
+def test_an_option_is_never_taken_for_a_longer_one_it_begins():
+    """argparse would read 'describe-model --model mlp' as '--model-width mlp'; every command refuses it instead,
+    in one line with status 2."""
+    out = subprocess.run([sys.executable, "-m", "costmodel.cli", "describe-model", "--model", "mlp",
+                          "--input-shape", "1x28x28"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert out.stderr.strip().splitlines()[-1].endswith("unrecognized arguments: --model")
+    assert all(not sub.allow_abbrev for sub in next(a for a in dispatcher.build_parser()._actions
+                                                     if a.dest == "command").choices.values())
