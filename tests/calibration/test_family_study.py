@@ -20,6 +20,10 @@ from calibration.family_grid import (
     DEV_WIDTHS,
     FAMILIES,
     KERAS_SETTINGS,
+    PUBLISHED_TEST,
+    TEST3_MODELS,
+    TEST3_SETTINGS,
+    TEST_SETS,
     TEST_SETTINGS,
     TEST_WIDTHS,
     VISIT_COLUMNS,
@@ -68,8 +72,31 @@ def test_the_grids_have_the_stated_sizes_and_no_test_grid_shares_a_configuration
     keras = [c for c in test1 if c.model == "keras-cifar"]
     assert len(keras) == 8 and {(c.batch_size, c.samples) for c in keras} == set(KERAS_SETTINGS)
     assert {c.family for c in keras} == {"scaled"} and not any(c.model == "keras-cifar" for c in (*dev, *test2))
-    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2"):
+    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3"):
         configurations("train")
+
+
+def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_dev_never_ran():
+    """test3, frozen after the channel term was chosen on dev: not even another width that rounds to a model an
+    earlier grid built (a ViT's width is rounded to its head size)."""
+    from calibration.family_measure import build
+    from reference_impl.models.counting import architecture_key
+
+    test3 = configurations("test3")
+    assert PUBLISHED_TEST == "test3" and TEST_SETS[0] == "test3"
+    assert len(test3) == 5 * 2 * 2 * 6 == 120
+    assert {(c.batch_size, c.samples) for c in test3} == set(TEST3_SETTINGS)
+    dev = configurations("dev")
+    assert {b for b, _ in TEST3_SETTINGS} - {b for b, _ in DEV_SETTINGS} == {10, 24}
+    assert {m for _, m in TEST3_SETTINGS} - {m for _, m in DEV_SETTINGS} == {80, 160}
+
+    def built(configs):
+        keys = set()
+        return {(architecture_key(build(c)), c.sample_shape) for c in {c.model_key: c for c in configs}.values()}
+
+    earlier = built([*dev, *configurations("test1"), *configurations("test2")])
+    assert not built(test3) & earlier
+    assert {c.family for c in test3} == set(FAMILIES) and all(len(TEST3_MODELS[f]) == 2 for f in FAMILIES)
 
 
 def test_a_configuration_s_default_depth_is_the_family_s_and_builds_the_model_it_names():
