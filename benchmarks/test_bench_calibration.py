@@ -28,6 +28,7 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
         conv_values = float(rng.choice([2962, 8000, 20000]))
         # the other architecture features of the five families, apart from the width
         elementwise, nodes, conv_calls = float(rng.uniform(1e3, 2e5)), int(rng.integers(16, 120)), int(rng.integers(0, 20))
+        padding = float(rng.uniform(0.0, 3e7)) if conv_calls else 0.0
         values, channels = [(784, 1), (3072, 3)][r % 2]
         held = int(rng.choice([2, 5]))
 
@@ -36,13 +37,13 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
                          "duration_s": duration * math.exp(0.05 * rng.standard_normal()), "params": params,
                          "sample_values": values, "sample_channels": channels, "conv_input_values": conv_values,
                          "elementwise_values": elementwise, "autograd_nodes": nodes, "conv_calls": conv_calls,
-                         "num_classes": classes, "bytes": 0,
+                         "conv_padding_flops": padding, "num_classes": classes, "bytes": 0,
                          "flops": 0.0, "samples": 0, "steps": 0, **columns})
 
         for _ in range(3 * c):
             n = int(rng.integers(50, 400))
             steps = math.ceil(n / batch)
-            add("local_training", n * (15 * params / 3e10 + conv_values * 3e-9 + elementwise * 3e-9)
+            add("local_training", n * (15 * params / 3e10 + conv_values * 3e-9 + elementwise * 3e-9 + padding * 4e-12)
                 + steps * (1e-4 + nodes * 2e-5 + conv_calls * 1.7e-4 + params * 3e-9) + 4e-4,
                 flops=n * 15 * params, samples=n, steps=steps)
             for phase in ("client_download", "client_upload"):

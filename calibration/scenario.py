@@ -60,10 +60,11 @@ __all__ = ["ARCHITECTURE_COLUMNS", "augmented_fraction_spread", "classes_held", 
 
 
 #: The architecture figures a scenario takes from a run's summary (or a counted model), besides its sample
-#: shape: P, F, V_c, V_e, N and C_k, as the engine counted them (:func:`reference_impl.models.model_features`).
+#: shape: P, F, V_c, V_e, N, C_k and F_pad, as the engine counted them
+#: (:func:`reference_impl.models.model_features`).
 ARCHITECTURE_COLUMNS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_input_values",
-                                         "elementwise_values", "autograd_nodes", "conv_calls", "sample_values",
-                                         "sample_channels")
+                                         "elementwise_values", "autograd_nodes", "conv_calls", "conv_padding_flops",
+                                         "sample_values", "sample_channels")
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
@@ -184,6 +185,12 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
                          kappa_c: float = 1.0) -> Scenario:
     """The scenario of an in-process run: the configuration's counts, the model's size, the data's
     figures given, no link (bandwidths ``inf``), float32 parameters and the 16-byte wire header."""
+    missing = [name for name in ARCHITECTURE_COLUMNS if name not in ("sample_values", "sample_channels")
+               and model.get(name) is None]
+    if missing:      # a run recorded before the engine counted them: never price it with another model's figures
+        raise InputError(f"'model' must give {', '.join(missing)} (runs made before this version of the engine "
+                         f"record them: run them again) (got none in a run of "
+                         f"{config.get('model', '?')!r}).")
     if "sample_values" in model and model["sample_values"] is not None:
         values = int(model["sample_values"])
     else:
@@ -213,6 +220,7 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
         elementwise_values=int(model["elementwise_values"]),
         autograd_nodes=int(model["autograd_nodes"]),
         conv_calls=int(model["conv_calls"]),
+        conv_padding_flops=float(model["conv_padding_flops"]),
         sample_values=values,
         sample_channels=channels,
         classes_per_client=held,
@@ -285,7 +293,7 @@ def scenario_from_workload(workload: Workload, model: Mapping[str, Any]) -> Scen
     ``workload`` is :func:`reference_impl.workload.plan_workload` of the configuration (the
     clients' sizes, the augmentation plan's draw, the rounds' mediators: no training, no timing);
     ``model`` gives the architecture's ``params``, ``train_flops_per_sample``, ``conv_input_values``,
-    ``elementwise_values``, ``autograd_nodes``, ``conv_calls``, ``sample_values``
+    ``elementwise_values``, ``autograd_nodes``, ``conv_calls``, ``conv_padding_flops``, ``sample_values``
     (or ``sample_shape``). Inputs:
 
     * ``samples_per_client(_sd)``: mean and population standard deviation of all N clients'

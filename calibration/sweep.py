@@ -313,7 +313,7 @@ def run_sweep(design: SweepDesign, folder: str | os.PathLike[str], *, progress: 
 
 #: Architecture features the local-training statement reads that early runs of the same measurement
 #: version did not record yet: a run without them is redone, never fitted as 0.
-RECORDED_FEATURES: tuple[str, ...] = ("elementwise_values", "autograd_nodes", "conv_calls")
+RECORDED_FEATURES: tuple[str, ...] = ("elementwise_values", "autograd_nodes", "conv_calls", "conv_padding_flops")
 
 
 def _measured_alike(path: Path) -> bool:
@@ -400,7 +400,8 @@ def load_runs(folder: str | os.PathLike[str]) -> tuple[pd.DataFrame, pd.DataFram
         (:data:`CONFIG_COLUMNS`; ``algorithm`` is already a trace column and the config's
         ``samples``, which would clash with the trace's, is joined as ``dataset_samples``) and ``config_key``,
         ``params``, ``train_flops_per_sample``, ``conv_input_values``, ``elementwise_values``,
-        ``autograd_nodes``, ``conv_calls``, ``sample_values``, ``num_classes``, ``torch_version``
+        ``autograd_nodes``, ``conv_calls``, ``conv_padding_flops``, ``sample_values``, ``num_classes``,
+        ``torch_version``
         joined on.
     runs : pandas.DataFrame
         One row per run: ``run_id``, ``folder``, ``config_key``, ``repetition``, the configuration,

@@ -11,7 +11,7 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 6,
+      "schema_version": 7,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
       "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str,
@@ -68,6 +68,10 @@ families: ``train_s_per_elementwise_value`` (per value an element-wise operation
 convolution call, per optimizer step) are new, ``train_s_per_sample`` is gone (the per-value and per-node
 terms carry what it stood for) and ``step_overhead_s`` may be 0; a version-5 file prices every model as
 the TPDS CNN family (a dense-only model up to about 2x too slow): re-run ``astraea-cost calibrate``.
+Version 7 adds ``train_s_per_padded_flop``, per FLOP that a convolution's channel counts rounded up to
+blocks of 16 add (the CPU layout's, per sample); a version-6 file prices a convolution of few channels
+by its FLOPs alone (a ResNet with 4 to 10 channels in its first stage 10-20% too fast): re-run
+``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -104,7 +108,7 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 6
+CALIBRATION_SCHEMA_VERSION = 7
 
 #: The fixed coefficient list (:data:`costmodel.contracts.coefficients.COEFFICIENT_TABLE`) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})

@@ -8,7 +8,7 @@ A JSON object::
       "version": 1,
       "inputs": {"params": 68873, "train_flops_per_sample": 1018188.0, "conv_input_values": 2962,
                  "sample_values": 784, "classes": 47, "elementwise_values": 7815, "autograd_nodes": 25,
-                 "conv_calls": 6},
+                 "conv_calls": 6, "conv_padding_flops": 4140528.0},
       "model": {"name": "tpds", "input_shape": [1, 28, 28], ...}
     }
 

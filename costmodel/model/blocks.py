@@ -48,8 +48,8 @@ _N, _c, _K, _n, _s_n = (sym(x) for x in ("clients_total", "clients_per_round", "
 _E, _gamma, _B = sym("local_epochs"), sym("mediator_size"), sym("batch_size")
 _P, _b_p, _h, _F, _V = (sym(x) for x in ("params", "bytes_per_param", "message_header_bytes",
                                           "train_flops_per_sample", "sample_values"))
-_V_conv, _V_e, _N_node, _C_k = (sym(x) for x in ("conv_input_values", "elementwise_values", "autograd_nodes",
-                                                  "conv_calls"))
+_V_conv, _V_e, _N_node, _C_k, _F_pad = (sym(x) for x in ("conv_input_values", "elementwise_values",
+                                                          "autograd_nodes", "conv_calls", "conv_padding_flops"))
 _a, _s_a, _r = sym("augmented_fraction"), sym("augmented_fraction_sd"), sym("removed_fraction")
 _b_srv = sym("server_bits_per_s")
 _t_lat, _eta, _h_net = sym("latency_s"), sym("link_efficiency"), sym("message_overhead_bytes")
@@ -177,19 +177,20 @@ def optimizer_steps(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
 def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero, *, proximal: bool = False) -> sp.Expr:
     """One client visit of E local epochs on ``m`` samples (clients spread by ``sigma``), the
     local-training statement at ``flops = E*m*F``, ``samples = E*m``, ``steps = E*steps(m, sigma)``:
-    ``t_visit + E*m*(F/theta + V_c*t_conv + V_e*t_val) + E*steps(m, sigma)*(t_step + N*t_node
+    ``t_visit + E*m*(F/theta + V_c*t_conv + V_e*t_val + F_pad*t_pad) + E*steps(m, sigma)*(t_step + N*t_node
     + C_k*t_convcall + P*t_param)``
     (:func:`optimizer_steps`; ``steps = ceiling(m/B)`` for ``sigma = 0``), plus ``P*t_prox`` per step
     with a ``proximal`` term in the loss (FedProx)."""
     return statement("local_training").at(flops=_E * samples * _F, samples=_E * samples,
                                           steps=_E * optimizer_steps(samples, spread), params=_P,
                                           conv_input_values=_V_conv, elementwise_values=_V_e,
-                                          autograd_nodes=_N_node, conv_calls=_C_k, proximal=1 if proximal else 0)
+                                          autograd_nodes=_N_node, conv_calls=_C_k, conv_padding_flops=_F_pad,
+                                          proximal=1 if proximal else 0)
 
 
 def training_seconds_per_sample(*, proximal: bool = False) -> sp.Expr:
     """Slope of client training time in its sample count (ceilings relaxed), the derivative of
-    :func:`training_seconds`: ``s = E*(F/theta + V_c*t_conv + V_e*t_val)
+    :func:`training_seconds`: ``s = E*(F/theta + V_c*t_conv + V_e*t_val + F_pad*t_pad)
     + E*(t_step + N*t_node + C_k*t_convcall + P*t_param)/B``
     (``+ E*P*t_prox/B`` with a proximal term)."""
     m = sp.Symbol("m", positive=True)

@@ -22,9 +22,9 @@ uses must be a model coefficient.
 group              columns of one event                    seconds of one event
 =================  ======================================  ==========================================
 local_training     flops, samples, steps, params,          ``t_visit + flops/theta + samples*(V_c*t_conv
-                   conv_input_values, elementwise_values,  + V_e*t_val) + steps*(t_step + N*t_node
-                   autograd_nodes, conv_calls, proximal    + C_k*t_convcall + P*t_param
-                                                           + proximal*P*t_prox)``
+                   conv_input_values, elementwise_values,  + V_e*t_val + F_pad*t_pad) + steps*(t_step
+                   autograd_nodes, conv_calls,             + N*t_node + C_k*t_convcall + P*t_param
+                   conv_padding_flops, proximal            + proximal*P*t_prox)``
 augmentation       augmented, client_samples,              ``t_aug0 + t_data*V*m + m_a*(t_aug*V
                    sample_values, sample_channels          + t_px*V/C_s)``
 augmentation_plan  num_classes                             ``t_plan0 + t_plan*K``
@@ -161,13 +161,13 @@ def _s(*names: str) -> tuple[sp.Symbol, ...]:
 
 
 def _statements() -> tuple[EventStatement, ...]:
-    flops, samples, steps, params, conv, elementwise, nodes, conv_calls, proximal = (column(n) for n in (
+    flops, samples, steps, params, conv, elementwise, nodes, conv_calls, padding, proximal = (column(n) for n in (
         "flops", "samples", "steps", "params", "conv_input_values", "elementwise_values", "autograd_nodes",
-        "conv_calls", "proximal"))
-    theta, t_conv, t_val, t_step, t_node, t_convcall, t_param, t_prox, t_visit = _s(
-        "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s",
-        "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param", "prox_s_per_param",
-        "train_s_per_visit")
+        "conv_calls", "conv_padding_flops", "proximal"))
+    theta, t_conv, t_val, t_pad, t_step, t_node, t_convcall, t_param, t_prox, t_visit = _s(
+        "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "train_s_per_padded_flop",
+        "step_overhead_s", "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param",
+        "prox_s_per_param", "train_s_per_visit")
     augmented, original, values = column("augmented"), column("client_samples"), column("sample_values")
     channels = column("sample_channels")
     t_aug0, t_data, t_aug, t_px = _s("augment_s_per_client", "augment_s_per_data_value", "augment_s_per_value",
@@ -190,8 +190,9 @@ def _statements() -> tuple[EventStatement, ...]:
             group="local_training", phases=("local_training",),
             columns={"flops": "flops", "samples": "samples", "steps": "steps", "params": "params",
                      "conv_input_values": "conv_input_values", "elementwise_values": "elementwise_values",
-                     "autograd_nodes": "autograd_nodes", "conv_calls": "conv_calls", "proximal": "proximal"},
-            seconds=t_visit + flops / theta + samples * (conv * t_conv + elementwise * t_val)
+                     "autograd_nodes": "autograd_nodes", "conv_calls": "conv_calls",
+                     "conv_padding_flops": "conv_padding_flops", "proximal": "proximal"},
+            seconds=t_visit + flops / theta + samples * (conv * t_conv + elementwise * t_val + padding * t_pad)
             + steps * (t_step + nodes * t_node + conv_calls * t_convcall + params * t_param
                        + proximal * params * t_prox),
             fixed="train_s_per_visit", inverse=("flops_per_s",)),

@@ -90,6 +90,7 @@ __all__ = [
     "CINIC10_AUTOGRAD_NODES",
     "CINIC10_CONV_CALLS",
     "CINIC10_CONV_INPUT_VALUES",
+    "CINIC10_CONV_PADDING_FLOPS",
     "CINIC10_ELEMENTWISE_VALUES",
     "CINIC10_PARAMS",
     "CINIC10_TRAIN_FLOPS",
@@ -97,6 +98,7 @@ __all__ = [
     "EMNIST_AUTOGRAD_NODES",
     "EMNIST_CONV_CALLS",
     "EMNIST_CONV_INPUT_VALUES",
+    "EMNIST_CONV_PADDING_FLOPS",
     "EMNIST_ELEMENTWISE_VALUES",
     "EMNIST_PARAMS",
     "EMNIST_TRAIN_FLOPS",
@@ -223,6 +225,14 @@ EMNIST_CONV_CALLS = 6
 CINIC10_ELEMENTWISE_VALUES = 283_326
 CINIC10_AUTOGRAD_NODES = 33
 CINIC10_CONV_CALLS = 8
+#: The convolutions' padding FLOPs per training sample (F_pad: what their channel counts rounded up to blocks of
+#: 16 add, ``reference_impl.models.counting``). TPDS CNN on 1x28x28, layers (C_in, C_out, output positions,
+#: kernel) (1, 12, 144, 25) with no input gradient, (12, 18, 25, 9) and (18, 24, 16, 4):
+#: 2*2*144*25*(16*16 - 12) + 3*2*25*9*(16*32 - 216) + 3*2*16*4*(32*32 - 432). Keras cifar10_cnn on
+#: 3x32x32: only its first layer (3 -> 32 channels, 1,024 positions, 3x3) pads: 2*2*1024*9*(16*32 - 96).
+EMNIST_CONV_PADDING_FLOPS = 2 * 2 * 144 * 25 * (16 * 16 - 12) + 3 * 2 * 25 * 9 * (16 * 32 - 216) \
+    + 3 * 2 * 16 * 4 * (32 * 32 - 432)
+CINIC10_CONV_PADDING_FLOPS = 2 * 2 * 1024 * 9 * (16 * 32 - 96)
 
 #: The inputs the papers' EMNIST setup determines (augmentation volume and spread, classes per client).
 _EMNIST_MIX = EMNIST_HISTOGRAM.preset_inputs()
@@ -278,6 +288,10 @@ _INPUT_LIST: tuple[Quantity, ...] = (
     _input("conv_calls", "C_k", "calls",
            "convolution calls per optimizer step (forward and backward) with a kernel > 1x1 or groups > 1",
            EMNIST_CONV_CALLS, integer=True, minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e9),
+    _input("conv_padding_flops", "F_pad", "FLOP",
+           "training FLOPs per sample the convolutions would add with their channel counts rounded up to blocks "
+           "of 16 (the CPU layout's; 0 without convolutions)",
+           float(EMNIST_CONV_PADDING_FLOPS), minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1e18),
     _input("augmented_fraction", "a", "1", "new samples made per original sample (augmentation plan)",
            _EMNIST_MIX["augmented_fraction"], minimum=0, minimum_inclusive=True, nonnegative=True, maximum=1000),
     _input("augmented_fraction_sd", "s_a", "1",

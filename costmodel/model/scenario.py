@@ -23,12 +23,14 @@ from costmodel.model.quantities import (
     CINIC10_AUTOGRAD_NODES,
     CINIC10_CONV_CALLS,
     CINIC10_CONV_INPUT_VALUES,
+    CINIC10_CONV_PADDING_FLOPS,
     CINIC10_ELEMENTWISE_VALUES,
     CINIC10_PARAMS,
     CINIC10_TRAIN_FLOPS,
     EMNIST_AUTOGRAD_NODES,
     EMNIST_CONV_CALLS,
     EMNIST_CONV_INPUT_VALUES,
+    EMNIST_CONV_PADDING_FLOPS,
     EMNIST_ELEMENTWISE_VALUES,
     EMNIST_PARAMS,
     EMNIST_TRAIN_FLOPS,
@@ -126,6 +128,7 @@ class Scenario:
     elementwise_values: int = _default("elementwise_values")
     autograd_nodes: int = _default("autograd_nodes")
     conv_calls: int = _default("conv_calls")
+    conv_padding_flops: float = _default("conv_padding_flops")
     augmented_fraction: float = _default("augmented_fraction")
     augmented_fraction_sd: float = _default("augmented_fraction_sd")
     client_load_spread: float = _default("client_load_spread")
@@ -155,6 +158,7 @@ class Scenario:
                     train_flops_per_sample=float(EMNIST_TRAIN_FLOPS), conv_input_values=EMNIST_CONV_INPUT_VALUES,
                     sample_values=784, elementwise_values=EMNIST_ELEMENTWISE_VALUES,
                     autograd_nodes=EMNIST_AUTOGRAD_NODES, conv_calls=EMNIST_CONV_CALLS,
+                    conv_padding_flops=float(EMNIST_CONV_PADDING_FLOPS),
                     **EMNIST_HISTOGRAM.preset_inputs())
         return cls(**{**base, **changes})
 
@@ -169,6 +173,7 @@ class Scenario:
                     train_flops_per_sample=float(CINIC10_TRAIN_FLOPS), conv_input_values=CINIC10_CONV_INPUT_VALUES,
                     sample_values=3072, sample_channels=3, elementwise_values=CINIC10_ELEMENTWISE_VALUES,
                     autograd_nodes=CINIC10_AUTOGRAD_NODES, conv_calls=CINIC10_CONV_CALLS,
+                    conv_padding_flops=float(CINIC10_CONV_PADDING_FLOPS),
                     **CINIC10_HISTOGRAM.preset_inputs())
         return cls(**{**base, **changes})
 

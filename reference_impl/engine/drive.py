@@ -115,6 +115,7 @@ def drive(engine: Engine, *, after_round: Callable[[RoundStats], None] | None = 
         "elementwise_values": engine.features.elementwise_values,
         "autograd_nodes": engine.features.autograd_nodes,
         "conv_calls": engine.features.conv_calls,
+        "conv_padding_flops": engine.features.conv_padding_flops,
         "param_tensors": engine.features.param_tensors,
         "train_flops_by_class": dict(engine.features.train_flops_by_class),
         "flopcounter_train_flops_per_sample": engine.features.flopcounter_train_flops_per_sample,

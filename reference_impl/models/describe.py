@@ -31,6 +31,7 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("elementwise_values", "V_e", "values per sample written by element-wise operations"),
     ("autograd_nodes", "N", "autograd nodes per optimizer step"),
     ("conv_calls", "C_k", "spatial-kernel or grouped convolution calls per optimizer step"),
+    ("conv_padding_flops", "F_pad", "FLOP per sample the convolutions' channels rounded up to blocks of 16 add"),
     ("sample_values", "V", "values per sample"),
     ("sample_channels", "C_s", "channels per sample"),
     ("classes", "K", "classes"),

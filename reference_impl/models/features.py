@@ -22,17 +22,20 @@ feature                      input  how it is counted
                                     optimizer's per-tensor work)
 ``conv_calls``               C_k    convolution calls per optimizer step (forward and backward) with a
                                     spatial kernel (larger than 1x1) or groups > 1
+``conv_padding_flops``       F_pad  training FLOPs per sample the convolutions would add with their
+                                    channel counts rounded up to whole blocks of 16 (oneDNN's layout:
+                                    :data:`~reference_impl.models.counting.CHANNEL_BLOCK`)
 ===========================  =====  ===================================================================
 
 How: the model is deep-copied, the global RNG forked and seeded, and one training pass (forward,
 cross-entropy, backward; :func:`~reference_impl.models.counting.training_pass`) runs under an
 :class:`~reference_impl.models.counting.OperatorTally` at two batch sizes ``b1 < b2``. A count ``c(b)``
 splits into a per-step and a per-sample part, ``c(b) = c_step + b * c_sample``, with
-``c_sample = (c(b2) - c(b1)) / (b2 - b1)``; FLOPs and V_e are per-sample parts, N and C_k are taken at
+``c_sample = (c(b2) - c(b1)) / (b2 - b1)``; FLOPs, F_pad and V_e are per-sample parts, N and C_k are taken at
 ``b1``. The caller's model, its parameters, gradients and mode, and the global RNG are untouched.
 
-For the TPDS CNN on 1x28x28 with 47 classes: P 68,873, F 1,018,188, V_c 2,962, V_e 7,815, N 25, C_k 6
-(tested).
+For the TPDS CNN on 1x28x28 with 47 classes: P 68,873, F 1,018,188, V_c 2,962, V_e 7,815, N 25, C_k 6,
+F_pad 4,140,528 (tested; its 1, 12, 18 and 24 channels are blocks of 16, 16, 32 and 32).
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ __all__ = ["FEATURE_INPUTS", "ModelFeatures", "model_features"]
 
 #: The cost model's architecture inputs that :meth:`ModelFeatures.model_inputs` gives, in order.
 FEATURE_INPUTS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_input_values", "sample_values",
-                                   "sample_channels", "classes", "elementwise_values", "autograd_nodes", "conv_calls")
+                                   "sample_channels", "classes", "elementwise_values", "autograd_nodes", "conv_calls",
+                                   "conv_padding_flops")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +100,8 @@ class ModelFeatures:
         N, autograd nodes per optimizer step.
     conv_calls : int
         C_k, spatial-kernel or grouped convolution calls (forward + backward) per optimizer step.
+    conv_padding_flops : float
+        F_pad, the convolutions' padding FLOPs per training sample (module docstring).
     """
 
     sample_shape: tuple[int, ...]
@@ -109,6 +115,7 @@ class ModelFeatures:
     elementwise_values: int
     autograd_nodes: int
     conv_calls: int
+    conv_padding_flops: float
 
     @property
     def sample_values(self) -> int:
@@ -120,7 +127,8 @@ class ModelFeatures:
         return {"params": self.params, "train_flops_per_sample": self.train_flops_per_sample,
                 "conv_input_values": self.conv_input_values, "sample_values": self.sample_values,
                 "sample_channels": self.sample_shape[0], "classes": self.num_classes, "elementwise_values": self.elementwise_values,
-                "autograd_nodes": self.autograd_nodes, "conv_calls": self.conv_calls}
+                "autograd_nodes": self.autograd_nodes, "conv_calls": self.conv_calls,
+                "conv_padding_flops": self.conv_padding_flops}
 
     def as_dict(self) -> dict[str, Any]:
         """Every feature as plain JSON-ready values (the FLOP split as a dict)."""
@@ -129,7 +137,8 @@ class ModelFeatures:
                 "train_flops_by_class": dict(self.train_flops_by_class),
                 "flopcounter_train_flops_per_sample": self.flopcounter_train_flops_per_sample,
                 "conv_input_values": self.conv_input_values, "elementwise_values": self.elementwise_values,
-                "autograd_nodes": self.autograd_nodes, "conv_calls": self.conv_calls}
+                "autograd_nodes": self.autograd_nodes, "conv_calls": self.conv_calls,
+                "conv_padding_flops": self.conv_padding_flops}
 
 
 def _whole(value: float) -> int:
@@ -203,7 +212,8 @@ def model_features(model: nn.Module, sample_shape: Sequence[int], num_classes: i
         conv_input_values=conv_values,
         elementwise_values=_whole(per_sample(first.values, second.values, "other")),
         autograd_nodes=nodes,
-        conv_calls=first.calls.get("conv", 0) + first.calls.get("dwconv", 0))
+        conv_calls=first.calls.get("conv", 0) + first.calls.get("dwconv", 0),
+        conv_padding_flops=float(_whole((second.padding_flops - first.padding_flops) / (b2 - b1))))
     if cache:
         _CACHE[key] = features
     return features

@@ -29,6 +29,7 @@ from costmodel.model.events import EVENT_STATEMENTS, GROUP_OF_PHASE
 TRUE = {
     "flops_per_s": 3.0e10, "step_overhead_s": 2.0e-4, "step_s_per_param": 3.0e-9,
     "train_s_per_elementwise_value": 1.8e-9, "train_s_per_autograd_node": 2.0e-5, "train_s_per_conv_call": 1.7e-4,
+    "train_s_per_padded_flop": 4.0e-12,
     "prox_s_per_param": 2.0e-9,
     "train_s_per_conv_value": 3.0e-9, "aggregate_s_per_model": 1.7e-6, "aggregate_s_per_output_param": 2.0e-10,
     "aggregate_s_per_large_param": 8.0e-11,
@@ -85,6 +86,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
         # the other architecture features, each apart from the width and from one another (five families)
         elementwise = float(cfg_rng.uniform(5e3, 3e5))
         nodes, conv_calls = int(cfg_rng.integers(14, 140)), int(cfg_rng.integers(0, 40))
+        padding = float(cfg_rng.uniform(0.0, 3e7)) if conv_calls else 0.0      # convolutions' padding FLOPs
         c = [4, 8, 12, 16, 20][config % 5]
         mu = 0.01 if config % 3 == 1 else 0.0                 # a third of the configurations are FedProx's
         run_id = f"run{r}"
@@ -98,7 +100,7 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
                              params=params, sample_values=values, sample_channels=channels, num_classes=classes,
                              batch_size=batch,
                              conv_input_values=conv_values, elementwise_values=elementwise,
-                             autograd_nodes=nodes, conv_calls=conv_calls, mu=mu,
+                             autograd_nodes=nodes, conv_calls=conv_calls, conv_padding_flops=padding, mu=mu,
                              **{k: 0 for k in ("bytes", "flops", "samples", "steps")} | columns))
 
         for _ in range(20):
@@ -108,7 +110,8 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
             add("local_training", event_seconds("local_training", flops=n * flops_per_sample * slower, samples=n,
                                                 steps=steps, params=params, conv_input_values=conv_values,
                                                 elementwise_values=elementwise, autograd_nodes=nodes,
-                                                conv_calls=conv_calls, proximal=float(mu > 0)),
+                                                conv_calls=conv_calls, conv_padding_flops=padding,
+                                                proximal=float(mu > 0)),
                 flops=n * flops_per_sample, samples=n, steps=steps)
         report = 16 + 8 * classes
         for client in range(10):
@@ -139,11 +142,14 @@ def synthetic_trace(*, noise: float = 0.0, stalls: float = 0.0, runs: int = 24, 
 def test_the_generator_agrees_with_a_hand_derivation():
     # one local-training event and one serialization beyond the cache, by hand
     n, batch, params, flops, conv, elementwise, nodes, calls = 100, 10, 7e4, 1e6, 2962, 7815, 25, 6
+    padding = 4_140_528
     by_hand = (FIXED["local_training"] + n * flops / TRUE["flops_per_s"]
-               + n * (conv * TRUE["train_s_per_conv_value"] + elementwise * TRUE["train_s_per_elementwise_value"])
+               + n * (conv * TRUE["train_s_per_conv_value"] + elementwise * TRUE["train_s_per_elementwise_value"]
+                      + padding * TRUE["train_s_per_padded_flop"])
                + math.ceil(n / batch) * (TRUE["step_overhead_s"] + nodes * TRUE["train_s_per_autograd_node"]
                                          + calls * TRUE["train_s_per_conv_call"] + params * TRUE["step_s_per_param"]))
-    features = dict(conv_input_values=conv, elementwise_values=elementwise, autograd_nodes=nodes, conv_calls=calls)
+    features = dict(conv_input_values=conv, elementwise_values=elementwise, autograd_nodes=nodes, conv_calls=calls,
+                    conv_padding_flops=padding)
     assert event_seconds("local_training", flops=n * flops, samples=n, steps=10, params=params, proximal=0,
                          **features) == pytest.approx(by_hand, rel=1e-12)
     # FedProx's step adds one pass over the parameters

@@ -8,12 +8,13 @@ INPUT_NAMES = (
     "local_epochs", "mediator_epochs", "mediator_size", "batch_size", "rounds", "params", "bytes_per_param",
     "message_header_bytes", "train_flops_per_sample", "conv_input_values", "sample_values", "sample_channels",
     "classes_per_client", "plans_augmentation", "elementwise_values", "autograd_nodes", "conv_calls",
-    "augmented_fraction",
+    "conv_padding_flops", "augmented_fraction",
     "augmented_fraction_sd", "client_load_spread", "mediator_load_spread", "removed_fraction",
     "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s",
 )
 COEFFICIENT_NAMES = (
-    "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s",
+    "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "train_s_per_padded_flop",
+    "step_overhead_s",
     "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param",
     "prox_s_per_param",
     "train_s_per_visit", "train_time_cv",

@@ -106,7 +106,7 @@ _INPUT_POINTS = st.fixed_dictionaries({
     "message_header_bytes": st.floats(0, 128), "train_flops_per_sample": st.floats(1e2, 1e10),
     "sample_values": st.integers(1, 10_000), "conv_input_values": st.integers(0, 200_000),
     "elementwise_values": st.integers(0, 2_000_000), "autograd_nodes": st.integers(0, 500),
-    "conv_calls": st.integers(0, 200),
+    "conv_calls": st.integers(0, 200), "conv_padding_flops": st.floats(0, 1e10),
     "classes_per_client": st.floats(1, 2), "sample_channels": st.integers(1, 3), "plans_augmentation": st.sampled_from([0, 1]),
     "augmented_fraction": st.floats(0, 5), "augmented_fraction_sd": st.floats(0, 2),
     "mediator_load_spread": st.floats(0, 4), "client_load_spread": st.floats(0, 3), "removed_fraction": st.floats(0, 0.99), "uplink_bits_per_s": st.floats(1e3, 1e11),

@@ -60,7 +60,8 @@ def test_the_models_building_blocks_are_the_statements_at_model_quantities() -> 
                                       "params"))
     by_hand = (sym("train_s_per_visit") + e * n * f / sym("flops_per_s")
                + e * n * (sym("conv_input_values") * sym("train_s_per_conv_value")
-                          + sym("elementwise_values") * sym("train_s_per_elementwise_value"))
+                          + sym("elementwise_values") * sym("train_s_per_elementwise_value")
+                          + sym("conv_padding_flops") * sym("train_s_per_padded_flop"))
                + e * sp.ceiling(n / b) * (sym("step_overhead_s") + sym("autograd_nodes") * sym("train_s_per_autograd_node")
                                           + sym("conv_calls") * sym("train_s_per_conv_call")
                                           + p * sym("step_s_per_param")))
@@ -75,7 +76,7 @@ def test_the_models_building_blocks_are_the_statements_at_model_quantities() -> 
 def _trace_rows() -> pd.DataFrame:
     rows = [dict(run_id="r", phase="local_training", entity="client:0", duration_s=1.0, bytes=0, flops=2e6,
                  samples=40, steps=4, params=7e4, conv_input_values=2962, elementwise_values=7815, autograd_nodes=25,
-                 conv_calls=6, sample_values=784, num_classes=47),
+                 conv_calls=6, conv_padding_flops=4_140_528, sample_values=784, num_classes=47),
             dict(run_id="r", phase="client_upload", entity="client:0", duration_s=1e-3, bytes=280_016, flops=0,
                  samples=0, steps=0, params=7e4, conv_input_values=2962, sample_values=784, num_classes=47),
             dict(run_id="r", phase="model_broadcast", entity="mediator:0", duration_s=1e-3, bytes=280_016, flops=0,
@@ -89,6 +90,7 @@ def test_the_fits_design_matrix_is_the_statements_regressors_on_trace_rows() -> 
     x = design_matrix("local_training", training)
     names = statement("local_training").linear_coefficients
     expected = {"flops_per_s": 2e6, "train_s_per_conv_value": 40 * 2962, "train_s_per_elementwise_value": 40 * 7815,
+                "train_s_per_padded_flop": 40 * 4_140_528,
                 "step_overhead_s": 4, "train_s_per_autograd_node": 4 * 25, "train_s_per_conv_call": 4 * 6,
                 "step_s_per_param": 4 * 7e4, "train_s_per_visit": 1}
     assert dict(zip(names, x[0])) == pytest.approx({n: expected[n] for n in names if n in expected} |

@@ -44,7 +44,7 @@ def test_symbols_are_unique_and_carry_sign_assumptions() -> None:
         assert symbol.is_nonnegative
         if name not in ("samples_per_client_sd", "augmented_fraction", "plans_augmentation", "augmented_fraction_sd",
                         "mediator_load_spread", "conv_input_values", "elementwise_values", "autograd_nodes", "conv_calls",
-                        "client_load_spread",
+                        "conv_padding_flops", "client_load_spread",
                         "removed_fraction",
                         "message_header_bytes", *NONNEGATIVE_COEFFICIENTS):
             assert symbol.is_positive, name

@@ -78,6 +78,27 @@ def test_a_depthwise_convolution_is_counted_once_not_once_per_group() -> None:
     assert f.flopcounter_train_flops_per_sample == f.train_flops_per_sample + 15 * depthwise_pass
 
 
+def test_padding_flops_are_what_channel_counts_rounded_up_to_blocks_of_16_add_by_hand() -> None:
+    # On 8x8 (64 positions), a pass of f = 2*64*k*(C_in/groups)*C_out FLOPs pads to f*(B(C_in)*B(C_out)/(C_in*C_out) - 1),
+    # a grouped one to f*(B(C_out)/C_out - 1), B(c) = 16*ceil(c/16):
+    # conv 3->12, 3x3, first layer (forward and weight gradient): 2 * 2*64*9 * (16*16 - 3*12) = 506,880;
+    # depthwise 3x3 over 12 channels (three passes): 3 * 2*64*9 * (16 - 12) = 13,824;
+    # 1x1 conv 12->20 (three passes): 3 * 2*64 * (16*32 - 12*20) = 104,448; a dense layer pads nothing.
+    model = nn.Sequential(nn.Conv2d(3, 12, 3, padding=1), nn.Conv2d(12, 12, 3, padding=1, groups=12),
+                          nn.Conv2d(12, 20, 1), nn.Flatten(), nn.Linear(20 * 8 * 8, 10))
+    f = model_features(model, (3, 8, 8), 10)
+    assert f.conv_padding_flops == 506_880 + 13_824 + 104_448 == 625_152
+    # channel counts that are whole blocks pad nothing, nor does a model without convolutions
+    whole = nn.Sequential(nn.Conv2d(16, 32, 3, padding=1), nn.Conv2d(32, 32, 3, padding=1, groups=32), nn.Flatten(),
+                          nn.Linear(32 * 8 * 8, 10))
+    assert model_features(whole, (16, 8, 8), 10).conv_padding_flops == 0
+    assert model_features(nn.Sequential(nn.Flatten(), nn.Linear(784, 10)), (1, 28, 28), 10).conv_padding_flops == 0
+    # the TPDS CNN (1, 12, 18, 24 channels: blocks of 16, 16, 32, 32) and a narrow ResNet
+    assert model_features(tpds_emnist_cnn(47), (1, 28, 28), 47).conv_padding_flops == 4_140_528
+    resnet = build_model("resnet", sample_shape=(3, 32, 32), num_classes=10, width=0.25)      # 4, 8, 16 channels
+    assert model_features(resnet, (3, 32, 32), 10).conv_padding_flops == 42_123_264
+
+
 class _Tokens(nn.Module):
     """(32, 4, 4) samples as 16 tokens of 32 values, one attention layer (2 heads of 16), mean, dense 3."""
 
