@@ -13,7 +13,7 @@ From the visits of :mod:`calibration.family_measure` (one row per configuration 
   relative NNLS (:func:`calibration.fit.regression.irls`), every configuration weighted alike. The
   terms are the statement's: nothing here names one;
 * :func:`family_table`: per test grid (:data:`calibration.family_grid.TEST_SETS`: the published
-  ``test2`` first, then ``test1``, kept for reference) and family, the mean absolute percentage
+  ``test3`` first, then ``test2`` and ``test1``, kept for reference) and family, the mean absolute percentage
   error (MAPE, ``mean |predicted / measured - 1|``) of
 
   - *in-family*: a fit on every development configuration, on the family's test configurations;
@@ -67,7 +67,7 @@ CONFIGURATION_COLUMNS: tuple[str, ...] = ("set", "family", "model", "width", "de
                                           "num_classes", "batch_size", "samples")
 #: Per-model columns carried from the visits into the configuration table.
 _CARRIED: tuple[str, ...] = ("steps", "params", "train_flops_per_sample", "conv_input_values", "elementwise_values",
-                             "autograd_nodes", "conv_calls")
+                             "autograd_nodes", "conv_calls", "conv_padding_flops")
 #: Columns of :func:`family_table`.
 TABLE_COLUMNS: tuple[str, ...] = (
     "test_set", "family", "dev_models", "dev_configurations", "test_models", "test_configurations", "noise_dev_pct",
@@ -102,6 +102,7 @@ def event_rows(table: pd.DataFrame) -> pd.DataFrame:
         "elementwise_values": table["elementwise_values"].to_numpy(dtype=np.float64),
         "autograd_nodes": table["autograd_nodes"].to_numpy(dtype=np.float64),
         "conv_calls": table["conv_calls"].to_numpy(dtype=np.float64),
+        "conv_padding_flops": table["conv_padding_flops"].to_numpy(dtype=np.float64),
         "proximal": np.zeros(len(table)),
     }, index=table.index)
     unknown = sorted(set(statement_of(GROUP).columns.values()) - set(events.columns))

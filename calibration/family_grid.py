@@ -68,6 +68,7 @@ __all__ = [
     "SETS",
     "SHAPES",
     "PUBLISHED_TEST",
+    "REFERENCE_NOTES",
     "TEST2_MODELS",
     "TEST3_MODELS",
     "TEST3_SETTINGS",
@@ -88,6 +89,13 @@ SETS: tuple[str, ...] = ("dev", "test1", "test2", "test3")
 TEST_SETS: tuple[str, ...] = ("test3", "test2", "test1")
 #: The test grid the published table reports (``test1`` and ``test2`` have been looked at: module docstring).
 PUBLISHED_TEST = "test3"
+#: Why each looked-at test grid is reported for reference only (printed under its table).
+REFERENCE_NOTES: Mapping[str, str] = MappingProxyType({
+    "test2": "the grid published with the previous statement (new widths and depths): its residuals, with "
+             "`test1`'s, pointed at channel counts, which made the statement's channel term (`conv_padding_flops`)",
+    "test1": "the first test grid (default depths; the Keras CNN with `scaled`): its table had been read before "
+             "the development grid got its depth variants",
+})
 #: The builder keyword of each family's depth (the TPDS layout has none).
 DEPTH_KEYWORDS: Mapping[str, str] = MappingProxyType({"mlp": "depth", "resnet": "blocks", "mobilenet": "blocks",
                                                       "vit": "depth"})
@@ -153,7 +161,7 @@ TEST3_SETTINGS: tuple[tuple[int, int], ...] = ((8, 64), (32, 256), *itertools.pr
 KERAS_SETTINGS: tuple[tuple[int, int], ...] = ((8, 64), (32, 64), (12, 100), (20, 100))
 #: The model features recorded with every visit (:class:`reference_impl.models.ModelFeatures` fields).
 FEATURE_COLUMNS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_input_values", "elementwise_values",
-                                    "autograd_nodes", "conv_calls")
+                                    "autograd_nodes", "conv_calls", "conv_padding_flops")
 #: Columns of a visits table (:func:`calibration.family_measure.measure`): one row per configuration
 #: and round; ``seconds`` is the visit's thread CPU time, ``position`` its place in its round.
 VISIT_COLUMNS: tuple[str, ...] = ("set", "family", "model", "width", "depth", "sample_shape", "num_classes",

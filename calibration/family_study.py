@@ -3,10 +3,10 @@
 Does the compute model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) price a visit of
 an architecture it was not fitted on? ``python -m calibration.family_study --store`` times the visits
 of five architecture families (:mod:`calibration.family_grid`: a development grid, the frozen test
-grid ``test2`` and the looked-at test grid ``test1``) as the engine times them
+grid ``test3`` and the looked-at test grids ``test2`` and ``test1``) as the engine times them
 (:mod:`calibration.family_measure`), fits the ``local_training`` statement on the development
-configurations and reports, per family, its in-family and leave-one-family-out errors on ``test2``
-(and, for reference, on ``test1``) with the measured noise beside (:mod:`calibration.family_fit`).
+configurations and reports, per family, its in-family and leave-one-family-out errors on ``test3``
+(and, for reference, on the others) with the measured noise beside (:mod:`calibration.family_fit`).
 
 Files (in the package, :data:`STORE`, with ``--store``; in a folder with ``--out DIR``; each written
 atomically, :func:`costmodel.files.atomic_path`):
@@ -21,10 +21,10 @@ atomically, :func:`costmodel.files.atomic_path`):
     rounds, wall seconds, the 1/5/15-minute load averages before and after, the machine) and the fits
     behind the table (``fit``: the statement's parameters fitted on all families and without each).
 
-``--set dev test2`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
+``--set dev test3`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
 configurations interleaved in the same rounds, so that a drift of the machine's speed during the
 measurement (on a shared machine the other tenants come and go) reaches them alike; the visits of a
-grid not measured (by default ``test1``'s) are kept from the destination. ``--from-stored [VISITS.csv]``
+grid not measured (by default ``test1``'s and ``test2``'s) are kept from the destination. ``--from-stored [VISITS.csv]``
 measures nothing: it rebuilds the table from stored visits (by default the package's), for instance
 after the statement changed. The table is always computed
 from the visits as written to the file, so rebuilding it from the file gives the same figures.
@@ -47,7 +47,7 @@ from typing import Any
 import pandas as pd
 
 from calibration.family_fit import GROUP, configuration_table, family_table, fits_frame, unexercised_parameters
-from calibration.family_grid import SETS, TEST_SETS, VISIT_COLUMNS
+from calibration.family_grid import PUBLISHED_TEST, REFERENCE_NOTES, SETS, TEST_SETS, VISIT_COLUMNS
 from calibration.family_grid import configurations as grid_configurations
 from calibration.fit.rows import statement_of
 from calibration.machine import describe_machine
@@ -61,7 +61,7 @@ __all__ = ["MEASURED_SETS", "STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", 
 STORE = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
 VISITS_FILE, TABLE_FILE, STUDY_FILE = "visits.csv", "lofo.csv", "study.json"
 #: The grids measured by default (``test1`` was measured before and is kept).
-MEASURED_SETS: tuple[str, ...] = ("dev", "test2")
+MEASURED_SETS: tuple[str, ...] = ("dev", PUBLISHED_TEST)
 #: Significant digits of the stored visits (a FLOP count of 2e8 keeps its units and a tenth).
 _DIGITS = "%.10g"
 
@@ -116,13 +116,16 @@ def _as_stored(visits: pd.DataFrame) -> pd.DataFrame:
 
 def rebuild(visits: pd.DataFrame, study: dict[str, Any], *, command: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The table of ``visits`` and ``study`` (every test grid of :data:`~calibration.family_grid.TEST_SETS`)
-    with its ``fit`` section made anew."""
+    with its ``fit`` section made anew (``test_sets``: which grid is published, and why each other one is
+    reported for reference only, for the printed block)."""
     configurations = configuration_table(visits)
     table, fits = family_table(configurations, TEST_SETS)
     statement = statement_of(GROUP)
     study = {**study, "schema_version": 1, "fit": {
         "created": _now(), "command": command, "group": GROUP, "seconds": str(statement.seconds), "parameters": fits,
-        "unexercised": list(unexercised_parameters(configurations[configurations["set"] == "dev"]))}}
+        "unexercised": list(unexercised_parameters(configurations[configurations["set"] == "dev"])),
+        "test_sets": [{"set": s, "published": s == PUBLISHED_TEST, "note": REFERENCE_NOTES.get(s, "")}
+                      for s in TEST_SETS]}}
     return table, study
 
 

@@ -1,11 +1,12 @@
 """The leave-one-family-out table of the local-training statement, printed from its stored measurement.
 
 ``costmodel/data/families/`` (written by ``python -m calibration.family_study --store``) holds the
-visits of five architecture families on a development grid, the frozen test grid ``test2`` and the
-looked-at test grid ``test1`` (``visits.csv``), the table of in-family and leave-one-family-out errors
-fitted on them (``lofo.csv``, one row per test grid and family) and how both were made
-(``study.json``). :func:`family_block` prints the table for docs/limits.md (a generated block; see
-:mod:`costmodel.report.doc_tables`): ``test2``'s rows with the verdicts, ``test1``'s for reference.
+visits of five architecture families on a development grid and test grids (``visits.csv``), the table
+of in-family and leave-one-family-out errors fitted on them (``lofo.csv``, one row per test grid and
+family) and how both were made (``study.json``, whose ``fit.test_sets`` says which test grid is the
+frozen, published one and why each other one is reported for reference only). :func:`family_block`
+prints the table for docs/limits.md (a generated block; see :mod:`costmodel.report.doc_tables`): the
+published grid's rows with the verdicts, the others' for reference.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ __all__ = ["STORED_FAMILIES", "FamilyStudy", "family_block", "load_family_study"
 
 #: The stored study (package data).
 STORED_FAMILIES = Path(__file__).resolve().parents[1] / "data" / "families"
-#: The published test grid and the one kept for reference (``calibration.family_grid.TEST_SETS``).
-_PUBLISHED, _REFERENCE = "test2", "test1"
 _COLUMNS = ("test_set", "family", "dev_models", "dev_configurations", "test_models", "test_configurations",
             "noise_dev_pct", "noise_test_pct", "fit_dev_mape_pct", "in_family_test_mape_pct",
             "in_family_test_max_pct", "lofo_dev_mape_pct", "lofo_test_mape_pct", "lofo_test_max_pct",
@@ -96,8 +95,13 @@ def family_block(stored: FamilyStudy | None) -> str:
     if stored is None or stored.table.empty:
         return ("Not measured yet: `costmodel/data/families/lofo.csv` is absent (written by "
                 "`python -m calibration.family_study --store`).\n")
-    table, fit = stored.table[stored.table["test_set"] == _PUBLISHED], stored.study.get("fit", {})
-    reference = stored.table[stored.table["test_set"] == _REFERENCE]
+    fit = stored.study.get("fit", {})
+    test_sets = list(fit.get("test_sets", []))
+    published = [entry["set"] for entry in test_sets if entry.get("published")]
+    if len(published) != 1:
+        raise InputError(f"'study.json' must name one published test grid in fit.test_sets (got {published}; "
+                         f"rebuild it: python -m calibration.family_study --from-stored --store).")
+    table = stored.table[stored.table["test_set"] == published[0]]
     unexercised = list(fit.get("unexercised", []))
     parameters = [p for p in fit.get("parameters", {}).get("all families", {}) if p not in unexercised]
     first = table.iloc[0]
@@ -112,7 +116,7 @@ def family_block(stored: FamilyStudy | None) -> str:
         f"MAPE is the mean absolute percentage error of a configuration's median visit (its worst in brackets); "
         f"noise is the median over the family's configurations of the run-to-run CV across rounds. In-family: "
         f"fitted on every family's development configurations; LOFO: fitted on the other families' only. A "
-        f"family passes when, on the frozen test grid `{_PUBLISHED}`, in-family is within "
+        f"family passes when, on the frozen test grid `{published[0]}`, in-family is within "
         f"{first['in_family_target_pct']:g}% and LOFO "
         f"within {first['lofo_target_pct']:g}%: {passed} of {len(table)} families pass.",
         "",
@@ -128,14 +132,16 @@ def family_block(stored: FamilyStudy | None) -> str:
             f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {_pct(row.noise_test_pct)} "
             f"| {_pct(row.lofo_dev_mape_pct)} | {_pct(row.fit_dev_mape_pct)} | {_pct(row.noise_dev_pct)} "
             f"| {row.verdict} |")
-    if not reference.empty:
+    for entry in test_sets:
+        reference = stored.table[stored.table["test_set"] == entry["set"]]
+        if entry.get("published") or reference.empty:
+            continue
         lines += [
             "",
-            f"For reference only, the same fits on `{_REFERENCE}`, the earlier test grid (default depths; the Keras "
-            f"CNN with `scaled`): its table had been read before the development grid got its depth variants, so "
-            f"these figures are not an unseen test.",
+            f"For reference only, the same fits on `{entry['set']}`, {entry.get('note', 'a grid that was looked at')}, "
+            f"so these figures are not an unseen test.",
             "",
-            f"| family | models `{_REFERENCE}` | in-family MAPE % | LOFO MAPE % | noise % | rule applied |",
+            f"| family | models `{entry['set']}` | in-family MAPE % | LOFO MAPE % | noise % | rule applied |",
             "|---|---:|---:|---:|---:|---|",
         ]
         for row in reference.itertuples(index=False):

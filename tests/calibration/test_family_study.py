@@ -21,6 +21,7 @@ from calibration.family_grid import (
     FAMILIES,
     KERAS_SETTINGS,
     PUBLISHED_TEST,
+    SETS,
     TEST3_MODELS,
     TEST3_SETTINGS,
     TEST_SETS,
@@ -117,17 +118,19 @@ def test_a_configuration_s_default_depth_is_the_family_s_and_builds_the_model_it
 # --------------------------------------------------------------------------- synthetic data from the statement
 
 #: Per family: params, FLOPs, conv input values, element-wise values per sample at width 1; autograd
-#: nodes and spatial conv calls per step (fixed depth: constant within a family, as in the real ones).
-_BASE = {"mlp": (280e3, 1.3e6, 0, 1.2e3, 16, 0), "scaled": (69e3, 1.0e6, 3.0e3, 7.8e3, 25, 6),
-         "resnet": (80e3, 56e6, 73e3, 170e3, 63, 14), "mobilenet": (146e3, 21e6, 58e3, 127e3, 74, 12),
-         "vit": (74e3, 24e6, 784, 113e3, 95, 2)}
+#: nodes and spatial conv calls per step (fixed depth: constant within a family, as in the real ones);
+#: padding FLOPs per sample at width 1 (they shrink as the channels widen towards whole blocks).
+_BASE = {"mlp": (280e3, 1.3e6, 0, 1.2e3, 16, 0, 0.0), "scaled": (69e3, 1.0e6, 3.0e3, 7.8e3, 25, 6, 4.1e6),
+         "resnet": (80e3, 56e6, 73e3, 170e3, 63, 14, 20e6), "mobilenet": (146e3, 21e6, 58e3, 127e3, 74, 12, 2.4e6),
+         "vit": (74e3, 24e6, 784, 113e3, 95, 2, 1.7e6)}
 
 
 def _synthetic_visits() -> pd.DataFrame:
     """Visits of hand-made models on both grids' kinds of settings, 3 rounds each, seconds to be filled."""
     rows = []
-    for family, (p, f, vc, ve, nodes, calls) in _BASE.items():
+    for family, (p, f, vc, ve, nodes, calls, pad) in _BASE.items():
         for set_name, widths, settings in (("dev", (0.5, 1.0, 2.0, 4.0), DEV_SETTINGS),
+                                           ("test3", (1.25, 3.5), TEST3_SETTINGS),
                                            ("test2", (1.5, 3.0), TEST_SETTINGS), ("test1", (2.5,), TEST_SETTINGS)):
             for width, (batch, samples), r in itertools.product(widths, settings, range(3)):
                 rows.append(dict(set=set_name, family=family, model=family, width=width, depth=1,
@@ -135,7 +138,8 @@ def _synthetic_visits() -> pd.DataFrame:
                                  num_classes=47, batch_size=batch, samples=samples, steps=math.ceil(samples / batch),
                                  round=r, position=0, seconds=0.0, wall_seconds=0.0, params=p * width ** 2,
                                  train_flops_per_sample=f * width ** 2, conv_input_values=vc * width,
-                                 elementwise_values=ve * width, autograd_nodes=nodes, conv_calls=calls))
+                                 elementwise_values=ve * width, autograd_nodes=nodes, conv_calls=calls,
+                                 conv_padding_flops=pad / width))
     return pd.DataFrame(rows, columns=list(VISIT_COLUMNS))
 
 
@@ -163,10 +167,11 @@ def _statement_seconds(visits: pd.DataFrame) -> tuple[np.ndarray, dict[str, floa
 
 def test_a_configuration_becomes_an_event_with_the_visit_s_counts():
     table = pd.DataFrame([dict(samples=100, steps=9, params=500, train_flops_per_sample=1000.0, conv_input_values=7,
-                               elementwise_values=11, autograd_nodes=13, conv_calls=2)])
+                               elementwise_values=11, autograd_nodes=13, conv_calls=2, conv_padding_flops=170.0)])
     events = family_fit.event_rows(table).iloc[0].to_dict()
     assert events == dict(flops=100_000.0, samples=100.0, steps=9.0, params=500.0, conv_input_values=7.0,
-                          elementwise_values=11.0, autograd_nodes=13.0, conv_calls=2.0, proximal=0.0)
+                          elementwise_values=11.0, autograd_nodes=13.0, conv_calls=2.0, conv_padding_flops=170.0,
+                          proximal=0.0)
 
 
 def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predicted_exactly():
@@ -176,7 +181,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
     configurations_ = family_fit.configuration_table(visits)
     assert len(configurations_) == len(visits) // 3 and (configurations_["noise"] == 0).all()
     table, fits = family_fit.family_table(configurations_)
-    assert list(table["test_set"]) == ["test2"] * 5 + ["test1"] * 5 and list(table["family"]) == list(FAMILIES) * 2
+    assert list(table["test_set"]) == ["test3"] * 5 + ["test2"] * 5 + ["test1"] * 5
+    assert list(table["family"]) == list(FAMILIES) * 3
     unexercised = family_fit.unexercised_parameters(configurations_)
     for name, value in chosen.items():
         if name not in unexercised:
@@ -185,8 +191,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
                   "lofo_test_max_pct"):
         assert (table[error] < 1e-5).all(), error
     assert (table["verdict"] == "pass").all()
-    assert table["dev_configurations"].tolist() == [4 * 6] * 10
-    assert table["test_models"].tolist() == [2] * 5 + [1] * 5
+    assert table["dev_configurations"].tolist() == [4 * 6] * 15
+    assert table["test_models"].tolist() == [2] * 10 + [1] * 5
 
 
 def test_the_lofo_fits_never_see_the_family_they_predict(monkeypatch):
@@ -211,7 +217,7 @@ def test_a_wrong_rate_in_one_family_shows_in_its_own_errors_only_where_it_is_pre
     visits = _synthetic_visits()
     visits["seconds"] = _statement_seconds(visits)[0] * np.where(visits["family"] == "vit", 1.3, 1.0)
     table, _ = family_fit.family_table(family_fit.configuration_table(visits))
-    for test_set in ("test2", "test1"):
+    for test_set in ("test3", "test2", "test1"):
         vit = table[table["test_set"] == test_set].set_index("family").loc["vit"]
         # fitted without vit, every vit visit comes out 1/1.3 of what it measures: 23.1% low
         assert vit["lofo_test_mape_pct"] == pytest.approx(100 * (1 - 1 / 1.3), rel=1e-4)
@@ -313,9 +319,10 @@ def test_the_stored_table_is_what_the_stored_visits_give_under_the_current_state
     assert {(r.set, r.model, r.width, r.depth, r.sample_shape, r.batch_size, r.samples)
             for r in visits.itertuples()} == {
         (c.set, c.model, c.width, c.layers, shape_label(c.sample_shape), c.batch_size, c.samples)
-        for s in ("dev", "test1", "test2") for c in configurations(s)}
+        for s in SETS for c in configurations(s)}
     table, _ = family_fit.family_table(family_fit.configuration_table(visits))
-    assert list(stored.table["test_set"]) == list(table["test_set"]) == ["test2"] * 5 + ["test1"] * 5
+    assert list(stored.table["test_set"]) == list(table["test_set"]) == [s for s in TEST_SETS for _ in FAMILIES]
+    assert [e["set"] for e in stored.study["fit"]["test_sets"] if e["published"]] == [PUBLISHED_TEST]
     assert list(stored.table["verdict"]) == list(table["verdict"]), \
         "rebuild it: python -m calibration.family_study --from-stored --store"
     np.testing.assert_allclose(stored.table["lofo_test_mape_pct"], table["lofo_test_mape_pct"], rtol=1e-4)
@@ -342,7 +349,9 @@ def test_the_block_prints_each_family_with_its_noise_and_the_verdict_count():
                            "rounds": 5, "configurations": 472, "wall_seconds": 400.0, "load_before": [1.52, 1, 1],
                            "load_after": [2.0, 1, 1], "machine": {"cpu": "CPU", "torch_version": "2", "threads": 1}}],
              "fit": {"created": "d", "command": "c", "group": "local_training", "unexercised": ["b"],
-                     "parameters": {"all families": {"a": 1.0, "b": 0.0}}}}
+                     "parameters": {"all families": {"a": 1.0, "b": 0.0}},
+                     "test_sets": [{"set": "test2", "published": True, "note": ""},
+                                   {"set": "test1", "published": False, "note": "a grid read before the change"}]}}
     text = family_block(FamilyStudy(pd.DataFrame([row, other, looked_at]), study))
     assert ("| mlp (dense only) | 8 / 6 | 6.3 (20) | 17.5 (33) | 3.0 | 14.0 | 4.0 | 3.0 "
             "| fail: LOFO above target |") in text
@@ -353,8 +362,12 @@ def test_the_block_prints_each_family_with_its_noise_and_the_verdict_count():
     # test1 is printed apart, after test2's table, as not an unseen test
     assert text.index("| mlp (dense only) | 8 / 6 |") < text.index("not an unseen test")
     assert "| mlp | 6 | 8.4 (20) | 21.0 (51) | 3.0 | fail: LOFO above target |" in text
+    assert "the same fits on `test1`, a grid read before the change, so these figures are not an unseen test" in text
     assert "load average 1.5 before, 2.0 after" in text and "(`a`; `b` not exercised, 0)" in text
     assert "Not measured yet" in family_block(None)
+    study["fit"]["test_sets"][0]["published"] = False          # a study that names no published grid: one line
+    with pytest.raises(InputError, match="must name one published test grid"):
+        family_block(FamilyStudy(pd.DataFrame([row, other, looked_at]), study))
 
 
 # --------------------------------------------------------------------------- a real measurement
