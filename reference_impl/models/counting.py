@@ -26,8 +26,9 @@ same pass would add with its channel counts rounded up to whole blocks of :data:
 ``f * (B(C_out) / C_out - 1)`` for a grouped one. oneDNN, which runs PyTorch's CPU convolutions,
 lays channels out in blocks of 16 float32 lanes (one AVX-512 vector), so a convolution of 4 or 12
 channels costs about what one of 16 does (without this count, the family study priced visits of
-ResNets whose first stage has 4 to 10 channels 10-20% too cheap). On a machine whose vectors hold 8 lanes (AVX2) the blocks are
-8 wide, and this count (always 16) is then an approximation the fit absorbs. Matrix products use
+ResNets whose first stage has 4 to 10 channels 10-20% too cheap). On a machine whose vectors hold 8
+lanes (AVX2) the blocks are 8 wide, and this count (always 16) then over-states the padding
+(docs/limits.md). Matrix products use
 ``FlopCounterMode``'s own formulas. Normalizations, activations, pooling, the loss and the optimizer
 count no FLOPs: their cost is in the values they write (class ``norm`` and ``other``).
 

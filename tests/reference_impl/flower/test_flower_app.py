@@ -208,8 +208,8 @@ from reference_impl.config import RunConfig
 from reference_impl.flower.device import ClientDevice
 from torch.nn.utils import parameters_to_vector
 for mu in (0.0, 0.01):
-    config = RunConfig(dataset="emnist-shape", samples=40, clients=2, clients_per_round=2, batch_size=10, evaluate=False, seed=3,
-                       algorithm="fedprox" if mu else "fedavg", mu=mu)
+    config = RunConfig(dataset="emnist-shape", samples=40, clients=2, clients_per_round=2, batch_size=10,
+                       evaluate=False, seed=3, algorithm="fedprox" if mu else "fedavg", mu=mu)
     device = ClientDevice(config, 0)
     before = parameters_to_vector(device.model.parameters()).detach().clone()
     device.warm_up()

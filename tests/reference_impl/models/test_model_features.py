@@ -79,8 +79,8 @@ def test_a_depthwise_convolution_is_counted_once_not_once_per_group() -> None:
 
 
 def test_padding_flops_are_what_channel_counts_rounded_up_to_blocks_of_16_add_by_hand() -> None:
-    # On 8x8 (64 positions), a pass of f = 2*64*k*(C_in/groups)*C_out FLOPs pads to f*(B(C_in)*B(C_out)/(C_in*C_out) - 1),
-    # a grouped one to f*(B(C_out)/C_out - 1), B(c) = 16*ceil(c/16):
+    # On 8x8 (64 positions), a pass of f = 2*64*k*(C_in/groups)*C_out FLOPs pads to
+    # f*(B(C_in)*B(C_out)/(C_in*C_out) - 1), a grouped one to f*(B(C_out)/C_out - 1), B(c) = 16*ceil(c/16):
     # conv 3->12, 3x3, first layer (forward and weight gradient): 2 * 2*64*9 * (16*16 - 3*12) = 506,880;
     # depthwise 3x3 over 12 channels (three passes): 3 * 2*64*9 * (16 - 12) = 13,824;
     # 1x1 conv 12->20 (three passes): 3 * 2*64 * (16*32 - 12*20) = 104,448; a dense layer pads nothing.
