@@ -11,9 +11,10 @@ coefficients show undiluted. The difference is ``second/first - 1``.
 
 ``python -m calibration.agreement --pair back-to-back A.json B.json --pair quick-vs-full FULL.json
 QUICK.json [--store]`` prints the table and, with ``--store``, adds its pairs to the table stored in the
-package (:data:`STORED`; a pair stored before, same name and files, is replaced), from which docs/limits.md's generated block is printed
-(:func:`costmodel.report.agreement_tables.agreement_block`). Each row also carries both calibrations'
-median speed-probe time (``machine.speed_probe_s``): how fast the machine ran while each was made.
+package (:data:`STORED`; a pair stored before, same name and files, is replaced), from which
+docs/limits.md's generated block is printed (:func:`costmodel.report.agreement_tables.agreement_block`).
+Each row also carries both calibrations' median speed-probe time (``machine.speed_probe_s``): how fast the
+machine ran while each was made.
 """
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.agreement", description=__doc__.split("\n")[0])
     parser.add_argument("--pair", nargs=3, action="append", metavar=("COMPARISON", "FIRST", "SECOND"), required=True,
                         help="a comparison's name and two calibration files (repeatable)")
-    parser.add_argument("--store", action="store_true", help=f"add the pairs to {STORED.name} in the package (a pair stored before is replaced)")
+    parser.add_argument("--store", action="store_true",
+                        help=f"add the pairs to {STORED.name} in the package (a pair stored before is replaced)")
     args = parser.parse_args(argv)
     try:
         pairs = []

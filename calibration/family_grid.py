@@ -246,8 +246,7 @@ def _models(set_name: str) -> list[_Model]:
 
 def configurations(set_name: str) -> tuple[Configuration, ...]:
     """Every configuration of grid ``set_name`` (``"dev"``: 304, ``"test1"``: 232, ``"test2"``: 160,
-    ``"test3"``: 120), in a
-    fixed order."""
+    ``"test3"``: 120), in a fixed order."""
     return tuple(Configuration(set_name, family, model, float(width), shape, classes, batch, samples, depth)
                  for shape, classes in SHAPES
                  for family, model, width, depth, settings in _models(set_name)

@@ -24,10 +24,10 @@ atomically, :func:`costmodel.files.atomic_path`):
 ``--set dev test3`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
 configurations interleaved in the same rounds, so that a drift of the machine's speed during the
 measurement (on a shared machine the other tenants come and go) reaches them alike; the visits of a
-grid not measured (by default ``test1``'s and ``test2``'s) are kept from the destination. ``--from-stored [VISITS.csv]``
-measures nothing: it rebuilds the table from stored visits (by default the package's), for instance
-after the statement changed. The table is always computed
-from the visits as written to the file, so rebuilding it from the file gives the same figures.
+grid not measured (by default ``test1``'s and ``test2``'s) are kept from the destination.
+``--from-stored [VISITS.csv]`` measures nothing: it rebuilds the table from stored visits (by default the
+package's), for instance after the statement changed. The table is always computed from the visits as
+written to the file, so rebuilding it from the file gives the same figures.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ from costmodel.model import blom_z_values
 from costmodel.model.scenario import Scenario
 from reference_impl.workload import Workload
 
-__all__ = ["ARCHITECTURE_COLUMNS", "augmented_fraction_spread", "classes_held", "classes_held_from_trace", "client_load_spread", "client_sizes",
+__all__ = ["ARCHITECTURE_COLUMNS", "COUNTED_COLUMNS", "augmented_fraction_spread", "classes_held", "classes_held_from_trace", "client_load_spread", "client_sizes",
            "effective_sizes", "mediator_load_spread", "scenario_from_run", "scenario_from_workload"]
 
 
@@ -65,6 +65,9 @@ __all__ = ["ARCHITECTURE_COLUMNS", "augmented_fraction_spread", "classes_held", 
 ARCHITECTURE_COLUMNS: tuple[str, ...] = ("params", "train_flops_per_sample", "conv_input_values",
                                          "elementwise_values", "autograd_nodes", "conv_calls", "conv_padding_flops",
                                          "sample_values", "sample_channels")
+#: The ones a run records as counted (V and C_s also follow from its sample shape).
+COUNTED_COLUMNS: tuple[str, ...] = tuple(name for name in ARCHITECTURE_COLUMNS
+                                         if name not in ("sample_values", "sample_channels"))
 
 
 def client_sizes(trace: pd.DataFrame, *, local_epochs: int) -> np.ndarray:
@@ -185,8 +188,7 @@ def _in_process_scenario(config: Mapping[str, Any], model: Mapping[str, Any], *,
                          kappa_c: float = 1.0) -> Scenario:
     """The scenario of an in-process run: the configuration's counts, the model's size, the data's
     figures given, no link (bandwidths ``inf``), float32 parameters and the 16-byte wire header."""
-    missing = [name for name in ARCHITECTURE_COLUMNS if name not in ("sample_values", "sample_channels")
-               and model.get(name) is None]
+    missing = [name for name in COUNTED_COLUMNS if model.get(name) is None]
     if missing:      # a run recorded before the engine counted them: never price it with another model's figures
         raise InputError(f"'model' must give {', '.join(missing)} (runs made before this version of the engine "
                          f"record them: run them again) (got none in a run of "

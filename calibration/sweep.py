@@ -59,7 +59,7 @@ from costmodel.errors import InputError, check_int, must
 from costmodel.files import create_output_folder
 from costmodel.model.label_mix import EMNIST_HISTOGRAM, PAPERS_DIRICHLET_ALPHA
 from calibration.rescheduling_probe import load_probe
-from calibration.scenario import ARCHITECTURE_COLUMNS
+from calibration.scenario import ARCHITECTURE_COLUMNS, COUNTED_COLUMNS
 from reference_impl.config import RunConfig
 from reference_impl.engine import drive
 from reference_impl.engine.drive import MEASUREMENT_VERSION
@@ -365,13 +365,8 @@ def folder_probe_seconds(folder: str | os.PathLike[str]) -> float:
     return usual_probe_seconds(folder_probes(folder))
 
 
-#: The architecture figures a run's summary records (the others, V and C_s, come from its sample shape).
-_SUMMARY_FEATURES: tuple[str, ...] = tuple(name for name in ARCHITECTURE_COLUMNS
-                                           if name not in ("sample_values", "sample_channels"))
-
-
 def _scalar_summary(summary: dict[str, Any]) -> dict[str, Any]:
-    keep = (*_SUMMARY_FEATURES, "model_message_bytes", "num_classes", "setup_s", "total_s",
+    keep = (*COUNTED_COLUMNS, "model_message_bytes", "num_classes", "setup_s", "total_s",
             "wall_s", "augmented_fraction", "removed_fraction", "original_samples", "augmented_samples",
             "removed_samples", "sweep_repetition", "torch_version")
     out = {key: summary.get(key) for key in keep}
