@@ -9,7 +9,7 @@ connections), ``mobilenet`` (depthwise-separable convolutions) and ``vit`` (patc
 attention), each at a width multiplier, on the two image shapes of the papers' setups (1x28x28 with
 47 classes, EMNIST's; 3x32x32 with 10, CINIC-10's).
 
-Four grids, each fixed here before any of its visits was measured:
+Five grids, each fixed here before any of its visits was measured:
 
 * the **development** grid (:data:`DEV_WIDTHS` x :data:`SHAPES` x :data:`DEV_SETTINGS` at each
   family's default depth, and the depth variants :data:`DEV_DEPTH_VARIANTS` x :data:`SHAPES` x
@@ -28,13 +28,21 @@ Four grids, each fixed here before any of its visits was measured:
   not have. It was frozen and measured, and its table was published; then the residuals of the
   test grids pointed at channel counts, which made the statement's channel term
   (``conv_padding_flops``), so it is no longer unseen for that term and is kept for reference;
-* ``test3`` (frozen, only reported: :data:`TEST3_MODELS` x :data:`SHAPES` x :data:`TEST3_SETTINGS`):
-  two models per family that no earlier grid has, with channel counts below, at and just above
-  multiples of 16, at two of the development grid's settings and at batch sizes (10, 24) and sample
-  counts (80, 160) no earlier grid has. It was fixed after the channel term had been chosen on the
-  development grid and before any of its visits was measured. Changing it is changing the
-  experiment; a test checks that no test grid shares a configuration or a model with the
-  development grid, and that ``test3`` shares no model with any grid.
+* ``test3`` (**looked at**: :data:`TEST3_MODELS` x :data:`SHAPES` x :data:`TEST3_SETTINGS`): two
+  models per family that no earlier grid has, with channel counts below, at and just above multiples
+  of 16, at two of the development grid's settings and at batch sizes (10, 24) and sample counts (80,
+  160) no earlier grid has. It was frozen after the channel term had been chosen on the development
+  grid and measured, and its table was published; then its ResNets (under-priced at every channel
+  count that is no multiple of 16) led to pricing padding FLOPs at the FLOP rate, so it is kept for
+  reference;
+* ``test4`` (frozen, only reported: :data:`TEST4_MODELS` x :data:`SHAPES` x :data:`TEST4_SETTINGS`):
+  two models per family that no earlier grid has (channel counts just above, below and between
+  multiples of 16; depths besides the development ones), at two of the development grid's settings
+  and at batch sizes (14, 28) and sample counts (120, 180) no earlier grid has. It was fixed after
+  the statement's terms had been chosen (on the development grid and the looked-at grids) and before
+  any of its visits was measured. Changing it is changing the experiment; a test checks that no test
+  grid shares a configuration or a model with the development grid, and that ``test4`` shares no
+  model with any grid.
 
 A model's depth (:data:`DEPTH_KEYWORDS`: the family's keyword, :data:`DEFAULT_DEPTHS`: its default)
 is the MLP's hidden layers, the ResNet's blocks per stage, the MobileNet's blocks, the ViT's
@@ -72,6 +80,8 @@ __all__ = [
     "TEST2_MODELS",
     "TEST3_MODELS",
     "TEST3_SETTINGS",
+    "TEST4_MODELS",
+    "TEST4_SETTINGS",
     "TEST_SETS",
     "TEST_SETTINGS",
     "TEST_WIDTHS",
@@ -84,13 +94,15 @@ __all__ = [
 #: The families, in the tables' order (``scaled`` is the TPDS CNN layout at a width).
 FAMILIES: tuple[str, ...] = ("mlp", "scaled", "resnet", "mobilenet", "vit")
 #: The grids by name.
-SETS: tuple[str, ...] = ("dev", "test1", "test2", "test3")
+SETS: tuple[str, ...] = ("dev", "test1", "test2", "test3", "test4")
 #: The test grids, the published one first.
-TEST_SETS: tuple[str, ...] = ("test3", "test2", "test1")
+TEST_SETS: tuple[str, ...] = ("test4", "test3", "test2", "test1")
 #: The test grid the published table reports (``test1`` and ``test2`` have been looked at: module docstring).
-PUBLISHED_TEST = "test3"
+PUBLISHED_TEST = "test4"
 #: Why each looked-at test grid is reported for reference only (printed under its table).
 REFERENCE_NOTES: Mapping[str, str] = MappingProxyType({
+    "test3": "the grid published with the channel term: its ResNets, under-priced wherever a channel count is no "
+             "multiple of 16, led to pricing the padding FLOPs at the FLOP rate (`(F + F_pad)/theta`)",
     "test2": "the grid published with the previous statement (new widths and depths): its residuals, with "
              "`test1`'s, pointed at channel counts, which made the statement's channel term (`conv_padding_flops`)",
     "test1": "the first test grid (default depths; the Keras CNN with `scaled`): its table had been read before "
@@ -146,6 +158,15 @@ TEST3_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyT
     "mobilenet": ((0.3125, 6), (0.875, 4)),
     "vit": ((0.25, 3), (1.375, 5)),
 })
+#: ``test4`` models, (width, depth) per family: no model of an earlier grid (frozen before it was measured, after
+#: the statement's terms were chosen).
+TEST4_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyType({
+    "mlp": ((0.875, 2), (2.5, 1)),
+    "scaled": ((0.625, None), (2.25, None)),
+    "resnet": ((0.4375, 1), (1.0625, 2)),
+    "mobilenet": ((0.6875, 5), (1.375, 3)),
+    "vit": ((0.875, 4), (1.625, 1)),
+})
 #: Development (batch size, samples per visit) settings.
 DEV_SETTINGS: tuple[tuple[int, int], ...] = tuple(itertools.product((8, 16, 32), (64, 256)))
 #: Development settings of the depth variants (the extremes of :data:`DEV_SETTINGS`, to keep the measurement short).
@@ -157,6 +178,9 @@ TEST_SETTINGS: tuple[tuple[int, int], ...] = (*itertools.product((8, 32), (64, 2
 #: ``test3`` settings: two of the development grid's, and batch sizes (10, 24) and sample counts (80, 160) no
 #: earlier grid has, with partial last batches (frozen).
 TEST3_SETTINGS: tuple[tuple[int, int], ...] = ((8, 64), (32, 256), *itertools.product((10, 24), (80, 160)))
+#: ``test4`` settings: two of the development grid's, and batch sizes (14, 28) and sample counts (120, 180) no
+#: earlier grid has, with partial last batches (frozen).
+TEST4_SETTINGS: tuple[tuple[int, int], ...] = ((16, 64), (8, 256), *itertools.product((14, 28), (120, 180)))
 #: Test settings of the Keras cifar10_cnn (a heavier model: 64 and 100 samples only; frozen).
 KERAS_SETTINGS: tuple[tuple[int, int], ...] = ((8, 64), (32, 64), (12, 100), (20, 100))
 #: The model features recorded with every visit (:class:`reference_impl.models.ModelFeatures` fields).
@@ -181,7 +205,7 @@ class Configuration:
     Attributes
     ----------
     set : str
-        ``"dev"``, ``"test1"``, ``"test2"`` or ``"test3"`` (:data:`SETS`).
+        ``"dev"``, ``"test1"``, ``"test2"``, ``"test3"`` or ``"test4"`` (:data:`SETS`).
     family : str
         One of :data:`FAMILIES` (the Keras cifar10_cnn counts as a plain CNN, ``scaled``).
     model : str
@@ -241,12 +265,14 @@ def _models(set_name: str) -> list[_Model]:
         return [(f, f, w, d, TEST_SETTINGS) for f in FAMILIES for w, d in TEST2_MODELS[f]]
     if set_name == "test3":
         return [(f, f, w, d, TEST3_SETTINGS) for f in FAMILIES for w, d in TEST3_MODELS[f]]
+    if set_name == "test4":
+        return [(f, f, w, d, TEST4_SETTINGS) for f in FAMILIES for w, d in TEST4_MODELS[f]]
     raise must("set", f"be one of {', '.join(SETS)}", set_name)
 
 
 def configurations(set_name: str) -> tuple[Configuration, ...]:
     """Every configuration of grid ``set_name`` (``"dev"``: 304, ``"test1"``: 232, ``"test2"``: 160,
-    ``"test3"``: 120), in a fixed order."""
+    ``"test3"``: 120, ``"test4"``: 120), in a fixed order."""
     return tuple(Configuration(set_name, family, model, float(width), shape, classes, batch, samples, depth)
                  for shape, classes in SHAPES
                  for family, model, width, depth, settings in _models(set_name)

@@ -24,6 +24,8 @@ from calibration.family_grid import (
     SETS,
     TEST3_MODELS,
     TEST3_SETTINGS,
+    TEST4_MODELS,
+    TEST4_SETTINGS,
     TEST_SETS,
     TEST_SETTINGS,
     TEST_WIDTHS,
@@ -73,31 +75,34 @@ def test_the_grids_have_the_stated_sizes_and_no_test_grid_shares_a_configuration
     keras = [c for c in test1 if c.model == "keras-cifar"]
     assert len(keras) == 8 and {(c.batch_size, c.samples) for c in keras} == set(KERAS_SETTINGS)
     assert {c.family for c in keras} == {"scaled"} and not any(c.model == "keras-cifar" for c in (*dev, *test2))
-    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3"):
+    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3, test4"):
         configurations("train")
 
 
 def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_dev_never_ran():
-    """test3, frozen after the channel term was chosen on dev: not even another width that rounds to a model an
-    earlier grid built (a ViT's width is rounded to its head size)."""
+    """test4, frozen after the statement's terms were chosen: not even another width that rounds to a model an
+    earlier grid built (a ViT's width is rounded to its head size); test3 had none of dev, test1, test2's."""
     from calibration.family_measure import build
     from reference_impl.models.counting import architecture_key
 
-    test3 = configurations("test3")
-    assert PUBLISHED_TEST == "test3" and TEST_SETS[0] == "test3"
-    assert len(test3) == 5 * 2 * 2 * 6 == 120
-    assert {(c.batch_size, c.samples) for c in test3} == set(TEST3_SETTINGS)
-    dev = configurations("dev")
-    assert {b for b, _ in TEST3_SETTINGS} - {b for b, _ in DEV_SETTINGS} == {10, 24}
-    assert {m for _, m in TEST3_SETTINGS} - {m for _, m in DEV_SETTINGS} == {80, 160}
-
     def built(configs):
-        keys = set()
         return {(architecture_key(build(c)), c.sample_shape) for c in {c.model_key: c for c in configs}.values()}
 
+    dev = configurations("dev")
     earlier = built([*dev, *configurations("test1"), *configurations("test2")])
+    test3, test4 = configurations("test3"), configurations("test4")
+    assert PUBLISHED_TEST == "test4" and TEST_SETS == ("test4", "test3", "test2", "test1")
+    for grid, settings, models, batches, counts in ((test3, TEST3_SETTINGS, TEST3_MODELS, {10, 24}, {80, 160}),
+                                                    (test4, TEST4_SETTINGS, TEST4_MODELS, {14, 28}, {120, 180})):
+        assert len(grid) == 5 * 2 * 2 * 6 == 120
+        assert {(c.batch_size, c.samples) for c in grid} == set(settings)
+        assert {b for b, _ in settings} - {b for b, _ in DEV_SETTINGS} == batches
+        assert {m for _, m in settings} - {m for _, m in DEV_SETTINGS} == counts
+        assert {c.family for c in grid} == set(FAMILIES) and all(len(models[f]) == 2 for f in FAMILIES)
+        # no batch of one sample reaches a BatchNorm (m % B == 1: module reference_impl.models.families)
+        assert all(c.samples % c.batch_size != 1 for c in grid)
     assert not built(test3) & earlier
-    assert {c.family for c in test3} == set(FAMILIES) and all(len(TEST3_MODELS[f]) == 2 for f in FAMILIES)
+    assert not built(test4) & (earlier | built(test3))
 
 
 def test_a_configuration_s_default_depth_is_the_family_s_and_builds_the_model_it_names():
@@ -130,6 +135,7 @@ def _synthetic_visits() -> pd.DataFrame:
     rows = []
     for family, (p, f, vc, ve, nodes, calls, pad) in _BASE.items():
         for set_name, widths, settings in (("dev", (0.5, 1.0, 2.0, 4.0), DEV_SETTINGS),
+                                           ("test4", (0.625, 2.25), TEST4_SETTINGS),
                                            ("test3", (1.25, 3.5), TEST3_SETTINGS),
                                            ("test2", (1.5, 3.0), TEST_SETTINGS), ("test1", (2.5,), TEST_SETTINGS)):
             for width, (batch, samples), r in itertools.product(widths, settings, range(3)):
@@ -181,8 +187,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
     configurations_ = family_fit.configuration_table(visits)
     assert len(configurations_) == len(visits) // 3 and (configurations_["noise"] == 0).all()
     table, fits = family_fit.family_table(configurations_)
-    assert list(table["test_set"]) == ["test3"] * 5 + ["test2"] * 5 + ["test1"] * 5
-    assert list(table["family"]) == list(FAMILIES) * 3
+    assert list(table["test_set"]) == ["test4"] * 5 + ["test3"] * 5 + ["test2"] * 5 + ["test1"] * 5
+    assert list(table["family"]) == list(FAMILIES) * 4
     unexercised = family_fit.unexercised_parameters(configurations_)
     for name, value in chosen.items():
         if name not in unexercised:
@@ -191,8 +197,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
                   "lofo_test_max_pct"):
         assert (table[error] < 1e-5).all(), error
     assert (table["verdict"] == "pass").all()
-    assert table["dev_configurations"].tolist() == [4 * 6] * 15
-    assert table["test_models"].tolist() == [2] * 10 + [1] * 5
+    assert table["dev_configurations"].tolist() == [4 * 6] * 20
+    assert table["test_models"].tolist() == [2] * 15 + [1] * 5
 
 
 def test_the_lofo_fits_never_see_the_family_they_predict(monkeypatch):
@@ -217,7 +223,7 @@ def test_a_wrong_rate_in_one_family_shows_in_its_own_errors_only_where_it_is_pre
     visits = _synthetic_visits()
     visits["seconds"] = _statement_seconds(visits)[0] * np.where(visits["family"] == "vit", 1.3, 1.0)
     table, _ = family_fit.family_table(family_fit.configuration_table(visits))
-    for test_set in ("test3", "test2", "test1"):
+    for test_set in ("test4", "test3", "test2", "test1"):
         vit = table[table["test_set"] == test_set].set_index("family").loc["vit"]
         # fitted without vit, every vit visit comes out 1/1.3 of what it measures: 23.1% low
         assert vit["lofo_test_mape_pct"] == pytest.approx(100 * (1 - 1 / 1.3), rel=1e-4)
