@@ -43,7 +43,7 @@ def sweep_like_trace(runs: int = RUNS, seed: int = 0) -> pd.DataFrame:
         for _ in range(3 * c):
             n = int(rng.integers(50, 400))
             steps = math.ceil(n / batch)
-            add("local_training", n * (15 * params / 3e10 + conv_values * 3e-9 + elementwise * 3e-9 + padding * 4e-12)
+            add("local_training", n * ((15 * params + padding) / 3e10 + conv_values * 3e-9 + elementwise * 3e-9)
                 + steps * (1e-4 + nodes * 2e-5 + conv_calls * 1.7e-4 + params * 3e-9) + 4e-4,
                 flops=n * 15 * params, samples=n, steps=steps)
             for phase in ("client_download", "client_upload"):

@@ -25,7 +25,7 @@ COEFFS = {
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
     # schema 2: fixed per-event costs, per-sample training cost, data copy and uncached serialization
     "train_s_per_elementwise_value": 1.8e-9, "train_s_per_autograd_node": 2.0e-5, "train_s_per_conv_call": 1.7e-4,
-    "train_s_per_padded_flop": 3.0e-12, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 2.6e-4,
+    "train_s_per_visit": 3.0e-4, "augment_s_per_client": 2.6e-4,
     "augment_s_per_data_value": 1.5e-9, "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.4e-4,
     "aggregate_s_per_round": 5.0e-5, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 3.3e5,
     "upload_message_s": 3.8e-5, "message_s": 2.8e-6, "train_time_cv": 0.04,

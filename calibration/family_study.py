@@ -3,9 +3,9 @@
 Does the compute model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) price a visit of
 an architecture it was not fitted on? ``python -m calibration.family_study --store`` times the visits
 of five architecture families (:mod:`calibration.family_grid`: a development grid, the frozen test
-grid ``test3`` and the looked-at test grids ``test2`` and ``test1``) as the engine times them
+grid ``test4`` and the looked-at test grids ``test3``, ``test2`` and ``test1``) as the engine times them
 (:mod:`calibration.family_measure`), fits the ``local_training`` statement on the development
-configurations and reports, per family, its in-family and leave-one-family-out errors on ``test3``
+configurations and reports, per family, its in-family and leave-one-family-out errors on ``test4``
 (and, for reference, on the others) with the measured noise beside (:mod:`calibration.family_fit`).
 
 Files (in the package, :data:`STORE`, with ``--store``; in a folder with ``--out DIR``; each written
@@ -21,10 +21,10 @@ atomically, :func:`costmodel.files.atomic_path`):
     rounds, wall seconds, the 1/5/15-minute load averages before and after, the machine) and the fits
     behind the table (``fit``: the statement's parameters fitted on all families and without each).
 
-``--set dev test3`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
+``--set dev test4`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
 configurations interleaved in the same rounds, so that a drift of the machine's speed during the
 measurement (on a shared machine the other tenants come and go) reaches them alike; the visits of a
-grid not measured (by default ``test1``'s and ``test2``'s) are kept from the destination.
+grid not measured (by default ``test1``'s, ``test2``'s and ``test3``'s) are kept from the destination.
 ``--from-stored [VISITS.csv]`` measures nothing: it rebuilds the table from stored visits (by default the
 package's), for instance after the statement changed. The table is always computed from the visits as
 written to the file, so rebuilding it from the file gives the same figures.
@@ -60,7 +60,7 @@ __all__ = ["MEASURED_SETS", "STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", 
 #: The package's copy (printed into docs/limits.md).
 STORE = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
 VISITS_FILE, TABLE_FILE, STUDY_FILE = "visits.csv", "lofo.csv", "study.json"
-#: The grids measured by default (``test1`` was measured before and is kept).
+#: The grids measured by default (the looked-at test grids were measured before and are kept).
 MEASURED_SETS: tuple[str, ...] = ("dev", PUBLISHED_TEST)
 #: Significant digits of the stored visits (a FLOP count of 2e8 keeps its units and a tenth).
 _DIGITS = "%.10g"

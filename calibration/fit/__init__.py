@@ -10,9 +10,9 @@ Imbalanced Data in Mobile Systems", IEEE TPDS 32(1), 2021) and of FedAvg (McMaha
 =================  ==============================================================================
 group              the model's formula for one event: marginal terms + the fixed term (coefficient)
 =================  ==============================================================================
-local_training     ``flops/flops_per_s + samples*(conv_input_values*train_s_per_conv_value
-                   + elementwise_values*train_s_per_elementwise_value
-                   + conv_padding_flops*train_s_per_padded_flop) + steps*(step_overhead_s
+local_training     ``(flops + samples*conv_padding_flops)/flops_per_s
+                   + samples*(conv_input_values*train_s_per_conv_value
+                   + elementwise_values*train_s_per_elementwise_value) + steps*(step_overhead_s
                    + autograd_nodes*train_s_per_autograd_node + conv_calls*train_s_per_conv_call
                    + params*step_s_per_param)`` + ``train_s_per_visit``
 augmentation       ``samples*sample_values*augment_s_per_value`` (one client) + ``augment_s_per_client``

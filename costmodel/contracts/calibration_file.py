@@ -11,7 +11,7 @@ install predicts without running anything.
 File layout (JSON, UTF-8)::
 
     {
-      "schema_version": 7,
+      "schema_version": 8,
       "created": "2025-01-31",                       # ISO date (or date-time)
       "source": "how it was made",
       "machine": {"cpu": str, "threads": int, "torch_version": str, "python": str, "platform": str,
@@ -72,6 +72,9 @@ Version 7 adds ``train_s_per_padded_flop``, per FLOP that a convolution's channe
 blocks of 16 add (the CPU layout's, per sample); a version-6 file prices a convolution of few channels
 by its FLOPs alone (a ResNet with 4 to 10 channels in its first stage 10-20% too fast): re-run
 ``astraea-cost calibrate``.
+Version 8 drops ``train_s_per_padded_flop``: a padding FLOP is priced at ``flops_per_s``, as a FLOP (a
+version-7 file priced it at about half of that, and under-priced a ResNet whose channel counts are no
+multiples of 16 by 10-18%): re-run ``astraea-cost calibrate``.
 """
 
 from __future__ import annotations
@@ -108,7 +111,7 @@ __all__ = [
     "write_calibration",
 ]
 
-CALIBRATION_SCHEMA_VERSION = 7
+CALIBRATION_SCHEMA_VERSION = 8
 
 #: The fixed coefficient list (:data:`costmodel.contracts.coefficients.COEFFICIENT_TABLE`) and the SI unit of each.
 COEFFICIENT_UNITS: Mapping[str, str] = MappingProxyType({spec.name: spec.unit for spec in COEFFICIENT_TABLE})

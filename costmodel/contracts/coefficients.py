@@ -83,16 +83,15 @@ def _c(name: str, symbol: str, unit: str, meaning: str, *, nonnegative: bool = F
 
 #: Every coefficient, in the calibration file's order.
 COEFFICIENT_TABLE: tuple[CoefficientSpec, ...] = (
-    _c("flops_per_s", "theta", "FLOP/s", "effective training throughput", minimum=1e3, maximum=1e18),
+    _c("flops_per_s", "theta", "FLOP/s",
+       "effective training throughput, on the training FLOPs and the convolutions' padding FLOPs (their channel "
+       "counts rounded up to blocks of 16)", minimum=1e3, maximum=1e18),
     _c("train_s_per_conv_value", "t_conv", "s/value",
        "seconds per value entering a convolution, per training sample (memory traffic FLOPs do not count)",
        nonnegative=True),
     _c("train_s_per_elementwise_value", "t_val", "s/value",
        "seconds per value written by an element-wise operation (activations, additions, pooling, dropout, "
        "the loss and their gradients; normalizations are not counted), per training sample", nonnegative=True),
-    _c("train_s_per_padded_flop", "t_pad", "s/FLOP",
-       "seconds per padding FLOP of a convolution (what its channel counts rounded up to blocks of 16 add), per "
-       "training sample", nonnegative=True),
     _c("step_overhead_s", "t_step", "s", "fixed seconds per optimizer step", nonnegative=True),
     _c("train_s_per_autograd_node", "t_node", "s/node",
        "seconds per autograd node per optimizer step (an operator's forward and backward call, a parameter "
@@ -155,9 +154,9 @@ DEVICE_RATE_COEFFICIENTS: tuple[str, ...] = ("flops_per_s",)
 #: rescheduling, aggregation), the (de)serialization and message coefficients (one value serves the
 #: server and the clients) and the link's.
 DEVICE_SECONDS_COEFFICIENTS: tuple[str, ...] = (
-    "train_s_per_conv_value", "train_s_per_elementwise_value", "train_s_per_padded_flop", "step_overhead_s",
-    "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param", "prox_s_per_param", "train_s_per_visit",
-    "augment_s_per_value", "augment_s_per_pixel", "augment_s_per_client", "augment_s_per_data_value",
+    "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s", "train_s_per_autograd_node",
+    "train_s_per_conv_call", "step_s_per_param", "prox_s_per_param", "train_s_per_visit", "augment_s_per_value",
+    "augment_s_per_pixel", "augment_s_per_client", "augment_s_per_data_value",
 )
 
 if not {*DEVICE_RATE_COEFFICIENTS, *DEVICE_SECONDS_COEFFICIENTS} <= {spec.name for spec in COEFFICIENT_TABLE}:

@@ -21,26 +21,26 @@ Building blocks
 * Concurrent transfers share the server link: a client link ``b`` behaves as
   ``Min(b, b_srv/k)`` when ``k`` transfers run at once (``k = c`` for FedAvg, ``k = M`` for Astraea).
 * Local training of one client visit on ``m`` samples:
-  ``t_train(m) = t_visit + E*m*(F/theta + V_c*t_conv + V_e*t_val + F_pad*t_pad)
+  ``t_train(m) = t_visit + E*m*((F + F_pad)/theta + V_c*t_conv + V_e*t_val)
   + E*ceiling(m/B)*(t_step + N*t_node + C_k*t_convcall + P*t_param)``.
   Chosen by measurement (one torch thread, ``time.thread_time``, Adam) across five architecture families
   (dense-only, the TPDS CNN layout, residual with BatchNorm, depthwise-separable, a small vision
-  transformer): at these sizes much of a visit is per call and per value, not per FLOP. Per sample: the
-  FLOPs at one rate, the values entering the convolutions (``V_c``: a CPU convolution reads, unfolds and
-  back-propagates through its whole input) and the values element-wise operations write (``V_e``:
-  activations, additions, pooling, dropout, the loss, forward and backward), and the FLOPs the convolutions'
-  channel counts rounded up to blocks of 16 would add (``F_pad``: the CPU convolution library lays channels
-  out in blocks of 16 float32 lanes, so a convolution of 4 channels costs about what one of 16 does). Per
-  step: a fixed cost, one per autograd node (``N``: an operator's forward and backward call, a parameter
-  tensor's update), one per spatial or grouped convolution call (``C_k``, about 170 us each on the reference
-  VM) and one per parameter (the optimizer). The former statement (``t_samp`` per sample and ``t_step`` per
-  step, fitted on CNNs) priced a dense-only model's step at the CNN's six convolution calls and
+  transformer): at these sizes much of a visit is per call and per value, not per FLOP. Per sample: the FLOPs
+  at one rate, with the FLOPs the convolutions' channel counts rounded up to blocks of 16 would add
+  (``F_pad``: the CPU convolution library lays channels out in blocks of 16 float32 lanes and computes on
+  whole blocks, so a convolution of 4 channels costs about what one of 16 does), the values entering the
+  convolutions (``V_c``: a CPU convolution reads, unfolds and back-propagates through its whole input) and the
+  values element-wise operations write (``V_e``: activations, additions, pooling, dropout, the loss, forward
+  and backward). Per step: a fixed cost, one per autograd node (``N``: an operator's forward and backward
+  call, a parameter tensor's update), one per spatial or grouped convolution call (``C_k``, about 170 us each
+  on the reference VM) and one per parameter (the optimizer). The former statement (``t_samp`` per sample and
+  ``t_step`` per step, fitted on CNNs) priced a dense-only model's step at the CNN's six convolution calls and
   over-predicted its visits by up to about 2x; splitting ``F`` by operator class did not generalise across
-  families (depthwise and attention FLOPs exist in one family each). :mod:`calibration.family_study`
-  measures how far each family is predicted by a fit that never saw it. ``t_visit`` is a fixed cost per
-  visit (optimizer state).
+  families (depthwise and attention FLOPs exist in one family each). :mod:`calibration.family_study` measures
+  how far each family is predicted by a fit that never saw it. ``t_visit`` is a fixed cost per visit
+  (optimizer state).
 * Heterogeneous clients. Client time is (ceilings relaxed) linear in its sample count with slope
-  ``s = E*(F/theta + V_c*t_conv + V_e*t_val + F_pad*t_pad) + E*(t_step + N*t_node + C_k*t_convcall
+  ``s = E*((F + F_pad)/theta + V_c*t_conv + V_e*t_val) + E*(t_step + N*t_node + C_k*t_convcall
   + P*t_param)/B``, so a client's training time has mean ``t_train(n)`` and standard deviation
   ``s*s_n``. The largest of ``k`` iid normal times is ``mean + sd*z_k`` with Blom's approximation
   ``z_k = Phi^-1((k - 3/8)/(k + 1/4))`` (:class:`BlomZ`; ``z_1 = 0``). Astraea trains on

@@ -177,7 +177,7 @@ def optimizer_steps(samples: sp.Expr, spread: sp.Expr = sp.S.Zero) -> sp.Expr:
 def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero, *, proximal: bool = False) -> sp.Expr:
     """One client visit of E local epochs on ``m`` samples (clients spread by ``sigma``), the
     local-training statement at ``flops = E*m*F``, ``samples = E*m``, ``steps = E*steps(m, sigma)``:
-    ``t_visit + E*m*(F/theta + V_c*t_conv + V_e*t_val + F_pad*t_pad) + E*steps(m, sigma)*(t_step + N*t_node
+    ``t_visit + E*m*((F + F_pad)/theta + V_c*t_conv + V_e*t_val) + E*steps(m, sigma)*(t_step + N*t_node
     + C_k*t_convcall + P*t_param)``
     (:func:`optimizer_steps`; ``steps = ceiling(m/B)`` for ``sigma = 0``), plus ``P*t_prox`` per step
     with a ``proximal`` term in the loss (FedProx)."""
@@ -190,7 +190,7 @@ def training_seconds(samples: sp.Expr, spread: sp.Expr = sp.S.Zero, *, proximal:
 
 def training_seconds_per_sample(*, proximal: bool = False) -> sp.Expr:
     """Slope of client training time in its sample count (ceilings relaxed), the derivative of
-    :func:`training_seconds`: ``s = E*(F/theta + V_c*t_conv + V_e*t_val + F_pad*t_pad)
+    :func:`training_seconds`: ``s = E*((F + F_pad)/theta + V_c*t_conv + V_e*t_val)
     + E*(t_step + N*t_node + C_k*t_convcall + P*t_param)/B``
     (``+ E*P*t_prox/B`` with a proximal term)."""
     m = sp.Symbol("m", positive=True)

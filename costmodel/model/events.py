@@ -21,10 +21,10 @@ uses must be a model coefficient.
 =================  ======================================  ==========================================
 group              columns of one event                    seconds of one event
 =================  ======================================  ==========================================
-local_training     flops, samples, steps, params,          ``t_visit + flops/theta + samples*(V_c*t_conv
-                   conv_input_values, elementwise_values,  + V_e*t_val + F_pad*t_pad) + steps*(t_step
-                   autograd_nodes, conv_calls,             + N*t_node + C_k*t_convcall + P*t_param
-                   conv_padding_flops, proximal            + proximal*P*t_prox)``
+local_training     flops, samples, steps, params,          ``t_visit + (flops + samples*F_pad)/theta
+                   conv_input_values, elementwise_values,  + samples*(V_c*t_conv + V_e*t_val)
+                   autograd_nodes, conv_calls,             + steps*(t_step + N*t_node + C_k*t_convcall
+                   conv_padding_flops, proximal            + P*t_param + proximal*P*t_prox)``
 augmentation       augmented, client_samples,              ``t_aug0 + t_data*V*m + m_a*(t_aug*V
                    sample_values, sample_channels          + t_px*V/C_s)``
 augmentation_plan  num_classes                             ``t_plan0 + t_plan*K``
@@ -34,6 +34,11 @@ aggregation        models, params, bytes_per_param         ``t_agg0 + t_agg_m*m 
 serialization      bytes, upload                           ``t_msg + t_ser*W + t_mem*Max(0, W - S_c)
                                                            + t_up0*upload``
 =================  ======================================  ==========================================
+
+A convolution's padding FLOPs (``F_pad``, per sample: what its channel counts rounded up to whole blocks
+of 16 add) are priced at the FLOP rate: the CPU convolution library computes on whole channel blocks, so a
+padded FLOP costs what a FLOP costs (single convolutions timed over channel pairs from 4 to 72 on the
+reference machine follow the padded count far more closely than the FLOP count; docs/limits.md).
 
 ``cache_bytes`` (``S_c``) and ``aggregate_large_bytes`` (``S_agg``) are the *boundaries* of a second
 regime: they enter non-linearly and the fit profiles them (:attr:`EventStatement.boundaries`). The
@@ -164,10 +169,10 @@ def _statements() -> tuple[EventStatement, ...]:
     flops, samples, steps, params, conv, elementwise, nodes, conv_calls, padding, proximal = (column(n) for n in (
         "flops", "samples", "steps", "params", "conv_input_values", "elementwise_values", "autograd_nodes",
         "conv_calls", "conv_padding_flops", "proximal"))
-    theta, t_conv, t_val, t_pad, t_step, t_node, t_convcall, t_param, t_prox, t_visit = _s(
-        "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "train_s_per_padded_flop",
-        "step_overhead_s", "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param",
-        "prox_s_per_param", "train_s_per_visit")
+    theta, t_conv, t_val, t_step, t_node, t_convcall, t_param, t_prox, t_visit = _s(
+        "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "step_overhead_s",
+        "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param", "prox_s_per_param",
+        "train_s_per_visit")
     augmented, original, values = column("augmented"), column("client_samples"), column("sample_values")
     channels = column("sample_channels")
     t_aug0, t_data, t_aug, t_px = _s("augment_s_per_client", "augment_s_per_data_value", "augment_s_per_value",
@@ -192,7 +197,8 @@ def _statements() -> tuple[EventStatement, ...]:
                      "conv_input_values": "conv_input_values", "elementwise_values": "elementwise_values",
                      "autograd_nodes": "autograd_nodes", "conv_calls": "conv_calls",
                      "conv_padding_flops": "conv_padding_flops", "proximal": "proximal"},
-            seconds=t_visit + flops / theta + samples * (conv * t_conv + elementwise * t_val + padding * t_pad)
+            # a padding FLOP costs what a FLOP costs: the convolution runs on the whole blocks (module docstring)
+            seconds=t_visit + (flops + samples * padding) / theta + samples * (conv * t_conv + elementwise * t_val)
             + steps * (t_step + nodes * t_node + conv_calls * t_convcall + params * t_param
                        + proximal * params * t_prox),
             fixed="train_s_per_visit", inverse=("flops_per_s",)),

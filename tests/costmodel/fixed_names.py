@@ -13,7 +13,7 @@ INPUT_NAMES = (
     "uplink_bits_per_s", "downlink_bits_per_s", "server_bits_per_s",
 )
 COEFFICIENT_NAMES = (
-    "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value", "train_s_per_padded_flop",
+    "flops_per_s", "train_s_per_conv_value", "train_s_per_elementwise_value",
     "step_overhead_s",
     "train_s_per_autograd_node", "train_s_per_conv_call", "step_s_per_param",
     "prox_s_per_param",

@@ -11,7 +11,6 @@ HAND_COEFFICIENTS = {
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
     "train_s_per_elementwise_value": 0.0, "train_s_per_autograd_node": 0.0, "train_s_per_conv_call": 0.0,
-    "train_s_per_padded_flop": 0.0,
     "train_s_per_visit": 0.0, "augment_s_per_client": 0.0, "augment_plan_s": 0.0,
     "reschedule_s_per_round": 0.0, "aggregate_s_per_round": 0.0, "message_s": 0.0,
     "augment_s_per_data_value": 0.0, "serialize_s_per_uncached_byte": 0.0, "cache_bytes": 1.0e6, "upload_message_s": 0.0,

@@ -36,7 +36,7 @@ def _write(tmp_path: Path, document: object, *, raw: str | None = None) -> Path:
 
 def test_coefficient_list_is_the_fixed_project_list() -> None:
     assert list(COEFFICIENT_UNITS) == list(COEFFICIENT_NAMES)
-    assert CALIBRATION_SCHEMA_VERSION == 7
+    assert CALIBRATION_SCHEMA_VERSION == 8
 
 
 def test_embedded_default_loads_and_is_complete() -> None:
@@ -57,7 +57,7 @@ def test_embedded_default_loads_and_is_complete() -> None:
 def test_embedded_default_file_is_itself_valid_json_with_schema() -> None:
     text = (Path(__file__).parents[2] / "costmodel" / "data" / "default_calibration.json").read_text()
     document = json.loads(text)
-    assert document["schema_version"] == 7
+    assert document["schema_version"] == 8
     assert {entry["unit"] for entry in document["coefficients"].values()} <= set(COEFFICIENT_UNITS.values())
 
 
@@ -137,8 +137,8 @@ _DELETE = object()
 @pytest.mark.parametrize(
     ("path", "value", "problem"),
     [
-        (("schema_version",), 1, "must have schema_version 7 (got 1)."),
-        (("schema_version",), _DELETE, "must have schema_version 7 (got None)."),
+        (("schema_version",), 1, "must have schema_version 8 (got 1)."),
+        (("schema_version",), _DELETE, "must have schema_version 8 (got None)."),
         (("coefficients", "kl_s_per_evaluation"), _DELETE, "lacks coefficient kl_s_per_evaluation."),
         (("coefficients", "warp"), {"value": 1.0, "unit": "s"}, "has unknown coefficient warp."),
         (("coefficients", "latency_s", "value"), -0.001, "must give latency_s a value >= 0 (got -0.001)."),

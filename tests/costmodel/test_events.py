@@ -58,10 +58,9 @@ def test_a_statement_that_is_not_linear_is_refused() -> None:
 def test_the_models_building_blocks_are_the_statements_at_model_quantities() -> None:
     n, e, b, f, p = (sym(x) for x in ("samples_per_client", "local_epochs", "batch_size", "train_flops_per_sample",
                                       "params"))
-    by_hand = (sym("train_s_per_visit") + e * n * f / sym("flops_per_s")
+    by_hand = (sym("train_s_per_visit") + e * n * (f + sym("conv_padding_flops")) / sym("flops_per_s")
                + e * n * (sym("conv_input_values") * sym("train_s_per_conv_value")
-                          + sym("elementwise_values") * sym("train_s_per_elementwise_value")
-                          + sym("conv_padding_flops") * sym("train_s_per_padded_flop"))
+                          + sym("elementwise_values") * sym("train_s_per_elementwise_value"))
                + e * sp.ceiling(n / b) * (sym("step_overhead_s") + sym("autograd_nodes") * sym("train_s_per_autograd_node")
                                           + sym("conv_calls") * sym("train_s_per_conv_call")
                                           + p * sym("step_s_per_param")))
@@ -89,8 +88,9 @@ def test_the_fits_design_matrix_is_the_statements_regressors_on_trace_rows() -> 
     training = group_rows("local_training", trace)
     x = design_matrix("local_training", training)
     names = statement("local_training").linear_coefficients
-    expected = {"flops_per_s": 2e6, "train_s_per_conv_value": 40 * 2962, "train_s_per_elementwise_value": 40 * 7815,
-                "train_s_per_padded_flop": 40 * 4_140_528,
+    # 1/theta multiplies the FLOPs and the padding FLOPs alike
+    expected = {"flops_per_s": 2e6 + 40 * 4_140_528, "train_s_per_conv_value": 40 * 2962,
+                "train_s_per_elementwise_value": 40 * 7815,
                 "step_overhead_s": 4, "train_s_per_autograd_node": 4 * 25, "train_s_per_conv_call": 4 * 6,
                 "step_s_per_param": 4 * 7e4, "train_s_per_visit": 1}
     assert dict(zip(names, x[0])) == pytest.approx({n: expected[n] for n in names if n in expected} |

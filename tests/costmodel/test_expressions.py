@@ -35,7 +35,7 @@ COEFFS = {
     "aggregate_s_per_param": 1.5e-9, "serialize_s_per_byte": 1.0e-9, "latency_s": 2.0e-3,
     "link_efficiency": 0.8, "message_overhead_bytes": 100.0,
     "train_s_per_elementwise_value": 1.1e-9, "train_s_per_autograd_node": 2.0e-5, "train_s_per_conv_call": 1.7e-4,
-    "train_s_per_padded_flop": 3.0e-12, "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
+    "train_s_per_visit": 3.0e-4, "augment_s_per_client": 4.0e-4,
     "augment_plan_s": 1.8e-4, "reschedule_s_per_round": 1.7e-4, "aggregate_s_per_round": 5.0e-5, "message_s": 3.0e-6,
     "augment_s_per_data_value": 1.5e-9, "serialize_s_per_uncached_byte": 1.2e-10, "cache_bytes": 2.0e5,
     "upload_message_s": 4.0e-5, "train_time_cv": 0.05, "aggregate_s_per_large_param": 1.8e-9,
@@ -112,9 +112,9 @@ def _hand_fedavg(v: dict[str, float], k: dict[str, float]) -> float:
     share = v["server_bits_per_s"] / v["clients_per_round"]
     step = (k["step_overhead_s"] + v["autograd_nodes"] * k["train_s_per_autograd_node"]
             + v["conv_calls"] * k["train_s_per_conv_call"] + v["params"] * k["step_s_per_param"])
-    per_sample = (v["train_flops_per_sample"] / k["flops_per_s"] + v["conv_input_values"] * k["train_s_per_conv_value"]
-                  + v["elementwise_values"] * k["train_s_per_elementwise_value"]
-                  + v["conv_padding_flops"] * k["train_s_per_padded_flop"])
+    per_sample = ((v["train_flops_per_sample"] + v["conv_padding_flops"]) / k["flops_per_s"]
+                  + v["conv_input_values"] * k["train_s_per_conv_value"]
+                  + v["elementwise_values"] * k["train_s_per_elementwise_value"])
     train = k["train_s_per_visit"] + v["local_epochs"] * (v["samples_per_client"] * per_sample
                                                           + steps(v["samples_per_client"], v["samples_per_client_sd"],
                                                                   v["batch_size"]) * step)
@@ -144,9 +144,9 @@ def _hand_astraea(v: dict[str, float], k: dict[str, float]) -> float:
     spread = v["samples_per_client_sd"] * growth + v["samples_per_client"] * v["augmented_fraction_sd"]
     step = (k["step_overhead_s"] + v["autograd_nodes"] * k["train_s_per_autograd_node"]
             + v["conv_calls"] * k["train_s_per_conv_call"] + v["params"] * k["step_s_per_param"])
-    per_sample = (v["train_flops_per_sample"] / k["flops_per_s"] + v["conv_input_values"] * k["train_s_per_conv_value"]
-                  + v["elementwise_values"] * k["train_s_per_elementwise_value"]
-                  + v["conv_padding_flops"] * k["train_s_per_padded_flop"])
+    per_sample = ((v["train_flops_per_sample"] + v["conv_padding_flops"]) / k["flops_per_s"]
+                  + v["conv_input_values"] * k["train_s_per_conv_value"]
+                  + v["elementwise_values"] * k["train_s_per_elementwise_value"])
     train = k["train_s_per_visit"] + v["local_epochs"] * (n_eff * per_sample
                                                           + steps(n_eff, spread, v["batch_size"]) * step)
     slope = v["local_epochs"] * (per_sample + step / v["batch_size"])

@@ -291,10 +291,9 @@ def test_straggler_term_grows_as_root_log_c() -> None:
     expression = ex.phase_costs("fedavg")["local_training"].seconds
     growth = rp.growth_order(expression, "clients_per_round", values(scenario))
     assert (growth.power, growth.log_power) == (0, Fraction(1, 2))
-    slope = (scenario.train_flops_per_sample / COEFFS["flops_per_s"]
+    slope = ((scenario.train_flops_per_sample + scenario.conv_padding_flops) / COEFFS["flops_per_s"]
              + scenario.conv_input_values * COEFFS["train_s_per_conv_value"]
              + scenario.elementwise_values * COEFFS["train_s_per_elementwise_value"]
-             + scenario.conv_padding_flops * COEFFS["train_s_per_padded_flop"]
              + (COEFFS["step_overhead_s"] + scenario.autograd_nodes * COEFFS["train_s_per_autograd_node"]
                 + scenario.conv_calls * COEFFS["train_s_per_conv_call"]
                 + scenario.params * COEFFS["step_s_per_param"]) / scenario.batch_size)
