@@ -19,7 +19,9 @@ atomically, :func:`costmodel.files.atomic_path`):
 ``study.json``
     how the grids were measured (``measured``, one record per measurement: the grids, date, command,
     rounds, wall seconds, the 1/5/15-minute load averages before and after, the machine) and the fits
-    behind the table (``fit``: the statement's parameters fitted on all families and without each).
+    behind the table (``fit``: the statement's parameters fitted on all families and without each), and
+    ``earlier``: the published grid's rows of every earlier measurement of it whose visits a later one
+    replaced (:func:`earlier_tables`), so that a verdict measured twice is reported twice.
 
 ``--set dev test4`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
 configurations interleaved in the same rounds, so that a drift of the machine's speed during the
@@ -54,8 +56,8 @@ from calibration.machine import describe_machine
 from costmodel.errors import InputError, must
 from costmodel.files import atomic_path, atomic_write_text, check_output_folder, create_output_folder
 
-__all__ = ["MEASURED_SETS", "STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", "main", "read_study", "read_visits",
-           "rebuild", "write_study"]
+__all__ = ["MEASURED_SETS", "STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", "earlier_tables", "main", "read_study",
+           "read_visits", "rebuild", "write_study"]
 
 #: The package's copy (printed into docs/limits.md).
 STORE = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
@@ -159,6 +161,35 @@ def _measured(old: Sequence[dict[str, Any]], new: dict[str, Any]) -> list[dict[s
     return [*kept, new]
 
 
+def _published_record(study: dict[str, Any]) -> dict[str, Any] | None:
+    """The latest measurement record of ``study`` that measured the published grid (None: none did)."""
+    records = [r for r in study.get("measured", []) if PUBLISHED_TEST in r.get("sets", [])]
+    return records[-1] if records else None
+
+
+def earlier_tables(old_study: dict[str, Any], old_table: pd.DataFrame | None, study: dict[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """``study``'s ``earlier`` list: the destination's (``old_study``), and, when the published grid's visits in
+    the destination came from another measurement than ``study``'s, that measurement's rows of the published
+    grid (``old_table``): a re-measured test grid keeps its earlier verdicts on record."""
+    earlier = list(old_study.get("earlier", []))
+    earlier += [e for e in study.get("earlier", []) if e not in earlier]
+    old, new = _published_record(old_study), _published_record(study)
+    if old is None or old_table is None or (new is not None and new.get("created") == old.get("created")):
+        return earlier
+    rows = old_table[old_table["test_set"] == PUBLISHED_TEST]
+    if rows.empty or any(e.get("set") == PUBLISHED_TEST and e.get("measured") == old.get("created") for e in earlier):
+        return earlier
+    columns = ["family", "in_family_test_mape_pct", "lofo_test_mape_pct", "noise_test_pct", "verdict"]
+    return [*earlier, {"set": PUBLISHED_TEST, "measured": old.get("created"), "command": old.get("command"),
+                       "statement": old_study.get("fit", {}).get("seconds"),
+                       "rows": rows[columns].to_dict(orient="records")}]
+
+
+def _stored_table(folder: Path) -> pd.DataFrame | None:
+    return pd.read_csv(folder / TABLE_FILE) if (folder / TABLE_FILE).is_file() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.family_study", description=__doc__.split("\n")[0])
     parser.add_argument("--set", nargs="+", choices=SETS, default=list(MEASURED_SETS), metavar="SET",
@@ -194,7 +225,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         visits = _as_stored(visits)
         table, study = rebuild(visits, study, command=command)
         for folder in destinations:
-            write_study(create_output_folder("out", folder), visits, table, study)
+            kept_study = {**study, "earlier": earlier_tables(read_study(folder), _stored_table(folder), study)}
+            write_study(create_output_folder("out", folder), visits, table, kept_study)
     except InputError as error:
         parser.exit(2, f"{parser.prog}: {error}\n")
     with pd.option_context("display.width", 200, "display.max_columns", 30):

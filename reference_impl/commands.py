@@ -138,7 +138,8 @@ COMMANDS: tuple[Command, ...] = (
                         f"{FLOPS_HELP}, and its split by operator class (torch's FlopCounterMode counts CPU "
                         f"attention as 0 and grouped convolutions once per group: F corrects both); values entering "
                         f"the convolutions V_c; values written by element-wise operations V_e; autograd nodes N and "
-                        f"spatial-kernel convolution calls C_k per optimizer step. --json writes them for "
-                        f"'predict --model-inputs FILE'.",
+                        f"spatial-kernel convolution calls C_k per optimizer step; F_pad, the FLOPs per sample the "
+                        f"convolutions' channel counts rounded up to blocks of 16 add (priced as FLOPs: the CPU "
+                        f"convolution computes on whole blocks). --json writes them for 'predict --model-inputs FILE'.",
             services=((MODEL_INPUTS_SERVICE, "reference_impl.models.describe:model_inputs"),)),
 )

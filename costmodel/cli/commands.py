@@ -91,7 +91,7 @@ _INPUT_HELP: dict[str, str] = {
     "autograd_nodes": "N, autograd graph nodes per optimizer step (25 for the TPDS CNN)",
     "conv_calls": "C_k, spatial-kernel or grouped convolution calls per optimizer step (6 for the TPDS CNN)",
     "conv_padding_flops": "F_pad, training FLOPs per sample the convolutions' channel counts rounded up to blocks "
-                          "of 16 add (4.14M for the TPDS CNN)",
+                          "of 16 add, priced at the FLOP rate (4.14M for the TPDS CNN)",
     "augmented_fraction": "a, new samples per original sample, e.g. 81.8%%",
     "augmented_fraction_sd": "s_a, spread across clients of the per-client augmented fraction",
     "client_load_spread": "kappa_c, largest client's excess over normal sizes (1)",

@@ -6,7 +6,8 @@ of in-family and leave-one-family-out errors fitted on them (``lofo.csv``, one r
 family) and how both were made (``study.json``, whose ``fit.test_sets`` says which test grid is the
 frozen, published one and why each other one is reported for reference only). :func:`family_block`
 prints the table for docs/limits.md (a generated block; see :mod:`costmodel.report.doc_tables`): the
-published grid's rows with the verdicts, the others' for reference.
+published grid's rows with the verdicts, its earlier measurements' verdicts (``study.json``'s ``earlier``),
+the other grids' rows for reference.
 """
 
 from __future__ import annotations
@@ -74,19 +75,44 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {int(round(seconds % 60))} s"
 
 
+def _listed(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
 def _measurement_lines(study: Mapping[str, Any]) -> list[str]:
     lines = []
     for record in study.get("measured", []):
         machine = record.get("machine", {})
         before, after = record.get("load_before", [math.nan]), record.get("load_after", [math.nan])
         lines.append(
-            f"- {' and '.join(record['sets'])} grid{'s' if len(record['sets']) > 1 else ''}: measured "
+            f"- {_listed(record['sets'])} grid{'s' if len(record['sets']) > 1 else ''}: measured "
             f"{record['created']} on {machine.get('cpu', 'an unknown CPU')} "
             f"(torch {machine.get('torch_version', '?')}, {machine.get('threads', '?')} thread), "
             f"{record['configurations']} configurations x {record['rounds']} interleaved rounds in "
             f"{_minutes(float(record['wall_seconds']))} wall; 1-minute load average {float(before[0]):.1f} "
             f"before, {float(after[0]):.1f} after (`{record['command']}`)"
             + (f"; {record['note']}." if record.get("note") else "."))
+    return lines
+
+
+def _earlier_lines(study: Mapping[str, Any], published: str) -> list[str]:
+    """The published grid's earlier measurements (``study.json``'s ``earlier``), one table each."""
+    lines = []
+    for entry in (e for e in study.get("earlier", []) if e.get("set") == published):
+        rows = entry.get("rows", [])
+        passed = sum(1 for row in rows if row.get("verdict") == "pass")
+        lines += [
+            "",
+            f"`{published}` measured earlier ({entry.get('measured', '?')}, `{entry.get('command', '?')}`; its visits "
+            f"were replaced by the measurement above, the verdicts are kept): {passed} of {len(rows)} families "
+            f"passed, fitted with the statement `{entry.get('statement', '?')}`.",
+            "",
+            "| family | in-family MAPE % | LOFO MAPE % | noise % | verdict |",
+            "|---|---:|---:|---:|---|",
+            *(f"| {row['family']} | {_pct(row['in_family_test_mape_pct'])} | {_pct(row['lofo_test_mape_pct'])} "
+              f"| {_pct(row['noise_test_pct'])} | {row['verdict']} |" for row in rows),
+        ]
     return lines
 
 
@@ -132,6 +158,7 @@ def family_block(stored: FamilyStudy | None) -> str:
             f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {_pct(row.noise_test_pct)} "
             f"| {_pct(row.lofo_dev_mape_pct)} | {_pct(row.fit_dev_mape_pct)} | {_pct(row.noise_dev_pct)} "
             f"| {row.verdict} |")
+    lines += _earlier_lines(stored.study, published[0])
     for entry in test_sets:
         reference = stored.table[stored.table["test_set"] == entry["set"]]
         if entry.get("published") or reference.empty:

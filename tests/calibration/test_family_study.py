@@ -281,6 +281,45 @@ def test_from_stored_rebuilds_the_table_and_keeps_the_measurement_record(tmp_pat
     assert all(f"| {family} (" in block for family in FAMILIES) and "of 5 families pass" in block
 
 
+def test_a_re_measured_published_grid_keeps_its_earlier_verdicts_on_record(tmp_path):
+    def record(created, sets):
+        return {"sets": sets, "created": created, "command": f"measure {created}", "rounds": 5,
+                "configurations": 1, "wall_seconds": 1.0, "load_before": [1.0] * 3, "load_after": [1.0] * 3,
+                "machine": {}}
+
+    source = tmp_path / "v"
+    visits = _stored_visits(source)
+    table, study = family_study.rebuild(family_study.read_visits(source / "visits.csv"),
+                                        family_study.read_study(None), command="test")
+    first = {**study, "measured": [record("A", ["dev", PUBLISHED_TEST])]}
+    # a rebuild of the same measurement (another statement) archives nothing
+    assert family_study.earlier_tables(first, table, first) == []
+    # another measurement of the published grid archives the first one's rows of it, once
+    second = {**study, "measured": [record("B", ["dev", "test1", PUBLISHED_TEST])]}
+    earlier = family_study.earlier_tables(first, table, second)
+    published = table[table["test_set"] == PUBLISHED_TEST]
+    assert [(e["set"], e["measured"], e["command"]) for e in earlier] == [(PUBLISHED_TEST, "A", "measure A")]
+    assert [r["family"] for r in earlier[0]["rows"]] == list(published["family"])
+    assert [r["verdict"] for r in earlier[0]["rows"]] == list(published["verdict"])
+    assert earlier[0]["statement"] == study["fit"]["seconds"]
+    assert family_study.earlier_tables({**first, "earlier": earlier}, table, second) == earlier
+    # a measurement of other grids only keeps the published grid's record (module _measured): nothing archived
+    others = {**study, "measured": family_study._measured(first["measured"], record("C", ["test1"]))}
+    assert family_study.earlier_tables(first, table, others) == []
+    # through the command: the destination's verdicts move to 'earlier', and the block prints them
+    out = tmp_path / "out"
+    out.mkdir()
+    family_study.write_study(out, visits, table, first)
+    source_study = {**second, "fit": {}}
+    (source / "study.json").write_text(json.dumps(source_study))
+    assert family_study.main(["--from-stored", str(source / "visits.csv"), "--out", str(out)]) == 0
+    stored = load_family_study(out)
+    assert [e["measured"] for e in stored.study["earlier"]] == ["A"]
+    block = family_block(stored)
+    assert f"`{PUBLISHED_TEST}` measured earlier (A, `measure A`;" in block
+    assert block.index("measured earlier") < block.index("For reference only")
+
+
 def test_a_failed_write_leaves_the_previous_table_and_no_temporary_file(tmp_path, monkeypatch):
     source = tmp_path / "v"
     _stored_visits(source)
