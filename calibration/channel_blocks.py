@@ -32,10 +32,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
+import numpy as np
 import pandas as pd
 import torch
 
 from costmodel.errors import InputError, check_int
+from reference_impl.models.counting import channel_blocks
 
 __all__ = ["CHANNELS", "REPEATS", "RULES", "main", "rule_table", "time_convolutions"]
 
@@ -45,19 +47,14 @@ CHANNELS: tuple[int, ...] = (4, 8, 12, 16, 18, 20, 24, 32, 36, 40, 48, 64, 72)
 REPEATS = 9
 _BATCH, _SIDE, _KERNEL = 16, 14, 3
 
-
-def _up(channels: int, block: int) -> int:
-    return block * -(-channels // block)
-
-
 #: Counting rules: the channel pair a convolution is taken to compute on.
 RULES: Mapping[str, Callable[[int, int], int]] = MappingProxyType({
     "no rounding": lambda c_in, c_out: c_in * c_out,
-    "both to 16": lambda c_in, c_out: _up(c_in, 16) * _up(c_out, 16),
-    "both to 8": lambda c_in, c_out: _up(c_in, 8) * _up(c_out, 8),
-    "input to 8, output to 16": lambda c_in, c_out: _up(c_in, 8) * _up(c_out, 16),
-    "output only to 16": lambda c_in, c_out: c_in * _up(c_out, 16),
-    "input only to 16": lambda c_in, c_out: _up(c_in, 16) * c_out,
+    "both to 16": lambda c_in, c_out: channel_blocks(c_in, 16) * channel_blocks(c_out, 16),
+    "both to 8": lambda c_in, c_out: channel_blocks(c_in, 8) * channel_blocks(c_out, 8),
+    "input to 8, output to 16": lambda c_in, c_out: channel_blocks(c_in, 8) * channel_blocks(c_out, 16),
+    "output only to 16": lambda c_in, c_out: c_in * channel_blocks(c_out, 16),
+    "input only to 16": lambda c_in, c_out: channel_blocks(c_in, 16) * c_out,
 })
 
 
@@ -102,10 +99,10 @@ def rule_table(timings: pd.DataFrame, *, smallest: int = 8) -> pd.DataFrame:
         raise InputError(f"'timings' must hold a pair with both channel counts >= {smallest} (got {len(timings)} "
                          f"pairs).")
     rows = []
+    pairs = list(zip(kept["c_in"], kept["c_out"]))
     for name, rule in RULES.items():
-        counted = [flops * rule(c_in, c_out) / (c_in * c_out)
-                   for c_in, c_out, flops in zip(kept["c_in"], kept["c_out"], kept["flops"])]
-        per_flop = kept["seconds"].to_numpy() / pd.Series(counted).to_numpy() * 1e12
+        counted_per_flop = np.array([rule(c_in, c_out) / (c_in * c_out) for c_in, c_out in pairs])
+        per_flop = kept["seconds"].to_numpy() / (kept["flops"].to_numpy() * counted_per_flop) * 1e12
         rows.append(dict(rule=name, pairs=len(kept), ps_per_counted_flop=float(per_flop.mean()),
                          cv=float(per_flop.std(ddof=1) / per_flop.mean()) if len(kept) > 1 else 0.0))
     return pd.DataFrame(rows).sort_values("cv", kind="stable").reset_index(drop=True)

@@ -251,6 +251,9 @@ class Configuration:
 
 
 _Model = tuple[str, str, float, int | None, tuple[tuple[int, int], ...]]
+#: The test grids of (width, depth) models per family, each with its settings.
+_MODEL_GRIDS = {"test2": (TEST2_MODELS, TEST_SETTINGS), "test3": (TEST3_MODELS, TEST3_SETTINGS),
+                "test4": (TEST4_MODELS, TEST4_SETTINGS)}
 
 
 def _models(set_name: str) -> list[_Model]:
@@ -261,12 +264,9 @@ def _models(set_name: str) -> list[_Model]:
     if set_name == "test1":
         return [*((f, f, w, None, TEST_SETTINGS) for f in FAMILIES for w in TEST_WIDTHS[f]),
                 ("scaled", "keras-cifar", 1.0, None, KERAS_SETTINGS)]
-    if set_name == "test2":
-        return [(f, f, w, d, TEST_SETTINGS) for f in FAMILIES for w, d in TEST2_MODELS[f]]
-    if set_name == "test3":
-        return [(f, f, w, d, TEST3_SETTINGS) for f in FAMILIES for w, d in TEST3_MODELS[f]]
-    if set_name == "test4":
-        return [(f, f, w, d, TEST4_SETTINGS) for f in FAMILIES for w, d in TEST4_MODELS[f]]
+    if set_name in _MODEL_GRIDS:
+        models, settings = _MODEL_GRIDS[set_name]
+        return [(f, f, w, d, settings) for f in FAMILIES for w, d in models[f]]
     raise must("set", f"be one of {', '.join(SETS)}", set_name)
 
 

@@ -106,9 +106,9 @@ def _numel(tree: object) -> int:
     return sum(t.numel() for t in leaves if isinstance(t, torch.Tensor))
 
 
-def channel_blocks(channels: int) -> int:
-    """``channels`` rounded up to whole blocks of :data:`CHANNEL_BLOCK`: ``16 * ceil(c / 16)``."""
-    return CHANNEL_BLOCK * -(-int(channels) // CHANNEL_BLOCK)
+def channel_blocks(channels: int, block: int = CHANNEL_BLOCK) -> int:
+    """``channels`` rounded up to whole blocks of ``block`` (:data:`CHANNEL_BLOCK`): ``16 * ceil(c / 16)``."""
+    return block * -(-int(channels) // block)
 
 
 def _convolution(func: object, args: tuple, out: object) -> tuple[str, int, int]:
