@@ -13,12 +13,14 @@ From the visits of :mod:`calibration.family_measure` (one row per configuration 
   relative NNLS (:func:`calibration.fit.regression.irls`), every configuration weighted alike. The
   terms are the statement's: nothing here names one;
 * :func:`family_table`: per test grid (:data:`calibration.family_grid.TEST_SETS`: the published
-  ``test4`` first, then ``test3``, ``test2`` and ``test1``, kept for reference) and family, the mean absolute percentage
-  error (MAPE, ``mean |predicted / measured - 1|``) of
+  ``test5``) and family, the mean absolute percentage error (MAPE, ``mean |predicted / measured - 1|``) of
 
   - *in-family*: a fit on every development configuration, on the family's test configurations;
   - *leave-one-family-out* (LOFO): a fit on the development configurations of the other four
     families, on the family's test configurations and on its development configurations;
+
+  the *development configurations* being those of :data:`calibration.family_grid.FIT_SETS` (the
+  development grid and every looked-at test grid; the ``dev`` columns of the table count them);
 
   with the family's median noise (test and development) beside, and the verdict
   (:func:`verdict`): in-family within :data:`IN_FAMILY_TARGET_PERCENT`, LOFO (test) within
@@ -33,7 +35,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from calibration.family_grid import FAMILIES, TEST_SETS
+from calibration.family_grid import FAMILIES, FIT_SETS, TEST_SETS
 from calibration.fit.regression import irls
 from calibration.fit.rows import design_matrix, statement_of
 from costmodel.errors import InputError
@@ -174,7 +176,7 @@ def family_table(configurations: pd.DataFrame, test_sets: tuple[str, ...] = TEST
     ``configurations`` is :func:`configuration_table`'s output; a test grid without configurations has
     NaN test columns and the verdict ``not measured``.
     """
-    dev = configurations[configurations["set"] == "dev"]
+    dev = configurations[configurations["set"].isin(FIT_SETS)]
     present = [f for f in FAMILIES if (dev["family"] == f).any()]
     if len(present) < 2:
         raise InputError(f"'visits' must hold development configurations of two families or more "

@@ -2,11 +2,11 @@
 
 Does the compute model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) price a visit of
 an architecture it was not fitted on? ``python -m calibration.family_study --store`` times the visits
-of five architecture families (:mod:`calibration.family_grid`: a development grid, the frozen test
-grid ``test4`` and the looked-at test grids ``test3``, ``test2`` and ``test1``) as the engine times them
+of five architecture families (:mod:`calibration.family_grid`: a development grid, the looked-at test
+grids ``test1`` to ``test4`` and the frozen test grid ``test5``) as the engine times them
 (:mod:`calibration.family_measure`), fits the ``local_training`` statement on the development
-configurations and reports, per family, its in-family and leave-one-family-out errors on ``test4``
-(and, for reference, on the others) with the measured noise beside (:mod:`calibration.family_fit`).
+configurations (the development grid and the looked-at grids) and reports, per family, its in-family
+and leave-one-family-out errors on ``test5`` with the measured noise beside (:mod:`calibration.family_fit`).
 
 Files (in the package, :data:`STORE`, with ``--store``; in a folder with ``--out DIR``; each written
 atomically, :func:`costmodel.files.atomic_path`):
@@ -20,13 +20,15 @@ atomically, :func:`costmodel.files.atomic_path`):
     how the grids were measured (``measured``, one record per measurement: the grids, date, command,
     rounds, wall seconds, the 1/5/15-minute load averages before and after, the machine) and the fits
     behind the table (``fit``: the statement's parameters fitted on all families and without each), and
-    ``earlier``: the published grid's rows of every earlier measurement of it whose visits a later one
-    replaced (:func:`earlier_tables`), so that a verdict measured twice is reported twice.
+    ``earlier``: the published rows of every earlier measurement of a published grid whose visits a later one
+    replaced, and of a grid that was published before another replaced it (:func:`earlier_tables`), so
+    that a verdict measured twice is reported twice and a retired test keeps its verdicts on record.
 
-``--set dev test4`` (the default, :data:`MEASURED_SETS`) measures those grids together, their
-configurations interleaved in the same rounds, so that a drift of the machine's speed during the
-measurement (on a shared machine the other tenants come and go) reaches them alike; the visits of a
-grid not measured (by default ``test1``'s, ``test2``'s and ``test3``'s) are kept from the destination.
+By default (:data:`MEASURED_SETS`) every grid is measured, all together, their configurations
+interleaved in the same rounds, so that a drift of the machine's speed during the measurement (on a
+shared machine the other tenants come and go) reaches the fitted and the tested visits alike (about
+13 minutes on the 2-core machine the study was made on); ``--set dev test5`` measures only those, and
+the visits of a grid not measured are kept from the destination.
 ``--from-stored [VISITS.csv]`` measures nothing: it rebuilds the table from stored visits (by default the
 package's), for instance after the statement changed. The table is always computed from the visits as
 written to the file, so rebuilding it from the file gives the same figures.
@@ -49,7 +51,7 @@ from typing import Any
 import pandas as pd
 
 from calibration.family_fit import GROUP, configuration_table, family_table, fits_frame, unexercised_parameters
-from calibration.family_grid import PUBLISHED_TEST, REFERENCE_NOTES, SETS, TEST_SETS, VISIT_COLUMNS
+from calibration.family_grid import FIT_SETS, PUBLISHED_TEST, REFERENCE_NOTES, SETS, TEST_SETS, VISIT_COLUMNS
 from calibration.family_grid import configurations as grid_configurations
 from calibration.fit.rows import statement_of
 from calibration.machine import describe_machine
@@ -62,8 +64,8 @@ __all__ = ["MEASURED_SETS", "STORE", "STUDY_FILE", "TABLE_FILE", "VISITS_FILE", 
 #: The package's copy (printed into docs/limits.md).
 STORE = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
 VISITS_FILE, TABLE_FILE, STUDY_FILE = "visits.csv", "lofo.csv", "study.json"
-#: The grids measured by default (the looked-at test grids were measured before and are kept).
-MEASURED_SETS: tuple[str, ...] = ("dev", PUBLISHED_TEST)
+#: The grids measured by default: all of them, so that the fitted and the tested visits share the rounds.
+MEASURED_SETS: tuple[str, ...] = SETS
 #: Significant digits of the stored visits (a FLOP count of 2e8 keeps its units and a tenth).
 _DIGITS = "%.10g"
 
@@ -125,7 +127,8 @@ def rebuild(visits: pd.DataFrame, study: dict[str, Any], *, command: str) -> tup
     statement = statement_of(GROUP)
     study = {**study, "schema_version": 1, "fit": {
         "created": _now(), "command": command, "group": GROUP, "seconds": str(statement.seconds), "parameters": fits,
-        "unexercised": list(unexercised_parameters(configurations[configurations["set"] == "dev"])),
+        "unexercised": list(unexercised_parameters(configurations[configurations["set"].isin(FIT_SETS)])),
+        "fit_sets": [{"set": s, "note": REFERENCE_NOTES.get(s, "")} for s in FIT_SETS],
         "test_sets": [{"set": s, "published": s == PUBLISHED_TEST, "note": REFERENCE_NOTES.get(s, "")}
                       for s in TEST_SETS]}}
     return table, study
@@ -161,28 +164,39 @@ def _measured(old: Sequence[dict[str, Any]], new: dict[str, Any]) -> list[dict[s
     return [*kept, new]
 
 
-def _published_record(study: dict[str, Any]) -> dict[str, Any] | None:
-    """The latest measurement record of ``study`` that measured the published grid (None: none did)."""
-    records = [r for r in study.get("measured", []) if PUBLISHED_TEST in r.get("sets", [])]
+def _published_set(study: dict[str, Any]) -> str:
+    """The grid ``study``'s table published (its ``fit.test_sets``; :data:`PUBLISHED_TEST` when it names none)."""
+    named = [e["set"] for e in study.get("fit", {}).get("test_sets", []) if e.get("published")]
+    return named[0] if named else PUBLISHED_TEST
+
+
+def _latest_record(study: dict[str, Any], set_name: str) -> dict[str, Any] | None:
+    """The latest measurement record of ``study`` that measured ``set_name`` (None: none did)."""
+    records = [r for r in study.get("measured", []) if set_name in r.get("sets", [])]
     return records[-1] if records else None
 
 
 def earlier_tables(old_study: dict[str, Any], old_table: pd.DataFrame | None, study: dict[str, Any]
                    ) -> list[dict[str, Any]]:
-    """``study``'s ``earlier`` list: the destination's (``old_study``), and, when the published grid's visits in
-    the destination came from another measurement than ``study``'s, that measurement's rows of the published
-    grid (``old_table``): a re-measured test grid keeps its earlier verdicts on record."""
+    """``study``'s ``earlier`` list: the destination's (``old_study``), and the destination's published rows
+    (``old_table``) when they are no longer what ``study`` publishes: when the published grid's visits came from
+    another measurement than ``study``'s (a re-measured test grid keeps its earlier verdicts on record), or when
+    ``study`` publishes another grid (a retired test grid keeps the verdicts it was published with)."""
     earlier = list(old_study.get("earlier", []))
     earlier += [e for e in study.get("earlier", []) if e not in earlier]
-    old, new = _published_record(old_study), _published_record(study)
-    if old is None or old_table is None or (new is not None and new.get("created") == old.get("created")):
+    published = _published_set(old_study)
+    old, new = _latest_record(old_study, published), _latest_record(study, published)
+    retired = published != _published_set(study)
+    if old is None or old_table is None or (
+            not retired and new is not None and new.get("created") == old.get("created")):
         return earlier
-    rows = old_table[old_table["test_set"] == PUBLISHED_TEST]
-    if rows.empty or any(e.get("set") == PUBLISHED_TEST and e.get("measured") == old.get("created") for e in earlier):
+    rows = old_table[old_table["test_set"] == published]
+    if rows.empty or any(e.get("set") == published and e.get("measured") == old.get("created") for e in earlier):
         return earlier
     columns = ["family", "in_family_test_mape_pct", "lofo_test_mape_pct", "noise_test_pct", "verdict"]
-    return [*earlier, {"set": PUBLISHED_TEST, "measured": old.get("created"), "command": old.get("command"),
-                       "statement": old_study.get("fit", {}).get("seconds"),
+    return [*earlier, {"set": published, "measured": old.get("created"), "command": old.get("command"),
+                       "statement": old_study.get("fit", {}).get("seconds"), "retired": retired,
+                       "fitted_on": [e["set"] for e in old_study.get("fit", {}).get("fit_sets", [])] or ["dev"],
                        "rows": rows[columns].to_dict(orient="records")}]
 
 

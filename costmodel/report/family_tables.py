@@ -96,17 +96,23 @@ def _measurement_lines(study: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def _earlier_lines(study: Mapping[str, Any], published: str) -> list[str]:
-    """The published grid's earlier measurements (``study.json``'s ``earlier``), one table each."""
+def _earlier_lines(study: Mapping[str, Any]) -> list[str]:
+    """The earlier published tables (``study.json``'s ``earlier``), one each: a re-measured grid's replaced
+    measurement, a retired test grid's table as it was published."""
     lines = []
-    for entry in (e for e in study.get("earlier", []) if e.get("set") == published):
-        rows = entry.get("rows", [])
+    for entry in study.get("earlier", []):
+        rows, name = entry.get("rows", []), entry.get("set", "?")
         passed = sum(1 for row in rows if row.get("verdict") == "pass")
+        fitted_on = _listed([f"`{s}`" for s in entry.get("fitted_on", ["dev"])])
+        if entry.get("retired"):
+            lead = (f"`{name}` as it was published ({entry.get('measured', '?')}, `{entry.get('command', '?')}`; "
+                    f"fitted on {fitted_on}; it has been looked at since and is now fitted on)")
+        else:
+            lead = (f"`{name}` measured earlier ({entry.get('measured', '?')}, `{entry.get('command', '?')}`; its "
+                    f"visits were replaced by a later measurement, the verdicts are kept; fitted on {fitted_on})")
         lines += [
             "",
-            f"`{published}` measured earlier ({entry.get('measured', '?')}, `{entry.get('command', '?')}`; its visits "
-            f"were replaced by the measurement above, the verdicts are kept): {passed} of {len(rows)} families "
-            f"passed, fitted with the statement `{entry.get('statement', '?')}`.",
+            f"{lead}: {passed} of {len(rows)} families passed, with the statement `{entry.get('statement', '?')}`.",
             "",
             "| family | in-family MAPE % | LOFO MAPE % | noise % | verdict |",
             "|---|---:|---:|---:|---|",
@@ -114,6 +120,17 @@ def _earlier_lines(study: Mapping[str, Any], published: str) -> list[str]:
               f"| {_pct(row['noise_test_pct'])} | {row['verdict']} |" for row in rows),
         ]
     return lines
+
+
+def _fit_set_line(fit: Mapping[str, Any]) -> list[str]:
+    """Which grids the table was fitted on, and why each looked-at one was (``fit.fit_sets``)."""
+    entries = list(fit.get("fit_sets", []))
+    if not entries:
+        return []
+    looked_at = [f"`{e['set']}` ({e['note']})" if e.get("note") else f"`{e['set']}`"
+                 for e in entries if e["set"] != "dev"]
+    return [f"- development configurations (fitted on): the development grid `dev`"
+            + (f" and the looked-at grids {'; '.join(looked_at)}" if looked_at else "") + "."]
 
 
 def family_block(stored: FamilyStudy | None) -> str:
@@ -138,6 +155,7 @@ def family_block(stored: FamilyStudy | None) -> str:
         f"statement's parameters ({', '.join(f'`{p}`' for p in parameters)}"
         + (f"; {', '.join(f'`{p}`' for p in unexercised)} not exercised, 0" if unexercised else "")
         + "), on each configuration's median visit.",
+        *_fit_set_line(fit),
         "",
         f"MAPE is the mean absolute percentage error of a configuration's median visit (its worst in brackets); "
         f"noise is the median over the family's configurations of the run-to-run CV across rounds. In-family: "
@@ -158,7 +176,7 @@ def family_block(stored: FamilyStudy | None) -> str:
             f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {_pct(row.noise_test_pct)} "
             f"| {_pct(row.lofo_dev_mape_pct)} | {_pct(row.fit_dev_mape_pct)} | {_pct(row.noise_dev_pct)} "
             f"| {row.verdict} |")
-    lines += _earlier_lines(stored.study, published[0])
+    lines += _earlier_lines(stored.study)
     for entry in test_sets:
         reference = stored.table[stored.table["test_set"] == entry["set"]]
         if entry.get("published") or reference.empty:

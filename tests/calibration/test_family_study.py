@@ -19,6 +19,7 @@ from calibration.family_grid import (
     DEV_SETTINGS,
     DEV_WIDTHS,
     FAMILIES,
+    FIT_SETS,
     KERAS_SETTINGS,
     PUBLISHED_TEST,
     SETS,
@@ -26,6 +27,8 @@ from calibration.family_grid import (
     TEST3_SETTINGS,
     TEST4_MODELS,
     TEST4_SETTINGS,
+    TEST5_MODELS,
+    TEST5_SETTINGS,
     TEST_SETS,
     TEST_SETTINGS,
     TEST_WIDTHS,
@@ -75,13 +78,13 @@ def test_the_grids_have_the_stated_sizes_and_no_test_grid_shares_a_configuration
     keras = [c for c in test1 if c.model == "keras-cifar"]
     assert len(keras) == 8 and {(c.batch_size, c.samples) for c in keras} == set(KERAS_SETTINGS)
     assert {c.family for c in keras} == {"scaled"} and not any(c.model == "keras-cifar" for c in (*dev, *test2))
-    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3, test4"):
+    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3, test4, test5"):
         configurations("train")
 
 
 def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_dev_never_ran():
-    """test4, frozen after the statement's terms were chosen: not even another width that rounds to a model an
-    earlier grid built (a ViT's width is rounded to its head size); test3 had none of dev, test1, test2's."""
+    """test5, frozen after the fit was widened to every looked-at grid: not even another width that rounds to a
+    model an earlier grid built (a ViT's width is rounded to its head size); test3 and test4 had none either."""
     from calibration.family_measure import build
     from reference_impl.models.counting import architecture_key
 
@@ -90,10 +93,12 @@ def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_
 
     dev = configurations("dev")
     earlier = built([*dev, *configurations("test1"), *configurations("test2")])
-    test3, test4 = configurations("test3"), configurations("test4")
-    assert PUBLISHED_TEST == "test4" and TEST_SETS == ("test4", "test3", "test2", "test1")
+    test3, test4, test5 = configurations("test3"), configurations("test4"), configurations("test5")
+    assert PUBLISHED_TEST == "test5" and TEST_SETS == ("test5",)
+    assert FIT_SETS == ("dev", "test1", "test2", "test3", "test4") and not set(FIT_SETS) & set(TEST_SETS)
     for grid, settings, models, batches, counts in ((test3, TEST3_SETTINGS, TEST3_MODELS, {10, 24}, {80, 160}),
-                                                    (test4, TEST4_SETTINGS, TEST4_MODELS, {14, 28}, {120, 180})):
+                                                    (test4, TEST4_SETTINGS, TEST4_MODELS, {14, 28}, {120, 180}),
+                                                    (test5, TEST5_SETTINGS, TEST5_MODELS, {18, 40}, {96, 150})):
         assert len(grid) == 5 * 2 * 2 * 6 == 120
         assert {(c.batch_size, c.samples) for c in grid} == set(settings)
         assert {b for b, _ in settings} - {b for b, _ in DEV_SETTINGS} == batches
@@ -103,6 +108,11 @@ def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_
         assert all(c.samples % c.batch_size != 1 for c in grid)
     assert not built(test3) & earlier
     assert not built(test4) & (earlier | built(test3))
+    assert not built(test5) & (earlier | built(test3) | built(test4))
+    # test5's settings are new to every earlier grid, not only to the development one
+    earlier_settings = {(c.batch_size, c.samples) for s in FIT_SETS for c in configurations(s)}
+    assert {b for b, _ in TEST5_SETTINGS} - {b for b, _ in earlier_settings} == {18, 40}
+    assert {m for _, m in TEST5_SETTINGS} - {m for _, m in earlier_settings} == {96, 150}
 
 
 def test_a_configuration_s_default_depth_is_the_family_s_and_builds_the_model_it_names():
@@ -135,6 +145,7 @@ def _synthetic_visits() -> pd.DataFrame:
     rows = []
     for family, (p, f, vc, ve, nodes, calls, pad) in _BASE.items():
         for set_name, widths, settings in (("dev", (0.5, 1.0, 2.0, 4.0), DEV_SETTINGS),
+                                           ("test5", (0.875, 2.75), TEST5_SETTINGS),
                                            ("test4", (0.625, 2.25), TEST4_SETTINGS),
                                            ("test3", (1.25, 3.5), TEST3_SETTINGS),
                                            ("test2", (1.5, 3.0), TEST_SETTINGS), ("test1", (2.5,), TEST_SETTINGS)):
@@ -187,8 +198,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
     configurations_ = family_fit.configuration_table(visits)
     assert len(configurations_) == len(visits) // 3 and (configurations_["noise"] == 0).all()
     table, fits = family_fit.family_table(configurations_)
-    assert list(table["test_set"]) == ["test4"] * 5 + ["test3"] * 5 + ["test2"] * 5 + ["test1"] * 5
-    assert list(table["family"]) == list(FAMILIES) * 4
+    assert list(table["test_set"]) == ["test5"] * 5
+    assert list(table["family"]) == list(FAMILIES)
     unexercised = family_fit.unexercised_parameters(configurations_)
     for name, value in chosen.items():
         if name not in unexercised:
@@ -197,8 +208,9 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
                   "lofo_test_max_pct"):
         assert (table[error] < 1e-5).all(), error
     assert (table["verdict"] == "pass").all()
-    assert table["dev_configurations"].tolist() == [4 * 6] * 20
-    assert table["test_models"].tolist() == [2] * 15 + [1] * 5
+    # every looked-at grid is fitted on: dev 4 x 6, test4 and test3 2 x 6, test2 2 x 8, test1 1 x 8 per family
+    assert table["dev_configurations"].tolist() == [4 * 6 + 2 * 6 + 2 * 6 + 2 * 8 + 8] * 5
+    assert table["test_models"].tolist() == [2] * 5
 
 
 def test_the_lofo_fits_never_see_the_family_they_predict(monkeypatch):
@@ -209,7 +221,7 @@ def test_the_lofo_fits_never_see_the_family_they_predict(monkeypatch):
 
     def spy(table: pd.DataFrame) -> np.ndarray:
         seen.append(set(table["family"]))
-        assert set(table["set"]) == {"dev"}           # no test configuration is ever fitted on
+        assert set(table["set"]) == set(FIT_SETS)     # every looked-at grid, never the test grid
         return original(table)
 
     monkeypatch.setattr(family_fit, "fit_coefficients", spy)
@@ -223,7 +235,7 @@ def test_a_wrong_rate_in_one_family_shows_in_its_own_errors_only_where_it_is_pre
     visits = _synthetic_visits()
     visits["seconds"] = _statement_seconds(visits)[0] * np.where(visits["family"] == "vit", 1.3, 1.0)
     table, _ = family_fit.family_table(family_fit.configuration_table(visits))
-    for test_set in ("test4", "test3", "test2", "test1"):
+    for test_set in TEST_SETS:
         vit = table[table["test_set"] == test_set].set_index("family").loc["vit"]
         # fitted without vit, every vit visit comes out 1/1.3 of what it measures: 23.1% low
         assert vit["lofo_test_mape_pct"] == pytest.approx(100 * (1 - 1 / 1.3), rel=1e-4)
@@ -317,7 +329,31 @@ def test_a_re_measured_published_grid_keeps_its_earlier_verdicts_on_record(tmp_p
     assert [e["measured"] for e in stored.study["earlier"]] == ["A"]
     block = family_block(stored)
     assert f"`{PUBLISHED_TEST}` measured earlier (A, `measure A`;" in block
-    assert block.index("measured earlier") < block.index("For reference only")
+    assert block.index("| vit (attention) |") < block.index("measured earlier")
+
+
+def test_a_retired_test_grid_keeps_the_table_it_was_published_with(tmp_path):
+    """When another grid becomes the published test, the previous one's published rows move to 'earlier', with
+    the grids that table was fitted on; a later rebuild does not archive them twice."""
+    source = tmp_path / "v"
+    visits = _stored_visits(source)
+    table, study = family_study.rebuild(family_study.read_visits(source / "visits.csv"),
+                                        family_study.read_study(None), command="test")
+    record = {"sets": ["dev", "test4"], "created": "T4", "command": "measure T4", "rounds": 5, "configurations": 1,
+              "wall_seconds": 1.0, "load_before": [1.0] * 3, "load_after": [1.0] * 3, "machine": {}}
+    old_table = table.assign(test_set="test4")
+    old = {**study, "measured": [record], "fit": {**study["fit"], "fit_sets": [],
+                                                  "test_sets": [{"set": "test4", "published": True}]}}
+    new = {**study, "measured": [record]}
+    earlier = family_study.earlier_tables(old, old_table, new)
+    assert [(e["set"], e["measured"], e["retired"], e["fitted_on"]) for e in earlier] == [("test4", "T4", True,
+                                                                                           ["dev"])]
+    assert [r["verdict"] for r in earlier[0]["rows"]] == list(table["verdict"])
+    assert family_study.earlier_tables({**old, "earlier": earlier}, old_table, new) == earlier
+    block = family_block(FamilyStudy(table, {**new, "earlier": earlier}))
+    assert "`test4` as it was published (T4, `measure T4`; fitted on `dev`; it has been looked at since" in block
+    assert "- development configurations (fitted on): the development grid `dev` and the looked-at grids `test1` (" \
+        in block
 
 
 def test_a_failed_write_leaves_the_previous_table_and_no_temporary_file(tmp_path, monkeypatch):
@@ -395,6 +431,7 @@ def test_the_block_prints_each_family_with_its_noise_and_the_verdict_count():
                            "load_after": [2.0, 1, 1], "machine": {"cpu": "CPU", "torch_version": "2", "threads": 1}}],
              "fit": {"created": "d", "command": "c", "group": "local_training", "unexercised": ["b"],
                      "parameters": {"all families": {"a": 1.0, "b": 0.0}},
+                     "fit_sets": [{"set": "dev", "note": ""}, {"set": "test3", "note": "seen before"}],
                      "test_sets": [{"set": "test2", "published": True, "note": ""},
                                    {"set": "test1", "published": False, "note": "a grid read before the change"}]}}
     text = family_block(FamilyStudy(pd.DataFrame([row, other, looked_at]), study))
@@ -409,6 +446,7 @@ def test_the_block_prints_each_family_with_its_noise_and_the_verdict_count():
     assert "| mlp | 6 | 8.4 (20) | 21.0 (51) | 3.0 | fail: LOFO above target |" in text
     assert "the same fits on `test1`, a grid read before the change, so these figures are not an unseen test" in text
     assert "load average 1.5 before, 2.0 after" in text and "(`a`; `b` not exercised, 0)" in text
+    assert "(fitted on): the development grid `dev` and the looked-at grids `test3` (seen before)." in text
     assert "Not measured yet" in family_block(None)
     study["fit"]["test_sets"][0]["published"] = False          # a study that names no published grid: one line
     with pytest.raises(InputError, match="must name one published test grid"):
