@@ -44,7 +44,7 @@ Six grids, each fixed here before any of its visits was measured:
   on every configuration measured so far (a refit of the stored visits on the development grid and
   ``test1`` to ``test3``), the same statement priced them within the bar: the development grid lacked channel counts off the blocks of 16;
 * ``test5`` (frozen, only reported: :data:`TEST5_MODELS` x :data:`SHAPES` x :data:`TEST5_SETTINGS`): two
-  models per family that no earlier grid has (channel counts 9, 13 and 19 and their multiples; depths
+  models per family that no earlier grid has (channel counts 9, 18, 19 and 38 and their multiples; depths
   besides the development ones), at two of the development grid's settings and at batch sizes (18, 40)
   and sample counts (96, 150) no earlier grid has. It was fixed after the fit was widened to every
   looked-at grid (:data:`FIT_SETS`) and before any of its visits was measured. Changing it is changing
@@ -186,8 +186,8 @@ TEST4_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyT
     "mobilenet": ((0.6875, 5), (1.375, 3)),
     "vit": ((0.875, 4), (1.625, 1)),
 })
-#: ``test5`` models, (width, depth) per family: no model of an earlier grid (channel counts 9, 13, 19 and their
-#: multiples; frozen before it was measured, after the fit was widened to every looked-at grid).
+#: ``test5`` models, (width, depth) per family: no model of an earlier grid (channel counts 9, 18, 19, 38 and
+#: their multiples; frozen before it was measured, after the fit was widened to every looked-at grid).
 TEST5_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyType({
     "mlp": ((1.125, 4), (2.25, 2)),
     "scaled": ((0.875, None), (2.75, None)),

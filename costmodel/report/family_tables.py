@@ -127,10 +127,10 @@ def _fit_set_line(fit: Mapping[str, Any]) -> list[str]:
     entries = list(fit.get("fit_sets", []))
     if not entries:
         return []
-    looked_at = [f"`{e['set']}` ({e['note']})" if e.get("note") else f"`{e['set']}`"
-                 for e in entries if e["set"] != "dev"]
+    looked_at = [e for e in entries if e["set"] != "dev"]
     return [f"- development configurations (fitted on): the development grid `dev`"
-            + (f" and the looked-at grids {'; '.join(looked_at)}" if looked_at else "") + "."]
+            + (" and the looked-at grids:" if looked_at else "."),
+            *(f"  - `{e['set']}`" + (f": {e['note']}." if e.get("note") else ".") for e in looked_at)]
 
 
 def family_block(stored: FamilyStudy | None) -> str:

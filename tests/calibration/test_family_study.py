@@ -352,7 +352,7 @@ def test_a_retired_test_grid_keeps_the_table_it_was_published_with(tmp_path):
     assert family_study.earlier_tables({**old, "earlier": earlier}, old_table, new) == earlier
     block = family_block(FamilyStudy(table, {**new, "earlier": earlier}))
     assert "`test4` as it was published (T4, `measure T4`; fitted on `dev`; it has been looked at since" in block
-    assert "- development configurations (fitted on): the development grid `dev` and the looked-at grids `test1` (" \
+    assert "- development configurations (fitted on): the development grid `dev` and the looked-at grids:\n  - `test1`: " \
         in block
 
 
@@ -446,7 +446,7 @@ def test_the_block_prints_each_family_with_its_noise_and_the_verdict_count():
     assert "| mlp | 6 | 8.4 (20) | 21.0 (51) | 3.0 | fail: LOFO above target |" in text
     assert "the same fits on `test1`, a grid read before the change, so these figures are not an unseen test" in text
     assert "load average 1.5 before, 2.0 after" in text and "(`a`; `b` not exercised, 0)" in text
-    assert "(fitted on): the development grid `dev` and the looked-at grids `test3` (seen before)." in text
+    assert "(fitted on): the development grid `dev` and the looked-at grids:\n  - `test3`: seen before.\n" in text
     assert "Not measured yet" in family_block(None)
     study["fit"]["test_sets"][0]["published"] = False          # a study that names no published grid: one line
     with pytest.raises(InputError, match="must name one published test grid"):
