@@ -42,7 +42,8 @@ Six grids, each fixed here before any of its visits was measured:
   had been chosen and before it was measured, and published twice (4 of 5 families each time). Fitted
   on the development grid alone, its ResNets with 17 channels were under-priced by about a sixth; fitted
   on every configuration measured so far (a refit of the stored visits on the development grid and
-  ``test1`` to ``test3``), the same statement priced them within the bar: the development grid lacked channel counts off the blocks of 16;
+  ``test1`` to ``test3``), the same statement priced them within the bar: the development grid lacked
+  channel counts off the blocks of 16;
 * ``test5`` (frozen, only reported: :data:`TEST5_MODELS` x :data:`SHAPES` x :data:`TEST5_SETTINGS`): two
   models per family that no earlier grid has (channel counts 9, 18, 19 and 38 and their multiples; depths
   besides the development ones), at two of the development grid's settings and at batch sizes (18, 40)

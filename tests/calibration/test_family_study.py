@@ -352,8 +352,8 @@ def test_a_retired_test_grid_keeps_the_table_it_was_published_with(tmp_path):
     assert family_study.earlier_tables({**old, "earlier": earlier}, old_table, new) == earlier
     block = family_block(FamilyStudy(table, {**new, "earlier": earlier}))
     assert "`test4` as it was published (T4, `measure T4`; fitted on `dev`; it has been looked at since" in block
-    assert "- development configurations (fitted on): the development grid `dev` and the looked-at grids:\n  - `test1`: " \
-        in block
+    assert ("- development configurations (fitted on): the development grid `dev` and the looked-at grids:\n"
+            "  - `test1`: ") in block
 
 
 def test_a_failed_write_leaves_the_previous_table_and_no_temporary_file(tmp_path, monkeypatch):
