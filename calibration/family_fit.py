@@ -24,7 +24,7 @@ From the visits of :mod:`calibration.family_measure` (one row per configuration 
 
   with the family's median noise (test and development) beside, and the verdict
   (:func:`verdict`): in-family within :data:`IN_FAMILY_TARGET_PERCENT`, LOFO (test) within
-  :data:`LOFO_TARGET_PERCENT`. The fits are the same for both test grids (development only).
+  :data:`LOFO_TARGET_PERCENT`. The fits never see a test configuration.
 """
 
 from __future__ import annotations

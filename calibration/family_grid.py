@@ -86,10 +86,10 @@ __all__ = [
     "FEATURE_COLUMNS",
     "FIT_SETS",
     "KERAS_SETTINGS",
+    "LOOKED_AT_NOTES",
     "SETS",
     "SHAPES",
     "PUBLISHED_TEST",
-    "REFERENCE_NOTES",
     "TEST2_MODELS",
     "TEST3_MODELS",
     "TEST3_SETTINGS",
@@ -118,7 +118,7 @@ TEST_SETS: tuple[str, ...] = ("test5",)
 #: The test grid the published table reports.
 PUBLISHED_TEST = "test5"
 #: Why each grid of :data:`FIT_SETS` besides the development grid was looked at (printed with the table).
-REFERENCE_NOTES: Mapping[str, str] = MappingProxyType({
+LOOKED_AT_NOTES: Mapping[str, str] = MappingProxyType({
     "test1": "the first test grid (default depths; the Keras CNN with `scaled`): its table was read before the "
              "development grid got its depth variants",
     "test2": "published with an earlier statement (new widths and depths): its residuals, with `test1`'s, pointed "

@@ -26,8 +26,8 @@ atomically, :func:`costmodel.files.atomic_path`):
 
 By default (:data:`MEASURED_SETS`) every grid is measured, all together, their configurations
 interleaved in the same rounds, so that a drift of the machine's speed during the measurement (on a
-shared machine the other tenants come and go) reaches the fitted and the tested visits alike (about
-13 minutes on the 2-core machine the study was made on); ``--set dev test5`` measures only those, and
+shared machine the other tenants come and go) reaches the fitted and the tested visits alike (15 to 18
+minutes on the 2-core machine the study was made on); ``--set dev test5`` measures only those, and
 the visits of a grid not measured are kept from the destination.
 ``--from-stored [VISITS.csv]`` measures nothing: it rebuilds the table from stored visits (by default the
 package's), for instance after the statement changed. The table is always computed from the visits as
@@ -51,7 +51,7 @@ from typing import Any
 import pandas as pd
 
 from calibration.family_fit import GROUP, configuration_table, family_table, fits_frame, unexercised_parameters
-from calibration.family_grid import FIT_SETS, PUBLISHED_TEST, REFERENCE_NOTES, SETS, TEST_SETS, VISIT_COLUMNS
+from calibration.family_grid import FIT_SETS, LOOKED_AT_NOTES, PUBLISHED_TEST, SETS, TEST_SETS, VISIT_COLUMNS
 from calibration.family_grid import configurations as grid_configurations
 from calibration.fit.rows import statement_of
 from calibration.machine import describe_machine
@@ -128,8 +128,8 @@ def rebuild(visits: pd.DataFrame, study: dict[str, Any], *, command: str) -> tup
     study = {**study, "schema_version": 1, "fit": {
         "created": _now(), "command": command, "group": GROUP, "seconds": str(statement.seconds), "parameters": fits,
         "unexercised": list(unexercised_parameters(configurations[configurations["set"].isin(FIT_SETS)])),
-        "fit_sets": [{"set": s, "note": REFERENCE_NOTES.get(s, "")} for s in FIT_SETS],
-        "test_sets": [{"set": s, "published": s == PUBLISHED_TEST, "note": REFERENCE_NOTES.get(s, "")}
+        "fit_sets": [{"set": s, "note": LOOKED_AT_NOTES.get(s, "")} for s in FIT_SETS],
+        "test_sets": [{"set": s, "published": s == PUBLISHED_TEST, "note": LOOKED_AT_NOTES.get(s, "")}
                       for s in TEST_SETS]}}
     return table, study
 

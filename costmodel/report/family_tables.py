@@ -4,10 +4,11 @@
 visits of five architecture families on a development grid and test grids (``visits.csv``), the table
 of in-family and leave-one-family-out errors fitted on them (``lofo.csv``, one row per test grid and
 family) and how both were made (``study.json``, whose ``fit.test_sets`` says which test grid is the
-frozen, published one and why each other one is reported for reference only). :func:`family_block`
-prints the table for docs/limits.md (a generated block; see :mod:`costmodel.report.doc_tables`): the
-published grid's rows with the verdicts, its earlier measurements' verdicts (``study.json``'s ``earlier``),
-the other grids' rows for reference.
+frozen, published one, and ``fit.fit_sets`` which grids the fit used and why each was looked at).
+:func:`family_block` prints the table for docs/limits.md (a generated block; see
+:mod:`costmodel.report.doc_tables`): the published grid's rows with the verdicts, the grids fitted on,
+earlier published tables (``study.json``'s ``earlier``: a re-measured grid's, a retired test grid's),
+and any other test grid's rows for reference.
 """
 
 from __future__ import annotations
