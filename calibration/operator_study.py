@@ -1,0 +1,171 @@
+"""A candidate local-training statement with measured layers, tried leave-one-family-out on looked-at grids.
+
+The count statement (:mod:`costmodel.model.events`) misses the MobileNet family by a point or two on
+the family study's test grid: a depthwise or pointwise convolution on a small map runs at its own
+fraction of the FLOP rate, and no count follows that (docs/limits.md). This study tries the other way:
+time each layer alone on this machine (:mod:`reference_impl.models.operator_timing`) and price a visit as
+
+``t_visit + F_rest/theta + m*(V_e*t_val + a_conv*T_conv + a_lin*T_lin)
++ steps*(t_step + N*t_node + C_k*t_convcall + a_call*T_call + a_opt*T_opt)``
+
+with ``T_conv``, ``T_lin`` the measured per-sample seconds of the model's convolutions and dense layers,
+``T_call`` their per-call seconds, ``T_opt`` its measured optimizer step, ``F_rest`` the FLOPs of the
+other products (batched products, attention), and the ``a`` coefficients dimensionless (near 1 when a
+layer costs inside the model what it costs alone). The padding FLOPs, the conv input values and the
+per-parameter cost are gone: the measured layers and step hold them. (:data:`CANDIDATE_TERMS`.)
+
+**What this is, and is not.** A *candidate*, chosen after every grid on record was looked at (the
+published ``test5`` too): its table is development evidence, fitted on the development configurations
+(:data:`calibration.family_grid.FIT_SETS`) and reported on them leave-one-family-out and on the other
+stored grids, all looked at. It is no test. It is not the calibration's statement, and ``predict`` does
+not use it; to be either it would have to pass on a grid frozen before it is measured, and the layers
+of a user's model would have to be timed where the prediction is made.
+
+``python -m calibration.operator_study --store`` builds each model of the stored visits
+(:data:`calibration.family_study.STORE`), times its layers (about a minute for the 166 models), writes
+``operator_times.csv`` beside the visits and prints the table; ``--from-stored`` recomputes the table
+from that file. The layers are timed when this runs, the visits when they were measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from calibration.family_fit import configuration_table, event_rows, fit_coefficients, mape_percent, predict_seconds
+from calibration.family_grid import DEPTH_KEYWORDS, FAMILIES, FIT_SETS, Configuration
+from calibration.fit.regression import irls
+from costmodel.errors import InputError
+from costmodel.files import atomic_path
+from costmodel.host import cpu_name
+
+__all__ = ["CANDIDATE_TERMS", "MODEL_COLUMNS", "OPERATOR_COLUMNS", "candidate_design", "candidate_table",
+           "main", "measure_operators"]
+
+#: What identifies a model in the configuration table.
+MODEL_COLUMNS: tuple[str, ...] = ("model", "width", "depth", "sample_shape", "num_classes")
+#: The measured and counted columns per model in ``operator_times.csv``.
+OPERATOR_COLUMNS: tuple[str, ...] = ("conv_sample_s", "linear_sample_s", "layer_call_s", "optimizer_step_s",
+                                     "layer_calls", "conv_flops", "linear_flops")
+#: The candidate's terms: name -> (what multiplies it, the count or measurement).
+CANDIDATE_TERMS: dict[str, str] = {
+    "1/theta": "m * F_rest (FLOPs of batched products and attention)", "t_val": "m * V_e",
+    "a_conv": "m * T_conv (s)", "a_lin": "m * T_lin (s)", "t_step": "steps", "t_node": "steps * N",
+    "t_convcall": "steps * C_k", "a_call": "steps * T_call (s)", "a_opt": "steps * T_opt (s)", "t_visit": "1"}
+STORED = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
+
+
+def _configuration(row: pd.Series) -> Configuration:
+    shape = tuple(int(s) for s in str(row["sample_shape"]).split("x"))
+    depth = int(row["depth"]) if row["model"] in DEPTH_KEYWORDS else None
+    return Configuration("any", "any", str(row["model"]), float(row["width"]), shape, int(row["num_classes"]),
+                         1, 1, depth)
+
+
+def measure_operators(table: pd.DataFrame, *, progress: bool | None = None) -> pd.DataFrame:
+    """One row per model of ``table`` (:data:`MODEL_COLUMNS`, :data:`OPERATOR_COLUMNS`): its layers timed
+    alone on this machine, its convolution and dense training FLOPs per sample counted."""
+    from calibration.family_measure import build
+    from reference_impl.models.features import model_features
+    from reference_impl.models.operator_timing import operator_times
+
+    models = table.drop_duplicates(list(MODEL_COLUMNS))[list(MODEL_COLUMNS)].reset_index(drop=True)
+    cache: dict = {}
+    rows = []
+    for _, row in tqdm(models.iterrows(), total=len(models), desc="timing layers", unit="model",
+                       disable=None if progress is None else not progress):
+        configuration = _configuration(row)
+        model = build(configuration)
+        times = operator_times(model, configuration.sample_shape, cache=cache)
+        flops = model_features(model, configuration.sample_shape, configuration.num_classes).train_flops_by_class
+        rows.append((*row.tolist(), times.conv_sample_s, times.linear_sample_s, times.layer_call_s,
+                     times.optimizer_step_s, times.calls, flops["conv"] + flops["conv1x1"] + flops["dwconv"],
+                     flops["linear"]))
+    frame = pd.DataFrame(rows, columns=[*MODEL_COLUMNS, *OPERATOR_COLUMNS])
+    frame["cpu"] = cpu_name()
+    frame["measured_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return frame
+
+
+def candidate_design(table: pd.DataFrame, operators: pd.DataFrame) -> np.ndarray:
+    """The candidate's design matrix (columns in :data:`CANDIDATE_TERMS` order) for ``table``'s configurations."""
+    joined = table.merge(operators, on=list(MODEL_COLUMNS), how="left", validate="many_to_one")
+    if joined["conv_sample_s"].isna().any():
+        missing = joined.loc[joined["conv_sample_s"].isna(), list(MODEL_COLUMNS)].drop_duplicates()
+        raise InputError(f"'operators' must time every model of the visits (got none for {len(missing)} models).")
+    events = event_rows(joined)
+    m, steps = events["samples"].to_numpy(), events["steps"].to_numpy()
+    rest = joined["train_flops_per_sample"] - joined["conv_flops"] - joined["linear_flops"]
+    return np.column_stack([
+        m * rest.clip(lower=0).to_numpy(), events["elementwise_values"].to_numpy() * m,
+        m * joined["conv_sample_s"].to_numpy(), m * joined["linear_sample_s"].to_numpy(), steps,
+        steps * events["autograd_nodes"].to_numpy(), steps * events["conv_calls"].to_numpy(),
+        steps * joined["layer_call_s"].to_numpy(), steps * joined["optimizer_step_s"].to_numpy(),
+        np.ones(len(joined))])
+
+
+def candidate_table(configurations: pd.DataFrame, operators: pd.DataFrame) -> pd.DataFrame:
+    """Per family and grid: the count statement's and the candidate's errors (MAPE %), fitted on all
+    families (``fit``) and without the family (``lofo``), both on the development configurations."""
+    dev = configurations[configurations["set"].isin(FIT_SETS)].reset_index(drop=True)
+    x_dev, y_dev = candidate_design(dev, operators), dev["seconds"].to_numpy(dtype=np.float64)
+    fits = {"all": (fit_coefficients(dev), irls(x_dev, y_dev, np.ones(len(dev))))}
+    for family in FAMILIES:
+        keep = (dev["family"] != family).to_numpy()
+        fits[family] = (fit_coefficients(dev[keep]), irls(x_dev[keep], y_dev[keep], np.ones(int(keep.sum()))))
+    rows = []
+    for grid in ("development", *sorted(set(configurations["set"]) - set(FIT_SETS))):
+        chosen = dev if grid == "development" else configurations[configurations["set"] == grid]
+        for family in FAMILIES:
+            rows_f = chosen[chosen["family"] == family].reset_index(drop=True)
+            if rows_f.empty:
+                continue
+            x, y = candidate_design(rows_f, operators), rows_f["seconds"].to_numpy(dtype=np.float64)
+            cells = {}
+            for label, fit in (("fit", fits["all"]), ("lofo", fits[family])):
+                cells[f"counts_{label}_pct"] = mape_percent(predict_seconds(rows_f, fit[0]), y)[0]
+                cells[f"candidate_{label}_pct"] = mape_percent(x @ fit[1], y)[0]
+            rows.append({"grid": grid, "family": family, "configurations": len(rows_f),
+                         "noise_pct": 100.0 * float(rows_f["noise"].median()), **cells})
+    table = pd.DataFrame(rows)
+    coefficients = dict(zip(CANDIDATE_TERMS, fits["all"][1].tolist()))
+    table.attrs["candidate_coefficients"] = coefficients
+    return table
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m calibration.operator_study", description=__doc__.split("\n")[0])
+    parser.add_argument("--visits", default=str(STORED / "visits.csv"), help="the family study's visits")
+    parser.add_argument("--store", action="store_true", help="time the layers and write operator_times.csv")
+    parser.add_argument("--from-stored", action="store_true", help="read operator_times.csv, time nothing")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        configurations = configuration_table(pd.read_csv(args.visits))
+        target = STORED / "operator_times.csv"
+        if args.from_stored:
+            operators = pd.read_csv(target)
+        else:
+            operators = measure_operators(configurations, progress=False if args.no_progress else None)
+            if args.store:
+                with atomic_path(target, name="operator_times") as path:
+                    operators.to_csv(path, index=False)
+        table = candidate_table(configurations, operators)
+    except (InputError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(table.round(1).to_string(index=False))
+    print("candidate coefficients (all families):",
+          ", ".join(f"{k} {v:.3g}" for k, v in table.attrs["candidate_coefficients"].items()))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""Each layer's measured cost: the convolutions and dense layers of a model timed alone, on this machine.
+
+A count-based compute statement prices a convolution by its FLOPs, the values entering it and its calls;
+how fast a kernel of a given shape runs on this CPU is not in the counts (a depthwise 3x3 on a 4x4 map, a
+pointwise convolution of 18 channels, a dense layer applied to 49 tokens each run at their own fraction of
+the machine's FLOP rate). This module measures it instead of modelling it:
+
+* :func:`layer_calls`: one forward pass at batch 2 with a hook on every ``nn.Conv2d`` and ``nn.Linear``
+  records each call's layer shape and input shape (per sample), and whether its input needs a gradient
+  (the first layer's does not, so its backward computes no input gradient);
+* :func:`time_layers`: each *distinct* call (many models share shapes) is rebuilt alone and timed forward
+  and backward (``layer(x).sum().backward()``, thread CPU time) at two batch sizes ``b1 < b2``, the two
+  sizes interleaved, the median of each; the time splits like a count, ``t(b) = t_call + b * t_sample``,
+  into a per-call and a per-sample part;
+* :func:`optimizer_step_seconds`: the training loop's optimizer (Adam) stepping once over the model's
+  parameters with gradients set, plus ``zero_grad`` (median of repeated steps);
+* :func:`operator_times`: the sums per model, :class:`OperatorTimes`.
+
+Times depend on the machine and on its load: a table measured on one machine prices that machine. The
+caller's model is not modified (a deep copy runs the forward pass), and the global RNG is forked.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from collections.abc import Iterable, MutableMapping, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from costmodel.errors import check_int, must
+from reference_impl.models.builtin import check_shape
+
+__all__ = ["LayerCall", "OperatorTimes", "layer_calls", "operator_times", "optimizer_step_seconds", "time_layers"]
+
+#: The two batch sizes each layer is timed at (per-call and per-sample parts are split from them).
+TIMING_BATCH_SIZES: tuple[int, int] = (8, 40)
+#: Interleaved timings per batch size (each the median of :data:`_INNER` passes); the median is kept.
+TIMING_REPETITIONS = 5
+_INNER = 3
+_WARMUP = 2
+#: Optimizer steps timed per model (the median is kept), after :data:`_WARMUP` untimed ones.
+OPTIMIZER_STEPS = 15
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    """One call of a convolution or dense layer: what its timing depends on.
+
+    ``kind`` is ``"conv"`` or ``"linear"``; ``layer`` the layer's constructor arguments (conv: in and out
+    channels, kernel, stride, padding, groups, bias; linear: in and out features, bias); ``sample_shape``
+    its input's shape per sample; ``input_grad`` whether its backward computes an input gradient.
+    """
+
+    kind: str
+    layer: tuple
+    sample_shape: tuple[int, ...]
+    input_grad: bool
+
+    def build(self) -> nn.Module:
+        """The layer alone, freshly initialized."""
+        if self.kind == "conv":
+            c_in, c_out, kernel, stride, padding, groups, bias = self.layer
+            return nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups, bias=bias)
+        f_in, f_out, bias = self.layer
+        return nn.Linear(f_in, f_out, bias=bias)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperatorTimes:
+    """One model's measured layer costs on this machine (seconds; forward and backward of each layer).
+
+    ``conv_sample_s`` and ``linear_sample_s``: per training sample, summed over the model's calls;
+    ``layer_call_s``: per step, the per-call parts of every convolution and dense call;
+    ``optimizer_step_s``: one optimizer step with ``zero_grad``; ``calls``: the layer calls per forward pass.
+    """
+
+    conv_sample_s: float
+    linear_sample_s: float
+    layer_call_s: float
+    optimizer_step_s: float
+    calls: int
+
+
+def layer_calls(model: nn.Module, sample_shape: Sequence[int]) -> list[LayerCall]:
+    """Every ``nn.Conv2d`` and ``nn.Linear`` call of one forward pass of ``model``, in call order."""
+    shape = check_shape(sample_shape)
+    clone = copy.deepcopy(model)
+    calls: list[LayerCall] = []
+
+    def hook(module: nn.Module, inputs: tuple, _output: object) -> None:
+        x = inputs[0]
+        if isinstance(module, nn.Conv2d):
+            if not isinstance(module.padding, tuple) or module.padding_mode != "zeros":
+                raise must("model", "have convolutions with numeric zero padding to be timed", repr(module))
+            layer = (module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                     module.groups, module.bias is not None)
+            calls.append(LayerCall("conv", layer, tuple(x.shape[1:]), bool(x.requires_grad)))
+        else:
+            layer = (module.in_features, module.out_features, module.bias is not None)
+            calls.append(LayerCall("linear", layer, tuple(x.shape[1:]), bool(x.requires_grad)))
+
+    handles = [m.register_forward_hook(hook) for m in clone.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            clone.train()
+            clone(torch.randn(2, *shape))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return calls
+
+
+def _pass_seconds(layer: nn.Module, x: torch.Tensor, passes: int) -> float:
+    times = []
+    for _ in range(passes):
+        start = time.thread_time()
+        layer(x).sum().backward()
+        times.append(time.thread_time() - start)
+    return statistics.median(times)
+
+
+def time_layers(calls: Iterable[LayerCall], *, batch_sizes: tuple[int, int] = TIMING_BATCH_SIZES,
+                repetitions: int = TIMING_REPETITIONS,
+                cache: MutableMapping[LayerCall, tuple[float, float]] | None = None
+                ) -> dict[LayerCall, tuple[float, float]]:
+    """``{call: (per_call_s, per_sample_s)}`` for each distinct call, timed alone (module docstring), on
+    one thread. ``cache``: earlier timings to reuse and to extend."""
+    b1, b2 = (check_int("batch_sizes", b, minimum=1) for b in batch_sizes)
+    if b1 >= b2:
+        raise must("batch_sizes", "be two increasing integers >= 1", tuple(batch_sizes))
+    repetitions = check_int("repetitions", repetitions, minimum=1)
+    cache = {} if cache is None else cache
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for call in dict.fromkeys(calls):
+                if call in cache:
+                    continue
+                layer = call.build()
+                inputs = [torch.randn(b, *call.sample_shape, requires_grad=call.input_grad) for b in (b1, b2)]
+                for x in inputs:
+                    _pass_seconds(layer, x, _WARMUP)
+                small, large = [], []
+                for _ in range(repetitions):
+                    small.append(_pass_seconds(layer, inputs[0], _INNER))
+                    large.append(_pass_seconds(layer, inputs[1], _INNER))
+                t1, t2 = statistics.median(small), statistics.median(large)
+                per_sample = (t2 - t1) / (b2 - b1)
+                cache[call] = (t1 - b1 * per_sample, per_sample)
+    finally:
+        torch.set_num_threads(threads)
+    return {call: cache[call] for call in calls}
+
+
+def optimizer_step_seconds(model: nn.Module, *, steps: int = OPTIMIZER_STEPS) -> float:
+    """The median thread CPU seconds of one Adam step and ``zero_grad`` over a copy of ``model``'s
+    parameters (gradients set to random values before each step), on one thread."""
+    steps = check_int("steps", steps, minimum=1)
+    parameters = [p.detach().clone().requires_grad_(True) for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    times = []
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            for index in range(_WARMUP + steps):
+                for p in parameters:
+                    p.grad = torch.randn_like(p)
+                start = time.thread_time()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if index >= _WARMUP:
+                    times.append(time.thread_time() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return statistics.median(times)
+
+
+def operator_times(model: nn.Module, sample_shape: Sequence[int], *,
+                   cache: MutableMapping[LayerCall, tuple[float, float]] | None = None) -> OperatorTimes:
+    """The :class:`OperatorTimes` of ``model`` on samples of ``sample_shape`` (module docstring)."""
+    calls = layer_calls(model, sample_shape)
+    timed = time_layers(calls, cache=cache)
+    return OperatorTimes(
+        conv_sample_s=sum(timed[c][1] for c in calls if c.kind == "conv"),
+        linear_sample_s=sum(timed[c][1] for c in calls if c.kind == "linear"),
+        layer_call_s=sum(timed[c][0] for c in calls),
+        optimizer_step_s=optimizer_step_seconds(model),
+        calls=len(calls))
