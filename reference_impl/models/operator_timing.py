@@ -7,13 +7,14 @@ the machine's FLOP rate). This module measures it instead of modelling it:
 
 * :func:`layer_calls`: one forward pass at batch 2 with a hook on every ``nn.Conv2d`` and ``nn.Linear``
   records each call's layer shape and input shape (per sample), and whether its input needs a gradient
-  (the first layer's does not, so its backward computes no input gradient);
+  (the first layer's does not, so its backward computes no input gradient); a function mode records
+  every ``F.scaled_dot_product_attention`` call (query, key and value shapes per sample) the same way;
 * :func:`time_layers`: each *distinct* call (many models share shapes) is rebuilt alone and timed forward
-  and backward (``layer(x).sum().backward()``, thread CPU time) at two batch sizes ``b1 < b2``, the two
+  and backward (``layer(x).backward(g)`` with a dense random output gradient ``g``, as a loss further on
+  would send; ``.sum()`` would send a zero-stride one, and a dense layer's products on it run up to
+  about twice as long as in the model; thread CPU time) at two batch sizes ``b1 < b2``, the two
   sizes interleaved, the median of each; the time splits like a count, ``t(b) = t_call + b * t_sample``,
   into a per-call and a per-sample part;
-* :func:`optimizer_step_seconds`: the training loop's optimizer (Adam) stepping once over the model's
-  parameters with gradients set, plus ``zero_grad`` (median of repeated steps);
 * :func:`operator_times`: the sums per model, :class:`OperatorTimes`.
 
 Times depend on the machine and on its load: a table measured on one machine prices that machine. The
@@ -29,12 +30,14 @@ from collections.abc import Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from costmodel.errors import check_int, must
 from reference_impl.models.builtin import check_shape
 
-__all__ = ["LayerCall", "OperatorTimes", "layer_calls", "operator_times", "optimizer_step_seconds", "time_layers"]
+__all__ = ["LayerCall", "OperatorTimes", "layer_calls", "operator_times", "time_layers"]
 
 #: The two batch sizes each layer is timed at (per-call and per-sample parts are split from them).
 TIMING_BATCH_SIZES: tuple[int, int] = (8, 40)
@@ -42,17 +45,17 @@ TIMING_BATCH_SIZES: tuple[int, int] = (8, 40)
 TIMING_REPETITIONS = 5
 _INNER = 3
 _WARMUP = 2
-#: Optimizer steps timed per model (the median is kept), after :data:`_WARMUP` untimed ones.
-OPTIMIZER_STEPS = 15
 
 
 @dataclass(frozen=True)
 class LayerCall:
     """One call of a convolution or dense layer: what its timing depends on.
 
-    ``kind`` is ``"conv"`` or ``"linear"``; ``layer`` the layer's constructor arguments (conv: in and out
-    channels, kernel, stride, padding, groups, bias; linear: in and out features, bias); ``sample_shape``
-    its input's shape per sample; ``input_grad`` whether its backward computes an input gradient.
+    ``kind`` is ``"conv"``, ``"linear"`` or ``"attention"``; ``layer`` the layer's constructor arguments
+    (conv: in and out channels, kernel, stride, padding, groups, bias; linear: in and out features, bias;
+    attention: whether causal); ``sample_shape`` its input's shape per sample (attention: query, key and
+    value stacked, ``(3, heads, tokens, head size)``); ``input_grad`` whether its backward computes an
+    input gradient.
     """
 
     kind: str
@@ -65,28 +68,61 @@ class LayerCall:
         if self.kind == "conv":
             c_in, c_out, kernel, stride, padding, groups, bias = self.layer
             return nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups, bias=bias)
+        if self.kind == "attention":
+            return _Attention(*self.layer)
         f_in, f_out, bias = self.layer
         return nn.Linear(f_in, f_out, bias=bias)
+
+
+class _Attention(nn.Module):
+    """``F.scaled_dot_product_attention`` of a stacked ``(B, 3, heads, tokens, head size)`` input."""
+
+    def __init__(self, is_causal: bool) -> None:
+        super().__init__()
+        self.is_causal = is_causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.scaled_dot_product_attention(x[:, 0], x[:, 1], x[:, 2], is_causal=self.is_causal)
+
+
+class _AttentionCalls(TorchFunctionMode):
+    """Records the :class:`LayerCall` of every ``F.scaled_dot_product_attention`` call."""
+
+    def __init__(self, calls: list[LayerCall]) -> None:
+        super().__init__()
+        self.calls = calls
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204 (torch's protocol)
+        kwargs = kwargs or {}
+        if func is F.scaled_dot_product_attention:
+            q, k, v = (kwargs.get(n, a) for n, a in zip(("query", "key", "value"), (*args, None, None, None)))
+            if q.dim() != 4 or not q.shape[1:] == k.shape[1:] == v.shape[1:] or kwargs.get("attn_mask") is not None:
+                raise must("model", "call attention with equal query, key and value shapes and no mask to be timed",
+                           f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+            grad = any(bool(t.requires_grad) for t in (q, k, v))
+            self.calls.append(LayerCall("attention", (bool(kwargs.get("is_causal", False)),), (3, *q.shape[1:]), grad))
+        return func(*args, **kwargs)
 
 
 @dataclass(frozen=True, kw_only=True)
 class OperatorTimes:
     """One model's measured layer costs on this machine (seconds; forward and backward of each layer).
 
-    ``conv_sample_s`` and ``linear_sample_s``: per training sample, summed over the model's calls;
+    ``conv_sample_s``, ``linear_sample_s``, ``attention_sample_s``: per training sample, summed over the
+    model's calls of each kind;
     ``layer_call_s``: per step, the per-call parts of every convolution and dense call;
-    ``optimizer_step_s``: one optimizer step with ``zero_grad``; ``calls``: the layer calls per forward pass.
+    ``calls``: the layer calls per forward pass.
     """
 
     conv_sample_s: float
     linear_sample_s: float
+    attention_sample_s: float
     layer_call_s: float
-    optimizer_step_s: float
     calls: int
 
 
 def layer_calls(model: nn.Module, sample_shape: Sequence[int]) -> list[LayerCall]:
-    """Every ``nn.Conv2d`` and ``nn.Linear`` call of one forward pass of ``model``, in call order."""
+    """Every ``nn.Conv2d``, ``nn.Linear`` and attention call of one forward pass of ``model``, in call order."""
     shape = check_shape(sample_shape)
     clone = copy.deepcopy(model)
     calls: list[LayerCall] = []
@@ -108,7 +144,8 @@ def layer_calls(model: nn.Module, sample_shape: Sequence[int]) -> list[LayerCall
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             clone.train()
-            clone(torch.randn(2, *shape))
+            with _AttentionCalls(calls):
+                clone(torch.randn(2, *shape))
     finally:
         for handle in handles:
             handle.remove()
@@ -116,10 +153,12 @@ def layer_calls(model: nn.Module, sample_shape: Sequence[int]) -> list[LayerCall
 
 
 def _pass_seconds(layer: nn.Module, x: torch.Tensor, passes: int) -> float:
+    with torch.no_grad():
+        gradient = torch.randn_like(layer(x))
     times = []
     for _ in range(passes):
         start = time.thread_time()
-        layer(x).sum().backward()
+        layer(x).backward(gradient)
         times.append(time.thread_time() - start)
     return statistics.median(times)
 
@@ -159,31 +198,6 @@ def time_layers(calls: Iterable[LayerCall], *, batch_sizes: tuple[int, int] = TI
     return {call: cache[call] for call in calls}
 
 
-def optimizer_step_seconds(model: nn.Module, *, steps: int = OPTIMIZER_STEPS) -> float:
-    """The median thread CPU seconds of one Adam step and ``zero_grad`` over a copy of ``model``'s
-    parameters (gradients set to random values before each step), on one thread."""
-    steps = check_int("steps", steps, minimum=1)
-    parameters = [p.detach().clone().requires_grad_(True) for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=1e-3)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    times = []
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            for index in range(_WARMUP + steps):
-                for p in parameters:
-                    p.grad = torch.randn_like(p)
-                start = time.thread_time()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if index >= _WARMUP:
-                    times.append(time.thread_time() - start)
-    finally:
-        torch.set_num_threads(threads)
-    return statistics.median(times)
-
-
 def operator_times(model: nn.Module, sample_shape: Sequence[int], *,
                    cache: MutableMapping[LayerCall, tuple[float, float]] | None = None) -> OperatorTimes:
     """The :class:`OperatorTimes` of ``model`` on samples of ``sample_shape`` (module docstring)."""
@@ -192,6 +206,6 @@ def operator_times(model: nn.Module, sample_shape: Sequence[int], *,
     return OperatorTimes(
         conv_sample_s=sum(timed[c][1] for c in calls if c.kind == "conv"),
         linear_sample_s=sum(timed[c][1] for c in calls if c.kind == "linear"),
+        attention_sample_s=sum(timed[c][1] for c in calls if c.kind == "attention"),
         layer_call_s=sum(timed[c][0] for c in calls),
-        optimizer_step_s=optimizer_step_seconds(model),
         calls=len(calls))
