@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from costmodel.errors import InputError
+from costmodel.report.stored_tables import read_stored_table
 
 __all__ = ["STORED_AGREEMENT", "agreement_block", "load_agreement"]
 
@@ -26,15 +26,7 @@ _COLUMNS = ("comparison", "first", "second", "preset", "links", "algorithm", "fi
 
 def load_agreement(path: str | Path = STORED_AGREEMENT) -> pd.DataFrame | None:
     """The stored table, or None when it is absent; a file missing a column is one error line."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    frame = pd.read_csv(path)
-    missing = [c for c in _COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(f"'{path.name}' must have the columns {', '.join(_COLUMNS)} (got none named "
-                         f"{', '.join(missing)}).")
-    return frame
+    return read_stored_table(path, _COLUMNS)
 
 
 def agreement_block(frame: pd.DataFrame | None) -> str:

@@ -16,8 +16,9 @@ the convergence stored beside them, :mod:`costmodel.contracts.convergence_eviden
 ``heterogeneity_grid`` and ``heterogeneity_validation`` (:mod:`costmodel.report.heterogeneity_tables`, from
 the heterogeneous round's stored evidence, :mod:`costmodel.contracts.heterogeneity_evidence`), and
 ``calibration_agreement`` (:mod:`costmodel.report.agreement_tables`: two calibrations of one machine),
-and ``family_lofo`` (:mod:`costmodel.report.family_tables`: the local-training statement across five
-architecture families, leave one family out).
+``family_lofo`` (:mod:`costmodel.report.family_tables`: the local-training statement across five
+architecture families, leave one family out), and ``operator_candidate``
+(:mod:`costmodel.report.operator_tables`: a statement with measured layers beside it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from costmodel.files import atomic_write_text
 from costmodel.report.agreement_tables import agreement_block, load_agreement
 from costmodel.report.family_tables import family_block, load_family_study
 from costmodel.report.heterogeneity_tables import emulated_block, grid_block
+from costmodel.report.operator_tables import load_operator_study, operator_block
 from costmodel.report.time_to_accuracy import build_section
 from costmodel.units import format_bandwidth, format_bytes, format_seconds
 
@@ -160,6 +162,7 @@ BLOCKS: Mapping[str, Callable[[Calibration, NetworkEvidence], str]] = {
     "heterogeneity_validation": lambda calibration, evidence: emulated_block(load_emulated_validation()),
     "calibration_agreement": lambda calibration, evidence: agreement_block(load_agreement()),
     "family_lofo": lambda calibration, evidence: family_block(load_family_study()),
+    "operator_candidate": lambda calibration, evidence: operator_block(load_operator_study()),
 }
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from costmodel.errors import InputError
+from costmodel.report.stored_tables import read_stored_table
 
 __all__ = ["STORED_FAMILIES", "FamilyStudy", "family_block", "load_family_study"]
 
@@ -49,13 +50,9 @@ class FamilyStudy:
 def load_family_study(folder: str | Path = STORED_FAMILIES) -> FamilyStudy | None:
     """The stored study, or None when its table is absent; a file missing a column is one error line."""
     folder = Path(folder)
-    if not (folder / "lofo.csv").is_file():
+    table = read_stored_table(folder / "lofo.csv", _COLUMNS)
+    if table is None:
         return None
-    table = pd.read_csv(folder / "lofo.csv")
-    missing = [c for c in _COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(f"'lofo.csv' must have the columns {', '.join(_COLUMNS)} (got none named "
-                         f"{', '.join(missing)}).")
     try:
         study = json.loads((folder / "study.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:

@@ -1,4 +1,4 @@
-"""Each layer's measured cost: the convolutions and dense layers of a model timed alone, on this machine.
+"""Each layer's measured cost: the convolutions, dense layers and attention of a model timed alone, here.
 
 A count-based compute statement prices a convolution by its FLOPs, the values entering it and its calls;
 how fast a kernel of a given shape runs on this CPU is not in the counts (a depthwise 3x3 on a 4x4 map, a
@@ -10,10 +10,11 @@ the machine's FLOP rate). This module measures it instead of modelling it:
   (the first layer's does not, so its backward computes no input gradient); a function mode records
   every ``F.scaled_dot_product_attention`` call (query, key and value shapes per sample) the same way;
 * :func:`time_layers`: each *distinct* call (many models share shapes) is rebuilt alone and timed forward
-  and backward (``layer(x).backward(g)`` with a dense random output gradient ``g``, as a loss further on
-  would send; ``.sum()`` would send a zero-stride one, and a dense layer's products on it run up to
-  about twice as long as in the model; thread CPU time) at two batch sizes ``b1 < b2``, the two
-  sizes interleaved, the median of each; the time splits like a count, ``t(b) = t_call + b * t_sample``,
+  and backward (``layer(x).backward(g)`` with a dense random output gradient ``g``, as the layers further
+  on send; ``.sum()`` would send a zero-stride one, on which a dense layer's backward products run
+  longer; thread CPU time) at two batch sizes ``b1 < b2``, the two
+  sizes interleaved, the median of each (gradients cleared before each pass, as ``zero_grad`` does in
+  training); the time splits like a count, ``t(b) = t_call + b * t_sample``,
   into a per-call and a per-sample part;
 * :func:`operator_times`: the sums per model, :class:`OperatorTimes`.
 
@@ -49,7 +50,7 @@ _WARMUP = 2
 
 @dataclass(frozen=True)
 class LayerCall:
-    """One call of a convolution or dense layer: what its timing depends on.
+    """One call of a convolution, a dense layer or attention: what its timing depends on.
 
     ``kind`` is ``"conv"``, ``"linear"`` or ``"attention"``; ``layer`` the layer's constructor arguments
     (conv: in and out channels, kernel, stride, padding, groups, bias; linear: in and out features, bias;
@@ -110,7 +111,7 @@ class OperatorTimes:
 
     ``conv_sample_s``, ``linear_sample_s``, ``attention_sample_s``: per training sample, summed over the
     model's calls of each kind;
-    ``layer_call_s``: per step, the per-call parts of every convolution and dense call;
+    ``layer_call_s``: per step, the per-call parts of every call;
     ``calls``: the layer calls per forward pass.
     """
 
@@ -157,6 +158,8 @@ def _pass_seconds(layer: nn.Module, x: torch.Tensor, passes: int) -> float:
         gradient = torch.randn_like(layer(x))
     times = []
     for _ in range(passes):
+        layer.zero_grad(set_to_none=True)
+        x.grad = None
         start = time.thread_time()
         layer(x).backward(gradient)
         times.append(time.thread_time() - start)

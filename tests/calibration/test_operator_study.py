@@ -1,5 +1,5 @@
 """The measured-layer candidate: its design matrix against a hand derivation, a fit that recovers a
-noise-free candidate exactly, and a model without timings refused."""
+noise-free candidate exactly, a model without timings refused, and the stored table and its doc block."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import pandas as pd
 import pytest
 
 from calibration.family_fit import configuration_table
-from calibration.operator_study import CANDIDATE_TERMS, STORED, candidate_design, candidate_table
+from calibration.family_grid import TEST_SETS
+from calibration.operator_study import CANDIDATE_TERMS, MODEL_COLUMNS, STORED, candidate_design, candidate_table
 from costmodel.errors import InputError
+from costmodel.report.operator_tables import load_operator_study, operator_block
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +24,9 @@ def test_design_by_hand(stored) -> None:
     row = table.iloc[[0]].reset_index(drop=True)
     op = operators.merge(row[["model", "width", "depth", "sample_shape", "num_classes"]]).iloc[0]
     m, steps = float(row["samples"][0]), float(row["steps"][0])
-    expected = [m * (row["train_flops_per_sample"][0] - op["conv_flops"] - op["linear_flops"]),
-                m * row["elementwise_values"][0], m * op["conv_sample_s"], m * op["linear_sample_s"], steps,
-                steps * row["autograd_nodes"][0], steps * row["conv_calls"][0], steps * op["layer_call_s"],
-                steps * op["optimizer_step_s"], 1.0]
+    expected = [m * row["elementwise_values"][0], m * op["conv_sample_s"],
+                m * op["linear_sample_s"], m * op["attention_sample_s"], steps, steps * row["autograd_nodes"][0],
+                steps * row["conv_calls"][0], steps * op["layer_call_s"], steps * row["params"][0], 1.0]
     design = candidate_design(row, operators)
     assert design.shape == (1, len(CANDIDATE_TERMS))
     np.testing.assert_allclose(design[0], expected, rtol=1e-12)
@@ -33,15 +34,39 @@ def test_design_by_hand(stored) -> None:
 
 def test_a_noise_free_candidate_is_recovered(stored) -> None:
     table, operators = stored
-    truth = np.array([2e-12, 3e-9, 1.2, 0.9, 2e-4, 1e-5, 1e-4, 0.8, 1.1, 1e-3])
+    truth = np.array([3e-9, 1.2, 0.9, 0.7, 2e-4, 1e-5, 1e-4, 0.8, 3e-9, 1e-3])
     exact = table.assign(seconds=candidate_design(table, operators) @ truth)
     result = candidate_table(exact, operators)
     assert set(result["family"]) == {"mlp", "scaled", "resnet", "mobilenet", "vit"}
     assert result["candidate_fit_pct"].max() < 1e-6
-    np.testing.assert_allclose(list(result.attrs["candidate_coefficients"].values()), truth, rtol=1e-6)
+    np.testing.assert_allclose(list(result.attrs["coefficients"].values()), truth, rtol=1e-6)
 
 
 def test_a_model_without_timings_is_refused(stored) -> None:
     table, operators = stored
     with pytest.raises(InputError, match="'operators' must time every model"):
         candidate_design(table, operators.iloc[1:])
+
+
+def test_the_stored_table_is_what_the_stored_visits_and_layer_times_give(stored) -> None:
+    table, operators = stored
+    recomputed = candidate_table(table, operators)
+    written = pd.read_csv(STORED / "operator_candidate.csv")
+    pd.testing.assert_frame_equal(recomputed.reset_index(drop=True), written, check_dtype=False, rtol=1e-9)
+    assert set(written["grid"]) == {"development", *TEST_SETS}
+    assert set(operators["measured_at"]) and len(operators) == len(table.drop_duplicates(list(MODEL_COLUMNS)))
+
+
+def test_the_block_prints_both_statements_verdicts_on_the_test_grid() -> None:
+    stored = load_operator_study()
+    block = operator_block(stored)
+    written = pd.read_csv(STORED / "operator_candidate.csv")
+    test = written[written["grid"] == TEST_SETS[0]]
+    counts, layers = int((test["counts_verdict"] == "pass").sum()), int((test["candidate_verdict"] == "pass").sum())
+    assert f"counts {counts} of {len(test)} families pass, measured layers {layers} of {len(test)}" in block
+    # a row per family on the development configurations, on the test grid and on each earlier measurement
+    assert block.count("| mobilenet |") == 2 + len(stored[1]["earlier"])
+    for entry in stored[1]["earlier"]:
+        earlier = pd.DataFrame(entry["rows"])
+        assert f"measured layers {int((earlier['candidate_verdict'] == 'pass').sum())} of {len(earlier)}." in block
+    assert operator_block(None).startswith("Not measured yet")

@@ -1,5 +1,5 @@
-"""Layers timed alone: which calls a model makes, each distinct one timed once, the split into per-call and
-per-sample parts, the optimizer step, and the caller's model untouched."""
+"""Layers timed alone: which calls a model makes (attention too), each distinct one timed once, the split into
+per-call and per-sample parts, and the caller's model untouched."""
 
 from __future__ import annotations
 
@@ -8,12 +8,11 @@ import torch
 from torch import nn
 
 from costmodel.errors import InputError
-from reference_impl.models.families import mlp, mobilenet
+from reference_impl.models.families import mlp, mobilenet, vit
 from reference_impl.models.operator_timing import (
     LayerCall,
     layer_calls,
     operator_times,
-    optimizer_step_seconds,
     time_layers,
 )
 
@@ -60,15 +59,20 @@ def test_bad_batch_sizes_are_refused_by_name(sizes: tuple[int, int]) -> None:
         time_layers([LayerCall("linear", (4, 4, True), (4,), True)], batch_sizes=sizes)
 
 
-def test_optimizer_step_is_timed_on_a_copy() -> None:
-    model = nn.Linear(256, 256)
-    before = [p.detach().clone() for p in model.parameters()]
-    assert optimizer_step_seconds(model, steps=3) > 0.0
-    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
-    assert all(p.grad is None for p in model.parameters())
+def test_attention_calls_are_recorded_and_timed() -> None:
+    # a ViT 32 wide (two heads of 16) on 1x28x28: patch conv, then per block qkv, attention, proj, two MLP layers
+    model = vit(0.5, (1, 28, 28), 47, depth=2)
+    calls = layer_calls(model, (1, 28, 28))
+    assert [c.kind for c in calls] == ["conv", *["linear", "attention", "linear", "linear", "linear"] * 2, "linear"]
+    attention = calls[2]
+    assert attention == LayerCall("attention", (False,), (3, 2, 49, 16), True)
+    timed = time_layers([attention], repetitions=2)
+    assert timed[attention][1] > 0.0
+    times = operator_times(model, (1, 28, 28))
+    assert times.calls == len(calls) and times.attention_sample_s > 0.0 and times.conv_sample_s > 0.0
 
 
-def test_a_dense_model_has_no_convolution_time() -> None:
+def test_a_dense_model_has_no_convolution_or_attention_time() -> None:
     times = operator_times(mlp(0.25, (1, 28, 28), 47, depth=2), (1, 28, 28))
-    assert times.calls == 3 and times.conv_sample_s == 0.0
-    assert times.linear_sample_s > 0.0 and times.optimizer_step_s > 0.0
+    assert times.calls == 3 and times.conv_sample_s == 0.0 and times.attention_sample_s == 0.0
+    assert times.linear_sample_s > 0.0
