@@ -52,8 +52,8 @@ Seven grids, each fixed here before any of its visits was measured:
   under-priced); then its MobileNets were profiled and the measured-layer candidate
   (:mod:`calibration.operator_study`) was chosen on it, so it is now fitted on;
 * ``test6`` (frozen, only reported: :data:`TEST6_MODELS` x :data:`SHAPES` x :data:`TEST6_SETTINGS`): two
-  models per family that no earlier grid has (channel counts 11, 14, 21 and 26 and their multiples; a
-  6-block ViT), at two of the development grid's settings and at batch sizes (22, 36) and sample counts
+  models per family that no earlier grid has (ResNets with 11 and 21 channels, MobileNets with 14 and
+  26; a 6-block ViT), at two of the development grid's settings and at batch sizes (22, 36) and sample counts
   (72, 140) no earlier grid has. It was fixed after the measured-layer candidate was chosen and before
   any of its visits was measured. Changing it is changing the experiment; a test checks that no test
   grid shares a configuration or a model with the development grid, and that ``test6`` shares no model
@@ -207,8 +207,8 @@ TEST5_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyT
     "mobilenet": ((0.5625, 6), (1.1875, 4)),
     "vit": ((0.625, 5), (1.5, 3)),
 })
-#: ``test6`` models, (width, depth) per family: no model of an earlier grid (channel counts 11, 14, 21, 26 and
-#: their multiples; frozen before it was measured, after the measured-layer candidate was chosen).
+#: ``test6`` models, (width, depth) per family: no model of an earlier grid (ResNets of 11 and 21 channels,
+#: MobileNets of 14 and 26; frozen before it was measured, after the measured-layer candidate was chosen).
 TEST6_MODELS: Mapping[str, tuple[tuple[float, int | None], ...]] = MappingProxyType({
     "mlp": ((0.625, 3), (1.375, 2)),
     "scaled": ((1.625, None), (3.25, None)),

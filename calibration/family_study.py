@@ -26,7 +26,7 @@ atomically, :func:`costmodel.files.atomic_path`):
 
 By default (:data:`MEASURED_SETS`) every grid is measured, all together, their configurations
 interleaved in the same rounds, so that a drift of the machine's speed during the measurement (on a
-shared machine the other tenants come and go) reaches the fitted and the tested visits alike (15 to 18
+shared machine the other tenants come and go) reaches the fitted and the tested visits alike (18 to 21
 minutes on the 2-core machine the study was made on); ``--set dev test6`` measures only those, and
 the visits of a grid not measured are kept from the destination.
 ``--from-stored [VISITS.csv]`` measures nothing: it rebuilds the table from stored visits (by default the

@@ -1,9 +1,9 @@
 """A candidate local-training statement with measured layers, tried leave-one-family-out beside the counts.
 
 The count statement (:mod:`costmodel.model.events`) missed the MobileNet family by a point or two on
-the family study's test grid ``test5``: a depthwise or pointwise convolution on a small map runs at its
-own fraction of the FLOP rate, and no count follows that (docs/limits.md). This study tries the other
-way: time each layer alone on this machine (:mod:`reference_impl.models.operator_timing`) and price a
+``test5``, the family study's test grid then (fitted on since): a depthwise or pointwise convolution on a
+small map runs at its own fraction of the FLOP rate, and no count follows that (docs/limits.md). This
+study tries the other way: time each layer alone on this machine (:mod:`reference_impl.models.operator_timing`) and price a
 visit of ``m`` samples as
 
 ``t_visit + m*(V_e*t_val + a_conv*T_conv + a_lin*T_lin + a_attn*T_attn)
@@ -24,11 +24,12 @@ does not use it; to be, the layers of a user's model would have to be timed wher
 made, and the presets' layers stored with a calibration.
 
 ``python -m calibration.operator_study --store`` builds each model of the stored visits
-(:data:`calibration.family_study.STORE`), times its layers (about a minute for 170 models), writes
+(:data:`calibration.family_study.STORE`), times its layers (about a minute for 186 models), writes
 ``operator_times.csv`` beside the visits and prints the table; ``--from-stored`` recomputes the table
-from that file; ``--earlier VISITS.csv`` adds an earlier measurement's test rows (the same layer times)
-to ``operator_study.json``, so that a verdict measured twice is reported twice. The layers are timed when this runs, the visits when they were measured: run it right
-after the family study's measurement.
+from that file; ``--earlier VISITS.csv`` adds the test rows of an earlier measurement of the visits
+(both statements refitted on its development configurations, the same layer times) to
+``operator_study.json``, so that a verdict measured twice is reported twice. The layers are timed when
+this runs, the visits when they were measured: run it right after the family study's measurement.
 """
 
 from __future__ import annotations
@@ -157,6 +158,17 @@ def candidate_table(configurations: pd.DataFrame, operators: pd.DataFrame) -> pd
     return table
 
 
+def _earlier_entry(path: Path, operators: pd.DataFrame) -> dict:
+    """An earlier measurement's test rows, dated by the family study's record beside its visits."""
+    rows = candidate_table(configuration_table(pd.read_csv(path)), operators)
+    record = path.with_name("study.json")
+    measured = str(path)
+    if record.is_file():
+        last = json.loads(record.read_text(encoding="utf-8")).get("measured", [{}])[-1]
+        measured = f"{last.get('created', '?')}, `{last.get('command', '?')}`"
+    return {"measured": measured, "rows": rows[rows["grid"] != "development"].to_dict("records")}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m calibration.operator_study", description=__doc__.split("\n")[0])
     parser.add_argument("--visits", default=str(STORED / "visits.csv"), help="the family study's visits")
@@ -176,10 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             operators = measure_operators(configurations, progress=False if args.no_progress else None)
         table = candidate_table(configurations, operators)
-        earlier = []
-        for path in args.earlier:
-            rows = candidate_table(configuration_table(pd.read_csv(path)), operators)
-            earlier.append({"visits": str(path), "rows": rows[rows["grid"] != "development"].to_dict("records")})
+        earlier = [_earlier_entry(Path(path), operators) for path in args.earlier]
         if args.store:
             if not args.from_stored:
                 with atomic_path(STORED / "operator_times.csv", name="operator_times") as path:
@@ -198,6 +207,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(table.round(1).to_string(index=False))
+    for entry in earlier:
+        print(f"earlier measurement ({entry['measured']}):")
+        print(pd.DataFrame(entry["rows"]).round(1).to_string(index=False))
     print("candidate coefficients (all families):",
           ", ".join(f"{k} {v:.3g}" for k, v in table.attrs["coefficients"].items()))
     return 0

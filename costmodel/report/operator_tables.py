@@ -31,7 +31,7 @@ def load_operator_study(folder: str | Path = STORED_FAMILIES) -> tuple[pd.DataFr
     """The stored table and record, or None when the study was not stored."""
     folder = Path(folder)
     table = read_stored_table(folder / "operator_candidate.csv", _COLUMNS)
-    if table is None or not (folder / "operator_study.json").is_file():
+    if table is None:
         return None
     try:
         return table, json.loads((folder / "operator_study.json").read_text(encoding="utf-8"))
@@ -78,9 +78,9 @@ def operator_block(stored: tuple[pd.DataFrame, Mapping[str, Any]] | None) -> str
         if rows.empty:
             continue
         passed = {k: int((rows[f"{k}_verdict"] == "pass").sum()) for k in ("counts", "candidate")}
-        lines += ["", f"The same fits with the same layer times on an earlier measurement of the visits "
-                      f"(`{Path(entry.get('visits', '?')).parent.name}`): counts {passed['counts']} of {len(rows)} "
-                      f"families pass, measured layers {passed['candidate']} of {len(rows)}.", "",
+        lines += ["", f"An earlier measurement of the visits ({entry.get('measured', '?')}), both statements refitted "
+                      f"on its development configurations, the same layer times: counts {passed['counts']} of "
+                      f"{len(rows)} families pass, measured layers {passed['candidate']} of {len(rows)}.", "",
                   "| family | noise % | counts in-family % | counts LOFO % | layers in-family % | layers LOFO % |",
                   "|---|---:|---:|---:|---:|---:|"]
         for row in rows.itertuples(index=False):

@@ -55,8 +55,9 @@ class LayerCall:
     ``kind`` is ``"conv"``, ``"linear"`` or ``"attention"``; ``layer`` the layer's constructor arguments
     (conv: in and out channels, kernel, stride, padding, groups, bias; linear: in and out features, bias;
     attention: whether causal); ``sample_shape`` its input's shape per sample (attention: query, key and
-    value stacked, ``(3, heads, tokens, head size)``); ``input_grad`` whether its backward computes an
-    input gradient.
+    value stacked, ``(3, heads, tokens, head size)``, timed on the stack's three slices, whose backward
+    adds their gradients into one: a small extra over the model's own split of a ``qkv`` product);
+    ``input_grad`` whether its backward computes an input gradient.
     """
 
     kind: str
@@ -86,6 +87,10 @@ class _Attention(nn.Module):
         return F.scaled_dot_product_attention(x[:, 0], x[:, 1], x[:, 2], is_causal=self.is_causal)
 
 
+#: ``F.scaled_dot_product_attention``'s positional arguments, in order.
+_SDPA_ARGUMENTS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
+
+
 class _AttentionCalls(TorchFunctionMode):
     """Records the :class:`LayerCall` of every ``F.scaled_dot_product_attention`` call."""
 
@@ -96,12 +101,14 @@ class _AttentionCalls(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # noqa: ANN001, ANN204 (torch's protocol)
         kwargs = kwargs or {}
         if func is F.scaled_dot_product_attention:
-            q, k, v = (kwargs.get(n, a) for n, a in zip(("query", "key", "value"), (*args, None, None, None)))
-            if q.dim() != 4 or not q.shape[1:] == k.shape[1:] == v.shape[1:] or kwargs.get("attn_mask") is not None:
-                raise must("model", "call attention with equal query, key and value shapes and no mask to be timed",
-                           f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
+            bound = {**dict(zip(_SDPA_ARGUMENTS, args)), **kwargs}
+            q, k, v = bound["query"], bound["key"], bound["value"]
+            if (q.dim() != 4 or not q.shape[1:] == k.shape[1:] == v.shape[1:] or bound.get("attn_mask") is not None
+                    or bound.get("dropout_p", 0.0)):
+                raise must("model", "call attention with equal query, key and value shapes, no mask and no dropout "
+                           "to be timed", f"{tuple(q.shape)}, {tuple(k.shape)}, {tuple(v.shape)}")
             grad = any(bool(t.requires_grad) for t in (q, k, v))
-            self.calls.append(LayerCall("attention", (bool(kwargs.get("is_causal", False)),), (3, *q.shape[1:]), grad))
+            self.calls.append(LayerCall("attention", (bool(bound.get("is_causal", False)),), (3, *q.shape[1:]), grad))
         return func(*args, **kwargs)
 
 
@@ -131,8 +138,9 @@ def layer_calls(model: nn.Module, sample_shape: Sequence[int]) -> list[LayerCall
     def hook(module: nn.Module, inputs: tuple, _output: object) -> None:
         x = inputs[0]
         if isinstance(module, nn.Conv2d):
-            if not isinstance(module.padding, tuple) or module.padding_mode != "zeros":
-                raise must("model", "have convolutions with numeric zero padding to be timed", repr(module))
+            if not isinstance(module.padding, tuple) or module.padding_mode != "zeros" or module.dilation != (1, 1):
+                raise must("model", "have convolutions with numeric zero padding and no dilation to be timed",
+                           repr(module))
             layer = (module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
                      module.groups, module.bias is not None)
             calls.append(LayerCall("conv", layer, tuple(x.shape[1:]), bool(x.requires_grad)))
@@ -168,10 +176,12 @@ def _pass_seconds(layer: nn.Module, x: torch.Tensor, passes: int) -> float:
 
 def time_layers(calls: Iterable[LayerCall], *, batch_sizes: tuple[int, int] = TIMING_BATCH_SIZES,
                 repetitions: int = TIMING_REPETITIONS,
-                cache: MutableMapping[LayerCall, tuple[float, float]] | None = None
+                cache: MutableMapping[tuple, tuple[float, float]] | None = None
                 ) -> dict[LayerCall, tuple[float, float]]:
     """``{call: (per_call_s, per_sample_s)}`` for each distinct call, timed alone (module docstring), on
-    one thread. ``cache``: earlier timings to reuse and to extend."""
+    one thread. ``cache``: earlier timings to reuse and to extend, keyed by ``(call, batch_sizes,
+    repetitions)``."""
+    calls = list(calls)
     b1, b2 = (check_int("batch_sizes", b, minimum=1) for b in batch_sizes)
     if b1 >= b2:
         raise must("batch_sizes", "be two increasing integers >= 1", tuple(batch_sizes))
@@ -183,7 +193,7 @@ def time_layers(calls: Iterable[LayerCall], *, batch_sizes: tuple[int, int] = TI
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             for call in dict.fromkeys(calls):
-                if call in cache:
+                if (call, (b1, b2), repetitions) in cache:
                     continue
                 layer = call.build()
                 inputs = [torch.randn(b, *call.sample_shape, requires_grad=call.input_grad) for b in (b1, b2)]
@@ -195,14 +205,14 @@ def time_layers(calls: Iterable[LayerCall], *, batch_sizes: tuple[int, int] = TI
                     large.append(_pass_seconds(layer, inputs[1], _INNER))
                 t1, t2 = statistics.median(small), statistics.median(large)
                 per_sample = (t2 - t1) / (b2 - b1)
-                cache[call] = (t1 - b1 * per_sample, per_sample)
+                cache[(call, (b1, b2), repetitions)] = (t1 - b1 * per_sample, per_sample)
     finally:
         torch.set_num_threads(threads)
-    return {call: cache[call] for call in calls}
+    return {call: cache[(call, (b1, b2), repetitions)] for call in calls}
 
 
 def operator_times(model: nn.Module, sample_shape: Sequence[int], *,
-                   cache: MutableMapping[LayerCall, tuple[float, float]] | None = None) -> OperatorTimes:
+                   cache: MutableMapping[tuple, tuple[float, float]] | None = None) -> OperatorTimes:
     """The :class:`OperatorTimes` of ``model`` on samples of ``sample_shape`` (module docstring)."""
     calls = layer_calls(model, sample_shape)
     timed = time_layers(calls, cache=cache)

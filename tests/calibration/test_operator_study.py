@@ -24,12 +24,13 @@ def test_design_by_hand(stored) -> None:
     row = table.iloc[[0]].reset_index(drop=True)
     op = operators.merge(row[["model", "width", "depth", "sample_shape", "num_classes"]]).iloc[0]
     m, steps = float(row["samples"][0]), float(row["steps"][0])
-    expected = [m * row["elementwise_values"][0], m * op["conv_sample_s"],
-                m * op["linear_sample_s"], m * op["attention_sample_s"], steps, steps * row["autograd_nodes"][0],
-                steps * row["conv_calls"][0], steps * op["layer_call_s"], steps * row["params"][0], 1.0]
+    expected = {"t_val": m * row["elementwise_values"][0], "a_conv": m * op["conv_sample_s"],
+                "a_lin": m * op["linear_sample_s"], "a_attn": m * op["attention_sample_s"], "t_step": steps,
+                "t_node": steps * row["autograd_nodes"][0], "t_convcall": steps * row["conv_calls"][0],
+                "a_call": steps * op["layer_call_s"], "t_param": steps * row["params"][0], "t_visit": 1.0}
     design = candidate_design(row, operators)
-    assert design.shape == (1, len(CANDIDATE_TERMS))
-    np.testing.assert_allclose(design[0], expected, rtol=1e-12)
+    assert design.shape == (1, len(CANDIDATE_TERMS)) and set(expected) == set(CANDIDATE_TERMS)
+    np.testing.assert_allclose(design[0], [expected[name] for name in CANDIDATE_TERMS], rtol=1e-12)
 
 
 def test_a_noise_free_candidate_is_recovered(stored) -> None:
@@ -54,7 +55,9 @@ def test_the_stored_table_is_what_the_stored_visits_and_layer_times_give(stored)
     written = pd.read_csv(STORED / "operator_candidate.csv")
     pd.testing.assert_frame_equal(recomputed.reset_index(drop=True), written, check_dtype=False, rtol=1e-9)
     assert set(written["grid"]) == {"development", *TEST_SETS}
-    assert set(operators["measured_at"]) and len(operators) == len(table.drop_duplicates(list(MODEL_COLUMNS)))
+    record = load_operator_study()[1]
+    assert set(operators["measured_at"]) == {record["layers_timed"]}
+    assert len(operators) == len(table.drop_duplicates(list(MODEL_COLUMNS))) == record["models"]
 
 
 def test_the_block_prints_both_statements_verdicts_on_the_test_grid() -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from costmodel.errors import InputError
 from reference_impl.models.families import mlp, mobilenet, vit
+from reference_impl.models import operator_timing
 from reference_impl.models.operator_timing import (
+    TIMING_BATCH_SIZES,
     LayerCall,
     layer_calls,
     operator_times,
@@ -39,18 +42,53 @@ def test_layer_calls_leave_the_model_untouched() -> None:
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
 
 
-def test_each_distinct_call_is_timed_once_and_a_larger_layer_costs_more_per_sample() -> None:
+def test_each_distinct_call_is_timed_once_and_a_larger_layer_costs_more_per_sample(monkeypatch) -> None:
     small = LayerCall("linear", (256, 256, True), (256,), True)
     large = LayerCall("linear", (1024, 1024, True), (1024,), True)  # 16x the FLOPs per sample
+    timings = []
+    timed_pass = operator_timing._pass_seconds
+    monkeypatch.setattr(operator_timing, "_pass_seconds",
+                        lambda layer, x, passes: timings.append(type(layer)) or timed_pass(layer, x, passes))
     cache: dict = {}
-    timed = time_layers([small, large, small], cache=cache, repetitions=3)
-    assert set(timed) == set(cache) == {small, large}
-    again = time_layers([small], cache=cache)
-    assert again[small] == cache[small]                          # reused, not re-timed
+    timed = time_layers(iter([small, large, small]), cache=cache, repetitions=3)   # any iterable, read once
+    assert set(timed) == {small, large} and len(cache) == 2
+    # per distinct call: a warm-up at each batch size, then 3 repetitions at each
+    assert len(timings) == 2 * (2 + 2 * 3)
     assert timed[large][1] > timed[small][1] > 0.0
-    b1, b2 = 8, 40
-    for per_call, per_sample in timed.values():
-        assert per_call + b1 * per_sample > 0.0 and per_call + b2 * per_sample > 0.0
+    sentinel = {(small, TIMING_BATCH_SIZES, 3): (-1.0, -2.0)}
+    assert time_layers([small], cache=sentinel, repetitions=3) == {small: (-1.0, -2.0)}   # reused, not re-timed
+    assert len(timings) == 2 * (2 + 2 * 3)
+
+
+def test_the_split_is_exact_for_a_linear_cost(monkeypatch) -> None:
+    # a layer that costs 0.5 ms per call and 0.1 ms per sample: the two batch sizes give both parts back
+    monkeypatch.setattr(operator_timing, "_pass_seconds", lambda layer, x, passes: 5e-4 + 1e-4 * x.shape[0])
+    call = LayerCall("linear", (8, 8, True), (8,), True)
+    per_call, per_sample = time_layers([call])[call]
+    assert per_call == pytest.approx(5e-4, rel=1e-9) and per_sample == pytest.approx(1e-4, rel=1e-9)
+
+
+def test_timing_restores_threads_and_the_global_rng() -> None:
+    model = mobilenet(0.25, (1, 28, 28), 47, blocks=2)        # built first: building draws from the RNG
+    threads = torch.get_num_threads()
+    state = torch.random.get_rng_state()
+    time_layers([LayerCall("conv", (3, 4, (3, 3), (1, 1), (1, 1), 1, False), (3, 8, 8), False)], repetitions=1)
+    layer_calls(model, (1, 28, 28))
+    assert torch.get_num_threads() == threads and torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_models_the_timing_cannot_rebuild_are_refused_by_name() -> None:
+    with pytest.raises(InputError, match="'model' must have convolutions with numeric zero padding and no dilation"):
+        layer_calls(nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2), nn.Flatten()), (1, 28, 28))
+
+    class Masked(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            q = x.reshape(x.shape[0], 1, 28, 28)
+            return F.scaled_dot_product_attention(q, q, q, dropout_p=0.1)
+
+    with pytest.raises(InputError, match="'model' must call attention with equal query, key and value shapes, no "
+                                         "mask and no dropout"):
+        layer_calls(Masked(), (1, 28, 28))
 
 
 @pytest.mark.parametrize("sizes", [(8, 8), (0, 4), (40, 8)])
