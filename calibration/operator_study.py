@@ -3,8 +3,8 @@
 The count statement (:mod:`costmodel.model.events`) missed the MobileNet family by a point or two on
 ``test5``, the family study's test grid then (fitted on since): a depthwise or pointwise convolution on a
 small map runs at its own fraction of the FLOP rate, and no count follows that (docs/limits.md). This
-study tries the other way: time each layer alone on this machine (:mod:`reference_impl.models.operator_timing`) and price a
-visit of ``m`` samples as
+study tries the other way: time each layer alone on this machine
+(:mod:`reference_impl.models.operator_timing`) and price a visit of ``m`` samples as
 
 ``t_visit + m*(V_e*t_val + a_conv*T_conv + a_lin*T_lin + a_attn*T_attn)
 + steps*(t_step + N*t_node + C_k*t_convcall + a_call*T_call + P*t_param)``
@@ -56,6 +56,7 @@ from calibration.family_fit import (
 )
 from calibration.family_grid import DEPTH_KEYWORDS, FAMILIES, FIT_SETS, TEST_SETS, Configuration
 from calibration.fit.regression import irls
+from costmodel.contracts.model_inputs import parse_input_shape
 from costmodel.errors import InputError
 from costmodel.files import atomic_path, atomic_write_text
 from costmodel.host import cpu_name
@@ -80,7 +81,7 @@ STORED = Path(__file__).resolve().parents[1] / "costmodel" / "data" / "families"
 
 
 def _configuration(row: pd.Series) -> Configuration:
-    shape = tuple(int(s) for s in str(row["sample_shape"]).split("x"))
+    shape = parse_input_shape(str(row["sample_shape"]), name="sample_shape")
     depth = int(row["depth"]) if row["model"] in DEPTH_KEYWORDS else None
     return Configuration("any", "any", str(row["model"]), float(row["width"]), shape, int(row["num_classes"]),
                          1, 1, depth)
@@ -130,20 +131,21 @@ def candidate_table(configurations: pd.DataFrame, operators: pd.DataFrame) -> pd
     fitted on all families' development configurations (``fit``) and on the other families' (``lofo``), and
     on a test grid each one's verdict (:func:`calibration.family_fit.verdict`). ``attrs["coefficients"]``:
     the candidate's parameters fitted on all families."""
-    dev = configurations[configurations["set"].isin(FIT_SETS)].reset_index(drop=True)
-    x_dev, y_dev = candidate_design(dev, operators), dev["seconds"].to_numpy(dtype=np.float64)
-    fits = {"all": (fit_coefficients(dev), irls(x_dev, y_dev, np.ones(len(dev))))}
-    for family in FAMILIES:
-        keep = (dev["family"] != family).to_numpy()
-        fits[family] = (fit_coefficients(dev[keep]), irls(x_dev[keep], y_dev[keep], np.ones(int(keep.sum()))))
+    configurations = configurations.reset_index(drop=True)
+    x_all, y_all = candidate_design(configurations, operators), configurations["seconds"].to_numpy(dtype=np.float64)
+    in_dev = configurations["set"].isin(FIT_SETS).to_numpy()
+    fits = {}
+    for left_out in ("all", *FAMILIES):
+        keep = in_dev & (configurations["family"] != left_out).to_numpy()
+        fits[left_out] = (fit_coefficients(configurations[keep]), irls(x_all[keep], y_all[keep], np.ones(keep.sum())))
     rows = []
     for grid in ("development", *(t for t in TEST_SETS if (configurations["set"] == t).any())):
-        chosen = dev if grid == "development" else configurations[configurations["set"] == grid]
+        chosen = in_dev if grid == "development" else (configurations["set"] == grid).to_numpy()
         for family in FAMILIES:
-            rows_f = chosen[chosen["family"] == family].reset_index(drop=True)
-            if rows_f.empty:
+            mask = chosen & (configurations["family"] == family).to_numpy()
+            if not mask.any():
                 continue
-            x, y = candidate_design(rows_f, operators), rows_f["seconds"].to_numpy(dtype=np.float64)
+            rows_f, x, y = configurations[mask], x_all[mask], y_all[mask]
             cells = {}
             for label, fit in (("fit", fits["all"]), ("lofo", fits[family])):
                 cells[f"counts_{label}_pct"] = mape_percent(predict_seconds(rows_f, fit[0]), y)[0]

@@ -25,7 +25,7 @@ import pandas as pd
 from costmodel.errors import InputError
 from costmodel.report.stored_tables import read_stored_table
 
-__all__ = ["STORED_FAMILIES", "FamilyStudy", "family_block", "load_family_study"]
+__all__ = ["STORED_FAMILIES", "FamilyStudy", "family_block", "load_family_study", "percent_cell"]
 
 #: The stored study (package data).
 STORED_FAMILIES = Path(__file__).resolve().parents[1] / "data" / "families"
@@ -61,7 +61,8 @@ def load_family_study(folder: str | Path = STORED_FAMILIES) -> FamilyStudy | Non
     return FamilyStudy(table, study)
 
 
-def _pct(value: float) -> str:
+def percent_cell(value: float) -> str:
+    """A table cell of a percentage: one decimal, ``n/a`` when not finite."""
     return "n/a" if not math.isfinite(float(value)) else f"{float(value):.1f}"
 
 
@@ -114,8 +115,9 @@ def _earlier_lines(study: Mapping[str, Any]) -> list[str]:
             "",
             "| family | in-family MAPE % | LOFO MAPE % | noise % | verdict |",
             "|---|---:|---:|---:|---|",
-            *(f"| {row['family']} | {_pct(row['in_family_test_mape_pct'])} | {_pct(row['lofo_test_mape_pct'])} "
-              f"| {_pct(row['noise_test_pct'])} | {row['verdict']} |" for row in rows),
+            *(f"| {row['family']} | {percent_cell(row['in_family_test_mape_pct'])} "
+              f"| {percent_cell(row['lofo_test_mape_pct'])} | {percent_cell(row['noise_test_pct'])} "
+              f"| {row['verdict']} |" for row in rows),
         ]
     return lines
 
@@ -171,8 +173,9 @@ def family_block(stored: FamilyStudy | None) -> str:
         lines.append(
             f"| {row.family}{f' ({kind})' if kind else ''} | {row.dev_models} / {row.test_models} "
             f"| {_with_max(row.in_family_test_mape_pct, row.in_family_test_max_pct)} "
-            f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {_pct(row.noise_test_pct)} "
-            f"| {_pct(row.lofo_dev_mape_pct)} | {_pct(row.fit_dev_mape_pct)} | {_pct(row.noise_dev_pct)} "
+            f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {percent_cell(row.noise_test_pct)} "
+            f"| {percent_cell(row.lofo_dev_mape_pct)} | {percent_cell(row.fit_dev_mape_pct)} "
+            f"| {percent_cell(row.noise_dev_pct)} "
             f"| {row.verdict} |")
     lines += _earlier_lines(stored.study)
     for entry in test_sets:
@@ -191,6 +194,6 @@ def family_block(stored: FamilyStudy | None) -> str:
             lines.append(
                 f"| {row.family} | {row.test_models} "
                 f"| {_with_max(row.in_family_test_mape_pct, row.in_family_test_max_pct)} "
-                f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {_pct(row.noise_test_pct)} "
+                f"| {_with_max(row.lofo_test_mape_pct, row.lofo_test_max_pct)} | {percent_cell(row.noise_test_pct)} "
                 f"| {row.verdict} |")
     return "\n".join(lines) + "\n"

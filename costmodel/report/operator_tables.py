@@ -10,7 +10,6 @@ generated block; see :mod:`costmodel.report.doc_tables`).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from costmodel.errors import InputError
-from costmodel.report.family_tables import STORED_FAMILIES
+from costmodel.report.family_tables import STORED_FAMILIES, percent_cell
 from costmodel.report.stored_tables import read_stored_table
 
 __all__ = ["load_operator_study", "operator_block"]
@@ -40,8 +39,24 @@ def load_operator_study(folder: str | Path = STORED_FAMILIES) -> tuple[pd.DataFr
                          f"{type(error).__name__}: {error}).") from None
 
 
-def _pct(value: float) -> str:
-    return "n/a" if not math.isfinite(float(value)) else f"{float(value):.1f}"
+def _passed(rows: pd.DataFrame) -> dict[str, int]:
+    return {k: int((rows[f"{k}_verdict"] == "pass").sum()) for k in ("counts", "candidate")}
+
+
+def _table(rows: pd.DataFrame, *, configurations: bool, verdicts: bool) -> list[str]:
+    """Both statements' in-family and LOFO errors per family, with the configuration counts and the verdicts
+    when asked."""
+    headers = ["family", *(["configurations"] if configurations else []), "noise %", "counts in-family %",
+               "counts LOFO %", "layers in-family %", "layers LOFO %", *(["counts", "layers"] if verdicts else [])]
+    lines = ["| " + " | ".join(headers) + " |",
+             "|---|" + "---:|" * (len(headers) - 1 - 2 * verdicts) + "---|---|" * verdicts]
+    for row in rows.itertuples(index=False):
+        cells = [row.family, *([str(row.configurations)] if configurations else []),
+                 *(percent_cell(v) for v in (row.noise_pct, row.counts_fit_pct, row.counts_lofo_pct,
+                                             row.candidate_fit_pct, row.candidate_lofo_pct)),
+                 *([row.counts_verdict, row.candidate_verdict] if verdicts else [])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def operator_block(stored: tuple[pd.DataFrame, Mapping[str, Any]] | None) -> str:
@@ -60,31 +75,19 @@ def operator_block(stored: tuple[pd.DataFrame, Mapping[str, Any]] | None) -> str
              f"the candidate's layer coefficients fitted on all families: {layer_terms}."]
     for grid, rows in table.groupby("grid", sort=False):
         test = grid != "development"
-        passed = {k: int((rows[f"{k}_verdict"] == "pass").sum()) for k in ("counts", "candidate")}
+        passed = _passed(rows)
         lines += ["", (f"On the frozen test grid `{grid}` (same bars as above): counts {passed['counts']} of "
                        f"{len(rows)} families pass, measured layers {passed['candidate']} of {len(rows)}."
                        if test else "On the development configurations (looked at; the fits' own data, except "
                                     "the family left out):"), "",
-                  "| family | configurations | noise % | counts in-family % | counts LOFO % | layers in-family % "
-                  "| layers LOFO % |" + (" counts | layers |" if test else ""),
-                  "|---|---:|---:|---:|---:|---:|---:|" + ("---|---|" if test else "")]
-        for row in rows.itertuples(index=False):
-            lines.append(f"| {row.family} | {row.configurations} | {_pct(row.noise_pct)} | {_pct(row.counts_fit_pct)} "
-                         f"| {_pct(row.counts_lofo_pct)} | {_pct(row.candidate_fit_pct)} "
-                         f"| {_pct(row.candidate_lofo_pct)} |"
-                         + (f" {row.counts_verdict} | {row.candidate_verdict} |" if test else ""))
+                  *_table(rows, configurations=True, verdicts=test)]
     for entry in record.get("earlier", []):
         rows = pd.DataFrame(entry.get("rows", []), columns=list(_COLUMNS))
         if rows.empty:
             continue
-        passed = {k: int((rows[f"{k}_verdict"] == "pass").sum()) for k in ("counts", "candidate")}
+        passed = _passed(rows)
         lines += ["", f"An earlier measurement of the visits ({entry.get('measured', '?')}), both statements refitted "
                       f"on its development configurations, the same layer times: counts {passed['counts']} of "
                       f"{len(rows)} families pass, measured layers {passed['candidate']} of {len(rows)}.", "",
-                  "| family | noise % | counts in-family % | counts LOFO % | layers in-family % | layers LOFO % |",
-                  "|---|---:|---:|---:|---:|---:|"]
-        for row in rows.itertuples(index=False):
-            lines.append(f"| {row.family} | {_pct(row.noise_pct)} | {_pct(row.counts_fit_pct)} "
-                         f"| {_pct(row.counts_lofo_pct)} | {_pct(row.candidate_fit_pct)} "
-                         f"| {_pct(row.candidate_lofo_pct)} |")
+                  *_table(rows, configurations=False, verdicts=False)]
     return "\n".join(lines) + "\n"

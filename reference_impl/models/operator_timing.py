@@ -161,9 +161,7 @@ def layer_calls(model: nn.Module, sample_shape: Sequence[int]) -> list[LayerCall
     return calls
 
 
-def _pass_seconds(layer: nn.Module, x: torch.Tensor, passes: int) -> float:
-    with torch.no_grad():
-        gradient = torch.randn_like(layer(x))
+def _pass_seconds(layer: nn.Module, x: torch.Tensor, gradient: torch.Tensor, passes: int) -> float:
     times = []
     for _ in range(passes):
         layer.zero_grad(set_to_none=True)
@@ -197,12 +195,14 @@ def time_layers(calls: Iterable[LayerCall], *, batch_sizes: tuple[int, int] = TI
                     continue
                 layer = call.build()
                 inputs = [torch.randn(b, *call.sample_shape, requires_grad=call.input_grad) for b in (b1, b2)]
-                for x in inputs:
-                    _pass_seconds(layer, x, _WARMUP)
+                with torch.no_grad():
+                    gradients = [torch.randn_like(layer(x)) for x in inputs]
+                for x, gradient in zip(inputs, gradients):
+                    _pass_seconds(layer, x, gradient, _WARMUP)
                 small, large = [], []
                 for _ in range(repetitions):
-                    small.append(_pass_seconds(layer, inputs[0], _INNER))
-                    large.append(_pass_seconds(layer, inputs[1], _INNER))
+                    small.append(_pass_seconds(layer, inputs[0], gradients[0], _INNER))
+                    large.append(_pass_seconds(layer, inputs[1], gradients[1], _INNER))
                 t1, t2 = statistics.median(small), statistics.median(large)
                 per_sample = (t2 - t1) / (b2 - b1)
                 cache[(call, (b1, b2), repetitions)] = (t1 - b1 * per_sample, per_sample)

@@ -48,7 +48,7 @@ def test_each_distinct_call_is_timed_once_and_a_larger_layer_costs_more_per_samp
     timings = []
     timed_pass = operator_timing._pass_seconds
     monkeypatch.setattr(operator_timing, "_pass_seconds",
-                        lambda layer, x, passes: timings.append(type(layer)) or timed_pass(layer, x, passes))
+                        lambda layer, *args: timings.append(type(layer)) or timed_pass(layer, *args))
     cache: dict = {}
     timed = time_layers(iter([small, large, small]), cache=cache, repetitions=3)   # any iterable, read once
     assert set(timed) == {small, large} and len(cache) == 2
@@ -62,7 +62,7 @@ def test_each_distinct_call_is_timed_once_and_a_larger_layer_costs_more_per_samp
 
 def test_the_split_is_exact_for_a_linear_cost(monkeypatch) -> None:
     # a layer that costs 0.5 ms per call and 0.1 ms per sample: the two batch sizes give both parts back
-    monkeypatch.setattr(operator_timing, "_pass_seconds", lambda layer, x, passes: 5e-4 + 1e-4 * x.shape[0])
+    monkeypatch.setattr(operator_timing, "_pass_seconds", lambda layer, x, *_: 5e-4 + 1e-4 * x.shape[0])
     call = LayerCall("linear", (8, 8, True), (8,), True)
     per_call, per_sample = time_layers([call])[call]
     assert per_call == pytest.approx(5e-4, rel=1e-9) and per_sample == pytest.approx(1e-4, rel=1e-9)
