@@ -31,6 +31,8 @@ from calibration.family_grid import (
     TEST5_SETTINGS,
     TEST6_MODELS,
     TEST6_SETTINGS,
+    TEST7_MODELS,
+    TEST7_SETTINGS,
     TEST_SETS,
     TEST_SETTINGS,
     TEST_WIDTHS,
@@ -80,13 +82,13 @@ def test_the_grids_have_the_stated_sizes_and_no_test_grid_shares_a_configuration
     keras = [c for c in test1 if c.model == "keras-cifar"]
     assert len(keras) == 8 and {(c.batch_size, c.samples) for c in keras} == set(KERAS_SETTINGS)
     assert {c.family for c in keras} == {"scaled"} and not any(c.model == "keras-cifar" for c in (*dev, *test2))
-    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3, test4, test5, test6"):
+    with pytest.raises(InputError, match="'set' must be one of dev, test1, test2, test3, test4, test5, test6, test7"):
         configurations("train")
 
 
 def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_dev_never_ran():
-    """test6, frozen after the measured-layer candidate was chosen: not even another width that rounds to a
-    model an earlier grid built (a ViT's width is rounded to its head size); test3 to test5 had none either."""
+    """test7, frozen after test6 was read: not even another width that rounds to a model an earlier grid built
+    (a ViT's width is rounded to its head size); test3 to test6 had none either."""
     from calibration.family_measure import build
     from reference_impl.models.counting import architecture_key
 
@@ -96,13 +98,15 @@ def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_
     dev = configurations("dev")
     earlier = built([*dev, *configurations("test1"), *configurations("test2")])
     test3, test4, test5 = configurations("test3"), configurations("test4"), configurations("test5")
-    test6 = configurations("test6")
-    assert PUBLISHED_TEST == "test6" and TEST_SETS == ("test6",)
-    assert FIT_SETS == ("dev", "test1", "test2", "test3", "test4", "test5") and not set(FIT_SETS) & set(TEST_SETS)
+    test6, test7 = configurations("test6"), configurations("test7")
+    assert PUBLISHED_TEST == "test7" and TEST_SETS == ("test7",)
+    assert FIT_SETS == ("dev", "test1", "test2", "test3", "test4", "test5", "test6")
+    assert not set(FIT_SETS) & set(TEST_SETS)
     for grid, settings, models, batches, counts in ((test3, TEST3_SETTINGS, TEST3_MODELS, {10, 24}, {80, 160}),
                                                     (test4, TEST4_SETTINGS, TEST4_MODELS, {14, 28}, {120, 180}),
                                                     (test5, TEST5_SETTINGS, TEST5_MODELS, {18, 40}, {96, 150}),
-                                                    (test6, TEST6_SETTINGS, TEST6_MODELS, {22, 36}, {72, 140})):
+                                                    (test6, TEST6_SETTINGS, TEST6_MODELS, {22, 36}, {72, 140}),
+                                                    (test7, TEST7_SETTINGS, TEST7_MODELS, {26, 44}, {88, 176})):
         assert len(grid) == 5 * 2 * 2 * 6 == 120
         assert {(c.batch_size, c.samples) for c in grid} == set(settings)
         assert {b for b, _ in settings} - {b for b, _ in DEV_SETTINGS} == batches
@@ -114,10 +118,11 @@ def test_the_published_test_grid_has_no_model_any_other_grid_built_and_settings_
     assert not built(test4) & (earlier | built(test3))
     assert not built(test5) & (earlier | built(test3) | built(test4))
     assert not built(test6) & (earlier | built(test3) | built(test4) | built(test5))
-    # test6's settings are new to every earlier grid, not only to the development one
+    assert not built(test7) & (earlier | built(test3) | built(test4) | built(test5) | built(test6))
+    # test7's settings are new to every earlier grid, not only to the development one
     earlier_settings = {(c.batch_size, c.samples) for s in FIT_SETS for c in configurations(s)}
-    assert {b for b, _ in TEST6_SETTINGS} - {b for b, _ in earlier_settings} == {22, 36}
-    assert {m for _, m in TEST6_SETTINGS} - {m for _, m in earlier_settings} == {72, 140}
+    assert {b for b, _ in TEST7_SETTINGS} - {b for b, _ in earlier_settings} == {26, 44}
+    assert {m for _, m in TEST7_SETTINGS} - {m for _, m in earlier_settings} == {88, 176}
 
 
 def test_a_configuration_s_default_depth_is_the_family_s_and_builds_the_model_it_names():
@@ -150,6 +155,7 @@ def _synthetic_visits() -> pd.DataFrame:
     rows = []
     for family, (p, f, vc, ve, nodes, calls, pad) in _BASE.items():
         for set_name, widths, settings in (("dev", (0.5, 1.0, 2.0, 4.0), DEV_SETTINGS),
+                                           ("test7", (1.125, 2.875), TEST7_SETTINGS),
                                            ("test6", (1.625, 3.25), TEST6_SETTINGS),
                                            ("test5", (0.875, 2.75), TEST5_SETTINGS),
                                            ("test4", (0.625, 2.25), TEST4_SETTINGS),
@@ -204,7 +210,7 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
     configurations_ = family_fit.configuration_table(visits)
     assert len(configurations_) == len(visits) // 3 and (configurations_["noise"] == 0).all()
     table, fits = family_fit.family_table(configurations_)
-    assert list(table["test_set"]) == ["test6"] * 5
+    assert list(table["test_set"]) == ["test7"] * 5
     assert list(table["family"]) == list(FAMILIES)
     unexercised = family_fit.unexercised_parameters(configurations_)
     for name, value in chosen.items():
@@ -214,8 +220,8 @@ def test_a_dataset_made_from_the_statement_is_recovered_and_every_family_predict
                   "lofo_test_max_pct"):
         assert (table[error] < 1e-5).all(), error
     assert (table["verdict"] == "pass").all()
-    # every looked-at grid is fitted on: dev 4 x 6, test5 to test3 2 x 6, test2 2 x 8, test1 1 x 8 per family
-    assert table["dev_configurations"].tolist() == [4 * 6 + 2 * 6 + 2 * 6 + 2 * 6 + 2 * 8 + 8] * 5
+    # every looked-at grid is fitted on: dev 4 x 6, test6 to test3 2 x 6, test2 2 x 8, test1 1 x 8 per family
+    assert table["dev_configurations"].tolist() == [4 * 6 + 4 * (2 * 6) + 2 * 8 + 8] * 5
     assert table["test_models"].tolist() == [2] * 5
 
 
