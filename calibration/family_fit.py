@@ -13,7 +13,7 @@ From the visits of :mod:`calibration.family_measure` (one row per configuration 
   relative NNLS (:func:`calibration.fit.regression.irls`), every configuration weighted alike. The
   terms are the statement's: nothing here names one;
 * :func:`family_table`: per test grid (:data:`calibration.family_grid.TEST_SETS`: the published
-  ``test6``) and family, the mean absolute percentage error (MAPE, ``mean |predicted / measured - 1|``) of
+  ``test7``) and family, the mean absolute percentage error (MAPE, ``mean |predicted / measured - 1|``) of
 
   - *in-family*: a fit on every development configuration, on the family's test configurations;
   - *leave-one-family-out* (LOFO): a fit on the development configurations of the other four

@@ -3,10 +3,10 @@
 Does the compute model of Astraea (Duan et al., ICCD 2019; IEEE TPDS 32(1), 2021) price a visit of
 an architecture it was not fitted on? ``python -m calibration.family_study --store`` times the visits
 of five architecture families (:mod:`calibration.family_grid`: a development grid, the looked-at test
-grids ``test1`` to ``test5`` and the frozen test grid ``test6``) as the engine times them
+grids ``test1`` to ``test6`` and the frozen test grid ``test7``) as the engine times them
 (:mod:`calibration.family_measure`), fits the ``local_training`` statement on the development
 configurations (the development grid and the looked-at grids) and reports, per family, its in-family
-and leave-one-family-out errors on ``test6`` with the measured noise beside (:mod:`calibration.family_fit`).
+and leave-one-family-out errors on ``test7`` with the measured noise beside (:mod:`calibration.family_fit`).
 
 Files (in the package, :data:`STORE`, with ``--store``; in a folder with ``--out DIR``; each written
 atomically, :func:`costmodel.files.atomic_path`):
@@ -26,8 +26,8 @@ atomically, :func:`costmodel.files.atomic_path`):
 
 By default (:data:`MEASURED_SETS`) every grid is measured, all together, their configurations
 interleaved in the same rounds, so that a drift of the machine's speed during the measurement (on a
-shared machine the other tenants come and go) reaches the fitted and the tested visits alike (18 to 21
-minutes on the 2-core machine the study was made on); ``--set dev test6`` measures only those, and
+shared machine the other tenants come and go) reaches the fitted and the tested visits alike (16 to 21
+minutes on the 2-core machine the study was made on); ``--set dev test7`` measures only those, and
 the visits of a grid not measured are kept from the destination.
 ``--from-stored [VISITS.csv]`` measures nothing: it rebuilds the table from stored visits (by default the
 package's), for instance after the statement changed. The table is always computed from the visits as
