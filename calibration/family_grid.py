@@ -258,7 +258,7 @@ TEST5_SETTINGS: tuple[tuple[int, int], ...] = ((32, 64), (16, 256), *itertools.p
 #: earlier grid has, with partial last batches (frozen).
 TEST6_SETTINGS: tuple[tuple[int, int], ...] = ((8, 64), (32, 256), *itertools.product((22, 36), (72, 140)))
 #: ``test7`` settings: two of the development grid's, and batch sizes (26, 44) and sample counts (88, 176) no
-#: earlier grid has, with partial last batches (frozen).
+#: earlier grid has, with partial last batches at batch 26 (frozen).
 TEST7_SETTINGS: tuple[tuple[int, int], ...] = ((16, 64), (8, 256), *itertools.product((26, 44), (88, 176)))
 #: Test settings of the Keras cifar10_cnn (a heavier model: 64 and 100 samples only; frozen).
 KERAS_SETTINGS: tuple[tuple[int, int], ...] = ((8, 64), (32, 64), (12, 100), (20, 100))

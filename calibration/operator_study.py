@@ -24,7 +24,7 @@ does not use it; to be, the layers of a user's model would have to be timed wher
 made, and the presets' layers stored with a calibration.
 
 ``python -m calibration.operator_study --store`` builds each model of the stored visits
-(:data:`calibration.family_study.STORE`), times its layers (about a minute for 186 models), writes
+(:data:`calibration.family_study.STORE`), times its layers (about a minute for the grids' 206 models), writes
 ``operator_times.csv`` beside the visits and prints the table; ``--from-stored`` recomputes the table
 from that file; ``--earlier VISITS.csv`` adds the test rows of an earlier measurement of the visits
 (both statements refitted on its development configurations, the same layer times) to
